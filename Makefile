@@ -1,0 +1,33 @@
+# The two commands: `make run` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 7071
+
+.PHONY: run test bench install clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+## Serve the app on http://127.0.0.1:$(PORT)/api against Azurite (Ctrl-C stops everything).
+run: install
+	PORT=$(PORT) bash scripts/run.sh
+
+## Run every test against a private Azurite.
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Print the cost and speed numbers (transactions per operation, latency, throughput).
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .azurite

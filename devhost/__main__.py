@@ -1,0 +1,58 @@
+"""Command line: ``python -m devhost [--app-dir DIR] [--port N] [--host ADDR]``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from .app_loader import AppLoadError
+from .config import SettingError
+from .host import Host
+from .routing import RouteTemplateError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; the port defaults to $PORT, then 7071."""
+    parser = argparse.ArgumentParser(prog="python -m devhost",
+                                     description="Run an Azure Functions Python app locally.")
+    parser.add_argument("--app-dir", default=os.getcwd(),
+                        help="directory with function_app.py (default: current directory)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 7071),
+                        help="HTTP port (default: $PORT or 7071)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--verbose", action="store_true", help="log at DEBUG level")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the host until SIGINT/SIGTERM; 0 on a clean stop, 1 on a start-up error."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The Azure SDK logs every storage request (headers included) at INFO.
+    logging.getLogger("azure").setLevel(logging.WARNING)
+
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    try:
+        host = Host(args.app_dir, port=args.port, host=args.host).start()
+    except (SettingError, AppLoadError, RouteTemplateError, OSError) as e:
+        # Show the app's own traceback when importing function_app.py failed.
+        logging.getLogger("devhost").error("Host failed to start: %s", e,
+                                           exc_info=e.__cause__ is not None)
+        return 1
+    while not stopping.wait(0.5):
+        pass
+    logging.getLogger("devhost").info("Stopping host")
+    host.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Import ``function_app.py`` and describe its functions.
+
+The v2 programming model keeps everything the host needs on the
+``FunctionApp`` object: ``get_functions()`` returns ``Function`` objects with
+the trigger, the other bindings and the user's callable.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, MutableMapping, Optional
+
+from azure.functions.decorators.function_app import FunctionRegister
+
+from .config import resolve_expression
+
+HTTP, QUEUE, TIMER = "httpTrigger", "queueTrigger", "timerTrigger"
+HTTP_OUTPUT, QUEUE_OUTPUT = "http", "queue"
+
+
+class AppLoadError(Exception):
+    """function_app.py cannot be imported or declares something unsupported."""
+
+
+@dataclass
+class FunctionSpec:
+    """One function of the app, with its binding expressions resolved."""
+
+    name: str
+    trigger_type: str
+    trigger: Any
+    func: Callable[..., Any]
+    # Queue output bindings by parameter name ('$return' for the return value).
+    queue_outputs: dict[str, Any] = field(default_factory=dict)
+    queue_name: Optional[str] = None   # queue trigger, %SETTING% resolved
+    schedule: Optional[str] = None     # timer trigger, %SETTING% resolved
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the user function is ``async def``."""
+        return inspect.iscoroutinefunction(self.func)
+
+    @property
+    def parameters(self) -> list[str]:
+        """Names of the user function's parameters."""
+        return list(inspect.signature(self.func).parameters)
+
+    @property
+    def trigger_param(self) -> str:
+        """The parameter the trigger value is passed as."""
+        return self.trigger.name
+
+
+def import_app(app_dir: Path):
+    """Import ``function_app`` from ``app_dir`` and return its FunctionApp."""
+    app_dir = Path(app_dir).resolve()
+    if not (app_dir / "function_app.py").is_file():
+        raise AppLoadError(f"no function_app.py in {app_dir}")
+    if str(app_dir) not in sys.path:
+        sys.path.insert(0, str(app_dir))
+    loaded = sys.modules.get("function_app")
+    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve().parent != app_dir:
+        del sys.modules["function_app"]  # another app dir's module (tests)
+    module = importlib.import_module("function_app")
+    apps = [v for v in vars(module).values() if isinstance(v, FunctionRegister)]
+    if len(apps) != 1:
+        raise AppLoadError(f"function_app.py must define exactly one FunctionApp "
+                           f"at module level (found {len(apps)})")
+    return apps[0]
+
+
+def describe_functions(app, environ: MutableMapping[str, str]) -> list[FunctionSpec]:
+    """Build a FunctionSpec per function; raises on unknown ``%SETTING%``s and
+    on bindings this host does not implement."""
+    specs = []
+    for function in app.get_functions():
+        name = function.get_function_name()
+        trigger = function.get_trigger()
+        ttype = trigger.get_binding_name() if trigger else None
+        if ttype not in (HTTP, QUEUE, TIMER):
+            raise AppLoadError(f"function '{name}': trigger '{ttype}' is not supported "
+                               "by the local host (HTTP, queue and timer are)")
+        spec = FunctionSpec(name=name, trigger_type=ttype, trigger=trigger,
+                            func=function.get_user_function())
+        where = f"function '{name}'"
+        if ttype == QUEUE:
+            spec.queue_name = resolve_expression(trigger.queue_name, environ, what=where).lower()
+        elif ttype == TIMER:
+            spec.schedule = resolve_expression(trigger.schedule, environ, what=where)
+        for binding in function.get_bindings():
+            if binding is trigger:
+                continue
+            btype = binding.get_binding_name()
+            if btype == QUEUE_OUTPUT:
+                binding.queue_name = resolve_expression(binding.queue_name, environ, what=where)
+                spec.queue_outputs[binding.name] = binding
+            elif not (btype == HTTP_OUTPUT and ttype == HTTP):
+                raise AppLoadError(f"{where}: binding '{btype}' ({binding.name}) is not "
+                                   "supported by the local host")
+        unbound = [p for p in spec.parameters
+                   if p not in (spec.trigger_param, "context") and p not in spec.queue_outputs]
+        if unbound:
+            # The worker refuses these at indexing time too.
+            raise AppLoadError(f"{where}: parameters {unbound} have no binding")
+        specs.append(spec)
+    return specs
+
+
+def load(app_dir: Path, environ: MutableMapping[str, str]) -> list[FunctionSpec]:
+    """Import the app in ``app_dir`` and describe its functions."""
+    try:
+        app = import_app(app_dir)
+    except AppLoadError:
+        raise
+    except Exception as e:  # the app's own import-time error
+        raise AppLoadError(f"importing function_app.py failed: {e!r}") from e
+    return describe_functions(app, environ)

@@ -1,0 +1,196 @@
+"""Settings for the local host: ``local.settings.json``, ``host.json`` and
+``%SETTING%`` binding expressions.
+
+This is the only devhost module that reads or writes ``os.environ`` (callers
+pass the mapping in, so tests can use a plain dict).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, MutableMapping
+
+# Environment variables with this prefix override host.json paths, "__"
+# separating the levels: AzureFunctionsJobHost__extensions__queues__batchSize.
+# (learn.microsoft.com/azure/azure-functions/functions-host-json
+# "Override host.json values"; the key match is case-insensitive because
+# .NET configuration keys are.)
+HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
+
+_EXPRESSION = re.compile(r"%([^%]+)%")
+# .NET TimeSpan.Parse forms: "d", "hh:mm", "hh:mm:ss", "d.hh:mm:ss", with an
+# optional ".fffffff" fraction of seconds.
+_TIMESPAN = re.compile(
+    r"^(?P<neg>-)?(?:(?P<days>\d+)\.)?(?P<h>\d+):(?P<m>\d+)"
+    r"(?::(?P<s>\d+)(?:\.(?P<frac>\d{1,7}))?)?$"
+)
+
+
+class SettingError(Exception):
+    """A setting, host.json value or binding expression is missing or invalid."""
+
+
+def load_local_settings(app_dir: Path, environ: MutableMapping[str, str]) -> list[str]:
+    """Copy ``Values`` of ``local.settings.json`` into ``environ``.
+
+    As with Core Tools, the process environment wins: a value is applied only
+    when the variable is not already set. Returns the names that were applied.
+    """
+    path = Path(app_dir) / "local.settings.json"
+    if not path.is_file():
+        return []
+    try:
+        document = json.loads(path.read_text(encoding="utf-8-sig"))
+    except ValueError as e:
+        raise SettingError(f"{path} is not valid JSON: {e}") from e
+    values = document.get("Values") or {}
+    if not isinstance(values, dict):
+        raise SettingError(f"{path}: 'Values' must be an object")
+    applied = []
+    for name, value in values.items():
+        if name in environ:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        environ[name] = "" if value is None else str(value)
+        applied.append(name)
+    return applied
+
+
+def load_host_config(app_dir: Path, environ: MutableMapping[str, str]) -> dict:
+    """Read ``host.json`` (empty if absent) and apply ``AzureFunctionsJobHost__``
+    overrides from ``environ``. Overridden values stay strings, as they are in
+    the real host's configuration; the typed readers below convert them."""
+    path = Path(app_dir) / "host.json"
+    config: dict = {}
+    if path.is_file():
+        try:
+            config = json.loads(path.read_text(encoding="utf-8-sig"))
+        except ValueError as e:
+            raise SettingError(f"{path} is not valid JSON: {e}") from e
+    prefix = HOST_OVERRIDE_PREFIX.lower()
+    for name, value in environ.items():
+        if name.lower().startswith(prefix) and len(name) > len(prefix):
+            _set_path(config, name[len(prefix):].split("__"), value)
+    return config
+
+
+def _set_path(node: dict, keys: list[str], value: Any) -> None:
+    for i, key in enumerate(keys):
+        existing = next((k for k in node if k.lower() == key.lower()), key)
+        if i == len(keys) - 1:
+            node[existing] = value
+        else:
+            child = node.get(existing)
+            if not isinstance(child, dict):
+                child = node[existing] = {}
+            node = child
+
+
+def get_path(config: dict, *keys: str, default: Any = None) -> Any:
+    """Case-insensitive lookup of a nested host.json value."""
+    node: Any = config
+    for key in keys:
+        if not isinstance(node, dict):
+            return default
+        match = next((k for k in node if k.lower() == key.lower()), None)
+        if match is None:
+            return default
+        node = node[match]
+    return node
+
+
+def parse_timespan(value: Any) -> float:
+    """Parse a .NET TimeSpan string ("00:00:02", "1.00:00:00") into seconds."""
+    text = str(value).strip()
+    if text.isdigit():  # TimeSpan.Parse("2") is two days
+        return int(text) * 86400.0
+    m = _TIMESPAN.match(text)
+    if not m:
+        raise SettingError(f"{value!r} is not a TimeSpan (expected hh:mm:ss)")
+    seconds = (
+        int(m["days"] or 0) * 86400 + int(m["h"]) * 3600 + int(m["m"]) * 60
+        + int(m["s"] or 0) + int((m["frac"] or "0").ljust(7, "0")) / 1e7
+    )
+    return -seconds if m["neg"] else seconds
+
+
+def resolve_expression(value: str, environ: MutableMapping[str, str], *, what: str) -> str:
+    """Replace each ``%NAME%`` in a binding property by the setting ``NAME``.
+
+    An unknown setting is an error naming it, as at real host start-up.
+    """
+    def substitute(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise SettingError(
+                f"{what}: binding expression '%{name}%' refers to setting "
+                f"'{name}', which is not defined")
+        return environ[name]
+
+    return _EXPRESSION.sub(substitute, value)
+
+
+def _int(config: dict, path: tuple[str, ...], default: int) -> int:
+    value = get_path(config, *path, default=default)
+    try:
+        return int(value)
+    except (TypeError, ValueError) as e:
+        raise SettingError(f"host.json {'.'.join(path)}: {value!r} is not an integer") from e
+
+
+def _seconds(config: dict, path: tuple[str, ...], default: float) -> float:
+    value = get_path(config, *path)
+    return default if value is None else parse_timespan(value)
+
+
+@dataclass(frozen=True)
+class QueuesOptions:
+    """``extensions.queues`` of host.json, with the WebJobs defaults
+    (QueuesOptions.cs in Microsoft.Azure.WebJobs.Extensions.Storage.Queues)."""
+
+    batch_size: int = 16
+    new_batch_threshold: int = 8
+    max_polling_interval_seconds: float = 60.0
+    visibility_timeout_seconds: float = 0.0
+    max_dequeue_count: int = 5
+    message_encoding: str = "base64"
+
+    @classmethod
+    def from_host_config(cls, config: dict) -> "QueuesOptions":
+        """Read and validate the queues section, as QueuesOptions' setters do."""
+        section = ("extensions", "queues")
+        batch_size = _int(config, section + ("batchSize",), 16)
+        if not 1 <= batch_size <= 32:  # the service returns at most 32
+            raise SettingError("host.json extensions.queues.batchSize must be 1..32")
+        # Default NewBatchThreshold is (batchSize / 2) * processor count.
+        threshold = _int(config, section + ("newBatchThreshold",),
+                         (batch_size // 2) * (os.cpu_count() or 1))
+        max_polling = _seconds(config, section + ("maxPollingInterval",), 60.0)
+        if max_polling < 0.1:
+            raise SettingError("host.json extensions.queues.maxPollingInterval "
+                               "must not be less than 00:00:00.1")
+        max_dequeue = _int(config, section + ("maxDequeueCount",), 5)
+        if max_dequeue < 1:
+            raise SettingError("host.json extensions.queues.maxDequeueCount must be >= 1")
+        encoding = str(get_path(config, *section, "messageEncoding", default="base64")).lower()
+        if encoding not in ("base64", "none"):
+            raise SettingError("host.json extensions.queues.messageEncoding must be base64 or none")
+        return cls(
+            batch_size=batch_size,
+            new_batch_threshold=max(threshold, 0),
+            max_polling_interval_seconds=max_polling,
+            visibility_timeout_seconds=_seconds(config, section + ("visibilityTimeout",), 0.0),
+            max_dequeue_count=max_dequeue,
+            message_encoding=encoding,
+        )
+
+
+def http_route_prefix(config: dict) -> str:
+    """``extensions.http.routePrefix`` (default ``api``; empty means none)."""
+    prefix = get_path(config, "extensions", "http", "routePrefix", default="api")
+    return str(prefix).strip("/")

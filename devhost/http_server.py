@@ -1,0 +1,166 @@
+"""HTTP front end: HTTP-triggered functions and the admin endpoint.
+
+One thread per connection (ThreadingHTTPServer). Logs one line per request -
+method, path without the query string, status, duration - and never query
+strings, headers or bodies, which may carry secrets (SAS signatures, keys).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Optional
+from urllib.parse import parse_qsl, urlsplit
+
+import azure.functions as func
+from azure.functions.http import HttpResponseConverter
+
+from .routing import Router, decode_path
+
+log = logging.getLogger("devhost.http")
+
+ADMIN_PREFIX = "/admin/functions/"
+
+
+class FunctionsHttpServer(ThreadingHTTPServer):
+    """The HTTP server; ``invoke_http(spec, request)`` runs a function and
+    ``run_admin(name, input)`` answers the admin endpoint with a status."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], router: Router,
+                 invoke_http: Callable[[Any, func.HttpRequest], Any],
+                 run_admin: Callable[[str, str], int]):
+        self.router, self.invoke_http, self.run_admin = router, invoke_http, run_admin
+        super().__init__(address, RequestHandler)
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    """Maps one HTTP request to a function (or the admin endpoint)."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive; every response has Content-Length
+    server_version = "devhost"
+    server: FunctionsHttpServer
+
+    def do_GET(self) -> None:  # noqa: N802 - BaseHTTPRequestHandler's naming
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        # The default logs the request line, query string included.
+        pass
+
+    def _dispatch(self) -> None:
+        started = time.monotonic()
+        raw_path = urlsplit(self.path).path or "/"
+        status = 500
+        try:
+            body = self._read_body()
+            status = self._respond(raw_path, body)
+        except Exception:  # noqa: BLE001 - the function's error is logged by the invoker
+            self._send(500, {}, b"")
+        finally:
+            log.info("%s %s -> %d (%d ms)", self.command, raw_path, status,
+                     (time.monotonic() - started) * 1000)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _respond(self, raw_path: str, body: bytes) -> int:
+        if raw_path.lower().startswith(ADMIN_PREFIX):
+            return self._admin(raw_path[len(ADMIN_PREFIX):], body)
+        match = self.server.router.match(self.command, decode_path(raw_path))
+        if match is None:
+            return self._send(404, {}, b"")
+        route, route_params = match
+        request = func.HttpRequest(
+            method=self.command,
+            url=f"http://{self.headers.get('Host') or '%s:%d' % self.server.server_address[:2]}"
+                f"{self.path}",
+            headers=self._headers(),
+            params={k: v for k, v in reversed(parse_qsl(urlsplit(self.path).query,
+                                                        keep_blank_values=True))},
+            route_params=route_params,
+            body=body,
+        )
+        try:
+            result = self.server.invoke_http(route.target, request)
+        except Exception:  # noqa: BLE001 - logged by the invoker
+            return self._send(500, {}, b"")
+        return self._send_result(result)
+
+    def _headers(self) -> dict[str, str]:
+        # Repeated headers are joined with ", ", as ASP.NET Core presents them.
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        return headers
+
+    def _send_result(self, result: Any) -> int:
+        if result is None:
+            return self._send(204, {}, b"")
+        if not isinstance(result, (func.HttpResponse, str)):
+            log.error("HTTP function returned %s; expected func.HttpResponse or str",
+                      type(result).__name__)
+            return self._send(500, {}, b"")
+        # The worker's own converter: Content-Type from mimetype/charset,
+        # Set-Cookie split into cookies.
+        datum = HttpResponseConverter.encode(result, expected_type=None)
+        if datum.type == "string":
+            return self._send(200, {"Content-Type": "text/plain; charset=utf-8"},
+                              datum.value.encode("utf-8"))
+        value = datum.value
+        headers = {name: d.value for name, d in value["headers"].items()}
+        cookies = [m.OutputString() for c in value.get("cookies") or [] for m in c.values()]
+        body = value["body"].value or b""
+        return self._send(int(value["status_code"].value), headers,
+                          body if isinstance(body, bytes) else str(body).encode("utf-8"),
+                          cookies)
+
+    def _admin(self, name: str, body: bytes) -> int:
+        # AdminController.Invoke (azure-functions-host): POST only, a null
+        # invocation body is 400, an unknown function 404, otherwise the
+        # function is started in the background and the answer is 202.
+        if self.command != "POST" or "/" in name.strip("/"):
+            return self._send(404, {}, b"")
+        try:
+            invocation = json.loads(body or b"null")
+        except ValueError:
+            invocation = None
+        if not isinstance(invocation, dict):
+            return self._send(400, {}, b"")
+        payload = invocation.get("input")
+        if payload is not None and not isinstance(payload, str):
+            payload = json.dumps(payload)
+        status = self.server.run_admin(name.strip("/"), payload or "")
+        return self._send(status, {}, b"")
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes,
+              cookies: Optional[list[str]] = None) -> int:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(name, value)
+        for cookie in cookies or []:
+            self.send_header("Set-Cookie", cookie)
+        self.send_header("Content-Length", str(0 if self.command == "HEAD" else len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
+        return status

@@ -1,0 +1,1 @@
+"""The HTTP transport: parse requests, call one service function, shape responses."""

@@ -1,0 +1,48 @@
+"""Every error the API returns, mapped from domain errors in this one place.
+
+Bodies use the OData/Dataverse shape ``{"error": {"code": ..., "message": ...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import azure.functions as func
+
+from ..domain import errors as e
+
+log = logging.getLogger(__name__)
+
+# Most specific first: the first class an error is an instance of decides.
+STATUS_OF: list[tuple[type[Exception], int, str]] = [
+    (e.PayloadTooLarge, 413, "PayloadTooLarge"),
+    (e.InvalidRequest, 400, "InvalidRequest"),
+    (e.UnknownOperation, 404, "UnknownOperation"),
+    (e.OperationNotFound, 404, "OperationNotFound"),
+    (e.OperationFinished, 409, "OperationFinished"),
+    (e.TransitionRefused, 400, "TransitionNotAllowed"),
+    (e.ConcurrencyConflict, 409, "Conflict"),
+    (e.StorageUnavailable, 503, "StorageUnavailable"),
+    (e.HandlerFailed, 500, "HandlerFailed"),
+]
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None) -> func.HttpResponse:
+    """A JSON error response."""
+    body = json.dumps({"error": {"code": code, "message": message}})
+    return func.HttpResponse(body, status_code=status, mimetype="application/json",
+                             headers={"OData-Version": "4.0", **(headers or {})})
+
+
+def response_for(exc: Exception, overrides: dict[type[Exception], int] | None = None) -> func.HttpResponse:
+    """The response for an exception a service raised; unexpected ones are logged and become 500."""
+    for cls, status, code in STATUS_OF:
+        if isinstance(exc, cls):
+            status = next((s for c, s in (overrides or {}).items() if isinstance(exc, c)), status)
+            if isinstance(exc, e.HandlerFailed):
+                code = f"0x{exc.code & 0xFFFFFFFF:08X}"
+            headers = {"Retry-After": "5"} if status == 503 else None
+            return error_response(status, code, str(exc), headers)
+    log.exception("Unexpected error while serving a request.")
+    return error_response(500, "InternalError", "An unexpected error occurred; the app's logs have the details.")

@@ -1,0 +1,110 @@
+"""The OData query options the list endpoint accepts: ``$filter``, ``$select``, ``$top``, ``$skiptoken``.
+
+``$filter`` is parsed, checked against the columns it may name, and
+re-emitted as a Table Storage filter whose values are ``@p<n>`` parameters
+(never spliced in as text). Anything unsupported is refused with a message,
+never answered wrongly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from ..domain.errors import InvalidRequest
+
+FILTERABLE = {
+    "backgroundoperationstatecode": "int",
+    "backgroundoperationstatuscode": "int",
+    "name": "string",
+    "createdon": "datetime",
+}
+OPERATORS = ("eq", "ne", "ge", "le", "gt", "lt")
+DEFAULT_TOP, MAX_TOP = 50, 1000
+_TOKEN = re.compile(r"\s*('(?:[^']|'')*'|\(|\)|[^\s()]+)")
+_DATETIME_LITERAL = re.compile(r"^(?:datetime)?'?(\d{4}-\d\d-\d\dT[^']*)'?$", re.IGNORECASE)
+_HOW = ("Filters compare backgroundoperationstatecode, backgroundoperationstatuscode, name or createdon "
+        "with eq, ne, ge, le, gt or lt, joined by 'and'; for example "
+        "\"backgroundoperationstatecode eq 3 and name eq 'sample_Echo'\".")
+
+
+@dataclass(frozen=True)
+class TableFilter:
+    """A Table Storage filter and the values of its parameters."""
+
+    text: str
+    parameters: dict[str, Any]
+
+
+def _tokens(text: str) -> list[str]:
+    tokens, pos = [], 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or not match.group(1):
+            break
+        tokens.append(match.group(1))
+        pos = match.end()
+    return tokens
+
+
+def _literal(column: str, token: str) -> Any:
+    kind = FILTERABLE[column]
+    if kind == "int":
+        if re.fullmatch(r"-?\d{1,9}", token):
+            return int(token)
+    elif kind == "string":
+        if len(token) >= 2 and token[0] == token[-1] == "'":
+            return token[1:-1].replace("''", "'")
+    else:
+        match = _DATETIME_LITERAL.match(token)
+        if match:
+            try:
+                moment = datetime.fromisoformat(match.group(1).replace("Z", "+00:00"))
+                return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+            except ValueError:
+                pass
+    raise InvalidRequest(f"$filter: {token} is not a valid {kind} value for {column}. {_HOW}")
+
+
+def parse_filter(text: str | None) -> TableFilter | None:
+    """``$filter`` as a Table Storage filter, or InvalidRequest naming what is unsupported."""
+    if text is None or not text.strip():
+        return None
+    # Parentheses only group, and with 'and' alone grouping changes nothing.
+    tokens = [t for t in _tokens(text) if t not in ("(", ")")]
+    clauses, parameters = [], {}
+    for index in range(0, len(tokens), 4):
+        group = tokens[index:index + 4]
+        if len(group) < 3 or (len(group) == 4 and group[3].lower() != "and") or index + 4 == len(tokens):
+            raise InvalidRequest(f"$filter: cannot read '{text[:200]}'. {_HOW}")
+        column, operator, value = group[0].lower(), group[1].lower(), group[2]
+        if column not in FILTERABLE:
+            raise InvalidRequest(f"$filter: cannot filter on '{group[0][:64]}'. {_HOW}")
+        if operator not in OPERATORS:
+            raise InvalidRequest(f"$filter: unsupported operator '{group[1][:64]}'. {_HOW}")
+        name = f"p{len(parameters)}"
+        parameters[name] = _literal(column, value)
+        clauses.append(f"{column} {operator} @{name}")
+    return TableFilter(" and ".join(clauses), parameters)
+
+
+def parse_top(text: str | None) -> int:
+    """``$top``: 1 to 1000, default 50."""
+    if text is None or text == "":
+        return DEFAULT_TOP
+    if not text.isdigit() or not 1 <= int(text) <= MAX_TOP:
+        raise InvalidRequest(f"$top must be a whole number from 1 to {MAX_TOP}.")
+    return int(text)
+
+
+def parse_select(text: str | None, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """``$select``: the columns to return, all of ``columns`` when absent."""
+    if text is None or not text.strip():
+        return columns
+    chosen = tuple(c.strip().lower() for c in text.split(",") if c.strip())
+    unknown = [c for c in chosen if c not in columns]
+    if unknown:
+        raise InvalidRequest(f"$select: unknown column(s) {', '.join(unknown)}; known: {', '.join(columns)}.")
+    return chosen

@@ -1,0 +1,41 @@
+"""Callback URLs (validated on creation) and the payload POSTed to them (SPEC §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import InvalidRequest
+from .operation import Operation
+from .states import Status
+
+MAX_URL_LENGTH = 2048
+
+
+def check_callback_url(url: Any, *, allow_http: bool) -> str:
+    """The URL if it can be called back; InvalidRequest says why not (never echoing the URL: it is a secret)."""
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidRequest("The callback URL must be a non-empty string.")
+    url = url.strip()
+    allowed = ("https", "http") if allow_http else ("https",)
+    parts = urlsplit(url)
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidRequest(f"The callback URL is longer than {MAX_URL_LENGTH} characters.")
+    if parts.scheme.lower() not in allowed or not parts.hostname or any(c.isspace() for c in url):
+        hint = "" if allow_http else " (plain http is allowed only when BGOPS_ALLOW_HTTP_CALLBACKS is true)"
+        raise InvalidRequest(f"The callback URL must be an absolute {' or '.join(allowed)} URL{hint}.")
+    return url
+
+
+def status_body(op: Operation, location: str) -> dict[str, Any]:
+    """The fields every status report starts with: id, location, state and status codes."""
+    body = {
+        "backgroundOperationId": op.id,
+        "location": location,
+        "backgroundOperationStateCode": op.status.state.value,
+        "backgroundOperationStatusCode": op.status.value,
+    }
+    if op.status is Status.FAILED:
+        body["backgroundOperationErrorCode"] = op.errorcode
+        body["backgroundOperationErrorMessage"] = op.errormessage
+    return body

@@ -1,0 +1,61 @@
+"""What a worker does with a queue message, decided from the row alone (pure).
+
+The queue may hold more than one message for an operation (a resume while a
+postponed message waits, a message whose worker died, an at-least-once
+send); the row's ``messageid`` says which message owns the current attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from .operation import CallbackState, Operation
+from .states import Status
+
+CALLBACK_CLAIM_TIMEOUT = timedelta(minutes=5)
+
+
+class Action(str, Enum):
+    """The kinds of thing a message can lead to."""
+
+    DROP = "drop"  # nothing to do: finished, owned by another message, or paused
+    DELIVER_CALLBACK = "deliver_callback"  # finished, and its callback is still owed
+    DEFER = "defer"  # postponed past this message: send a fresh one for later
+    RESUME = "resume"  # postponeuntil has come: Suspended -> Ready
+    START = "start"  # run an attempt
+    RECOVER = "recover"  # this message's previous attempt died mid-run
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An action, and for DEFER how many seconds to wait."""
+
+    action: Action
+    delay_seconds: float = 0.0
+
+
+def decide(op: Operation, message_id: str, now: datetime) -> Decision:
+    """The next step for message ``message_id`` given the row ``op``."""
+    if op.is_terminal:
+        return Decision(Action.DELIVER_CALLBACK if _callback_owed(op, now) else Action.DROP)
+    if op.status is Status.WAITING:
+        if op.postponeuntil is None:
+            return Decision(Action.DROP)  # paused: a resume sends a new message
+        if op.postponeuntil > now:
+            return Decision(Action.DEFER, (op.postponeuntil - now).total_seconds())
+        return Decision(Action.RESUME)
+    owned_by_other = bool(op.messageid) and op.messageid != message_id
+    if op.status is Status.WAITING_FOR_RESOURCES:
+        return Decision(Action.DROP if owned_by_other else Action.START)
+    # Locked: the message that locked it came back only if its worker died,
+    # because a live host keeps renewing the visibility of a running message.
+    return Decision(Action.DROP if op.messageid != message_id else Action.RECOVER)
+
+
+def _callback_owed(op: Operation, now: datetime) -> bool:
+    if op.callbackstate is CallbackState.PENDING:
+        return True
+    claimed = op.callbackclaimedon
+    return op.callbackstate is CallbackState.SENDING and (claimed is None or now - claimed > CALLBACK_CLAIM_TIMEOUT)

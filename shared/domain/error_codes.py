@@ -1,0 +1,5 @@
+"""``errorcode`` values this app records (Dataverse's numbering, as signed 32-bit ints)."""
+
+HANDLER_FAILED = -2147220891  # 0x80040265: an error raised by the operation's code
+UNEXPECTED = -2147220970  # 0x80040216: the platform failed (worker lost, poison queue)
+NOT_REGISTERED = -2147220969  # 0x80040217: the operation's handler no longer exists

@@ -1,0 +1,96 @@
+"""The errors the domain and services raise; the HTTP layer maps each to a status code."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .states import Event, Status
+
+
+class BackgroundOperationError(Exception):
+    """Base of every error this app raises on purpose."""
+
+
+class InvalidRequest(BackgroundOperationError):
+    """The caller sent something we cannot accept; the message says what to fix."""
+
+
+class PayloadTooLarge(InvalidRequest):
+    """The request body is larger than an operation row can hold."""
+
+
+class UnknownOperation(BackgroundOperationError):
+    """No handler is registered under the requested name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No operation named '{name}' is registered.")
+        self.name = name
+
+
+class OperationNotFound(BackgroundOperationError):
+    """No background operation row has this id (never created, or purged)."""
+
+    def __init__(self, operation_id: str) -> None:
+        super().__init__(f"Background operation {operation_id} was not found.")
+        self.operation_id = operation_id
+
+
+class TransitionRefused(BackgroundOperationError):
+    """SPEC §2 does not allow this event in this state."""
+
+    def __init__(self, status: Status, event: Event) -> None:
+        from .states import describe
+
+        if status.is_terminal:
+            text = (
+                f"Cannot {event.value} the operation: it is {describe(status)}, and that is "
+                "not allowed after it is in terminal state."
+            )
+        else:
+            text = f"Cannot {event.value} the operation while it is {describe(status)}."
+        super().__init__(text)
+        self.status = status
+        self.event = event
+
+
+class OperationFinished(TransitionRefused):
+    """The operation is Completed: nothing may change it any more."""
+
+
+class ConcurrencyConflict(BackgroundOperationError):
+    """The row changed since it was read (HTTP 412 from Table Storage); read it again."""
+
+
+class StorageUnavailable(BackgroundOperationError):
+    """Table or queue storage could not be reached; nothing was changed."""
+
+
+class HandlerFailed(BackgroundOperationError):
+    """A handler raised; carries the error code and message recorded on the row."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class OperationError(Exception):
+    """Raise from a handler to fail this attempt with your own error code; it is retried."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, code: int | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = details
+
+
+class NonRetryableError(OperationError):
+    """Raise from a handler to fail the operation at once, with no retry."""
+
+    retryable = False
+
+
+class OperationInterrupted(Exception):
+    """Raise from a handler to honour a cancel or pause request (``context.raise_if_interrupted``)."""

@@ -1,0 +1,89 @@
+"""The background operation row, as a frozen value, and the changes events make to it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from .states import Event, Status, transition
+
+
+class CallbackState(str, Enum):
+    """Where delivery of the completion callback stands."""
+
+    NONE = ""  # no callback URL, or not finished yet
+    PENDING = "pending"  # finished; nobody has started delivering
+    SENDING = "sending"  # a worker claimed delivery (callbackclaimedon says when)
+    DELIVERED = "delivered"
+    FAILED = "failed"  # every delivery attempt failed
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One row of the background operations table.
+
+    ``callbackurl`` is a secret (a SAS URL): it is excluded from ``repr`` and
+    never leaves the storage adapter except to be POSTed to.
+    """
+
+    id: str
+    name: str
+    displayname: str
+    status: Status
+    inputs: dict[str, Any]
+    createdon: datetime
+    modifiedon: datetime
+    ttlinseconds: int
+    runas: str = ""
+    outputs: dict[str, Any] | None = None
+    starttime: datetime | None = None
+    endtime: datetime | None = None
+    retrycount: int = 0
+    errorcode: int | None = None
+    errormessage: str | None = None
+    postponeuntil: datetime | None = None
+    callbackurl: str | None = field(default=None, repr=False)
+    callbackstate: CallbackState = CallbackState.NONE
+    callbackclaimedon: datetime | None = None
+    callbackresult: str = ""
+    messageid: str = ""  # the queue message that owns the current attempt
+    baseurl: str = ""  # scheme://host the caller submitted to, for the Location in callbacks
+    progresspercent: int | None = None
+    progressmessage: str = ""
+    etag: str | None = field(default=None, compare=False)
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the operation is Completed (Succeeded, Failed or Canceled)."""
+        return self.status.is_terminal
+
+    def apply(self, event: Event, now: datetime, **changes: Any) -> Operation:
+        """The row after ``event``: new status, timestamps, plus ``changes``.
+
+        Raises TransitionRefused when SPEC §2 does not allow the event.
+        """
+        status = transition(self.status, event)
+        stamp: dict[str, Any] = {"status": status, "modifiedon": now}
+        if status.is_terminal:
+            stamp["endtime"] = now
+            if self.callbackurl:
+                stamp["callbackstate"] = CallbackState.PENDING
+        return dataclasses.replace(self, **stamp, **changes)
+
+    def with_changes(self, **changes: Any) -> Operation:
+        """The row with plain column changes (no state change)."""
+        return dataclasses.replace(self, **changes)
+
+
+def to_key_values(values: dict[str, Any] | None) -> str:
+    """Dataverse's form of input/output parameters: a JSON array of Key/Value pairs."""
+    return json.dumps([{"Key": k, "Value": v} for k, v in (values or {}).items()], separators=(",", ":"))
+
+
+def from_key_values(text: str | None) -> dict[str, Any]:
+    """The inverse of ``to_key_values``."""
+    return {pair["Key"]: pair["Value"] for pair in json.loads(text)} if text else {}

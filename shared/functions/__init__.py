@@ -1,0 +1,1 @@
+"""The Functions blueprints, one per trigger kind; ``function_app.py`` registers them."""

@@ -1,0 +1,15 @@
+"""Timer-triggered functions (SPEC §7)."""
+
+import azure.functions as func
+
+from ..services.container import get_services
+from ..services.retention import purge_expired
+
+bp = func.Blueprint()
+
+
+@bp.function_name("purge")
+@bp.timer_trigger(arg_name="timer", schedule="%BGOPS_PURGE_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def purge(timer: func.TimerRequest) -> None:
+    """Delete finished operations whose time to live has passed."""
+    purge_expired(get_services())

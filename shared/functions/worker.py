@@ -1,0 +1,24 @@
+"""Queue-triggered functions (SPEC §4): the worker and the poison-queue handler."""
+
+import azure.functions as func
+
+from ..services.container import get_services
+from ..services.worker import QueueDelivery, fail_poisoned, process_message
+
+bp = func.Blueprint()
+
+
+@bp.function_name("worker")
+@bp.queue_trigger(arg_name="msg", queue_name="%BGOPS_QUEUE_NAME%", connection="AzureWebJobsStorage")
+def worker(msg: func.QueueMessage) -> None:
+    """Run one attempt of the operation whose id the message holds."""
+    process_message(get_services(), QueueDelivery(id=msg.id, pop_receipt=msg.pop_receipt,
+                                                  dequeue_count=msg.dequeue_count or 1,
+                                                  body=msg.get_body().decode("utf-8", "replace")))
+
+
+@bp.function_name("poison")
+@bp.queue_trigger(arg_name="msg", queue_name="%BGOPS_QUEUE_NAME%-poison", connection="AzureWebJobsStorage")
+def poison(msg: func.QueueMessage) -> None:
+    """The host gave up on an operation's message: mark the operation Failed and call back."""
+    fail_poisoned(get_services(), msg.get_body().decode("utf-8", "replace"))

@@ -1,0 +1,48 @@
+"""What a running handler can see and do besides its inputs (SPEC §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..domain.errors import OperationInterrupted
+from ..domain.states import Status
+
+
+class OperationContext:
+    """Passed to every handler with its inputs.
+
+    ``cancel_requested`` / ``pause_requested`` look at the operation's row (at
+    most once a second, so a handler may ask in a tight loop); a handler that
+    sees one should stop early by calling ``raise_if_interrupted()``.
+    """
+
+    def __init__(self, *, operation_id: str = "", attempt: int = 1, runas: str = "",
+                 status: Callable[[], Status] = lambda: Status.IN_PROGRESS,
+                 progress: Callable[[int, str], None] = lambda percent, message: None,
+                 table_service: Any = None) -> None:
+        self.operation_id = operation_id
+        self.attempt = attempt
+        self.runas = runas
+        self.table_service = table_service  # the app's storage account, for handlers that read tables
+        self._status = status
+        self._progress = progress
+
+    @property
+    def cancel_requested(self) -> bool:
+        """True once a caller asked to cancel this operation."""
+        return self._status() is Status.CANCELING
+
+    @property
+    def pause_requested(self) -> bool:
+        """True once a caller asked to pause this operation."""
+        return self._status() is Status.PAUSING
+
+    def raise_if_interrupted(self) -> None:
+        """Stop here (raise OperationInterrupted) if a cancel or a pause was asked."""
+        if self._status() in (Status.CANCELING, Status.PAUSING):
+            raise OperationInterrupted()
+
+    def report_progress(self, percent: float, message: str = "") -> None:
+        """Record how far the work is (0-100) and what it is doing; shown on the row."""
+        self._progress(max(0, min(100, int(percent))), message[:200])

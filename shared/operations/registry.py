@@ -1,0 +1,141 @@
+"""The registry of operations: names, display names, typed parameters, handlers (SPEC §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from ..domain.errors import InvalidRequest, UnknownOperation
+from .context import OperationContext
+
+Handler = Callable[[dict[str, Any], OperationContext], dict[str, Any]]
+
+
+class ParamType(str, Enum):
+    """The JSON types a parameter can declare."""
+
+    STRING = "string"
+    INT = "int"
+    NUMBER = "number"
+    BOOL = "bool"
+    DATETIME = "datetime"  # an ISO 8601 string
+    OBJECT = "object"
+    ARRAY = "array"
+    ANY = "any"
+
+
+def _is_datetime(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return True
+    except (AttributeError, ValueError):
+        return False
+
+
+_CHECKS: dict[ParamType, Callable[[Any], bool]] = {
+    ParamType.STRING: lambda v: isinstance(v, str),
+    ParamType.INT: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    ParamType.NUMBER: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    ParamType.BOOL: lambda v: isinstance(v, bool),
+    ParamType.DATETIME: _is_datetime,
+    ParamType.OBJECT: lambda v: isinstance(v, dict),
+    ParamType.ARRAY: lambda v: isinstance(v, list),
+    ParamType.ANY: lambda v: True,
+}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One declared input or output parameter."""
+
+    name: str
+    type: ParamType = ParamType.ANY
+    required: bool = False
+    description: str = ""
+
+    def check(self, value: Any) -> None:
+        """Raise InvalidRequest unless ``value`` has the declared type."""
+        if value is None and not self.required:
+            return
+        if not _CHECKS[self.type](value):
+            shown = "an ISO 8601 date and time" if self.type is ParamType.DATETIME else f"of type {self.type.value}"
+            raise InvalidRequest(f"Parameter '{self.name}' must be {shown}, not {type(value).__name__} "
+                                 f"{_short(value)}.")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclass(frozen=True)
+class OperationDefinition:
+    """A registered operation. ``open_inputs`` accepts parameters it did not declare."""
+
+    name: str
+    handler: Handler
+    display_name: str = ""
+    inputs: tuple[Parameter, ...] = ()
+    outputs: tuple[Parameter, ...] = ()
+    open_inputs: bool = False
+    description: str = field(default="", repr=False)
+
+    def validate(self, inputs: Any) -> dict[str, Any]:
+        """The inputs, checked against the declaration; InvalidRequest says what to fix."""
+        if not isinstance(inputs, dict):
+            raise InvalidRequest(f"The inputs of '{self.name}' must be a JSON object of parameters.")
+        declared = {p.name: p for p in self.inputs}
+        for param in self.inputs:
+            if param.required and inputs.get(param.name) is None:
+                raise InvalidRequest(f"'{self.name}' needs the parameter '{param.name}' ({param.type.value}).")
+            if param.name in inputs:
+                param.check(inputs[param.name])
+        unknown = sorted(set(inputs) - set(declared))
+        if unknown and not self.open_inputs:
+            accepted = ", ".join(declared) or "none"
+            raise InvalidRequest(f"'{self.name}' has no parameter {', '.join(repr(u) for u in unknown)}; "
+                                 f"it accepts: {accepted}.")
+        return dict(inputs)
+
+
+class OperationRegistry:
+    """Operations by name; names are unique regardless of case, and looked up regardless of case."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, OperationDefinition] = {}
+
+    def register(self, definition: OperationDefinition) -> OperationDefinition:
+        """Add an operation; a second one with the same name is a programming error."""
+        key = definition.name.lower()
+        if key in self._by_key:
+            raise ValueError(f"An operation named '{definition.name}' is already registered.")
+        self._by_key[key] = definition
+        return definition
+
+    def operation(self, name: str, *, display_name: str = "", inputs: Iterable[Parameter] = (),
+                  outputs: Iterable[Parameter] = (), open_inputs: bool = False) -> Callable[[Handler], Handler]:
+        """Decorator: register the function as the handler of operation ``name``."""
+
+        def decorate(handler: Handler) -> Handler:
+            self.register(OperationDefinition(name=name, handler=handler, display_name=display_name or name,
+                                              inputs=tuple(inputs), outputs=tuple(outputs),
+                                              open_inputs=open_inputs, description=handler.__doc__ or ""))
+            return handler
+
+        return decorate
+
+    def get(self, name: str) -> OperationDefinition:
+        """The operation called ``name``; raises UnknownOperation."""
+        try:
+            return self._by_key[name.lower()]
+        except KeyError:
+            raise UnknownOperation(name) from None
+
+    def __iter__(self):
+        return iter(self._by_key.values())
+
+    def __len__(self) -> int:
+        return len(self._by_key)

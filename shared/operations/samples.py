@@ -1,0 +1,118 @@
+"""The four sample operations of SPEC §5, registered when BGOPS_ENABLE_SAMPLES is true."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+from ..domain.errors import NonRetryableError, OperationError
+from .context import OperationContext
+from .registry import OperationRegistry, Parameter, ParamType
+
+SLEEP_STEP_SECONDS = 0.2
+DEFAULT_ERROR_CODE = -2147220891  # Dataverse's code for an error raised by a plug-in
+SYNC_TIMEOUT_SECONDS = 30
+
+
+def register_samples(registry: OperationRegistry) -> None:
+    """Register sample_Echo, sample_Sleep, sample_Fail and sample_SyncRecordsToExternalSystem."""
+    registry.operation("sample_Echo", display_name="Echo", open_inputs=True)(echo)
+    registry.operation("sample_Sleep", display_name="Sleep",
+                       inputs=[Parameter("Seconds", ParamType.NUMBER, required=True)],
+                       outputs=[Parameter("SleptSeconds", ParamType.NUMBER)])(sleep)
+    registry.operation("sample_Fail", display_name="Fail",
+                       inputs=[Parameter("FailTimes", ParamType.INT), Parameter("NonRetryable", ParamType.BOOL),
+                               Parameter("ErrorCode", ParamType.INT)],
+                       outputs=[Parameter("Attempts", ParamType.INT)])(fail)
+    registry.operation("sample_SyncRecordsToExternalSystem", display_name="Sync records to an external system",
+                       inputs=[Parameter("EntityName", ParamType.STRING, required=True),
+                               Parameter("SyncMode", ParamType.STRING),
+                               Parameter("ExternalSystemUrl", ParamType.STRING, required=True),
+                               Parameter("LastSyncDate", ParamType.DATETIME),
+                               Parameter("BatchSize", ParamType.INT)],
+                       outputs=[Parameter("RecordsSynced", ParamType.INT),
+                                Parameter("Batches", ParamType.INT)])(sync_records)
+
+
+def echo(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
+    """Outputs are the inputs."""
+    return dict(inputs)
+
+
+def sleep(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
+    """Sleep ``Seconds`` in small steps, reporting progress; stop early on cancel or pause."""
+    total = float(inputs["Seconds"])
+    deadline = time.monotonic() + total
+    while (left := deadline - time.monotonic()) > 0:
+        context.raise_if_interrupted()
+        context.report_progress(100 * (total - left) / total if total else 100, f"{left:.1f} s left")
+        time.sleep(min(SLEEP_STEP_SECONDS, left))
+    return {"SleptSeconds": total}
+
+
+def fail(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
+    """Fail while attempt <= FailTimes (or once for good with NonRetryable), then succeed."""
+    code = inputs.get("ErrorCode") or DEFAULT_ERROR_CODE
+    if inputs.get("NonRetryable"):
+        raise NonRetryableError("sample_Fail was asked to fail for good.", code=code)
+    if context.attempt <= (inputs.get("FailTimes") or 0):
+        raise OperationError(f"sample_Fail fails attempt {context.attempt} on purpose.", code=code)
+    return {"Attempts": context.attempt}
+
+
+def sync_records(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
+    """POST the rows of table EntityName changed since LastSyncDate to ExternalSystemUrl, in batches."""
+    mode = inputs.get("SyncMode") or "Full"
+    if mode not in ("Full", "Incremental"):
+        raise NonRetryableError(f"SyncMode must be Full or Incremental, not '{mode}'.")
+    if mode == "Incremental" and not inputs.get("LastSyncDate"):
+        raise NonRetryableError("SyncMode Incremental needs LastSyncDate.")
+    batch_size = inputs.get("BatchSize") or 100
+    if not 1 <= batch_size <= 1000:
+        raise NonRetryableError(f"BatchSize must be between 1 and 1000, not {batch_size}.")
+    rows = _changed_rows(context, inputs["EntityName"], inputs.get("LastSyncDate") if mode == "Incremental" else None)
+    synced = batches = 0
+    with requests.Session() as http:
+        for batch in _chunks(rows, batch_size):
+            context.raise_if_interrupted()
+            _post_batch(http, inputs["ExternalSystemUrl"], inputs["EntityName"], batch)
+            synced, batches = synced + len(batch), batches + 1
+            context.report_progress(0, f"{synced} records in {batches} batches")
+    return {"RecordsSynced": synced, "Batches": batches}
+
+
+def _changed_rows(context: OperationContext, entity_name: str, since: str | None):
+    from datetime import datetime
+
+    table = context.table_service.get_table_client(entity_name)
+    if since is None:
+        entities = table.list_entities()
+    else:
+        moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        entities = table.query_entities("Timestamp gt @since", parameters={"since": moment})
+    for entity in entities:
+        yield {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in entity.items()}
+
+
+def _chunks(items, size: int):
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _post_batch(http: requests.Session, url: str, entity_name: str, batch: list[dict]) -> None:
+    try:
+        response = http.post(url, json={"entityName": entity_name, "records": batch}, timeout=SYNC_TIMEOUT_SECONDS)
+    except requests.RequestException as e:
+        raise OperationError(f"The external system could not be reached ({type(e).__name__}).") from None
+    if response.status_code == 429 or response.status_code >= 500:
+        raise OperationError(f"The external system answered {response.status_code}; will retry.")
+    if response.status_code >= 400:
+        raise NonRetryableError(f"The external system refused a batch with {response.status_code}.")

@@ -1,0 +1,82 @@
+"""Delivering completion callbacks: retried on transient failures, logged, never raised (rq's rule)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import requests
+
+from ..domain.callbacks import status_body
+from ..domain.errors import OperationNotFound
+from ..domain.operation import CallbackState, Operation
+from .container import Services
+from .locations import status_location
+from .rows import update_row
+
+log = logging.getLogger(__name__)
+ATTEMPTS = 4
+TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a delivery ended: ``detail`` is what the row records (a status code or an error type)."""
+
+    delivered: bool
+    detail: str
+
+
+def post_callback(url: str, payload: dict, *, base_seconds: float, sleep=time.sleep) -> Delivery:
+    """POST ``payload``; retry connection errors, 429 and 5xx with backoff. Never logs the URL."""
+    detail = ""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            response = requests.post(url, json=payload, timeout=TIMEOUT_SECONDS, allow_redirects=False)
+        except requests.RequestException as e:
+            detail = type(e).__name__  # the exception text would carry the URL
+        else:
+            detail = str(response.status_code)
+            if response.status_code < 300:
+                return Delivery(True, f"{detail} after {attempt} attempt(s)")
+            if response.status_code != 429 and response.status_code < 500:
+                return Delivery(False, f"{detail} (not retried)")
+        if attempt < ATTEMPTS:
+            sleep(base_seconds * 2 ** (attempt - 1))
+    return Delivery(False, f"{detail} after {ATTEMPTS} attempts")
+
+
+def claim_callback(svc: Services, op: Operation, now: datetime) -> Operation | None:
+    """Mark the callback as being sent by this worker; None when another worker claimed it first."""
+    def claim(current: Operation) -> Operation:
+        if current.callbackstate not in (CallbackState.PENDING, CallbackState.SENDING):
+            raise _AlreadyHandled()
+        return current.with_changes(callbackstate=CallbackState.SENDING, callbackclaimedon=now)
+
+    try:
+        return svc.store.replace(claim(op))
+    except (_AlreadyHandled, OperationNotFound):
+        return None
+    except Exception:  # a concurrent claim won (ConcurrencyConflict) or storage failed: leave it to them
+        log.info("Callback of operation %s is being delivered elsewhere.", op.id)
+        return None
+
+
+class _AlreadyHandled(Exception):
+    pass
+
+
+def deliver_callback(svc: Services, op: Operation) -> Operation:
+    """POST the completion callback of a claimed, finished operation and record the outcome on its row."""
+    payload = status_body(op, status_location(svc.settings, op))
+    delivery = post_callback(op.callbackurl, payload, base_seconds=svc.settings.callback_retry_base_seconds)
+    log.info("Callback of operation %s: %s (%s).", op.id, "delivered" if delivery.delivered else "FAILED",
+             delivery.detail)
+    state = CallbackState.DELIVERED if delivery.delivered else CallbackState.FAILED
+    try:
+        return update_row(svc.store, op, lambda row: row.with_changes(callbackstate=state,
+                                                                      callbackresult=delivery.detail))
+    except OperationNotFound:
+        return op

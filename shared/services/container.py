@@ -1,0 +1,65 @@
+"""The composition root: builds the storage adapters, registry and sender once per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ..operations.registry import OperationRegistry
+from ..settings import Settings, get_settings
+from ..storage.ports import OperationStore, WorkQueue
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Services:
+    """Everything a use case needs, passed explicitly."""
+
+    settings: Settings
+    store: OperationStore
+    queue: WorkQueue
+    registry: OperationRegistry
+    table_service: Any = None  # for handlers that read other tables
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+def build_services(settings: Settings, *, counter=None) -> Services:
+    """Real adapters for ``settings``; creates the table and queues if missing."""
+    from ..operations.samples import register_samples
+    from ..storage.clients import build_service_clients
+    from ..storage.table_store import TableOperationStore
+    from ..storage.work_queue import StorageWorkQueue
+    from ..operations.custom import registry as app_registry
+
+    policies = {"table_policies": [counter.policy("table")], "queue_policies": [counter.policy("queue")]} \
+        if counter else {}
+    tables, queues = build_service_clients(settings.storage, **policies)
+    store, queue = TableOperationStore(tables, settings.table_name), StorageWorkQueue(queues, settings.queue_name)
+    store.ensure_table()
+    queue.ensure_queues()
+    registry = OperationRegistry()
+    for definition in app_registry:
+        registry.register(definition)
+    if settings.enable_samples:
+        register_samples(registry)
+    return Services(settings=settings, store=store, queue=queue, registry=registry, table_service=tables)
+
+
+_lock = threading.Lock()
+_services: Services | None = None
+
+
+def get_services() -> Services:
+    """The process-wide services, built on first use (not at import: the host imports first)."""
+    global _services
+    with _lock:
+        if _services is None:
+            _services = build_services(get_settings())
+        return _services

@@ -1,0 +1,116 @@
+"""Submitting an operation: in the background (row + message) or synchronously (SPEC §3.1)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..domain.callbacks import check_callback_url
+from ..domain.errors import (
+    HandlerFailed,
+    InvalidRequest,
+    NonRetryableError,
+    OperationError,
+    PayloadTooLarge,
+    StorageUnavailable,
+)
+from ..domain.error_codes import HANDLER_FAILED
+from ..domain.ids import new_operation_id
+from ..domain.operation import Operation, to_key_values
+from ..domain.states import Event, Status
+from ..operations.context import OperationContext
+from .container import Services
+
+log = logging.getLogger(__name__)
+
+MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
+# A Table Storage string property holds at most 64 KiB (32K UTF-16 characters).
+MAX_PARAMETER_CHARS = 32_000
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A request to run operation ``name`` with ``inputs``, as the HTTP layer parsed it."""
+
+    name: str
+    inputs: Any
+    base_url: str
+    runas: str = ""
+    callback_url: str | None = field(default=None, repr=False)
+    ttl_seconds: Any = None
+    postpone_until: datetime | None = None
+
+
+def _check_ttl(value: Any, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TTL_SECONDS:
+        raise InvalidRequest(f"TtlInSeconds must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}.")
+    return value
+
+
+def _check_size(inputs: dict) -> None:
+    if len(to_key_values(inputs)) > MAX_PARAMETER_CHARS:
+        raise PayloadTooLarge(f"The input parameters take more than {MAX_PARAMETER_CHARS} characters; "
+                              "pass large data by reference (a blob URL, a table name) instead.")
+
+
+def submit(svc: Services, sub: Submission) -> Operation:
+    """Record the operation and queue it; returns the new row (Ready, or Suspended if postponed).
+
+    Everything is checked before anything is written; if the message cannot be
+    queued the row is deleted again, so a refused submission leaves nothing behind.
+    """
+    definition = svc.registry.get(sub.name)
+    inputs = definition.validate(sub.inputs)
+    _check_size(inputs)
+    callback = check_callback_url(sub.callback_url, allow_http=svc.settings.allow_http_callbacks) \
+        if sub.callback_url is not None else None
+    ttl = _check_ttl(sub.ttl_seconds, svc.settings.default_ttl_seconds)
+    now = svc.clock()
+    op = Operation(id=new_operation_id(now + timedelta(seconds=ttl)), name=definition.name,
+                   displayname=definition.display_name, status=Status.WAITING_FOR_RESOURCES, inputs=inputs,
+                   createdon=now, modifiedon=now, ttlinseconds=ttl, runas=sub.runas, callbackurl=callback,
+                   baseurl=sub.base_url)
+    delay = 0.0
+    if sub.postpone_until is not None and sub.postpone_until > now:
+        op = op.apply(Event.POSTPONE, now, postponeuntil=sub.postpone_until)
+        delay = (sub.postpone_until - now).total_seconds()
+    op = svc.store.create(op)
+    try:
+        svc.queue.enqueue(op.id, delay_seconds=delay)
+    except StorageUnavailable:
+        svc.store.delete(op.id)
+        raise
+    log.info("Accepted operation %s (%s).", op.id, op.name)
+    return op
+
+
+def run_now(svc: Services, name: str, inputs: Any, runas: str = "") -> dict[str, Any]:
+    """Run the handler inside the request (no ``Prefer: respond-async``); no row is written."""
+    definition = svc.registry.get(name)
+    inputs = definition.validate(inputs)
+    context = OperationContext(runas=runas, table_service=svc.table_service)
+    try:
+        return check_outputs(definition.handler(dict(inputs), context))
+    except OperationError as e:
+        raise HandlerFailed(e.code or HANDLER_FAILED, str(e)) from e
+    except Exception as e:
+        log.exception("Operation %s failed when run synchronously.", definition.name)
+        raise HandlerFailed(HANDLER_FAILED, f"The operation failed: {type(e).__name__}: {e}") from e
+
+
+def check_outputs(outputs: Any) -> dict[str, Any]:
+    """A handler's result, refused (NonRetryableError) unless it is a storable JSON object."""
+    if not isinstance(outputs, dict):
+        raise NonRetryableError(f"The handler returned {type(outputs).__name__}, not a dict of outputs.")
+    try:
+        size = len(to_key_values(outputs))
+    except (TypeError, ValueError) as e:
+        raise NonRetryableError(f"The handler's outputs are not JSON: {e}") from None
+    if size > MAX_PARAMETER_CHARS:
+        raise NonRetryableError(f"The handler's outputs take {size} characters; at most {MAX_PARAMETER_CHARS} fit.")
+    return json.loads(json.dumps(outputs))

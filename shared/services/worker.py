@@ -1,0 +1,203 @@
+"""Running operations from the work queue, and failing those the host gave up on (SPEC §4)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..domain.backoff import compute_backoff
+from ..domain.dispatch import Action, decide
+from ..domain.errors import (
+    ConcurrencyConflict,
+    InvalidRequest,
+    OperationError,
+    OperationInterrupted,
+    OperationNotFound,
+    TransitionRefused,
+    UnknownOperation,
+)
+from ..domain.error_codes import HANDLER_FAILED, NOT_REGISTERED, UNEXPECTED
+from ..domain.ids import parse_operation_id
+from ..domain.operation import CallbackState, Operation
+from ..domain.states import Event, Status
+from ..operations.context import OperationContext
+from .callbacks import claim_callback, deliver_callback
+from .container import Services
+from .rows import update_row
+from .submission import check_outputs
+
+log = logging.getLogger(__name__)
+MAX_ROUNDS = 8
+STATUS_REFRESH_SECONDS = 1.0
+PROGRESS_WRITE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class QueueDelivery:
+    """A received trigger message: what the worker needs of ``func.QueueMessage``."""
+
+    id: str
+    pop_receipt: str
+    dequeue_count: int
+    body: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ended: the event, and the columns it sets."""
+
+    event: Event
+    changes: dict[str, Any]
+
+
+def _read(svc: Services, body: str) -> Operation | None:
+    try:
+        return svc.store.get(parse_operation_id(body))
+    except InvalidRequest:
+        log.warning("Dropped a queue message that is not an operation id.")
+    except OperationNotFound as e:
+        log.info("Dropped the message of operation %s: it no longer exists.", e.operation_id)
+    return None
+
+
+def process_message(svc: Services, msg: QueueDelivery) -> None:
+    """Do what the row says this message should lead to; at most one attempt runs."""
+    op = _read(svc, msg.body)
+    for _ in range(MAX_ROUNDS):
+        if op is None:
+            return
+        decision = decide(op, msg.id, svc.clock())
+        try:
+            op = _step(svc, op, msg, decision.action, decision.delay_seconds)
+        except ConcurrencyConflict:
+            op = svc.store.get(op.id)
+        except TransitionRefused:
+            return
+
+
+def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, delay: float) -> Operation | None:
+    """One step; returns the row to decide on again, or None when this message is done."""
+    now = svc.clock()
+    if action is Action.DROP:
+        log.info("Dropped a message of operation %s (%s).", op.id, op.status.name)
+    elif action is Action.DELIVER_CALLBACK:
+        claimed = claim_callback(svc, op, now)
+        if claimed:
+            deliver_callback(svc, claimed)
+    elif action is Action.DEFER:
+        svc.queue.enqueue(op.id, delay_seconds=delay)
+    elif action is Action.RESUME:
+        return svc.store.replace(op.apply(Event.RESUME, now, postponeuntil=None, messageid=""))
+    elif action is Action.RECOVER:
+        attempt = msg.dequeue_count - 1
+        return svc.store.replace(op.apply(Event.FAIL, now, errorcode=UNEXPECTED, errormessage=(
+            f"The worker running attempt {attempt} stopped before it finished (host restart or timeout).")))
+    elif action is Action.START:
+        started = svc.store.replace(op.apply(Event.START, now, messageid=msg.id, retrycount=msg.dequeue_count - 1,
+                                             starttime=op.starttime or now, errorcode=None, errormessage=None))
+        _run_attempt(svc, started, msg)
+    return None
+
+
+class _RowWatcher:
+    """The running attempt's view of its row: fresh enough status, throttled progress writes."""
+
+    def __init__(self, svc: Services, op: Operation) -> None:
+        self._svc = svc
+        self.op = op
+        self._read_at = self._wrote_at = time.monotonic()
+
+    def status(self) -> Status:
+        if time.monotonic() - self._read_at >= STATUS_REFRESH_SECONDS:
+            self._refresh()
+        return self.op.status
+
+    def progress(self, percent: int, message: str) -> None:
+        if time.monotonic() - self._wrote_at < PROGRESS_WRITE_SECONDS:
+            return
+        self._wrote_at = time.monotonic()
+        try:
+            self.op = update_row(self._svc.store, self.op, lambda row: row.with_changes(
+                progresspercent=percent, progressmessage=message, modifiedon=self._svc.clock()))
+            self._read_at = time.monotonic()
+        except Exception:  # progress is best effort; the attempt goes on
+            log.warning("Could not record progress of operation %s.", self.op.id, exc_info=True)
+
+    def _refresh(self) -> None:
+        try:
+            self.op = self._svc.store.get(self.op.id)
+        except Exception:
+            log.warning("Could not re-read operation %s.", self.op.id, exc_info=True)
+        self._read_at = time.monotonic()
+
+
+def _run_handler(svc: Services, op: Operation, attempt: int, watcher: _RowWatcher) -> Outcome:
+    try:
+        definition = svc.registry.get(op.name)
+    except UnknownOperation as e:
+        return Outcome(Event.FAIL_FINAL, {"errorcode": NOT_REGISTERED, "errormessage": str(e)})
+    context = OperationContext(operation_id=op.id, attempt=attempt, runas=op.runas, status=watcher.status,
+                               progress=watcher.progress, table_service=svc.table_service)
+    last = attempt >= svc.settings.max_attempts
+    try:
+        outputs = check_outputs(definition.handler(dict(op.inputs), context))
+    except OperationInterrupted:
+        return Outcome(Event.STOP, {})
+    except OperationError as e:
+        event = Event.FAIL_FINAL if last or not e.retryable else Event.FAIL
+        return Outcome(event, {"errorcode": e.code or HANDLER_FAILED, "errormessage": str(e)})
+    except Exception as e:
+        log.warning("Attempt %d of operation %s raised.", attempt, op.id, exc_info=True)
+        return Outcome(Event.FAIL_FINAL if last else Event.FAIL,
+                       {"errorcode": HANDLER_FAILED, "errormessage": f"{type(e).__name__}: {e}"[:2000]})
+    return Outcome(Event.SUCCEED, {"outputs": outputs, "progresspercent": 100, "progressmessage": ""})
+
+
+def _run_attempt(svc: Services, op: Operation, msg: QueueDelivery) -> None:
+    watcher = _RowWatcher(svc, op)
+    outcome = _run_handler(svc, op, msg.dequeue_count, watcher)
+    now = svc.clock()
+
+    def finish(row: Operation) -> Operation:
+        new = row.apply(outcome.event, now, **outcome.changes)
+        if new.status is Status.WAITING_FOR_RESOURCES:
+            new = new.with_changes(retrycount=msg.dequeue_count)
+        if new.is_terminal and new.callbackurl:  # this worker delivers it right after the write
+            new = new.with_changes(callbackstate=CallbackState.SENDING, callbackclaimedon=now)
+        return new
+
+    try:
+        done = update_row(svc.store, watcher.op, finish)
+    except TransitionRefused:
+        log.warning("Operation %s was finished elsewhere while attempt %d ran.", op.id, msg.dequeue_count)
+        return
+    log.info("Operation %s attempt %d: %s -> %s.", op.id, msg.dequeue_count, outcome.event.value, done.status.name)
+    if done.status is Status.WAITING_FOR_RESOURCES:
+        delay = compute_backoff(msg.dequeue_count, base_seconds=svc.settings.retry_base_seconds)
+        # The host deletes this message when we return; with the pop receipt changed
+        # by this update it gets PopReceiptMismatch, which it ignores, so the message
+        # comes back after the backoff with dequeue_count + 1.
+        svc.queue.set_visibility(msg.id, msg.pop_receipt, delay)
+    elif done.is_terminal and done.callbackurl:
+        deliver_callback(svc, done)
+
+
+def fail_poisoned(svc: Services, body: str) -> None:
+    """The host moved an operation's message to the poison queue: mark it Failed and call back."""
+    op = _read(svc, body)
+    if op is None:
+        return
+    if op.is_terminal:
+        process_message(svc, QueueDelivery(id="poison", pop_receipt="", dequeue_count=0, body=body))
+        return
+    now = svc.clock()
+    message = ("The operation's queue message reached the poison queue: the host stopped or timed out "
+               f"during its last attempt ({svc.settings.max_attempts} attempts in all).")
+    done = update_row(svc.store, op, lambda row: None if row.is_terminal else row.apply(
+        Event.POISON, now, errorcode=UNEXPECTED, errormessage=message,
+        **({"callbackstate": CallbackState.SENDING, "callbackclaimedon": now} if row.callbackurl else {})))
+    log.warning("Operation %s failed: its message reached the poison queue.", op.id)
+    if done.is_terminal and done.callbackurl and done.callbackstate is CallbackState.SENDING:
+        deliver_callback(svc, done)

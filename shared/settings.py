@@ -1,0 +1,150 @@
+"""Every setting the app reads (SPEC §8), read here and nowhere else.
+
+App settings arrive as environment variables (in Azure, and locally from
+``local.settings.json`` through the host). ``host.json`` supplies the two
+host values the app must agree with: the route prefix and maxDequeueCount.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+STORAGE_SETTING = "AzureWebJobsStorage"
+
+# name -> default, for every BGOPS_* setting (the deployment checks use this list)
+DEFAULTS: dict[str, str] = {
+    "BGOPS_QUEUE_NAME": "backgroundoperations",
+    "BGOPS_TABLE_NAME": "backgroundoperations",
+    "BGOPS_RETRY_BASE_SECONDS": "30",
+    "BGOPS_RETRY_AFTER_SECONDS": "10",
+    "BGOPS_DEFAULT_TTL_SECONDS": "7776000",
+    "BGOPS_PURGE_SCHEDULE": "0 0 * * * *",
+    "BGOPS_ALLOW_HTTP_CALLBACKS": "false",
+    "BGOPS_ENABLE_SAMPLES": "false",
+    "BGOPS_CALLBACK_RETRY_BASE_SECONDS": "2",
+}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """How to reach the storage account: a connection string, or identity-based.
+
+    Exactly one of ``connection_string``, ``account_name`` or the two service
+    URIs is set. ``client_id`` picks a user-assigned managed identity.
+    """
+
+    connection_string: str | None = field(default=None, repr=False)
+    account_name: str | None = None
+    table_service_uri: str | None = None
+    queue_service_uri: str | None = None
+    credential: str | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The app's settings, typed, with units in the names."""
+
+    storage: StorageSettings
+    queue_name: str = DEFAULTS["BGOPS_QUEUE_NAME"]
+    table_name: str = DEFAULTS["BGOPS_TABLE_NAME"]
+    retry_base_seconds: float = 30.0
+    retry_after_seconds: int = 10
+    default_ttl_seconds: int = 7_776_000
+    purge_schedule: str = DEFAULTS["BGOPS_PURGE_SCHEDULE"]
+    allow_http_callbacks: bool = False
+    enable_samples: bool = False
+    callback_retry_base_seconds: float = 2.0
+    max_attempts: int = 4  # host.json extensions.queues.maxDequeueCount
+    route_prefix: str = "api"  # host.json extensions.http.routePrefix
+
+    @property
+    def poison_queue_name(self) -> str:
+        """The queue the host moves a message to after maxDequeueCount attempts."""
+        return f"{self.queue_name}-poison"
+
+
+def _bool(name: str, text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no", ""):
+        return False
+    raise SettingsError(f"{name} must be true or false, not '{text}'.")
+
+
+def _number(name: str, text: str, kind: type = int, minimum: float = 0):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not '{text}'.") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+def storage_settings(env: Mapping[str, str], prefix: str = STORAGE_SETTING) -> StorageSettings:
+    """The storage connection named ``prefix``, as the Functions host reads it."""
+    conn = env.get(prefix, "").strip()
+    if conn:
+        return StorageSettings(connection_string=conn)
+    account = env.get(f"{prefix}__accountName")
+    tables, queues = env.get(f"{prefix}__tableServiceUri"), env.get(f"{prefix}__queueServiceUri")
+    if not account and not (tables and queues):
+        raise SettingsError(
+            f"Set {prefix} to a storage connection string (UseDevelopmentStorage=true for Azurite), "
+            f"or {prefix}__accountName, or both {prefix}__tableServiceUri and {prefix}__queueServiceUri."
+        )
+    return StorageSettings(account_name=account, table_service_uri=tables, queue_service_uri=queues,
+                           credential=env.get(f"{prefix}__credential"), client_id=env.get(f"{prefix}__clientId"))
+
+
+def _host_value(env: Mapping[str, str], host: dict, *path: str):
+    """A host.json value, overridden by ``AzureFunctionsJobHost__a__b`` as the host allows."""
+    override = env.get("AzureFunctionsJobHost__" + "__".join(path))
+    if override is not None:
+        return override
+    node = host
+    for key in path:
+        node = node.get(key, {}) if isinstance(node, dict) else {}
+    return node if node != {} else None
+
+
+def load_settings(env: Mapping[str, str] | None = None, host_json: Path = APP_ROOT / "host.json") -> Settings:
+    """Read and check every setting; raise SettingsError naming the first bad one."""
+    env = os.environ if env is None else env
+    value = {name: env.get(name, default) for name, default in DEFAULTS.items()}
+    host = json.loads(host_json.read_text()) if host_json.exists() else {}
+    max_attempts = _host_value(env, host, "extensions", "queues", "maxDequeueCount") or 5
+    route_prefix = _host_value(env, host, "extensions", "http", "routePrefix")
+    return Settings(
+        storage=storage_settings(env),
+        queue_name=value["BGOPS_QUEUE_NAME"],
+        table_name=value["BGOPS_TABLE_NAME"],
+        retry_base_seconds=_number("BGOPS_RETRY_BASE_SECONDS", value["BGOPS_RETRY_BASE_SECONDS"], float),
+        retry_after_seconds=_number("BGOPS_RETRY_AFTER_SECONDS", value["BGOPS_RETRY_AFTER_SECONDS"]),
+        default_ttl_seconds=_number("BGOPS_DEFAULT_TTL_SECONDS", value["BGOPS_DEFAULT_TTL_SECONDS"], int, 1),
+        purge_schedule=value["BGOPS_PURGE_SCHEDULE"],
+        allow_http_callbacks=_bool("BGOPS_ALLOW_HTTP_CALLBACKS", value["BGOPS_ALLOW_HTTP_CALLBACKS"]),
+        enable_samples=_bool("BGOPS_ENABLE_SAMPLES", value["BGOPS_ENABLE_SAMPLES"]),
+        callback_retry_base_seconds=_number("BGOPS_CALLBACK_RETRY_BASE_SECONDS",
+                                            value["BGOPS_CALLBACK_RETRY_BASE_SECONDS"], float),
+        max_attempts=_number("maxDequeueCount", str(max_attempts), int, 1),
+        route_prefix=("api" if route_prefix is None else str(route_prefix)).strip("/"),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

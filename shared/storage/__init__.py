@@ -1,0 +1,1 @@
+"""Adapters to Azure Storage, behind the small interfaces in ``ports``."""

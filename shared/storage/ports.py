@@ -1,0 +1,73 @@
+"""The two small interfaces the services need from storage.
+
+Implementations: ``table_store.TableOperationStore`` and
+``work_queue.StorageWorkQueue`` (Azure Table and Queue Storage, or Azurite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from ..domain.operation import Operation
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A page request: a Table Storage filter (with ``@name`` parameters) over the stored columns."""
+
+    filter: str | None = None
+    parameters: dict | None = None
+    top: int = 50
+    after: str | None = None  # the last id of the previous page
+
+
+@dataclass(frozen=True)
+class Page:
+    """Rows newest first, and the id to continue after when there are more."""
+
+    operations: list[Operation]
+    next_after: str | None
+
+
+class OperationStore(Protocol):
+    """Rows of the background operations table. Every update is ETag-conditional."""
+
+    def create(self, op: Operation) -> Operation:
+        """Insert a new row; returns it with its ETag."""
+
+    def get(self, operation_id: str) -> Operation:
+        """One point read; raises OperationNotFound."""
+
+    def replace(self, op: Operation) -> Operation:
+        """Write the whole row if it still has ``op.etag``; raises ConcurrencyConflict or OperationNotFound."""
+
+    def delete(self, operation_id: str) -> None:
+        """Delete the row; succeeds when it is already gone."""
+
+    def list(self, query: ListQuery) -> Page:
+        """Rows matching the query, newest first."""
+
+    def list_expired(self, now: datetime) -> Iterator[Operation]:
+        """Finished rows whose time to live has passed, found without scanning live rows."""
+
+    def delete_many(self, operations: Iterable[Operation]) -> int:
+        """Delete these rows in batches; returns how many were deleted."""
+
+    def ping(self) -> None:
+        """Raise StorageUnavailable unless the table answers."""
+
+
+class WorkQueue(Protocol):
+    """The queue the worker function is triggered by; messages hold only an operation id."""
+
+    def enqueue(self, operation_id: str, *, delay_seconds: float = 0) -> str:
+        """Add a message that becomes visible after ``delay_seconds``; returns its message id."""
+
+    def set_visibility(self, message_id: str, pop_receipt: str, delay_seconds: float) -> None:
+        """Hide a received message for ``delay_seconds`` more (used for retry backoff)."""
+
+    def ping(self) -> None:
+        """Raise StorageUnavailable unless the queue answers."""

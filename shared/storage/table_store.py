@@ -1,0 +1,198 @@
+"""``OperationStore`` on Azure Table Storage (or Azurite).
+
+Layout (see ``domain.ids``): PartitionKey = the id's shard digit, RowKey =
+the id. Columns carry the logical names of SPEC §3.3, so a ``$filter`` over
+them is a Table Storage filter as it stands. Every update is a REPLACE with
+``IfNotModified`` on the row's ETag.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+
+from ..domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable
+from ..domain.ids import SHARDS, expired_bound, shard_of
+from ..domain.operation import CallbackState, Operation, from_key_values, to_key_values
+from ..domain.states import State, Status
+from .ports import ListQuery, Page
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 100  # Table Storage's limit for one entity group transaction
+
+_TIME_COLUMNS = ("createdon", "modifiedon", "starttime", "endtime", "postponeuntil", "callbackclaimedon")
+_PLAIN_COLUMNS = ("name", "displayname", "runas", "retrycount", "errorcode", "errormessage", "ttlinseconds",
+                  "callbackurl", "callbackresult", "messageid", "baseurl", "progresspercent", "progressmessage")
+
+
+def to_entity(op: Operation) -> dict[str, Any]:
+    """The Table Storage entity for a row; ``None`` columns are left out."""
+    entity: dict[str, Any] = {
+        "PartitionKey": shard_of(op.id),
+        "RowKey": op.id,
+        "backgroundoperationstatecode": op.status.state.value,
+        "backgroundoperationstatuscode": op.status.value,
+        "inputparameters": to_key_values(op.inputs),
+        "outputparameters": None if op.outputs is None else to_key_values(op.outputs),
+        "callbackstate": op.callbackstate.value,
+    }
+    for column in _TIME_COLUMNS + _PLAIN_COLUMNS:
+        entity[column] = getattr(op, column)
+    return {k: v for k, v in entity.items() if v is not None}
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value.timestamp(), tz=timezone.utc)
+
+
+def from_entity(entity: dict[str, Any]) -> Operation:
+    """The row an entity holds, with its ETag."""
+    outputs = entity.get("outputparameters")
+    return Operation(
+        id=entity["RowKey"],
+        status=Status(entity["backgroundoperationstatuscode"]),
+        inputs=from_key_values(entity.get("inputparameters")),
+        outputs=None if outputs is None else from_key_values(outputs),
+        callbackstate=CallbackState(entity.get("callbackstate", "")),
+        etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
+        **{c: _utc(entity.get(c)) for c in _TIME_COLUMNS},
+        **{c: entity[c] for c in _PLAIN_COLUMNS if entity.get(c) is not None},
+    )
+
+
+def _storage_call(what: str):
+    """Turn transport failures into StorageUnavailable, keeping domain errors as they are."""
+
+    def wrap(fn):
+        def inner(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (ResourceNotFoundError, ResourceModifiedError, ResourceExistsError):
+                raise
+            except AzureError as e:
+                raise StorageUnavailable(f"Table storage failed to {what}: {type(e).__name__}") from e
+        inner.__name__, inner.__doc__ = fn.__name__, fn.__doc__
+        return inner
+
+    return wrap
+
+
+class TableOperationStore:
+    """Background operation rows in one table."""
+
+    def __init__(self, service: TableServiceClient, table_name: str) -> None:
+        self._service = service
+        self._table: TableClient = service.get_table_client(table_name)
+
+    @_storage_call("create the table")
+    def ensure_table(self) -> None:
+        """Create the table unless it exists (once per process)."""
+        try:
+            self._service.create_table(self._table.table_name)
+        except ResourceExistsError:
+            pass
+
+    @_storage_call("insert a row")
+    def create(self, op: Operation) -> Operation:
+        """Insert a new row; returns it with its ETag."""
+        meta = self._table.create_entity(to_entity(op))
+        return op.with_changes(etag=meta["etag"])
+
+    @_storage_call("read a row")
+    def get(self, operation_id: str) -> Operation:
+        """One point read; raises OperationNotFound."""
+        try:
+            return from_entity(self._table.get_entity(shard_of(operation_id), operation_id))
+        except ResourceNotFoundError:
+            raise OperationNotFound(operation_id) from None
+
+    @_storage_call("update a row")
+    def replace(self, op: Operation) -> Operation:
+        """Write the whole row if it still has ``op.etag``."""
+        try:
+            meta = self._table.update_entity(to_entity(op), mode=UpdateMode.REPLACE, etag=op.etag,
+                                             match_condition=MatchConditions.IfNotModified)
+        except ResourceNotFoundError:
+            raise OperationNotFound(op.id) from None
+        except ResourceModifiedError:
+            raise ConcurrencyConflict(f"Operation {op.id} changed while it was being updated.") from None
+        except HttpResponseError as e:
+            if e.status_code == 412:
+                raise ConcurrencyConflict(f"Operation {op.id} changed while it was being updated.") from None
+            raise
+        return op.with_changes(etag=meta["etag"])
+
+    @_storage_call("delete a row")
+    def delete(self, operation_id: str) -> None:
+        """Delete the row; succeeds when it is already gone."""
+        self._table.delete_entity(shard_of(operation_id), operation_id)
+
+    def _query(self, query_filter: str, parameters: dict, per_page: int | None = None) -> Iterator[Operation]:
+        pages = self._table.query_entities(query_filter, parameters=parameters, results_per_page=per_page)
+        return (from_entity(e) for e in pages)
+
+    @_storage_call("list rows")
+    def list(self, query: ListQuery) -> Page:
+        """Rows newest first: one lazy query per shard, merged by RowKey."""
+        clauses = ["PartitionKey eq @shard"]
+        if query.after:
+            clauses.append("RowKey gt @after")
+        if query.filter:
+            clauses.append(f"( {query.filter} )")
+        text = " and ".join(clauses)
+        streams = [self._query(text, {**(query.parameters or {}), "shard": shard, "after": query.after},
+                               per_page=query.top + 1) for shard in SHARDS]
+        rows = list(itertools.islice(heapq.merge(*streams, key=lambda op: op.id), query.top + 1))
+        more = len(rows) > query.top
+        rows = rows[: query.top]
+        return Page(rows, rows[-1].id if more else None)
+
+    @_storage_call("find expired rows")
+    def list_expired(self, now: datetime) -> Iterator[Operation]:
+        """Finished rows past their TTL: per shard, the key range at and after ``expired_bound(now)``."""
+        text = "PartitionKey eq @shard and RowKey ge @bound and backgroundoperationstatecode eq @done"
+        for shard in SHARDS:
+            yield from self._query(text, {"shard": shard, "bound": expired_bound(now),
+                                          "done": State.COMPLETED.value})
+
+    @_storage_call("delete rows")
+    def delete_many(self, operations: Iterable[Operation]) -> int:
+        """Delete rows in entity group transactions of up to 100 (one transaction each)."""
+        deleted = 0
+        by_shard = sorted(operations, key=lambda op: shard_of(op.id))
+        for _, group in itertools.groupby(by_shard, key=lambda op: shard_of(op.id)):
+            ids = [op.id for op in group]
+            for start in range(0, len(ids), BATCH_SIZE):
+                deleted += self._delete_batch(ids[start:start + BATCH_SIZE])
+        return deleted
+
+    def _delete_batch(self, ids: list[str]) -> int:
+        actions = [("delete", {"PartitionKey": shard_of(i), "RowKey": i}) for i in ids]
+        try:
+            self._table.submit_transaction(actions)
+        except (HttpResponseError, ResourceNotFoundError):
+            # One row in the batch was already gone (another purge): fall back to
+            # single deletes, which succeed when the row is gone.
+            for i in ids:
+                self._table.delete_entity(shard_of(i), i)
+        return len(ids)
+
+    @_storage_call("reach the table")
+    def ping(self) -> None:
+        """Raise StorageUnavailable unless the table answers."""
+        next(iter(self._table.query_entities("PartitionKey eq @p", parameters={"p": "-"},
+                                             results_per_page=1)), None)

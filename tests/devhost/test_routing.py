@@ -1,0 +1,77 @@
+"""Route templates and route selection (pure)."""
+
+import pytest
+
+from devhost.routing import Route, RouteTemplate, RouteTemplateError, Router, decode_path
+
+
+def test_literal_and_parameter_mixed_in_one_segment():
+    t = RouteTemplate("api/data/v9.2/backgroundoperations({id})")
+    assert t.match("/api/data/v9.2/backgroundoperations(6f1c-1)") == {"id": "6f1c-1"}
+    assert t.match("/api/data/v9.2/backgroundoperations()") is None
+    assert t.match("/api/data/v9.2/backgroundoperations") is None
+
+
+def test_literals_match_case_insensitively_and_values_keep_their_case():
+    t = RouteTemplate("api/Things/{name}")
+    assert t.match("/API/things/MixedCase") == {"name": "MixedCase"}
+
+
+def test_trailing_slash_is_ignored():
+    assert RouteTemplate("api/things").match("/api/things/") == {}
+
+
+@pytest.mark.parametrize("template,path,expected", [
+    ("x/{id:guid}", "/x/6f1c5c9e-1d0e-4a51-9a1e-2f64b7d2b0aa",
+     {"id": "6f1c5c9e-1d0e-4a51-9a1e-2f64b7d2b0aa"}),
+    ("x/{id:guid}", "/x/not-a-guid", None),
+    ("x/{n:int}", "/x/-42", {"n": "-42"}),
+    ("x/{n:int}", "/x/4.2", None),
+    ("x/{n:int}", "/x/99999999999", None),
+    ("x/{s:alpha}", "/x/abc", {"s": "abc"}),
+    ("x/{s:alpha}", "/x/ab1", None),
+    ("x/{s:minlength(2):maxlength(3)}", "/x/abcd", None),
+    ("x/{n:range(1,5)}", "/x/5", {"n": "5"}),
+    ("x/{s:regex(^a\\d$)}", "/x/a1", {"s": "a1"}),
+])
+def test_inline_constraints(template, path, expected):
+    assert RouteTemplate(template).match(path) == expected
+
+
+def test_optional_default_and_catch_all_parameters():
+    optional = RouteTemplate("x/{id?}")
+    assert optional.match("/x") == {}
+    assert optional.match("/x/7") == {"id": "7"}
+    assert RouteTemplate("x/{page=1}").match("/x") == {"page": "1"}
+    catch_all = RouteTemplate("files/{*path}")
+    assert catch_all.match("/files/a/b/c.txt") == {"path": "a/b/c.txt"}
+    assert catch_all.match("/files") == {}
+
+
+def test_encoded_slash_stays_inside_a_segment():
+    path = decode_path("/x/a%2Fb%20c")
+    assert RouteTemplate("x/{v}").match(path) == {"v": "a%2Fb c"}
+
+
+@pytest.mark.parametrize("bad", ["x/{id", "x/id}", "x//y", "x/{id:nope}", "x/{*rest}/y",
+                                 "x/a{id?}"])
+def test_invalid_templates_are_rejected(bad):
+    with pytest.raises(RouteTemplateError):
+        RouteTemplate(bad)
+
+
+def _router(*specs):
+    return Router(Route(RouteTemplate(t), frozenset(m) if m else None, name)
+                  for name, t, m in specs)
+
+
+def test_literal_segment_wins_over_parameter_whatever_the_order():
+    router = _router(("by_id", "api/things/{id}", None), ("count", "api/things/count", None))
+    assert router.match("GET", "/api/things/count")[0].target == "count"
+    assert router.match("GET", "/api/things/7")[0].target == "by_id"
+
+
+def test_method_is_a_route_constraint_so_a_wrong_method_finds_no_route():
+    router = _router(("get", "api/x", ["GET"]), ("post", "api/x", ["POST"]))
+    assert router.match("POST", "/api/x")[0].target == "post"
+    assert router.match("DELETE", "/api/x") is None

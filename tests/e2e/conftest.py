@@ -1,0 +1,163 @@
+"""End-to-end fixtures: the real function_app.py served by devhost over HTTP, and a callback server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueServiceClient
+from helpers import REPO, free_port, wait_until
+
+TERMINAL_STATES = {3}
+
+
+class AppHost:
+    """``python -m devhost`` serving this repo's app against the test Azurite."""
+
+    def __init__(self, connection_string: str, log_path, **settings: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        suffix = uuid.uuid4().hex[:8]
+        self.queue_name, self.table_name = f"ops{suffix}", f"ops{suffix}"
+        self.connection_string = connection_string
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BGOPS_", "AzureFunctionsJobHost__"))}
+        env.update({
+            "AzureWebJobsStorage": connection_string,
+            "BGOPS_QUEUE_NAME": self.queue_name,
+            "BGOPS_TABLE_NAME": self.table_name,
+            "BGOPS_RETRY_BASE_SECONDS": "0.5",
+            "BGOPS_RETRY_AFTER_SECONDS": "1",
+            "BGOPS_DEFAULT_TTL_SECONDS": "7776000",
+            "BGOPS_PURGE_SCHEDULE": "0 0 0 1 1 *",
+            "BGOPS_ALLOW_HTTP_CALLBACKS": "true",
+            "BGOPS_ENABLE_SAMPLES": "true",
+            "BGOPS_CALLBACK_RETRY_BASE_SECONDS": "0.2",
+            "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.2",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **settings,
+        })
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        self.process = subprocess.Popen([sys.executable, "-m", "devhost", "--app-dir", str(REPO),
+                                         "--port", str(self.port)], cwd=REPO, env=env,
+                                        stdout=self._log, stderr=subprocess.STDOUT)
+        wait_until(self._answers, timeout=60, message="the app to answer /api/health")
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"devhost exited:\n{self.log()}")
+        try:
+            return requests.get(f"{self.base}/api/health", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def log(self) -> str:
+        """What the host and the app logged so far."""
+        return self.log_path.read_text()
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/api/{path.lstrip('/')}"
+
+    def submit(self, name: str, inputs: dict | None = None, callback: str | None = None, **kwargs):
+        prefer = "respond-async" + (f', odata.callback; url="{callback}"' if callback else "")
+        return requests.post(self.url(f"data/v9.2/{name}"), json=inputs or {}, headers={"Prefer": prefer},
+                             timeout=30, **kwargs)
+
+    def status(self, operation_id: str) -> requests.Response:
+        return requests.get(self.url(f"backgroundoperation/{operation_id}"), timeout=30)
+
+    def row(self, operation_id: str) -> dict:
+        response = requests.get(self.url(f"backgroundoperations/{operation_id}"), timeout=30,
+                                params={"$select": ",".join(ALL_COLUMNS)})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_for_status(self, operation_id: str, statuses, timeout: float = 30.0) -> dict:
+        statuses = {statuses} if isinstance(statuses, int) else set(statuses)
+        return wait_until(lambda: (row := self.row(operation_id))["backgroundoperationstatuscode"] in statuses
+                          and row, timeout=timeout, interval=0.1,
+                          message=f"operation {operation_id} to reach {statuses}")
+
+    def tables(self):
+        return TableServiceClient.from_connection_string(self.connection_string).get_table_client(self.table_name)
+
+    def queues(self):
+        return QueueServiceClient.from_connection_string(self.connection_string)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log.close()
+
+
+ALL_COLUMNS = (
+    "backgroundoperationid", "name", "displayname", "backgroundoperationstatecode",
+    "backgroundoperationstatuscode", "inputparameters", "outputparameters", "starttime", "endtime",
+    "retrycount", "errorcode", "errormessage", "runas", "createdon", "modifiedon", "ttlinseconds",
+    "postponeuntil", "progresspercent", "progressmessage",
+)
+
+
+@pytest.fixture(scope="session")
+def app(azurite, tmp_path_factory):
+    """The app, served once for the whole session."""
+    host = AppHost(azurite, tmp_path_factory.mktemp("app") / "host.log")
+    yield host
+    host.stop()
+
+
+class CallbackServer:
+    """A real HTTP server that records callbacks. ``respond[path]`` lists status codes to answer in turn."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict]] = []
+        self.respond: dict[str, list[int]] = {}
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with server.lock:
+                    codes = server.respond.get(self.path.split("?")[0], [])
+                    code = codes.pop(0) if codes else 200
+                    server.received.append((self.path, {"status": code, "content_type": self.headers.get(
+                        "Content-Type"), "body": json.loads(body or b"null")}))
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def calls(self, path: str) -> list[dict]:
+        with self.lock:
+            return [entry for p, entry in self.received if p.split("?")[0] == path]
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def callbacks():
+    """The callback receiver, shared by the session (each test uses its own path)."""
+    server = CallbackServer()
+    yield server
+    server.stop()

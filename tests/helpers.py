@@ -1,0 +1,79 @@
+"""Helpers the tests share: bounded polling, free ports, a private Azurite."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+)")
+
+
+def wait_until(condition, timeout: float = 20.0, interval: float = 0.1, message: str = ""):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message or condition}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def azurite_command() -> list[str]:
+    """Azurite as ``make test`` installs it (node_modules), or AZURITE_BIN."""
+    for candidate in (os.environ.get("AZURITE_BIN"), REPO / "node_modules/.bin/azurite", shutil.which("azurite")):
+        if candidate and Path(candidate).exists():
+            return [str(candidate)]
+    # Tests run against a real Azurite or fail; they are never skipped.
+    pytest.fail("Azurite not found: run the tests with 'make test', which installs it.")
+
+
+class Azurite:
+    """A private Azurite on free ports, with its own data folder."""
+
+    def __init__(self, location: Path) -> None:
+        self.log_path = location / "azurite.log"
+        with open(self.log_path, "w") as log:  # a file, so Azurite can never block on a full pipe
+            self.process = subprocess.Popen(
+                azurite_command() + ["--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry",
+                                     "--location", str(location), "--blobPort", "0", "--queuePort", "0",
+                                     "--tablePort", "0"],
+                stdout=log, stderr=subprocess.STDOUT)
+        ports = wait_until(self._listening, timeout=60, message="Azurite to listen")
+        self.ports = {k: int(v) for k, v in ports.items()}
+        self.connection_string = (
+            f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{ports['Blob']}/devstoreaccount1;"
+            f"QueueEndpoint=http://127.0.0.1:{ports['Queue']}/devstoreaccount1;"
+            f"TableEndpoint=http://127.0.0.1:{ports['Table']}/devstoreaccount1")
+
+    def _listening(self):
+        if self.process.poll() is not None:
+            pytest.fail(f"Azurite exited: {self.log_path.read_text()}")
+        found = dict(LISTENING.findall(self.log_path.read_text()))
+        return found if len(found) == 3 else None
+
+    def stop(self) -> None:
+        """Stop it and wait for it to exit."""
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
