@@ -72,7 +72,7 @@ class Operation:
             stamp["endtime"] = now
             if self.callbackurl:
                 stamp["callbackstate"] = CallbackState.PENDING
-        return dataclasses.replace(self, **stamp, **changes)
+        return dataclasses.replace(self, **{**stamp, **changes})
 
     def with_changes(self, **changes: Any) -> Operation:
         """The row with plain column changes (no state change)."""

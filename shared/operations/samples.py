@@ -49,7 +49,7 @@ def sleep(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
         context.raise_if_interrupted()
         context.report_progress(100 * (total - left) / total if total else 100, f"{left:.1f} s left")
         time.sleep(min(SLEEP_STEP_SECONDS, left))
-    return {"SleptSeconds": total}
+    return {"SleptSeconds": inputs["Seconds"]}
 
 
 def fail(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:

@@ -155,17 +155,23 @@ def _run_handler(svc: Services, op: Operation, attempt: int, watcher: _RowWatche
     return Outcome(Event.SUCCEED, {"outputs": outputs, "progresspercent": 100, "progressmessage": ""})
 
 
+def _settle(row: Operation, event: Event, now, **changes: Any) -> Operation:
+    """``row.apply(event)``; a terminal row with a callback is claimed for delivery by this worker."""
+    new = row.apply(event, now, **changes)
+    if new.is_terminal and new.callbackurl:
+        new = new.with_changes(callbackstate=CallbackState.SENDING, callbackclaimedon=now)
+    return new
+
+
 def _run_attempt(svc: Services, op: Operation, msg: QueueDelivery) -> None:
     watcher = _RowWatcher(svc, op)
     outcome = _run_handler(svc, op, msg.dequeue_count, watcher)
     now = svc.clock()
 
     def finish(row: Operation) -> Operation:
-        new = row.apply(outcome.event, now, **outcome.changes)
+        new = _settle(row, outcome.event, now, **outcome.changes)
         if new.status is Status.WAITING_FOR_RESOURCES:
             new = new.with_changes(retrycount=msg.dequeue_count)
-        if new.is_terminal and new.callbackurl:  # this worker delivers it right after the write
-            new = new.with_changes(callbackstate=CallbackState.SENDING, callbackclaimedon=now)
         return new
 
     try:
@@ -195,9 +201,8 @@ def fail_poisoned(svc: Services, body: str) -> None:
     now = svc.clock()
     message = ("The operation's queue message reached the poison queue: the host stopped or timed out "
                f"during its last attempt ({svc.settings.max_attempts} attempts in all).")
-    done = update_row(svc.store, op, lambda row: None if row.is_terminal else row.apply(
-        Event.POISON, now, errorcode=UNEXPECTED, errormessage=message,
-        **({"callbackstate": CallbackState.SENDING, "callbackclaimedon": now} if row.callbackurl else {})))
+    done = update_row(svc.store, op, lambda row: None if row.is_terminal else _settle(
+        row, Event.POISON, now, errorcode=UNEXPECTED, errormessage=message))
     log.warning("Operation %s failed: its message reached the poison queue.", op.id)
     if done.is_terminal and done.callbackurl and done.callbackstate is CallbackState.SENDING:
         deliver_callback(svc, done)

@@ -93,6 +93,25 @@ class AppHost:
     def queues(self):
         return QueueServiceClient.from_connection_string(self.connection_string)
 
+    def table_row(self, operation_id: str) -> dict:
+        """The stored entity itself, internal columns included."""
+        return dict(self.tables().get_entity(operation_id[-1], operation_id))
+
+    def queue_client(self, name: str):
+        from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
+
+        return self.queues().get_queue_client(name, message_encode_policy=TextBase64EncodePolicy(),
+                                              message_decode_policy=TextBase64DecodePolicy())
+
+    def count_rows(self) -> int:
+        return sum(1 for _ in self.tables().list_entities(select=["RowKey"]))
+
+    def count_messages(self) -> int:
+        return self.queues().get_queue_client(self.queue_name).get_queue_properties().approximate_message_count
+
+    def wait_for_idle_queue(self) -> None:
+        wait_until(lambda: self.count_messages() == 0, timeout=30, message="the work queue to drain")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -115,6 +134,14 @@ ALL_COLUMNS = (
 def app(azurite, tmp_path_factory):
     """The app, served once for the whole session."""
     host = AppHost(azurite, tmp_path_factory.mktemp("app") / "host.log")
+    yield host
+    host.stop()
+
+
+@pytest.fixture(scope="module")
+def quiet_app(azurite, tmp_path_factory):
+    """An app of its own (own table and queue), for tests that count rows and messages."""
+    host = AppHost(azurite, tmp_path_factory.mktemp("quiet") / "host.log")
     yield host
     host.stop()
 
@@ -150,6 +177,25 @@ class CallbackServer:
     def calls(self, path: str) -> list[dict]:
         with self.lock:
             return [entry for p, entry in self.received if p.split("?")[0] == path]
+
+    def table_row(self, operation_id: str) -> dict:
+        """The stored entity itself, internal columns included."""
+        return dict(self.tables().get_entity(operation_id[-1], operation_id))
+
+    def queue_client(self, name: str):
+        from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
+
+        return self.queues().get_queue_client(name, message_encode_policy=TextBase64EncodePolicy(),
+                                              message_decode_policy=TextBase64DecodePolicy())
+
+    def count_rows(self) -> int:
+        return sum(1 for _ in self.tables().list_entities(select=["RowKey"]))
+
+    def count_messages(self) -> int:
+        return self.queues().get_queue_client(self.queue_name).get_queue_properties().approximate_message_count
+
+    def wait_for_idle_queue(self) -> None:
+        wait_until(lambda: self.count_messages() == 0, timeout=30, message="the work queue to drain")
 
     def stop(self) -> None:
         self.httpd.shutdown()

@@ -1,0 +1,206 @@
+"""Running, retrying, failing, cancelling, pausing and postponing operations (SPEC §2, §3.2-3.3, §4)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import requests
+from helpers import wait_until
+
+
+def _submit(app, name, inputs=None, callback=None) -> str:
+    response = app.submit(name, inputs, callback)
+    assert response.status_code == 202, response.text
+    return response.json()["backgroundOperationId"]
+
+
+def _patch(app, op_id, body) -> requests.Response:
+    return requests.patch(app.url(f"data/v9.2/backgroundoperations({op_id})"), json=body, timeout=30)
+
+
+def test_status_monitor_answers_202_with_location_while_running_then_200(app):
+    op_id = _submit(app, "sample_Sleep", {"Seconds": 1.5})
+    running = app.status(op_id)
+    assert running.status_code == 202
+    assert running.headers["Location"].endswith(f"/api/backgroundoperation/{op_id}")
+    assert running.headers["Retry-After"] == "1"
+    assert running.json()["backgroundOperationStateCode"] in (0, 2)
+    done = wait_until(lambda: (r := app.status(op_id)).status_code == 200 and r, timeout=30)
+    assert done.json()["SleptSeconds"] == 1.5
+    assert done.json()["backgroundOperationStatusCode"] == 30
+
+
+def test_failed_attempts_are_retried_with_growing_backoff_until_success(app):
+    started = time.monotonic()
+    op_id = _submit(app, "sample_Fail", {"FailTimes": 2})
+    row = app.wait_for_status(op_id, 30, timeout=40)
+    # Backoff 0.5 s then 1 s (±20 %) before attempts 2 and 3.
+    assert time.monotonic() - started >= 1.2
+    assert row["retrycount"] == 2
+    assert row["outputparameters"] == '[{"Key":"Attempts","Value":3}]'
+    assert row["errorcode"] is None
+
+
+def test_operation_fails_after_four_attempts_with_the_last_error(app, callbacks):
+    op_id = _submit(app, "sample_Fail", {"FailTimes": 10, "ErrorCode": 1234}, f"{callbacks.base}/fail-4")
+    row = app.wait_for_status(op_id, 31, timeout=60)
+    assert row["retrycount"] == 3
+    assert row["errorcode"] == 1234 and "attempt 4" in row["errormessage"]
+    body = app.status(op_id).json()
+    assert body["backgroundOperationErrorCode"] == 1234
+    assert "attempt 4" in body["backgroundOperationErrorMessage"]
+    payload = wait_until(lambda: callbacks.calls("/fail-4"))[0]["body"]
+    assert payload == {"location": app.url(f"backgroundoperation/{op_id}"), "backgroundOperationId": op_id,
+                       "backgroundOperationStateCode": 3, "backgroundOperationStatusCode": 31,
+                       "backgroundOperationErrorCode": 1234,
+                       "backgroundOperationErrorMessage": row["errormessage"]}
+
+
+def test_non_retryable_error_fails_at_once(app):
+    op_id = _submit(app, "sample_Fail", {"NonRetryable": True})
+    row = app.wait_for_status(op_id, 31)
+    assert row["retrycount"] == 0 and "for good" in row["errormessage"]
+
+
+def test_success_callback_has_exactly_the_spec_payload_once(app, callbacks):
+    op_id = _submit(app, "sample_Echo", {"A": 1}, f"{callbacks.base}/ok-once?sig=s3cr3t")
+    calls = wait_until(lambda: callbacks.calls("/ok-once"))
+    app.wait_for_status(op_id, 30)
+    assert calls[0]["content_type"] == "application/json"
+    assert calls[0]["body"] == {"location": app.url(f"backgroundoperation/{op_id}"), "backgroundOperationId": op_id,
+                                "backgroundOperationStateCode": 3, "backgroundOperationStatusCode": 30}
+    wait_until(lambda: app.table_row(op_id).get("callbackstate") == "delivered")
+    assert len(callbacks.calls("/ok-once")) == 1
+
+
+def test_callback_is_retried_on_503_and_429_and_the_outcome_recorded(app, callbacks):
+    callbacks.respond["/flaky"] = [503, 429]
+    op_id = _submit(app, "sample_Echo", {}, f"{callbacks.base}/flaky")
+    wait_until(lambda: app.table_row(op_id).get("callbackstate") == "delivered", timeout=30)
+    assert [c["status"] for c in callbacks.calls("/flaky")] == [503, 429, 200]
+    assert app.table_row(op_id)["callbackresult"].startswith("200 after 3")
+
+
+def test_callback_refused_with_4xx_is_not_retried_and_recorded_failed(app, callbacks):
+    callbacks.respond["/gone"] = [410]
+    op_id = _submit(app, "sample_Echo", {}, f"{callbacks.base}/gone")
+    wait_until(lambda: app.table_row(op_id).get("callbackstate") == "failed", timeout=30)
+    assert len(callbacks.calls("/gone")) == 1
+    assert app.row(op_id)["backgroundoperationstatuscode"] == 30  # delivery never changes the state
+
+
+def test_callback_url_never_appears_in_responses_or_logs(app, callbacks):
+    secret = "sig=TopSecretSas0123456789"
+    op_id = _submit(app, "sample_Echo", {}, f"{callbacks.base}/secret?{secret}")
+    wait_until(lambda: callbacks.calls("/secret"))
+    texts = [app.status(op_id).text, requests.get(app.url(f"backgroundoperations/{op_id}")).text,
+             requests.get(app.url("backgroundoperations"), params={"$top": 1000}).text,
+             requests.get(app.url(f"backgroundoperations/{op_id}"),
+                          params={"$select": "progressmessage,errormessage"}).text, app.log()]
+    assert not [t for t in texts if "TopSecretSas" in t]
+
+
+def test_cancel_before_start_ends_canceled_at_once_and_calls_back(app, callbacks):
+    later = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    response = requests.post(app.url("ExecuteBackgroundOperation"), json={
+        "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": later, "CallbackUri": f"{callbacks.base}/c1"})
+    op_id = response.json()["backgroundOperationId"]
+    cancel = requests.delete(app.url(f"backgroundoperation/{op_id}"))
+    assert cancel.status_code == 200
+    assert cancel.json() == {"backgroundOperationStateCode": 3, "backgroundOperationStatusCode": 32}
+    payload = wait_until(lambda: callbacks.calls("/c1"))[0]["body"]
+    assert payload["backgroundOperationStatusCode"] == 32
+    again = requests.delete(app.url(f"backgroundoperation/{op_id}"))
+    assert again.status_code == 409 and "terminal state" in again.json()["error"]["message"]
+
+
+def test_cancel_while_running_goes_canceling_then_canceled(app):
+    op_id = _submit(app, "sample_Sleep", {"Seconds": 30})
+    app.wait_for_status(op_id, 20)
+    cancel = requests.delete(app.url(f"backgroundoperation/{op_id}"))
+    assert cancel.json() == {"backgroundOperationStateCode": 2, "backgroundOperationStatusCode": 22}
+    assert requests.delete(app.url(f"backgroundoperation/{op_id}")).status_code == 200  # asked twice: fine
+    row = app.wait_for_status(op_id, 32, timeout=15)
+    assert row["endtime"]
+
+
+def test_cancel_by_patch_the_sdk_way(app):
+    op_id = _submit(app, "sample_Sleep", {"Seconds": 30})
+    app.wait_for_status(op_id, 20)
+    response = _patch(app, op_id, {"backgroundoperationstatecode": 2, "backgroundoperationstatuscode": 22})
+    assert response.status_code == 204
+    app.wait_for_status(op_id, 32, timeout=15)
+
+
+def test_pause_suspends_a_running_operation_and_resume_starts_it_over(app):
+    op_id = _submit(app, "sample_Sleep", {"Seconds": 2})
+    app.wait_for_status(op_id, 20)
+    assert _patch(app, op_id, {"backgroundoperationstatecode": 1}).status_code == 204
+    paused = app.wait_for_status(op_id, 10, timeout=15)
+    assert paused["backgroundoperationstatecode"] == 1
+    time.sleep(0.5)  # not a synchronisation: shows that a paused operation stays paused
+    assert app.row(op_id)["backgroundoperationstatuscode"] == 10
+    assert _patch(app, op_id, {"backgroundoperationstatecode": 0}).status_code == 204
+    done = app.wait_for_status(op_id, 30, timeout=30)
+    assert done["outputparameters"] == '[{"Key":"SleptSeconds","Value":2}]'
+
+
+def test_postpone_by_patch_then_resume_runs_it(app):
+    later = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    response = requests.post(app.url("ExecuteBackgroundOperation"), json={
+        "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": later})
+    op_id = response.json()["backgroundOperationId"]
+    assert _patch(app, op_id, {"backgroundoperationstatecode": 0}).status_code == 204
+    app.wait_for_status(op_id, 30)
+
+
+def test_refused_patch_names_both_states_and_changes_nothing(app):
+    op_id = _submit(app, "sample_Echo")
+    app.wait_for_status(op_id, 30)
+    before = app.row(op_id)
+    for body in ({"backgroundoperationstatecode": 1}, {"backgroundoperationstatecode": 2,
+                                                      "backgroundoperationstatuscode": 22}):
+        response = _patch(app, op_id, body)
+        assert response.status_code == 400
+        assert "Completed/Succeeded (3/30)" in response.json()["error"]["message"]
+    assert _patch(app, op_id, {"name": "x"}).status_code == 400
+    assert _patch(app, op_id, {"postponeuntil": "2000-01-01T00:00:00Z"}).status_code == 400
+    assert app.row(op_id) == before
+
+
+def test_pause_of_a_ready_operation_is_refused(app):
+    later = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    response = requests.post(app.url("ExecuteBackgroundOperation"), json={
+        "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": later})
+    op_id = response.json()["backgroundOperationId"]
+    refused = _patch(app, op_id, {"backgroundoperationstatecode": 1})
+    assert refused.status_code == 400 and "Suspended/Waiting (1/10)" in refused.json()["error"]["message"]
+
+
+def test_unknown_and_malformed_ids(app):
+    assert app.status("00000000-0000-4000-8000-000000000000").status_code == 404
+    assert app.status("not-a-guid").status_code == 400
+    assert requests.delete(app.url("backgroundoperation/00000000-0000-4000-8000-000000000000")).status_code == 404
+    assert requests.get(app.url("backgroundoperations(00000000-0000-4000-8000-000000000000)")).status_code == 404
+
+
+def test_poison_queue_message_fails_the_operation_and_calls_back(app, callbacks):
+    later = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    response = requests.post(app.url("ExecuteBackgroundOperation"), json={
+        "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": later, "CallbackUri": f"{callbacks.base}/poison"})
+    op_id = response.json()["backgroundOperationId"]
+    # What the host does after maxDequeueCount: the message lands in <queue>-poison.
+    app.queue_client(app.queue_name + "-poison").send_message(op_id)
+    row = app.wait_for_status(op_id, 31)
+    assert "poison queue" in row["errormessage"]
+    assert wait_until(lambda: callbacks.calls("/poison"))[0]["body"]["backgroundOperationStatusCode"] == 31
+
+
+def test_malformed_and_unknown_messages_are_dropped_and_the_worker_goes_on(app):
+    queue = app.queue_client(app.queue_name)
+    queue.send_message("this is not an id")
+    queue.send_message("00000000-0000-4000-8000-000000000000")
+    op_id = _submit(app, "sample_Echo")
+    app.wait_for_status(op_id, 30)
+    assert "Dropped a queue message that is not an operation id" in app.log()

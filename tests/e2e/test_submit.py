@@ -1,0 +1,140 @@
+"""Submitting operations (SPEC §3.1): the 202 contract, both routes, the SDK message, sync runs, refusals."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from helpers import wait_until
+
+FORMATTED = "@OData.Community.Display.V1.FormattedValue"
+
+
+def test_accepted_response_has_the_dataverse_headers_and_body(app):
+    response = app.submit("sample_Echo", {"A": 1})
+    assert response.status_code == 202
+    body = response.json()
+    op_id = body["backgroundOperationId"]
+    uuid.UUID(op_id)
+    assert response.headers["Location"] == f"{app.base}/api/backgroundoperation/{op_id}"
+    assert body["location"] == response.headers["Location"]
+    assert response.headers["x-ms-dyn-backgroundoperationid"] == op_id
+    assert response.headers["Preference-Applied"] == "respond-async"
+    assert response.headers["Retry-After"] == "1"
+    assert response.headers["OData-Version"] == "4.0"
+    assert body["backgroundOperationStateCode"] == 0 and body["backgroundOperationStatusCode"] == 0
+    assert body["backgroundOperationStateCode" + FORMATTED] == "Ready"
+    assert body["backgroundOperationStatusCode" + FORMATTED] == "Waiting For Resources"
+
+
+@pytest.mark.parametrize("token", ["odata.callback", "callback"])
+def test_both_prefer_callback_syntaxes_are_accepted_and_echoed(app, callbacks, token):
+    path = f"/syntax-{token}"
+    response = requests.post(app.url("data/v9.2/sample_Echo"), json={},
+                             headers={"Prefer": f'respond-async, {token}; url="{callbacks.base}{path}"'})
+    assert response.status_code == 202
+    assert response.headers["Preference-Applied"] == f"respond-async, {token}"
+    wait_until(lambda: callbacks.calls(path), message="the callback")
+
+
+def test_operations_alias_route_submits_too(app):
+    response = requests.post(app.url("operations/sample_Echo"), json={"X": "y"}, headers={"Prefer": "respond-async"})
+    assert response.status_code == 202
+    row = app.wait_for_status(response.json()["backgroundOperationId"], 30)
+    assert row["name"] == "sample_Echo" and row["displayname"] == "Echo"
+
+
+def test_route_and_operation_name_match_regardless_of_case(app):
+    response = requests.post(app.url("DATA/V9.2/SAMPLE_ECHO"), json={}, headers={"Prefer": "respond-async"})
+    assert response.status_code == 202
+    app.wait_for_status(response.json()["backgroundOperationId"], 30)
+
+
+def test_execute_background_operation_returns_sdk_fields_and_honours_ttl(app):
+    response = requests.post(app.url("ExecuteBackgroundOperation"), json={
+        "Request": {"RequestName": "sample_Echo", "Parameters": {"Q": 1}}, "TtlInSeconds": 3600})
+    assert response.status_code == 202
+    body = response.json()
+    assert body["BackgroundOperationId"] == body["backgroundOperationId"]
+    assert body["Location"] == body["location"] == response.headers["Location"]
+    row = app.wait_for_status(body["BackgroundOperationId"], 30)
+    assert row["ttlinseconds"] == 3600
+    assert row["outputparameters"] == '[{"Key":"Q","Value":1}]'
+
+
+def test_postpone_until_creates_it_suspended_and_it_runs_when_due(app):
+    due = datetime.now(timezone.utc) + timedelta(seconds=3)
+    response = requests.post(app.url("ExecuteBackgroundOperation"), json={
+        "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": due.isoformat()})
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["backgroundOperationStateCode"], body["backgroundOperationStatusCode"]) == (1, 10)
+    row = app.row(body["backgroundOperationId"])
+    assert row["backgroundoperationstatuscode"] == 10 and row["postponeuntil"]
+    done = app.wait_for_status(body["backgroundOperationId"], 30, timeout=30)
+    assert datetime.fromisoformat(done["starttime"].replace("Z", "+00:00")) >= due.replace(microsecond=0)
+
+
+def test_postpone_beyond_the_queues_seven_day_limit_is_accepted(app):
+    due = datetime.now(timezone.utc) + timedelta(days=30)
+    response = requests.post(app.url("ExecuteBackgroundOperation"), json={
+        "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": due.isoformat()})
+    assert response.status_code == 202
+    row = app.row(response.json()["backgroundOperationId"])
+    assert row["backgroundoperationstatuscode"] == 10
+    assert row["postponeuntil"] == due.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_without_respond_async_it_runs_synchronously_and_writes_no_row(app):
+    before = app.count_rows()
+    response = requests.post(app.url("data/v9.2/sample_Echo"), json={"Sync": True})
+    assert response.status_code == 200
+    assert response.json() == {"Sync": True}
+    assert app.count_rows() == before
+
+
+def test_synchronous_handler_failure_gives_an_error_body(app):
+    response = requests.post(app.url("data/v9.2/sample_Fail"), json={"NonRetryable": True, "ErrorCode": 42})
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == "0x0000002A" and "fail" in error["message"]
+
+
+LONG = "x" * 40_000
+
+
+@pytest.mark.parametrize("path, body, headers, status, words", [
+    ("data/v9.2/sample_Echo", b"[1,2]", {}, 400, "JSON object"),
+    ("data/v9.2/sample_Echo", b"{not json", {}, 400, "not valid JSON"),
+    ("data/v9.2/sample_Sleep", b"{}", {}, 400, "Seconds"),
+    ("data/v9.2/sample_Sleep", b'{"Seconds": "ten"}', {}, 400, "number"),
+    ("data/v9.2/sample_Fail", b'{"FailTimes": true}', {}, 400, "int"),
+    ("data/v9.2/sample_Fail", b'{"Bogus": 1}', {}, 400, "Bogus"),
+    ("data/v9.2/sample_Nope", b"{}", {}, 404, "sample_Nope"),
+    ("data/v9.2/sample_Echo", b"{}", {"Prefer": 'respond-async, odata.callback; url="ftp://x/y"'}, 400, "https"),
+    ("data/v9.2/sample_Echo", b"{}", {"Prefer": 'respond-async, odata.callback; url="/relative"'}, 400, "https"),
+    ("data/v9.2/sample_Echo", ('{"Big": "%s"}' % LONG).encode(), {}, 413, "characters"),
+    ("data/v9.2/sample_Echo", ('{"Big": "%s"}' % ("x" * 300_000)).encode(), {}, 413, "KiB"),
+    ("ExecuteBackgroundOperation", b'{"Request": "sample_Echo"}', {}, 400, "RequestName"),
+    ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, "TtlInSeconds": -5}', {}, 400,
+     "TtlInSeconds"),
+    ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, "TtlInSeconds": "1"}', {}, 400,
+     "TtlInSeconds"),
+    ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, "PostponeUntil": "soon"}', {},
+     400, "PostponeUntil"),
+    ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Nope"}}', {}, 404, "sample_Nope"),
+    ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, "CallbackUri": 5}', {}, 400,
+     "callback"),
+])
+def test_refused_submission_says_what_to_fix_and_leaves_no_row_or_message(quiet_app, path, body, headers, status,
+                                                                        words):
+    app = quiet_app
+    rows, messages = app.count_rows(), app.count_messages()
+    response = requests.post(app.url(path), data=body,
+                             headers={"Prefer": "respond-async", "Content-Type": "application/json", **headers})
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] and words in error["message"]
+    assert (app.count_rows(), app.count_messages()) == (rows, messages)
