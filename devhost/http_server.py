@@ -30,6 +30,9 @@ class FunctionsHttpServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 resets connections under a burst of
+    # concurrent clients; Kestrel (the real host's server) accepts far more.
+    request_queue_size = 512
 
     def __init__(self, address: tuple[str, int], router: Router,
                  invoke_http: Callable[[Any, func.HttpRequest], Any],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 import requests
+from azure.core.exceptions import ResourceNotFoundError
 
 from ..domain.errors import NonRetryableError, OperationError
 from .context import OperationContext
@@ -84,16 +86,17 @@ def sync_records(inputs: dict[str, Any], context: OperationContext) -> dict[str,
 
 
 def _changed_rows(context: OperationContext, entity_name: str, since: str | None):
-    from datetime import datetime
-
     table = context.table_service.get_table_client(entity_name)
     if since is None:
         entities = table.list_entities()
     else:
         moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
         entities = table.query_entities("Timestamp gt @since", parameters={"since": moment})
-    for entity in entities:
-        yield {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in entity.items()}
+    try:
+        for entity in entities:
+            yield {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in entity.items()}
+    except ResourceNotFoundError:
+        raise NonRetryableError(f"There is no table named '{entity_name}' to sync.") from None
 
 
 def _chunks(items, size: int):

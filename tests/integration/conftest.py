@@ -5,8 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from azure.core.pipeline.transport import RequestsTransport
+from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueServiceClient
 
 from shared.settings import StorageSettings
+from shared.storage.metering import TransactionCounter
 
 
 def _unique_name(prefix: str = "it") -> str:
@@ -23,3 +27,37 @@ def unique_name():
 def storage_settings(azurite) -> StorageSettings:
     """The storage settings of the test Azurite, as the app would read them."""
     return StorageSettings(connection_string=azurite)
+
+
+class CountingTransport(RequestsTransport):
+    """Counts every request that goes on the wire as ``service METHOD`` (a batch is one request).
+
+    Counting at the transport rather than with a per-call policy: azure-data-tables
+    and azure-storage-queue build their own pipelines and drop ``per_call_policies``
+    (see the xfail tests on ``build_service_clients``). ``observer(request, response)``
+    sees each exchange.
+    """
+
+    def __init__(self, counter: TransactionCounter, service: str, observer=None) -> None:
+        super().__init__()
+        self._counter, self._service, self._observer = counter, service, observer
+
+    def send(self, request, **kwargs):
+        self._counter.add(f"{self._service} {request.method}")
+        response = super().send(request, **kwargs)
+        if self._observer:
+            self._observer(request, response)
+        return response
+
+
+@pytest.fixture(scope="session")
+def counted_clients(azurite):
+    """``counted_clients(counter, observer=None)``: table and queue service clients whose requests are counted."""
+
+    def build(counter: TransactionCounter, observer=None) -> tuple[TableServiceClient, QueueServiceClient]:
+        return (TableServiceClient.from_connection_string(azurite, transport=CountingTransport(counter, "table",
+                                                                                                observer)),
+                QueueServiceClient.from_connection_string(azurite, transport=CountingTransport(counter, "queue",
+                                                                                                observer)))
+
+    return build
