@@ -28,6 +28,8 @@ def format_report(results: dict) -> str:
             f"1. Storage transactions per operation ({tx['operations']} sample_Echo, {tx['succeeded']} Succeeded)",
             _breakdown(tx["submit_per_op"], "app submit") + _breakdown(tx["worker_per_op"], "app worker")
             + [("app total", f"{tx['app_per_op']:g}"),
+               ("app's TransactionCounter", f"{tx['app_counter_per_op']:g}"
+                                            + ("" if tx["app_counter_agrees"] else "  MISMATCH (see README)")),
                ("host receive (batched)", f"{tx['host_receive_per_op']:g}  ({tx['host_receives']} receives"
                                           f" / {tx['operations']} ops)"),
                ("host delete", f"{tx['host_delete_per_op']:g}"),

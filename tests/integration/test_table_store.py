@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.core.exceptions import ServiceRequestError
 from azure.data.tables import TableServiceClient
 from helpers import ACCOUNT_KEY, free_port
 
@@ -311,21 +311,20 @@ class OperationStoreContract:
         store.ping()
 
 
-class _RowsReturned(SansIOHTTPPolicy):
-    """Records what each query asked for and how many rows came back (to show what a query scanned)."""
+class _RowsReturned:
+    """Sees each exchange: records what each query asked for and how many rows came back."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.filters: list[str] = []
         self.rows = 0
 
-    def on_response(self, request, response) -> None:
-        if request.http_request.method != "GET":
+    def __call__(self, request, response) -> None:
+        if request.method != "GET":
             return
-        query = parse_qs(urlsplit(request.http_request.url).query)
+        query = parse_qs(urlsplit(request.url).query)
         self.filters.extend(query.get("$filter", []))
         try:
-            body = json.loads(response.http_response.text())
+            body = json.loads(response.text())
         except ValueError:
             return
         self.rows += len(body.get("value", [])) if isinstance(body, dict) else 0
@@ -349,11 +348,16 @@ class TestTableOperationStore(OperationStoreContract):
         store.ensure_table()
         return store
 
-    def counted_store(self, storage_settings, table_name, *extra_policies):
-        counter = TransactionCounter()
-        tables, _ = build_service_clients(storage_settings,
-                                          table_policies=[counter.policy("table"), *extra_policies])
-        return TableOperationStore(tables, table_name), counter
+    @pytest.fixture
+    def counted_store(self, counted_clients):
+        """``counted_store(table_name, observer=None)``: the adapter over a client whose requests are counted."""
+
+        def build(table_name: str, observer=None):
+            counter = TransactionCounter()
+            tables, _ = counted_clients(counter, observer)
+            return TableOperationStore(tables, table_name), counter
+
+        return build
 
     def test_unset_columns_are_absent_from_the_stored_entity(self, store, services, table_name):
         op = make_op()
@@ -371,14 +375,25 @@ class TestTableOperationStore(OperationStoreContract):
         store.ensure_table()
         assert store.get(op.id) == op
 
-    def test_point_read_is_exactly_one_request(self, store, storage_settings, table_name):
+    def test_point_read_is_exactly_one_request(self, store, counted_store, table_name):
         op = store.create(make_op())
-        counted, counter = self.counted_store(storage_settings, table_name)
+        counted, counter = counted_store(table_name)
         counted.get(op.id)
         assert dict(counter.counts) == {"table GET": 1}
 
+    @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+        "BUG: build_service_clients passes table_policies as per_call_policies, which azure-data-tables "
+        "12.7 ignores (it builds its own policy list), so a TransactionCounter counts no table request"))
+    def test_transaction_counter_given_to_build_service_clients_counts_table_requests(
+            self, store, storage_settings, table_name):
+        op = store.create(make_op())
+        counter = TransactionCounter()
+        tables, _ = build_service_clients(storage_settings, table_policies=[counter.policy("table")])
+        TableOperationStore(tables, table_name).get(op.id)
+        assert dict(counter.counts) == {"table GET": 1}
+
     @pytest.mark.parametrize("n_live", [50, 500])
-    def test_purge_requests_do_not_grow_with_the_number_of_live_rows(self, services, storage_settings,
+    def test_purge_requests_do_not_grow_with_the_number_of_live_rows(self, services, counted_store,
                                                                       unique_name, n_live):
         """list_expired + delete_many over E expired rows costs the same whatever N; no live row is read.
 
@@ -399,7 +414,7 @@ class TestTableOperationStore(OperationStoreContract):
         seed(store, expired + live)
 
         rows = _RowsReturned()
-        counted, counter = self.counted_store(storage_settings, table_name, rows)
+        counted, counter = counted_store(table_name, rows)
         found = list(counted.list_expired(now))
         deleted = counted.delete_many(found)
 
@@ -435,7 +450,7 @@ def test_unreachable_table_storage_raises_storage_unavailable(unreachable_store,
         call(unreachable_store, make_op())
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=ServiceRequestError, reason=(
     "BUG: list_expired is a generator wrapped by _storage_call, which returns it before any request is "
     "made; the transport error is raised during iteration, outside the wrapper, as a raw AzureError"))
 def test_unreachable_table_storage_raises_storage_unavailable_from_list_expired(unreachable_store):
