@@ -10,7 +10,7 @@ from datetime import datetime
 import requests
 
 from ..domain.callbacks import status_body
-from ..domain.errors import OperationNotFound
+from ..domain.errors import ConcurrencyConflict, OperationNotFound
 from ..domain.operation import CallbackState, Operation
 from .container import Services
 from .locations import status_location
@@ -49,23 +49,17 @@ def post_callback(url: str, payload: dict, *, base_seconds: float, sleep=time.sl
 
 
 def claim_callback(svc: Services, op: Operation, now: datetime) -> Operation | None:
-    """Mark the callback as being sent by this worker; None when another worker claimed it first."""
-    def claim(current: Operation) -> Operation:
-        if current.callbackstate not in (CallbackState.PENDING, CallbackState.SENDING):
-            raise _AlreadyHandled()
-        return current.with_changes(callbackstate=CallbackState.SENDING, callbackclaimedon=now)
+    """Mark a finished operation's callback as being sent by this worker (ETag-conditional).
 
-    try:
-        return svc.store.replace(claim(op))
-    except (_AlreadyHandled, OperationNotFound):
+    Returns the claimed row, or None when another worker claimed or settled it first.
+    """
+    if op.callbackstate not in (CallbackState.PENDING, CallbackState.SENDING):
         return None
-    except Exception:  # a concurrent claim won (ConcurrencyConflict) or storage failed: leave it to them
+    try:
+        return svc.store.replace(op.with_changes(callbackstate=CallbackState.SENDING, callbackclaimedon=now))
+    except (ConcurrencyConflict, OperationNotFound):
         log.info("Callback of operation %s is being delivered elsewhere.", op.id)
         return None
-
-
-class _AlreadyHandled(Exception):
-    pass
 
 
 def deliver_callback(svc: Services, op: Operation) -> Operation:

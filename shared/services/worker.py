@@ -71,8 +71,8 @@ def process_message(svc: Services, msg: QueueDelivery) -> None:
         decision = decide(op, msg.id, svc.clock())
         try:
             op = _step(svc, op, msg, decision.action, decision.delay_seconds)
-        except ConcurrencyConflict:
-            op = svc.store.get(op.id)
+        except ConcurrencyConflict:  # someone else wrote the row: decide again on what is there now
+            op = _read(svc, op.id)
         except TransitionRefused:
             return
 
@@ -83,9 +83,7 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
     if action is Action.DROP:
         log.info("Dropped a message of operation %s (%s).", op.id, op.status.name)
     elif action is Action.DELIVER_CALLBACK:
-        claimed = claim_callback(svc, op, now)
-        if claimed:
-            deliver_callback(svc, claimed)
+        _deliver_owed_callback(svc, op, now)
     elif action is Action.DEFER:
         svc.queue.enqueue(op.id, delay_seconds=delay)
     elif action is Action.RESUME:
@@ -99,6 +97,12 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
                                              starttime=op.starttime or now, errorcode=None, errormessage=None))
         _run_attempt(svc, started, msg)
     return None
+
+
+def _deliver_owed_callback(svc: Services, op: Operation, now) -> None:
+    claimed = claim_callback(svc, op, now)
+    if claimed:
+        deliver_callback(svc, claimed)
 
 
 class _RowWatcher:
@@ -195,10 +199,11 @@ def fail_poisoned(svc: Services, body: str) -> None:
     op = _read(svc, body)
     if op is None:
         return
-    if op.is_terminal:
-        process_message(svc, QueueDelivery(id="poison", pop_receipt="", dequeue_count=0, body=body))
-        return
     now = svc.clock()
+    if op.is_terminal:
+        if decide(op, "", now).action is Action.DELIVER_CALLBACK:
+            _deliver_owed_callback(svc, op, now)
+        return
     message = ("The operation's queue message reached the poison queue: the host stopped or timed out "
                f"during its last attempt ({svc.settings.max_attempts} attempts in all).")
     done = update_row(svc.store, op, lambda row: None if row.is_terminal else _settle(
