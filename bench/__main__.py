@@ -6,7 +6,7 @@ import signal
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from azure.data.tables import TableClient
@@ -20,6 +20,7 @@ from .transactions import measure_transactions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 JSON_PATH = RESULTS / "latest.json"
+FAILED_JSON_PATH = RESULTS / "last-failed.json"  # a failed or interrupted run never overwrites latest.json
 
 
 def _progress(text: str) -> None:
@@ -43,7 +44,7 @@ def run(results: dict) -> None:
         _progress("starting the app under devhost")
         with AppHost(azurite.connection_string, logs / "devhost.log") as host:
             _progress("2/4 submit latency over HTTP")
-            since = datetime.now(timezone.utc)
+            since = datetime.now(UTC)
             results["submit_latency"], ids = measure_submit_latency(host)
             results["submit_latency"]["over_baseline_p50"] = round(
                 results["submit_latency"]["p50_ms"] / results["baseline"]["p50_ms"], 2)
@@ -51,12 +52,15 @@ def run(results: dict) -> None:
             wait_until_succeeded(TableClient.from_connection_string(host.connection_string, host.table_name),
                                  since, set(ids), TIMEOUT_SECONDS)
             _progress("3/4 end-to-end throughput")
-            results["throughput"] = measure_throughput(host)
+            results["throughput"] = measure_throughput(
+                host, {"devhost (app + host)": host.process.pid, "azurite": azurite.process.pid,
+                       "bench client": None})
 
 
 def main() -> int:
     """Run everything; print the table; write the JSON. Non-zero exit on failure or interruption."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     started = time.monotonic()
     results: dict = {"machine": machine_facts()}
     status = 0
@@ -64,15 +68,14 @@ def main() -> int:
         run(results)
     except KeyboardInterrupt:
         _progress("interrupted; every process was stopped")
-        status = 130
+        results["error"], status = "interrupted", 130
     except Exception as e:  # noqa: BLE001 - report, keep what was measured, exit non-zero
         _progress(f"FAILED: {type(e).__name__}: {e} (logs in {RESULTS / 'logs'})")
-        results["error"] = f"{type(e).__name__}: {e}"
-        status = 1
+        results["error"], status = f"{type(e).__name__}: {e}", 1
+    path = JSON_PATH if status == 0 else FAILED_JSON_PATH
     results["seconds"] = round(time.monotonic() - started, 1)
-    results["json_path"] = str(JSON_PATH.relative_to(Path.cwd()) if JSON_PATH.is_relative_to(Path.cwd())
-                               else JSON_PATH)
-    write_json(results, JSON_PATH)
+    results["json_path"] = str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
+    write_json(results, path)
     print(format_report(results))
     return status
 

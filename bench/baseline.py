@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
@@ -37,7 +37,7 @@ def measure_baseline(connection_string: str, iterations: int = ITERATIONS) -> di
     timings = []
     for i in range(WARMUP + iterations):
         started = time.perf_counter()
-        row = _row(datetime.now(timezone.utc))
+        row = _row(datetime.now(UTC))
         table.create_entity(row)
         queue.send_message(row["RowKey"], time_to_live=-1)
         if i >= WARMUP:

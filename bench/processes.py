@@ -11,9 +11,9 @@ import time
 import uuid
 from importlib import metadata
 from pathlib import Path
+from typing import Self
 
 import requests
-
 from helpers import ACCOUNT_KEY, LISTENING, azurite_command, free_port  # tests/, put on sys.path by bench/__init__
 
 from . import REPO
@@ -46,7 +46,7 @@ class PrivateAzurite:
         self.process: subprocess.Popen | None = None
         self.connection_string = ""
 
-    def __enter__(self) -> "PrivateAzurite":
+    def __enter__(self) -> Self:
         with open(self.log_path, "w") as log:  # a file, so Azurite never blocks on a full pipe
             self.process = subprocess.Popen(
                 azurite_command() + ["--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry",
@@ -100,7 +100,7 @@ class AppHost:
         })
         return env
 
-    def __enter__(self) -> "AppHost":
+    def __enter__(self) -> Self:
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "devhost", "--app-dir", str(REPO), "--port", str(self.port)],
@@ -129,10 +129,22 @@ class AppHost:
             _stop(self.process)
 
 
+def cpu_seconds(pid: int | None = None) -> float | None:
+    """CPU time (user + system) a process has used so far: ``pid``'s from /proc, or this process's own."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None  # not Linux, or gone
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def azurite_version() -> str:
     """What ``azurite --version`` prints."""
     try:
-        out = subprocess.run(azurite_command() + ["--version"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run(azurite_command() + ["--version"], check=False, capture_output=True, text=True, timeout=30)
         return out.stdout.strip() or out.stderr.strip()
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"unknown ({type(e).__name__})"

@@ -11,13 +11,13 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import requests
 from azure.data.tables import TableClient
 
 from .latency import submit_once
-from .processes import AppHost
+from .processes import AppHost, cpu_seconds
 from .stats import percentile, wait_for
 
 OPERATIONS = 1000
@@ -55,15 +55,27 @@ def _submit_all(host: AppHost, n: int, threads: int) -> list[str]:
         return list(pool.map(one, range(n)))
 
 
-def measure_throughput(host: AppHost, n: int = OPERATIONS, threads: int = THREADS) -> dict:
-    """Submit ``n`` operations from ``threads`` threads; operations/second from first submit to last success."""
+def _cpu(pids: dict[str, int | None]) -> dict[str, float | None]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def measure_throughput(host: AppHost, pids: dict[str, int | None], n: int = OPERATIONS,
+                       threads: int = THREADS) -> dict:
+    """Submit ``n`` operations from ``threads`` threads; operations/second from first submit to last success.
+
+    ``pids`` names the processes whose CPU time per operation to report (None: this one).
+    """
     table = TableClient.from_connection_string(host.connection_string, host.table_name)
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
+    cpu_before = _cpu(pids)
     started = time.time()
     ids = _submit_all(host, n, threads)
     submitted = time.time()
     rows = wait_until_succeeded(table, since, set(ids), TIMEOUT_SECONDS)
+    cpu_after = _cpu(pids)
     last_success = max(r["endtime"].timestamp() for r in rows)
+    cpu_ms_per_op = {name: None if cpu_before[name] is None or cpu_after[name] is None
+                     else round((cpu_after[name] - cpu_before[name]) / n * 1000, 2) for name in pids}
     turnaround = [(r["endtime"] - r["createdon"]).total_seconds() for r in rows]
     return {
         "operations": n,
@@ -74,4 +86,5 @@ def measure_throughput(host: AppHost, n: int = OPERATIONS, threads: int = THREAD
         "operations_per_second": round(n / (last_success - started), 1),
         "turnaround_p50_ms": round(statistics.median(turnaround) * 1000, 1),
         "turnaround_p99_ms": round(percentile(turnaround, 99) * 1000, 1),
+        "cpu_ms_per_op": cpu_ms_per_op,  # polling included; the client's share includes its submit threads
     }

@@ -34,7 +34,7 @@ class WireCounter:
         self.counts: Counter[tuple[str, str]] = Counter()
 
     @contextmanager
-    def installed(self) -> Iterator["WireCounter"]:
+    def installed(self) -> Iterator[WireCounter]:
         """Patch the transport for the duration (this process only), then restore it."""
         original = RequestsTransport.send
         counter = self

@@ -3,3 +3,8 @@
 HANDLER_FAILED = -2147220891  # 0x80040265: an error raised by the operation's code
 UNEXPECTED = -2147220970  # 0x80040216: the platform failed (worker lost, poison queue)
 NOT_REGISTERED = -2147220969  # 0x80040217: the operation's handler no longer exists
+
+
+def as_int32(code: int) -> int:
+    """A code as the signed 32-bit int Table Storage and Dataverse hold (0x80040265 -> -2147220891)."""
+    return ((code & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000

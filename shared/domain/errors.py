@@ -81,8 +81,10 @@ class OperationError(Exception):
     retryable = True
 
     def __init__(self, message: str, *, code: int | None = None, **details: Any) -> None:
+        from .error_codes import as_int32
+
         super().__init__(message)
-        self.code = code
+        self.code = None if code is None else as_int32(code)
         self.details = details
 
 

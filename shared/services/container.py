@@ -38,9 +38,7 @@ def build_services(settings: Settings, *, counter=None) -> Services:
     from ..storage.work_queue import StorageWorkQueue
     from ..operations.custom import registry as app_registry
 
-    policies = {"table_policies": [counter.policy("table")], "queue_policies": [counter.policy("queue")]} \
-        if counter else {}
-    tables, queues = build_service_clients(settings.storage, **policies)
+    tables, queues = build_service_clients(settings.storage, counter=counter)
     store, queue = TableOperationStore(tables, settings.table_name), StorageWorkQueue(queues, settings.queue_name)
     store.ensure_table()
     queue.ensure_queues()

@@ -13,6 +13,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from ..settings import StorageSettings
+from .metering import TransactionCounter
 
 # Azurite's well-known development account (public, documented by Microsoft).
 DEVSTORE_ACCOUNT = "devstoreaccount1"
@@ -55,11 +56,14 @@ def service_uris(storage: StorageSettings) -> tuple[str, str]:
     return f"https://{account}.table.core.windows.net", f"https://{account}.queue.core.windows.net"
 
 
-def build_service_clients(storage: StorageSettings, *, table_policies: list[Any] = (),
-                          queue_policies: list[Any] = ()) -> tuple[TableServiceClient, QueueServiceClient]:
-    """Table and queue service clients (see ``work_queue`` for the message encoding)."""
-    queue_options = {"per_call_policies": list(queue_policies)}
-    table_options = {"per_call_policies": list(table_policies)}
+def build_service_clients(storage: StorageSettings, *, counter: TransactionCounter | None = None,
+                          ) -> tuple[TableServiceClient, QueueServiceClient]:
+    """Table and queue service clients (see ``work_queue`` for the message encoding).
+
+    With a ``counter``, every request either client sends is counted.
+    """
+    table_options = {"raw_request_hook": counter.hook("table")} if counter else {}
+    queue_options = {"raw_request_hook": counter.hook("queue")} if counter else {}
     if storage.connection_string:
         conn = normalize_connection_string(storage.connection_string)
         return (TableServiceClient.from_connection_string(conn, **table_options),

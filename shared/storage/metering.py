@@ -1,27 +1,32 @@
-"""Counting storage transactions with an azure-core per-call policy."""
+"""Counting storage transactions with azure-core's request hook.
+
+The storage SDKs build their own pipelines and ignore ``per_call_policies``;
+both run azure-core's custom hook policy (``raw_request_hook``) for every
+request they send, retries included, which is what Azure bills.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-
-from azure.core.pipeline.policies import SansIOHTTPPolicy
+from collections.abc import Callable
+from typing import Any
 
 
 class TransactionCounter:
     """Counts the storage requests clients send, by ``service METHOD``.
 
-    ``counter.policy("table")`` goes into a client's ``per_call_policies``;
-    Azure Storage bills each such request as one transaction (a batch once).
+    ``counter.hook("table")`` is a client's ``raw_request_hook``; Azure
+    Storage bills each such request as one transaction (a batch once).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
 
-    def policy(self, service: str) -> SansIOHTTPPolicy:
-        """A policy that counts the requests of one client under ``service``."""
-        return _CountingPolicy(self, service)
+    def hook(self, service: str) -> Callable[[Any], None]:
+        """A ``raw_request_hook`` that counts one client's requests under ``service``."""
+        return lambda request: self.add(f"{service} {request.http_request.method}")
 
     def add(self, key: str) -> None:
         """Count one request."""
@@ -38,13 +43,3 @@ class TransactionCounter:
         """Start counting from zero."""
         with self._lock:
             self.counts.clear()
-
-
-class _CountingPolicy(SansIOHTTPPolicy):
-    def __init__(self, counter: TransactionCounter, service: str) -> None:
-        super().__init__()
-        self._counter = counter
-        self._service = service
-
-    def on_request(self, request) -> None:
-        self._counter.add(f"{self._service} {request.http_request.method}")

@@ -161,17 +161,26 @@ class TableOperationStore:
         rows = rows[: query.top]
         return Page(rows, rows[-1].id if more else None)
 
-    @_storage_call("find expired rows")
     def list_expired(self, now: datetime) -> Iterator[Operation]:
-        """Finished rows past their TTL: per shard, the key range at and after ``expired_bound(now)``."""
+        """Finished rows past their TTL: per shard, the key range at and after ``expired_bound(now)``.
+
+        Lazy (pages are fetched as the caller iterates); a storage failure while
+        iterating raises StorageUnavailable.
+        """
         text = "PartitionKey eq @shard and RowKey ge @bound and backgroundoperationstatecode eq @done"
-        for shard in SHARDS:
-            yield from self._query(text, {"shard": shard, "bound": expired_bound(now),
-                                          "done": State.COMPLETED.value})
+        try:
+            for shard in SHARDS:
+                yield from self._query(text, {"shard": shard, "bound": expired_bound(now),
+                                              "done": State.COMPLETED.value})
+        except AzureError as e:
+            raise StorageUnavailable(f"Table storage failed to find expired rows: {type(e).__name__}") from e
 
     @_storage_call("delete rows")
     def delete_many(self, operations: Iterable[Operation]) -> int:
-        """Delete rows in entity group transactions of up to 100 (one transaction each)."""
+        """Delete rows in entity group transactions of up to 100 (one transaction each).
+
+        Returns how many rows are now gone (rows already deleted count too).
+        """
         deleted = 0
         by_shard = sorted(operations, key=lambda op: shard_of(op.id))
         for _, group in itertools.groupby(by_shard, key=lambda op: shard_of(op.id)):

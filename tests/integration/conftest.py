@@ -32,10 +32,8 @@ def storage_settings(azurite) -> StorageSettings:
 class CountingTransport(RequestsTransport):
     """Counts every request that goes on the wire as ``service METHOD`` (a batch is one request).
 
-    Counting at the transport rather than with a per-call policy: azure-data-tables
-    and azure-storage-queue build their own pipelines and drop ``per_call_policies``
-    (see the xfail tests on ``build_service_clients``). ``observer(request, response)``
-    sees each exchange.
+    An independent count at the transport, to check the app's own TransactionCounter
+    against. ``observer(request, response)`` sees each exchange.
     """
 
     def __init__(self, counter: TransactionCounter, service: str, observer=None) -> None:

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from azure.core.exceptions import ServiceRequestError
 from azure.data.tables import TableServiceClient
 from helpers import ACCOUNT_KEY, free_port
 
@@ -76,6 +75,26 @@ def all_pages(store, query: ListQuery, max_pages: int = 200) -> list[list[Operat
     pytest.fail(f"paging did not end after {max_pages} pages")
 
 
+def race_replaces(store, read: Operation, values: tuple[int, ...]) -> dict[int, object]:
+    """Replace ``read`` from several threads at once, each with its own retrycount: what each got back."""
+    barrier = threading.Barrier(len(values))
+    results: dict[int, object] = {}
+
+    def write(value: int) -> None:
+        barrier.wait()
+        try:
+            results[value] = store.replace(read.with_changes(retrycount=value))
+        except ConcurrencyConflict as e:
+            results[value] = e
+
+    threads = [threading.Thread(target=write, args=(v,)) for v in values]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
 def ids(ops) -> list[str]:
     return [op.id for op in ops]
 
@@ -132,7 +151,7 @@ class OperationStoreContract:
 
     def test_create_of_an_existing_id_does_not_overwrite_it(self, store):
         op = store.create(make_op())
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - the port names no error for a duplicate id
             store.create(op.with_changes(name="other"))
         assert store.get(op.id).name == op.name
 
@@ -161,21 +180,7 @@ class OperationStoreContract:
     def test_two_concurrent_replaces_from_the_same_read_exactly_one_wins(self, store):
         for _ in range(3):
             read = store.get(store.create(make_op()).id)
-            barrier = threading.Barrier(2)
-            results: dict[int, object] = {}
-
-            def write(value: int) -> None:
-                barrier.wait()
-                try:
-                    results[value] = store.replace(read.with_changes(retrycount=value))
-                except ConcurrencyConflict as e:
-                    results[value] = e
-
-            threads = [threading.Thread(target=write, args=(v,)) for v in (1, 2)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(30)
+            results = race_replaces(store, read, (1, 2))
             winners = [v for v, r in results.items() if isinstance(r, Operation)]
             losers = [v for v, r in results.items() if isinstance(r, ConcurrencyConflict)]
             assert len(winners) == 1 and len(losers) == 1, results
@@ -210,6 +215,17 @@ class OperationStoreContract:
         expected = sorted(ops, key=lambda op: op.createdon + timedelta(seconds=op.ttlinseconds), reverse=True)
         assert ids(listed.operations) == ids(expected)
         assert len({shard_of(i) for i in ids(listed.operations)}) == 16
+
+    @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+        "KNOWN GAP (SPEC §3.3 'list rows, newest first'): rows are ordered by expiry (the id's prefix), so "
+        "with per-request TtlInSeconds an older row with a longer TTL is listed before a newer one; "
+        "a creation-ordered index row in the same partition would fix it (next session)"))
+    def test_list_puts_a_newer_row_first_even_when_its_ttl_is_shorter(self, store):
+        now = utc_now()
+        older = make_op(created=now - timedelta(hours=1), ttl=7_776_000)
+        newer = make_op(created=now, ttl=60)
+        seed(store, [older, newer])
+        assert ids(store.list(ListQuery()).operations) == [newer.id, older.id]
 
     @pytest.mark.parametrize("count", [35, 37])  # a multiple of $top, and not
     def test_list_pages_with_top_and_after_cover_every_row_exactly_once(self, store, count):
@@ -381,14 +397,11 @@ class TestTableOperationStore(OperationStoreContract):
         counted.get(op.id)
         assert dict(counter.counts) == {"table GET": 1}
 
-    @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-        "BUG: build_service_clients passes table_policies as per_call_policies, which azure-data-tables "
-        "12.7 ignores (it builds its own policy list), so a TransactionCounter counts no table request"))
     def test_transaction_counter_given_to_build_service_clients_counts_table_requests(
             self, store, storage_settings, table_name):
         op = store.create(make_op())
         counter = TransactionCounter()
-        tables, _ = build_service_clients(storage_settings, table_policies=[counter.policy("table")])
+        tables, _ = build_service_clients(storage_settings, counter=counter)
         TableOperationStore(tables, table_name).get(op.id)
         assert dict(counter.counts) == {"table GET": 1}
 
@@ -450,9 +463,6 @@ def test_unreachable_table_storage_raises_storage_unavailable(unreachable_store,
         call(unreachable_store, make_op())
 
 
-@pytest.mark.xfail(strict=True, raises=ServiceRequestError, reason=(
-    "BUG: list_expired is a generator wrapped by _storage_call, which returns it before any request is "
-    "made; the transport error is raised during iteration, outside the wrapper, as a raw AzureError"))
 def test_unreachable_table_storage_raises_storage_unavailable_from_list_expired(unreachable_store):
     with pytest.raises(StorageUnavailable):
         list(unreachable_store.list_expired(utc_now()))

@@ -139,12 +139,9 @@ def test_ping_raises_storage_unavailable_for_a_missing_queue(storage_settings, u
         StorageWorkQueue(queues, unique_name("missing")).ping()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: build_service_clients passes queue_policies as per_call_policies, which azure-storage-queue 12.18 "
-    "ignores (its pipeline is a fixed list), so a TransactionCounter counts no queue request"))
 def test_transaction_counter_given_to_build_service_clients_counts_queue_requests(storage_settings, queue_name,
                                                                                    work_queue):
     counter = TransactionCounter()
-    _, queues = build_service_clients(storage_settings, queue_policies=[counter.policy("queue")])
+    _, queues = build_service_clients(storage_settings, counter=counter)
     StorageWorkQueue(queues, queue_name).enqueue(an_id())
     assert dict(counter.counts) == {"queue POST": 1}

@@ -1,0 +1,98 @@
+"""The Prefer header (shared/api/prefer.py): respond-async and both callback syntaxes (SPEC §3.1)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.api.prefer import Preferences, parse_prefer
+
+URL = "https://prod-01.westus.logic.azure.com/workflows/abc/invoke?api-version=2016-10-01&sp=%2Ftriggers&sig=XYZ"
+
+
+@pytest.mark.parametrize("header", [None, "", "   ", ",", "return=minimal", "wait=10, handling=lenient"])
+def test_no_respond_async_means_synchronous_and_no_callback(header):
+    assert parse_prefer(header) == Preferences(respond_async=False, callback_url=None, callback_token=None)
+
+
+@pytest.mark.parametrize("header", ["respond-async", " respond-async ", "Respond-Async", "RESPOND-ASYNC",
+                                    "wait=10, respond-async", "respond-async, return=minimal"])
+def test_respond_async_alone_asks_for_background_without_callback(header):
+    prefs = parse_prefer(header)
+    assert prefs.respond_async is True
+    assert prefs.callback_url is None and prefs.callback_token is None
+
+
+@pytest.mark.parametrize("token", ["odata.callback", "callback"])
+def test_both_callback_syntaxes_give_the_url_and_the_token_they_came_in(token):
+    prefs = parse_prefer(f'respond-async, {token}; url="{URL}"')
+    assert prefs == Preferences(respond_async=True, callback_url=URL, callback_token=token)
+
+
+@pytest.mark.parametrize("header", [
+    f'RESPOND-ASYNC, ODATA.CALLBACK; URL="{URL}"',
+    f'Respond-Async,OData.Callback;Url="{URL}"',
+    f'respond-async , odata.callback ;  url = "{URL}"',
+])
+def test_tokens_and_parameter_names_are_case_and_space_insensitive(header):
+    prefs = parse_prefer(header)
+    assert prefs.respond_async and prefs.callback_url == URL and prefs.callback_token == "odata.callback"
+
+
+def test_url_case_is_kept():
+    url = "https://Example.com/CB?Sig=AbC"
+    assert parse_prefer(f'respond-async, callback; url="{url}"').callback_url == url
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.com/cb?a=1,2&b=3",
+    "https://example.com/cb;v=1?x=a;b",
+    "https://example.com/cb?sig=a=b==&x=,;=",
+    "https://example.com/a,b;c=d,e;f",
+])
+def test_quoted_url_may_contain_commas_semicolons_and_equals(url):
+    prefs = parse_prefer(f'respond-async, odata.callback; url="{url}", return=minimal')
+    assert prefs.respond_async is True
+    assert prefs.callback_url == url
+
+
+def test_callback_listed_before_respond_async_still_counts():
+    prefs = parse_prefer(f'callback; url="{URL}", respond-async')
+    assert prefs.respond_async and prefs.callback_url == URL
+
+
+def test_unquoted_url_without_separators_is_accepted():
+    assert parse_prefer("respond-async, callback; url=https://example.com/cb?x=1").callback_url == \
+        "https://example.com/cb?x=1"
+
+
+def test_callback_without_respond_async_is_parsed_but_not_async():
+    prefs = parse_prefer(f'odata.callback; url="{URL}"')
+    assert prefs.respond_async is False and prefs.callback_url == URL
+
+
+def test_callback_token_without_url_gives_no_url():
+    prefs = parse_prefer("respond-async, odata.callback")
+    assert prefs.respond_async and prefs.callback_url is None
+
+
+def test_callback_url_is_not_in_the_repr():
+    assert "XYZ" not in repr(parse_prefer(f'respond-async, callback; url="{URL}"'))
+
+
+def test_similar_looking_tokens_are_not_mistaken_for_ours():
+    prefs = parse_prefer(f'respond-asynchronously, x-callback; url="{URL}"')
+    assert prefs == Preferences()
+
+
+url_chars = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters='"\\'),
+                    min_size=1, max_size=80)
+
+
+@settings(max_examples=200, deadline=None)
+@given(url_chars, st.sampled_from(["odata.callback", "callback"]))
+def test_any_quoted_url_comes_back_unchanged(path, token):
+    url = "https://example.com/" + path
+    prefs = parse_prefer(f'respond-async, {token}; url="{url}"')
+    assert prefs.respond_async and prefs.callback_url == url and prefs.callback_token == token
