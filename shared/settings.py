@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -88,7 +89,7 @@ def _number(name: str, text: str, kind: type = int, minimum: float = 0):
         value = kind(text)
     except ValueError:
         raise SettingsError(f"{name} must be a number, not '{text}'.") from None
-    if value < minimum:
+    if not math.isfinite(value) or value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, not {value}.")
     return value
 

@@ -94,7 +94,7 @@ def parse_top(text: str | None) -> int:
     """``$top``: 1 to 1000, default 50."""
     if text is None or text == "":
         return DEFAULT_TOP
-    if not text.isdigit() or not 1 <= int(text) <= MAX_TOP:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_TOP:
         raise InvalidRequest(f"$top must be a whole number from 1 to {MAX_TOP}.")
     return int(text)
 

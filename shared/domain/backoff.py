@@ -14,6 +14,6 @@ def compute_backoff(attempt: int, *, base_seconds: float, max_seconds: float = M
 
     Attempt 1 failed → about ``base``; attempt 2 → ``2 × base``; attempt 3 → ``4 × base``.
     """
-    delay = base_seconds * (2 ** max(attempt - 1, 0))
+    delay = base_seconds * 2.0 ** min(max(attempt - 1, 0), 60)
     spread = delay * jitter * (2 * (rng or random).random() - 1)
     return max(0.0, min(delay + spread, max_seconds))

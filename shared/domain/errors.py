@@ -40,15 +40,15 @@ class TransitionRefused(BackgroundOperationError):
     """SPEC §2 does not allow this event in this state."""
 
     def __init__(self, status: Status, event: Event) -> None:
-        from .states import describe
+        from .states import REQUESTED, describe
 
+        asked = REQUESTED.get(event)
+        move = f" (to {describe(asked)})" if asked is not None else ""
         if status.is_terminal:
-            text = (
-                f"Cannot {event.value} the operation: it is {describe(status)}, and that is "
-                "not allowed after it is in terminal state."
-            )
+            text = (f"Cannot {event.value} the operation{move}: it is {describe(status)}, and that is "
+                    "not allowed after it is in terminal state.")
         else:
-            text = f"Cannot {event.value} the operation while it is {describe(status)}."
+            text = f"Cannot {event.value} the operation{move} while it is {describe(status)}."
         super().__init__(text)
         self.status = status
         self.event = event

@@ -1,18 +1,20 @@
-"""Operation ids: GUIDs that carry the row's place in Table Storage.
+"""Operation ids, and the keys that place rows in Table Storage.
 
-Table Storage has no TTL and no secondary index, so an id is laid out to make
-both lookups cheap with nothing but the id in hand:
+Table Storage has no TTL and no secondary index, so the layout does the work:
 
-* hex digits 1-12 hold the row's expiry time (createdon + ttlinseconds) in
-  milliseconds, *inverted* (``2**48 - 1 - ms``), so that ids sort newest
-  expiry first and everything expired sorts at or after one key;
-* the 13th digit is the version nibble ``8`` (RFC 9562 custom layout) and the
-  variant bits are set, so it is a well-formed GUID;
-* the rest is random; the last digit names one of 16 partitions (shards).
-
-The row lives at PartitionKey = shard, RowKey = id: a status read is a point
-read, writes spread over 16 partitions, and purge asks each partition for one
-key range (``RowKey >= expired_bound(now)``) instead of scanning live rows.
+* An id is a GUID whose first 12 hex digits hold its creation time in
+  milliseconds, *inverted* (``2**48 - 1 - ms``), so ids sort newest first;
+  the 13th digit is the version nibble ``8`` (RFC 9562's custom layout) and
+  the variant bits are set; the rest is random, and the last digit names one
+  of 16 partitions (shards).
+* The row lives at PartitionKey = shard, RowKey = id: a status read is one
+  point read, writes spread over 16 partitions, and listing a partition by
+  RowKey is listing it newest first.
+* When an operation finishes, an *expiry marker* row is written in the same
+  partition and the same entity group transaction: RowKey =
+  ``~<expiry ms, 12 hex digits>-<id>``. ``~`` sorts after every hex digit, so
+  markers never mix with operation rows, and they sort by expiry: purge asks
+  each partition for the markers up to ``now`` and touches nothing else.
 """
 
 from __future__ import annotations
@@ -20,36 +22,35 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from .errors import InvalidRequest
 
 _MAX_MS = (1 << 48) - 1
-_GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
+_G = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_GUID = re.compile(rf"^(?:\{{({_G})\}}|({_G}))$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 SHARDS = tuple("0123456789abcdef")
+MARKER_PREFIX = "~"  # sorts after 0-9a-f: marker rows come after every operation row
 
 
 def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+    # Integer arithmetic: a float timestamp loses a millisecond now and then.
+    return min(max((moment - _EPOCH) // timedelta(milliseconds=1), 0), _MAX_MS)
 
 
-def _prefix(inverted_ms: int) -> str:
-    digits = f"{inverted_ms:012x}"
-    return f"{digits[:8]}-{digits[8:]}"
-
-
-def new_operation_id(expires_at: datetime) -> str:
-    """A new id for a row that expires at ``expires_at``."""
-    inverted = _MAX_MS - min(max(_ms(expires_at), 0), _MAX_MS)
-    rand = secrets.randbits(80)
-    value = (inverted << 80) | (0x8 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+def new_operation_id(created_at: datetime) -> str:
+    """A new id for an operation created at ``created_at``."""
+    rand = secrets.randbits(74)
+    value = ((_MAX_MS - _ms(created_at)) << 80) | (0x8 << 76) | ((rand >> 62) << 64) | (0b10 << 62) \
+        | (rand & ((1 << 62) - 1))
     return str(uuid.UUID(int=value))
 
 
-def expires_at(operation_id: str) -> datetime:
-    """The expiry time an id carries (meaningless for ids made elsewhere)."""
+def created_at(operation_id: str) -> datetime:
+    """The creation time an id carries (meaningless for ids made elsewhere)."""
     inverted = int(operation_id.replace("-", "")[:12], 16)
-    return datetime.fromtimestamp((_MAX_MS - inverted) / 1000, tz=timezone.utc)
+    return _EPOCH + timedelta(milliseconds=_MAX_MS - inverted)
 
 
 def shard_of(operation_id: str) -> str:
@@ -57,9 +58,19 @@ def shard_of(operation_id: str) -> str:
     return operation_id[-1]
 
 
+def expiry_marker(operation_id: str, expires_at: datetime) -> str:
+    """The RowKey of the marker that says this finished operation expires at ``expires_at``."""
+    return f"{MARKER_PREFIX}{_ms(expires_at):012x}-{operation_id}"
+
+
+def marker_operation_id(marker: str) -> str:
+    """The operation id an expiry marker names."""
+    return marker[len(MARKER_PREFIX) + 13:]
+
+
 def expired_bound(now: datetime) -> str:
-    """The smallest RowKey of a row that has expired by ``now``."""
-    return _prefix(_MAX_MS - min(_ms(now), _MAX_MS))
+    """Every marker whose RowKey is below this has expired by ``now``."""
+    return f"{MARKER_PREFIX}{_ms(now) + 1:012x}"
 
 
 def parse_operation_id(text: str) -> str:
@@ -68,4 +79,4 @@ def parse_operation_id(text: str) -> str:
     if not match:
         raise InvalidRequest(f"'{text[:64]}' is not a background operation id: expected a GUID such as "
                              "3f2504e0-4f89-41d3-9a0c-0305e82c3301.")
-    return match.group(1).lower()
+    return (match.group(1) or match.group(2)).lower()

@@ -119,6 +119,16 @@ TRANSITIONS: dict[tuple[Status, Event], Status] = {
 }
 
 
+# The status a caller's event asks for, named in refusals ("from X to Y").
+REQUESTED: dict[Event, Status] = {
+    E.CANCEL: S.CANCELING,
+    E.POSTPONE: S.WAITING,
+    E.RESUME: S.WAITING_FOR_RESOURCES,
+    E.PAUSE: S.PAUSING,
+    E.START: S.IN_PROGRESS,
+}
+
+
 def transition(status: Status, event: Event) -> Status:
     """Return the status ``event`` leads to from ``status``, or raise TransitionRefused."""
     try:

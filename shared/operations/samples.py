@@ -71,7 +71,7 @@ def sync_records(inputs: dict[str, Any], context: OperationContext) -> dict[str,
         raise NonRetryableError(f"SyncMode must be Full or Incremental, not '{mode}'.")
     if mode == "Incremental" and not inputs.get("LastSyncDate"):
         raise NonRetryableError("SyncMode Incremental needs LastSyncDate.")
-    batch_size = inputs.get("BatchSize") or 100
+    batch_size = 100 if inputs.get("BatchSize") is None else inputs["BatchSize"]
     if not 1 <= batch_size <= 1000:
         raise NonRetryableError(f"BatchSize must be between 1 and 1000, not {batch_size}.")
     rows = _changed_rows(context, inputs["EntityName"], inputs.get("LastSyncDate") if mode == "Incremental" else None)

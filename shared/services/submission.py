@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ..domain.callbacks import check_callback_url
@@ -71,7 +71,7 @@ def submit(svc: Services, sub: Submission) -> Operation:
         if sub.callback_url is not None else None
     ttl = _check_ttl(sub.ttl_seconds, svc.settings.default_ttl_seconds)
     now = svc.clock()
-    op = Operation(id=new_operation_id(now + timedelta(seconds=ttl)), name=definition.name,
+    op = Operation(id=new_operation_id(now), name=definition.name,
                    displayname=definition.display_name, status=Status.WAITING_FOR_RESOURCES, inputs=inputs,
                    createdon=now, modifiedon=now, ttlinseconds=ttl, runas=sub.runas, callbackurl=callback,
                    baseurl=sub.base_url)

@@ -7,7 +7,6 @@ settings, with ``DefaultAzureCredential`` (no network call until first use).
 
 from __future__ import annotations
 
-from typing import Any
 
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient

@@ -32,6 +32,14 @@ class Page:
     next_after: str | None
 
 
+@dataclass(frozen=True)
+class ExpiredRow:
+    """A finished operation whose time to live has passed, and the key of its expiry marker."""
+
+    operation_id: str
+    marker: str
+
+
 class OperationStore(Protocol):
     """Rows of the background operations table. Every update is ETag-conditional."""
 
@@ -42,7 +50,10 @@ class OperationStore(Protocol):
         """One point read; raises OperationNotFound."""
 
     def replace(self, op: Operation) -> Operation:
-        """Write the whole row if it still has ``op.etag``; raises ConcurrencyConflict or OperationNotFound."""
+        """Write the whole row if it still has ``op.etag``; raises ConcurrencyConflict or OperationNotFound.
+
+        Writing a finished row also records when it expires, for ``list_expired``.
+        """
 
     def delete(self, operation_id: str) -> None:
         """Delete the row; succeeds when it is already gone."""
@@ -50,11 +61,11 @@ class OperationStore(Protocol):
     def list(self, query: ListQuery) -> Page:
         """Rows matching the query, newest first."""
 
-    def list_expired(self, now: datetime) -> Iterator[Operation]:
+    def list_expired(self, now: datetime) -> Iterator[ExpiredRow]:
         """Finished rows whose time to live has passed, found without scanning live rows."""
 
-    def delete_many(self, operations: Iterable[Operation]) -> int:
-        """Delete these rows in batches; returns how many were deleted."""
+    def delete_expired(self, rows: Iterable[ExpiredRow]) -> int:
+        """Delete these rows (and their markers) in batches; returns how many are gone."""
 
     def ping(self) -> None:
         """Raise StorageUnavailable unless the table answers."""

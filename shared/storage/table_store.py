@@ -1,9 +1,11 @@
 """``OperationStore`` on Azure Table Storage (or Azurite).
 
 Layout (see ``domain.ids``): PartitionKey = the id's shard digit, RowKey =
-the id. Columns carry the logical names of SPEC §3.3, so a ``$filter`` over
-them is a Table Storage filter as it stands. Every update is a REPLACE with
-``IfNotModified`` on the row's ETag.
+the id; a finished operation also has an expiry marker row in its partition.
+Columns carry the logical names of SPEC §3.3, so a ``$filter`` over them is a
+Table Storage filter as it stands. Every update is a REPLACE with
+``IfNotModified`` on the row's ETag; the write that finishes an operation
+adds its marker in the same entity group transaction (still one transaction).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import heapq
 import itertools
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from azure.core import MatchConditions
@@ -23,13 +25,13 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from ..domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable
-from ..domain.ids import SHARDS, expired_bound, shard_of
+from ..domain.ids import MARKER_PREFIX, SHARDS, expired_bound, expiry_marker, marker_operation_id, shard_of
 from ..domain.operation import CallbackState, Operation, from_key_values, to_key_values
-from ..domain.states import State, Status
-from .ports import ListQuery, Page
+from ..domain.states import Status
+from .ports import ExpiredRow, ListQuery, Page
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 100  # Table Storage's limit for one entity group transaction
@@ -109,8 +111,11 @@ class TableOperationStore:
     @_storage_call("insert a row")
     def create(self, op: Operation) -> Operation:
         """Insert a new row; returns it with its ETag."""
-        meta = self._table.create_entity(to_entity(op))
-        return op.with_changes(etag=meta["etag"])
+        entity = to_entity(op)
+        if not op.is_terminal:
+            return op.with_changes(etag=self._table.create_entity(entity)["etag"])
+        results = self._table.submit_transaction([("create", entity), ("upsert", self._marker_entity(op))])
+        return op.with_changes(etag=results[0]["etag"])
 
     @_storage_call("read a row")
     def get(self, operation_id: str) -> Operation:
@@ -122,19 +127,26 @@ class TableOperationStore:
 
     @_storage_call("update a row")
     def replace(self, op: Operation) -> Operation:
-        """Write the whole row if it still has ``op.etag``."""
+        """Write the whole row if it still has ``op.etag``; a finished row gets its expiry marker too."""
+        entity = to_entity(op)
+        condition = {"mode": UpdateMode.REPLACE, "etag": op.etag, "match_condition": MatchConditions.IfNotModified}
         try:
-            meta = self._table.update_entity(to_entity(op), mode=UpdateMode.REPLACE, etag=op.etag,
-                                             match_condition=MatchConditions.IfNotModified)
+            if not op.is_terminal:
+                return op.with_changes(etag=self._table.update_entity(entity, **condition)["etag"])
+            results = self._table.submit_transaction([("update", entity, condition),
+                                                      ("upsert", self._marker_entity(op))])
+            return op.with_changes(etag=results[0]["etag"])
         except ResourceNotFoundError:
             raise OperationNotFound(op.id) from None
-        except ResourceModifiedError:
-            raise ConcurrencyConflict(f"Operation {op.id} changed while it was being updated.") from None
-        except HttpResponseError as e:
-            if e.status_code == 412:
+        except (ResourceModifiedError, TableTransactionError, HttpResponseError) as e:
+            if isinstance(e, ResourceModifiedError) or e.status_code == 412:
                 raise ConcurrencyConflict(f"Operation {op.id} changed while it was being updated.") from None
             raise
-        return op.with_changes(etag=meta["etag"])
+
+    @staticmethod
+    def _marker_entity(op: Operation) -> dict[str, str]:
+        expires = op.createdon + timedelta(seconds=op.ttlinseconds)
+        return {"PartitionKey": shard_of(op.id), "RowKey": expiry_marker(op.id, expires)}
 
     @_storage_call("delete a row")
     def delete(self, operation_id: str) -> None:
@@ -148,57 +160,60 @@ class TableOperationStore:
     @_storage_call("list rows")
     def list(self, query: ListQuery) -> Page:
         """Rows newest first: one lazy query per shard, merged by RowKey."""
-        clauses = ["PartitionKey eq @shard"]
+        clauses = ["PartitionKey eq @shard", "RowKey lt @markers"]
         if query.after:
             clauses.append("RowKey gt @after")
         if query.filter:
             clauses.append(f"( {query.filter} )")
         text = " and ".join(clauses)
-        streams = [self._query(text, {**(query.parameters or {}), "shard": shard, "after": query.after},
+        streams = [self._query(text, {**(query.parameters or {}), "shard": shard, "after": query.after,
+                                         "markers": MARKER_PREFIX},
                                per_page=query.top + 1) for shard in SHARDS]
         rows = list(itertools.islice(heapq.merge(*streams, key=lambda op: op.id), query.top + 1))
         more = len(rows) > query.top
         rows = rows[: query.top]
         return Page(rows, rows[-1].id if more else None)
 
-    def list_expired(self, now: datetime) -> Iterator[Operation]:
-        """Finished rows past their TTL: per shard, the key range at and after ``expired_bound(now)``.
+    def list_expired(self, now: datetime) -> Iterator[ExpiredRow]:
+        """Finished rows past their TTL, read from the expiry markers of each partition up to ``now``.
 
         Lazy (pages are fetched as the caller iterates); a storage failure while
         iterating raises StorageUnavailable.
         """
-        text = "PartitionKey eq @shard and RowKey ge @bound and backgroundoperationstatecode eq @done"
+        text = "PartitionKey eq @shard and RowKey gt @first and RowKey lt @bound"
+        parameters = {"first": MARKER_PREFIX, "bound": expired_bound(now)}
         try:
             for shard in SHARDS:
-                yield from self._query(text, {"shard": shard, "bound": expired_bound(now),
-                                              "done": State.COMPLETED.value})
+                markers = self._table.query_entities(text, parameters={**parameters, "shard": shard},
+                                                     select=["RowKey"])
+                for marker in markers:
+                    yield ExpiredRow(marker_operation_id(marker["RowKey"]), marker["RowKey"])
         except AzureError as e:
             raise StorageUnavailable(f"Table storage failed to find expired rows: {type(e).__name__}") from e
 
     @_storage_call("delete rows")
-    def delete_many(self, operations: Iterable[Operation]) -> int:
-        """Delete rows in entity group transactions of up to 100 (one transaction each).
+    def delete_expired(self, rows: Iterable[ExpiredRow]) -> int:
+        """Delete rows and their markers, 50 of each to an entity group transaction.
 
-        Returns how many rows are now gone (rows already deleted count too).
+        Returns how many operations are now gone (ones already deleted count too).
         """
         deleted = 0
-        by_shard = sorted(operations, key=lambda op: shard_of(op.id))
-        for _, group in itertools.groupby(by_shard, key=lambda op: shard_of(op.id)):
-            ids = [op.id for op in group]
-            for start in range(0, len(ids), BATCH_SIZE):
-                deleted += self._delete_batch(ids[start:start + BATCH_SIZE])
+        by_shard = sorted(rows, key=lambda row: shard_of(row.operation_id))
+        for shard, group in itertools.groupby(by_shard, key=lambda row: shard_of(row.operation_id)):
+            keys = [key for row in group for key in (row.operation_id, row.marker)]
+            for start in range(0, len(keys), BATCH_SIZE):
+                self._delete_batch(shard, keys[start:start + BATCH_SIZE])
+                deleted += len(keys[start:start + BATCH_SIZE]) // 2
         return deleted
 
-    def _delete_batch(self, ids: list[str]) -> int:
-        actions = [("delete", {"PartitionKey": shard_of(i), "RowKey": i}) for i in ids]
+    def _delete_batch(self, shard: str, row_keys: list[str]) -> None:
         try:
-            self._table.submit_transaction(actions)
-        except (HttpResponseError, ResourceNotFoundError):
-            # One row in the batch was already gone (another purge): fall back to
-            # single deletes, which succeed when the row is gone.
-            for i in ids:
-                self._table.delete_entity(shard_of(i), i)
-        return len(ids)
+            self._table.submit_transaction([("delete", {"PartitionKey": shard, "RowKey": k}) for k in row_keys])
+        except (TableTransactionError, ResourceNotFoundError):
+            # A row in the batch was already gone (another purge): delete one by
+            # one, which succeeds when the row is gone.
+            for key in row_keys:
+                self._table.delete_entity(shard, key)
 
     @_storage_call("reach the table")
     def ping(self) -> None:

@@ -21,12 +21,12 @@ from azure.data.tables import TableServiceClient
 from helpers import ACCOUNT_KEY, free_port
 
 from shared.domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable
-from shared.domain.ids import SHARDS, new_operation_id, shard_of
+from shared.domain.ids import SHARDS, expiry_marker, new_operation_id, shard_of
 from shared.domain.operation import CallbackState, Operation
 from shared.domain.states import State, Status
 from shared.storage.clients import build_service_clients
 from shared.storage.metering import TransactionCounter
-from shared.storage.ports import ListQuery
+from shared.storage.ports import ExpiredRow, ListQuery
 from shared.storage.table_store import TableOperationStore
 
 TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
@@ -37,10 +37,10 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def new_id(expires: datetime, shard: str | None = None) -> str:
-    """An operation id expiring at ``expires``, in ``shard`` when one is asked for."""
+def new_id(created: datetime, shard: str | None = None) -> str:
+    """An operation id created at ``created``, in ``shard`` when one is asked for."""
     while True:
-        candidate = new_operation_id(expires)
+        candidate = new_operation_id(created)
         if shard is None or shard_of(candidate) == shard:
             return candidate
 
@@ -48,13 +48,18 @@ def new_id(expires: datetime, shard: str | None = None) -> str:
 def make_op(*, status: Status = Status.WAITING_FOR_RESOURCES, expires: datetime | None = None,
             shard: str | None = None, ttl: int = 3600, name: str = "sample_Echo",
             created: datetime | None = None, **changes) -> Operation:
-    """A row as the services write it; its id carries ``expires`` (default: created + ttl)."""
+    """A row as the services write it, expiring at ``expires`` (default: created + ttl)."""
     if expires is None:
         created = created or utc_now()
         expires = created + timedelta(seconds=ttl)
     created = created or expires - timedelta(seconds=ttl)
-    return Operation(id=new_id(expires, shard), name=name, displayname=name.title(), status=status,
+    return Operation(id=new_id(created, shard), name=name, displayname=name.title(), status=status,
                      inputs={"Index": 1}, createdon=created, modifiedon=created, ttlinseconds=ttl, **changes)
+
+
+def expired_rows(ops) -> list[ExpiredRow]:
+    """What list_expired would yield for these rows."""
+    return [ExpiredRow(op.id, expiry_marker(op.id, op.createdon + timedelta(seconds=op.ttlinseconds))) for op in ops]
 
 
 def seed(store, ops: list[Operation]) -> list[Operation]:
@@ -95,8 +100,9 @@ def race_replaces(store, read: Operation, values: tuple[int, ...]) -> dict[int, 
     return results
 
 
-def ids(ops) -> list[str]:
-    return [op.id for op in ops]
+def ids(rows) -> list[str]:
+    """The operation ids of rows, or of the ExpiredRows list_expired yields."""
+    return [getattr(row, "operation_id", None) or row.id for row in rows]
 
 
 class OperationStoreContract:
@@ -204,22 +210,18 @@ class OperationStoreContract:
 
     # --- list -----------------------------------------------------------------------------------
 
-    def test_list_returns_newest_expiry_first_across_shards(self, store):
+    def test_list_returns_newest_first_across_shards(self, store):
         now = utc_now()
-        # Expiry order deliberately differs from creation order and shard order.
+        # Creation order deliberately differs from seeding order and shard order.
         ops = [make_op(expires=now + timedelta(minutes=(i * 7) % 40 + 1), shard=SHARDS[i % 16])
                for i in range(40)]
         seed(store, ops)
         listed = store.list(ListQuery(top=1000))
         assert listed.next_after is None
-        expected = sorted(ops, key=lambda op: op.createdon + timedelta(seconds=op.ttlinseconds), reverse=True)
+        expected = sorted(ops, key=lambda op: op.createdon, reverse=True)
         assert ids(listed.operations) == ids(expected)
         assert len({shard_of(i) for i in ids(listed.operations)}) == 16
 
-    @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-        "KNOWN GAP (SPEC §3.3 'list rows, newest first'): rows are ordered by expiry (the id's prefix), so "
-        "with per-request TtlInSeconds an older row with a longer TTL is listed before a newer one; "
-        "a creation-ordered index row in the same partition would fix it (next session)"))
     def test_list_puts_a_newer_row_first_even_when_its_ttl_is_shorter(self, store):
         now = utc_now()
         older = make_op(created=now - timedelta(hours=1), ttl=7_776_000)
@@ -237,7 +239,7 @@ class OperationStoreContract:
         flat = [op.id for page in pages for op in page]
         assert len(flat) == len(set(flat)) == count
         assert set(flat) == set(ids(ops))
-        assert flat == sorted(flat)  # one global order, newest expiry first, across page boundaries
+        assert flat == sorted(flat)  # one global order, newest first, across page boundaries
 
     def test_list_pages_through_a_filtered_query(self, store):
         now = utc_now()
@@ -303,24 +305,24 @@ class OperationStoreContract:
         seed(store, [make_op(status=Status.SUCCEEDED) for _ in range(5)])
         assert list(store.list_expired(utc_now())) == []
 
-    def test_delete_many_deletes_more_than_a_batch_across_several_shards(self, store):
+    def test_delete_expired_deletes_more_than_a_batch_across_several_shards(self, store):
         expires = utc_now() + timedelta(hours=1)
         ops = [make_op(expires=expires, shard="a") for _ in range(130)]  # two batches in one shard
         ops += [make_op(expires=expires, shard=SHARDS[i % 5]) for i in range(95)]
         seed(store, ops)
-        assert store.delete_many(ops) == len(ops)
+        assert store.delete_expired(expired_rows(ops)) == len(ops)
         assert store.list(ListQuery(top=1000)).operations == []
 
-    def test_delete_many_succeeds_when_some_rows_are_already_gone(self, store):
+    def test_delete_expired_succeeds_when_some_rows_are_already_gone(self, store):
         ops = seed(store, [make_op(shard=SHARDS[i % 3]) for i in range(30)])
         for op in ops[::4]:
             store.delete(op.id)  # a concurrent purge got there first
-        store.delete_many(ops)
+        store.delete_expired(expired_rows(ops))
         assert store.list(ListQuery(top=1000)).operations == []
 
-    def test_delete_many_leaves_other_rows_alone(self, store):
+    def test_delete_expired_leaves_other_rows_alone(self, store):
         ops = seed(store, [make_op(shard=SHARDS[i % 4]) for i in range(20)])
-        assert store.delete_many(ops[:10]) == 10
+        assert store.delete_expired(expired_rows(ops[:10])) == 10
         assert sorted(ids(store.list(ListQuery(top=1000)).operations)) == sorted(ids(ops[10:]))
 
     def test_ping_succeeds_when_storage_answers(self, store):
@@ -408,10 +410,10 @@ class TestTableOperationStore(OperationStoreContract):
     @pytest.mark.parametrize("n_live", [50, 500])
     def test_purge_requests_do_not_grow_with_the_number_of_live_rows(self, services, counted_store,
                                                                       unique_name, n_live):
-        """list_expired + delete_many over E expired rows costs the same whatever N; no live row is read.
+        """list_expired + delete_expired over E expired rows costs the same whatever N; no live row is read.
 
         E = 32 expired rows, two in each shard, so the expected cost is fixed: one
-        range query per shard (16) and one batch per shard (16). On Azurite a scan
+        range query over the expiry markers per shard (16) and one batch per shard (16). On Azurite a scan
         of live rows would not cost extra requests below 1,000 rows a shard, so the
         test also checks that every query is a key-range query and that exactly
         the E expired rows travel over the wire.
@@ -429,7 +431,7 @@ class TestTableOperationStore(OperationStoreContract):
         rows = _RowsReturned()
         counted, counter = counted_store(table_name, rows)
         found = list(counted.list_expired(now))
-        deleted = counted.delete_many(found)
+        deleted = counted.delete_expired(found)
 
         print(f"\npurge of E=32 expired among N={n_live} live rows: {dict(counter.counts)}, "
               f"rows read {rows.rows}")
@@ -437,7 +439,8 @@ class TestTableOperationStore(OperationStoreContract):
         assert dict(counter.counts) == {"table GET": 16, "table POST": 16}
         assert rows.rows == 32
         assert len(rows.filters) == 16
-        assert all("PartitionKey eq" in f and "RowKey ge" in f for f in rows.filters), rows.filters
+        assert all("PartitionKey eq" in f and "RowKey gt" in f and "RowKey lt" in f for f in rows.filters), \
+            rows.filters
         assert len(store.list(ListQuery(top=1000)).operations) == n_live
 
 
@@ -455,9 +458,9 @@ def unreachable_store():
     lambda s, op: s.replace(op.with_changes(etag='W/"x"')),
     lambda s, op: s.delete(op.id),
     lambda s, op: s.list(ListQuery()),
-    lambda s, op: s.delete_many([op]),
+    lambda s, op: s.delete_expired(expired_rows([op])),
     lambda s, op: s.ping(),
-], ids=["create", "get", "replace", "delete", "list", "delete_many", "ping"])
+], ids=["create", "get", "replace", "delete", "list", "delete_expired", "ping"])
 def test_unreachable_table_storage_raises_storage_unavailable(unreachable_store, call):
     with pytest.raises(StorageUnavailable):
         call(unreachable_store, make_op())

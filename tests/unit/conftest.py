@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from hypothesis import configuration, settings
+
+# Unit tests leave nothing behind in the repo: no example database, caches in the temp folder.
+configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "bgops-unit-hypothesis")
+settings.register_profile("unit", database=None, deadline=None)
+settings.load_profile("unit")
 
 from shared.domain.ids import new_operation_id
 from shared.domain.operation import Operation
 from shared.domain.states import Status
 
-NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def make_operation(**changes) -> Operation:
     """A plausible row; any column can be overridden."""
-    values = dict(
-        id=new_operation_id(NOW + timedelta(days=90)),
-        name="sample_Echo",
-        displayname="Echo",
-        status=Status.WAITING_FOR_RESOURCES,
-        inputs={"A": 1},
-        createdon=NOW,
-        modifiedon=NOW,
-        ttlinseconds=7_776_000,
-    )
+    values = {
+        "id": new_operation_id(NOW + timedelta(days=90)),
+        "name": "sample_Echo",
+        "displayname": "Echo",
+        "status": Status.WAITING_FOR_RESOURCES,
+        "inputs": {"A": 1},
+        "createdon": NOW,
+        "modifiedon": NOW,
+        "ttlinseconds": 7_776_000,
+    }
     values.update(changes)
     return Operation(**values)
 

@@ -10,10 +10,14 @@ from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.storage.queue import QueueServiceClient
 
 from shared.settings import StorageSettings
-from shared.storage.metering import TransactionCounter
 from shared.storage.clients import (
-    DEVSTORE_ACCOUNT, DEVSTORE_CONNECTION, build_service_clients, normalize_connection_string, service_uris,
+    DEVSTORE_ACCOUNT,
+    DEVSTORE_CONNECTION,
+    build_service_clients,
+    normalize_connection_string,
+    service_uris,
 )
+from shared.storage.metering import TransactionCounter
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from shared.domain.dispatch import CALLBACK_CLAIM_TIMEOUT, Action, decide
 from shared.domain.operation import CallbackState
 from shared.domain.states import Status
 
-NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 TERMINAL = [Status.SUCCEEDED, Status.FAILED, Status.CANCELED]
 MSG = "message-1"

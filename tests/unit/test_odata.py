@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +19,7 @@ LITERALS = {
     "backgroundoperationstatecode": ("3", 3),
     "backgroundoperationstatuscode": ("31", 31),
     "name": ("'sample_Echo'", "sample_Echo"),
-    "createdon": ("2024-05-06T07:08:09Z", datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)),
+    "createdon": ("2024-05-06T07:08:09Z", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),
 }
 
 
@@ -42,7 +42,7 @@ def test_clauses_joined_by_and_number_their_parameters_in_order():
                           "and backgroundoperationstatuscode ne 31")
     assert result.text == ("backgroundoperationstatecode eq @p0 and name eq @p1 and createdon ge @p2 "
                            "and backgroundoperationstatuscode ne @p3")
-    assert result.parameters == {"p0": 3, "p1": "a", "p2": datetime(2024, 1, 1, tzinfo=timezone.utc), "p3": 31}
+    assert result.parameters == {"p0": 3, "p1": "a", "p2": datetime(2024, 1, 1, tzinfo=UTC), "p3": 31}
 
 
 def test_column_operator_and_and_are_case_insensitive():
@@ -71,12 +71,12 @@ def test_string_literals_unescape_doubled_quotes_and_keep_spaces(literal, value)
 
 
 @pytest.mark.parametrize("literal, value", [
-    ("2024-05-06T07:08:09Z", datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)),
-    ("2024-05-06T07:08:09", datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)),
-    ("2024-05-06T07:08:09.123Z", datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=timezone.utc)),
-    ("datetime'2024-05-06T07:08:09Z'", datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)),
-    ("DateTime'2024-05-06T07:08:09Z'", datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)),
-    ("2024-05-06T09:08:09+02:00", datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)),
+    ("2024-05-06T07:08:09Z", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),
+    ("2024-05-06T07:08:09", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),
+    ("2024-05-06T07:08:09.123Z", datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)),
+    ("datetime'2024-05-06T07:08:09Z'", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),
+    ("DateTime'2024-05-06T07:08:09Z'", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),
+    ("2024-05-06T09:08:09+02:00", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),
 ])
 def test_datetime_literals_bare_or_prefixed_become_aware_datetimes(literal, value):
     moment = parse_filter(f"createdon lt {literal}").parameters["p0"]
@@ -93,7 +93,7 @@ def test_any_string_value_is_passed_as_a_parameter_never_spliced(value):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(timezone.utc)))
+@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)))
 def test_any_iso_datetime_round_trips_through_a_filter(moment):
     text = moment.isoformat().replace("+00:00", "Z")
     assert parse_filter(f"createdon ge datetime'{text}'").parameters["p0"] == moment
@@ -193,8 +193,6 @@ def test_top_outside_1_to_1000_or_not_a_whole_number_is_refused(text):
         parse_top(text)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: odata.py:110 str.isdigit() accepts '²' which int() rejects, so "
-                                       "ValueError (a 500) escapes instead of InvalidRequest")
 def test_top_with_a_superscript_digit_is_refused_as_invalid_request():
     with pytest.raises(InvalidRequest):
         parse_top("²")
@@ -224,4 +222,4 @@ def test_select_of_an_unknown_column_is_refused_naming_it(text):
 def test_filter_value_comparison_times_are_utc_normalisable():
     moment = parse_filter("createdon gt 2024-01-01T00:00:00-05:00").parameters["p0"]
     assert moment.utcoffset() is not None
-    assert moment == datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(hours=5)
+    assert moment == datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=5)

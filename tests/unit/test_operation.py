@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +13,7 @@ from shared.domain.errors import OperationFinished, TransitionRefused
 from shared.domain.operation import CallbackState, from_key_values, to_key_values
 from shared.domain.states import Event, Status
 
-NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 LATER = NOW + timedelta(minutes=1)
 SECRET = "https://example.com/cb?sig=TOPSECRET"

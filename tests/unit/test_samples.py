@@ -9,7 +9,7 @@ import pytest
 from shared.domain.errors import NonRetryableError, OperationError, OperationInterrupted
 from shared.domain.states import Status
 from shared.operations.context import OperationContext
-from shared.operations.samples import DEFAULT_ERROR_CODE, echo, fail, sleep
+from shared.operations.samples import DEFAULT_ERROR_CODE, echo, fail, sleep, sync_records
 
 
 class FakeRow:
@@ -129,3 +129,19 @@ def test_context_clamps_progress_to_0_100_and_shortens_the_message():
     context.report_progress(-5)
     context.report_progress(42.9, "half")
     assert row.progress == [(100, "x" * 200), (0, ""), (42, "half")]
+
+
+@pytest.mark.parametrize("inputs, message", [
+    ({"SyncMode": "Partial"}, "SyncMode must be Full or Incremental"),
+    ({"SyncMode": "Incremental"}, "needs LastSyncDate"),
+    ({"BatchSize": 0}, "BatchSize must be between 1 and 1000"),
+    ({"BatchSize": 1001}, "BatchSize must be between 1 and 1000"),
+])
+def test_sync_refuses_bad_options_for_good_before_reading_any_table(inputs, message):
+    class NoStorage:
+        def get_table_client(self, name):
+            raise AssertionError("the table was read before the options were checked")
+
+    context = OperationContext(table_service=NoStorage())
+    with pytest.raises(NonRetryableError, match=message):
+        sync_records({"EntityName": "Contacts", "ExternalSystemUrl": "https://example.com/in", **inputs}, context)

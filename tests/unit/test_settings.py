@@ -92,8 +92,6 @@ def test_bad_number_is_a_settings_error_naming_the_setting(host_json, name, text
         load_settings(env={**BASE_ENV, name: text}, host_json=host_json())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: settings.py:90 _number accepts float('nan')/'inf' "
-                                       "(nan < minimum is False), so BGOPS_RETRY_BASE_SECONDS=nan passes")
 @pytest.mark.parametrize("text", ["nan", "inf"])
 def test_non_finite_retry_base_is_a_settings_error(host_json, text):
     with pytest.raises(SettingsError, match="BGOPS_RETRY_BASE_SECONDS"):

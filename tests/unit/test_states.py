@@ -105,8 +105,6 @@ _REFUSED_WITH_TARGET = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: SPEC §3.3 says a refused transition's message names both states; "
-                                       "TransitionRefused names only the current state and the event")
 @pytest.mark.parametrize("pair", _REFUSED_WITH_TARGET, ids=_id)
 def test_refusal_message_also_names_the_state_that_was_asked_for(pair):
     status, event = pair
