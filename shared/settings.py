@@ -32,6 +32,20 @@ DEFAULTS: dict[str, str] = {
 }
 
 
+# The storage connection settings the app (and the host) read, besides BGOPS_*.
+STORAGE_SETTINGS = (STORAGE_SETTING, *(f"{STORAGE_SETTING}__{suffix}" for suffix in (
+    "accountName", "tableServiceUri", "queueServiceUri", "credential", "clientId")))
+# Read by the Functions host and the Python worker, not by this app; named here so
+# the deployment checks can tell a known setting from a typo.
+HOST_SETTINGS = ("FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsFeatureFlags", "APPLICATIONINSIGHTS_CONNECTION_STRING",
+                 "APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
+
+
+def known_settings() -> frozenset[str]:
+    """Every app setting name that means something to the app or its host."""
+    return frozenset((*DEFAULTS, *STORAGE_SETTINGS, *HOST_SETTINGS))
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
 

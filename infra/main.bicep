@@ -1,0 +1,113 @@
+// Background Operations for Azure Functions: everything it needs in one resource group.
+// `azd up` deploys this (azure.yaml); so does
+//   az deployment sub create -l <location> -f infra/main.bicep -p environmentName=<name> location=<location>
+// No keys anywhere: the app reaches storage with a user-assigned managed identity.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(20)
+@description('Name prefix for every resource (azd passes the environment name).')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource; it must offer Flex Consumption.')
+@metadata({ azd: { type: 'location' } })
+param location string
+
+@description('Optional: the object id of a user or group to grant the same data roles, for local debugging against the cloud account.')
+param principalId string = ''
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var prefix = toLower(take(replace(environmentName, '-', ''), 10))
+var tags = { 'azd-env-name': environmentName }
+var functionAppName = 'func-${prefix}-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(resourceToken, 12)}'
+
+// Every BGOPS_* setting of the app with its default (SPEC §8); change them here
+// or in the portal after deployment. tests/deploy checks this list against the app.
+var bgopsSettings = {
+  BGOPS_QUEUE_NAME: 'backgroundoperations'
+  BGOPS_TABLE_NAME: 'backgroundoperations'
+  BGOPS_RETRY_BASE_SECONDS: '30'
+  BGOPS_RETRY_AFTER_SECONDS: '10'
+  BGOPS_DEFAULT_TTL_SECONDS: '7776000'
+  BGOPS_PURGE_SCHEDULE: '0 0 * * * *'
+  BGOPS_ALLOW_HTTP_CALLBACKS: 'false'
+  BGOPS_ENABLE_SAMPLES: 'false'
+  BGOPS_CALLBACK_RETRY_BASE_SECONDS: '2'
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-${prefix}-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${prefix}${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    workspaceName: 'log-${prefix}-${resourceToken}'
+    applicationInsightsName: 'appi-${prefix}-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    identityPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+  }
+}
+
+module app 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: 'plan-${prefix}-${resourceToken}'
+    location: location
+    tags: union(tags, { 'azd-service-name': 'api' })
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    bgopsSettings: bgopsSettings
+  }
+  // The app must not start before its identity may read and write storage.
+  dependsOn: [ rbac ]
+}
+
+output AZURE_LOCATION string = location
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = app.outputs.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+@description('The base URL of the API: <url>/api/health answers without a key.')
+output SERVICE_API_URL string = app.outputs.url
