@@ -6,7 +6,7 @@ targetScope = 'subscription'
 
 @minLength(1)
 @maxLength(20)
-@description('Name prefix for every resource (azd passes the environment name).')
+@description('Name prefix for every resource (azd passes the environment name): letters, digits and hyphens.')
 param environmentName string
 
 @minLength(1)

@@ -118,6 +118,13 @@ def test_every_module_main_bicep_uses_exists():
         assert (INFRA / module).is_file(), module
 
 
+def test_azd_parameters_file_feeds_every_required_bicep_parameter():
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    main = (INFRA / "main.bicep").read_text()
+    required = set(re.findall(r"^param (\w+) \w+\s*$", main, flags=re.M))
+    assert required <= set(parameters)
+
+
 def test_azure_yaml_deploys_the_repo_root_as_a_python_function_app():
     text = (REPO / "azure.yaml").read_text()
     assert re.search(r"^\s+project: \.\s*$", text, flags=re.M)
