@@ -66,7 +66,7 @@ def _base_url(req: func.HttpRequest) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _accepted(svc: Services, op, token: str | None) -> func.HttpResponse:
+def _accepted(svc: Services, op, token: str | None, *, sdk: bool = False) -> func.HttpResponse:
     location = status_location(svc.settings, op)
     headers = {
         "Location": location,
@@ -74,7 +74,10 @@ def _accepted(svc: Services, op, token: str | None) -> func.HttpResponse:
         "Preference-Applied": "respond-async" + (f", {token}" if token else ""),
         "Retry-After": str(svc.settings.retry_after_seconds),
     }
-    return _json(views.accepted(op, location), 202, headers)
+    body = views.accepted(op, location)
+    if sdk:  # ExecuteBackgroundOperation's response property names, too
+        body.update(BackgroundOperationId=op.id, Location=location)
+    return _json(body, 202, headers)
 
 
 @api()
@@ -103,17 +106,14 @@ def execute_background_operation(svc: Services, req: func.HttpRequest) -> func.H
         ttl_seconds=body.get("TtlInSeconds"),
         postpone_until=None if postpone is None else control.parse_time(postpone, "PostponeUntil"))
     op = submission.submit(svc, sub)
-    response = _accepted(svc, op, "odata.callback" if sub.callback_url else None)
-    body = json.loads(response.get_body())
-    body.update(BackgroundOperationId=op.id, Location=body["location"])
-    return _json(body, 202, dict(response.headers))
+    return _accepted(svc, op, "odata.callback" if sub.callback_url else None, sdk=True)
 
 
 def _operation_id(req: func.HttpRequest) -> str:
     return parse_operation_id(req.route_params.get("id", ""))
 
 
-@api(overrides={})
+@api()
 def status_monitor(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET backgroundoperation/{id}: 202 while it runs (clients keep polling), 200 when done.
     DELETE: ask for cancellation."""
@@ -137,9 +137,7 @@ def entity(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     if req.method.upper() == "PATCH":
         control.change(svc, operation_id, control.parse_change(_body(req) or None, svc.clock()))
         return func.HttpResponse(status_code=204, headers={"OData-Version": "4.0"})
-    select = odata.parse_select(req.params.get("$select"), views.COLUMNS + views.EXTRA_COLUMNS)
-    if select == views.COLUMNS + views.EXTRA_COLUMNS:
-        select = views.COLUMNS
+    select = odata.parse_select(req.params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
     return _json(views.entity(control.get_operation(svc, operation_id), select))
 
 
@@ -147,9 +145,7 @@ def entity(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
 def list_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET backgroundoperations: newest first, with $filter, $select, $top and a nextLink."""
     params = req.params
-    select = odata.parse_select(params.get("$select"), views.COLUMNS + views.EXTRA_COLUMNS)
-    if not params.get("$select"):
-        select = views.COLUMNS
+    select = odata.parse_select(params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
     table_filter = odata.parse_filter(params.get("$filter"))
     after = params.get("$skiptoken")
     query = ListQuery(filter=table_filter.text if table_filter else None,

@@ -99,10 +99,11 @@ def parse_top(text: str | None) -> int:
     return int(text)
 
 
-def parse_select(text: str | None, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """``$select``: the columns to return, all of ``columns`` when absent."""
+def parse_select(text: str | None, columns: tuple[str, ...], default: tuple[str, ...] | None = None
+                 ) -> tuple[str, ...]:
+    """``$select``: the chosen ``columns``; ``default`` (else all of them) when absent."""
     if text is None or not text.strip():
-        return columns
+        return columns if default is None else default
     chosen = tuple(c.strip().lower() for c in text.split(",") if c.strip())
     unknown = [c for c in chosen if c not in columns]
     if unknown:

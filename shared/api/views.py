@@ -17,6 +17,7 @@ COLUMNS = (
 )
 # Not in Dataverse's table; returned only when $select names them.
 EXTRA_COLUMNS = ("progresspercent", "progressmessage")
+SELECTABLE = COLUMNS + EXTRA_COLUMNS
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 
 
