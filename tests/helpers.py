@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
+import uuid
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -77,3 +82,48 @@ class Azurite:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+class CallbackServer:
+    """A real HTTP server that records every POST by path; answers 200, or what ``new_url(answers=...)`` says."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[str, list[dict]] = defaultdict(list)
+        self._answers: dict[str, list[int]] = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with server._lock:
+                    server._calls[self.path].append({"content_type": self.headers.get("Content-Type"),
+                                                     "body": json.loads(body)})
+                    answers = server._answers.get(self.path) or [200]
+                    status = answers.pop(0) if len(answers) > 1 else answers[0]
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread.start()
+
+    def new_url(self, answers: tuple[int, ...] = (200,)) -> str:
+        """A callback URL of its own (SAS-style query); it answers ``answers`` in turn, then the last one."""
+        path = f"/cb/{uuid.uuid4().hex}?sig=secret"
+        with self._lock:
+            self._answers[path] = list(answers)
+        return f"http://127.0.0.1:{self._http.server_port}{path}"
+
+    def calls(self, url: str) -> list[dict]:
+        path = url.split(str(self._http.server_port), 1)[1]
+        with self._lock:
+            return list(self._calls[path])
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()

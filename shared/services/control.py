@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..domain.errors import InvalidRequest
+from ..domain.errors import InvalidRequest, StorageUnavailable
 from ..domain.operation import Operation
 from ..domain.states import Event, State, Status
 from ..storage.ports import ListQuery, Page
 from .container import Services
+from .callbacks import claim_callback, deliver_callback
 from .rows import update_row
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,36 @@ def change(svc: Services, row: str | Operation, what: Change) -> Operation:
     extra = _changes_for(what)
     op = update_row(svc.store, before, lambda row: row.apply(what.event, now, **extra))
     log.info("Operation %s: %s -> %s.", op.id, what.event.value, op.status.name)
-    # Resume needs a fresh message (the old one was consumed); a cancel that finished
-    # an operation with a callback queues one so the worker delivers it.
-    if what.event is Event.RESUME or (op.is_terminal and op.callbackurl):
-        svc.queue.enqueue(op.id)
+    if what.event is Event.RESUME:
+        _enqueue_or_undo(svc, op, before)
+    elif op.is_terminal and op.callbackurl:
+        _enqueue_or_deliver(svc, op)
     return op
+
+
+def _enqueue_or_undo(svc: Services, op: Operation, before: Operation) -> None:
+    """A resumed operation needs a fresh message (its old one was consumed).
+
+    Without one it would sit Ready forever, so if the message cannot be sent the
+    row goes back to how it was and the caller gets the error (503) to retry.
+    """
+    try:
+        svc.queue.enqueue(op.id)
+    except StorageUnavailable:
+        svc.store.replace(op.with_changes(status=before.status, postponeuntil=before.postponeuntil,
+                                          messageid=before.messageid))
+        raise
+
+
+def _enqueue_or_deliver(svc: Services, op: Operation) -> None:
+    """A cancel that finished an operation owes its callback: the worker sends it, or we do now."""
+    try:
+        svc.queue.enqueue(op.id)
+    except StorageUnavailable:
+        log.warning("Could not queue the callback of operation %s; delivering it now.", op.id)
+        claimed = claim_callback(svc, op, svc.clock())
+        if claimed:
+            deliver_callback(svc, claimed)
 
 
 def _changes_for(what: Change) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from helpers import CallbackServer
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
@@ -59,3 +60,11 @@ def counted_clients(azurite):
                                                                                                 observer)))
 
     return build
+
+
+@pytest.fixture(scope="module")
+def callbacks():
+    """A real HTTP server on 127.0.0.1 that records callbacks."""
+    server = CallbackServer()
+    yield server
+    server.stop()

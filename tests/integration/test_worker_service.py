@@ -8,13 +8,9 @@ callbacks go to a real HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 import time
-import uuid
-from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
@@ -41,58 +37,6 @@ BASE_URL = "http://127.0.0.1:7071"
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class CallbackServer:
-    """A real HTTP server that records every POST by path; answers 200, or what ``new_url(answers=...)`` says."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: dict[str, list[dict]] = defaultdict(list)
-        self._answers: dict[str, list[int]] = {}
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with server._lock:
-                    server._calls[self.path].append({"content_type": self.headers.get("Content-Type"),
-                                                     "body": json.loads(body)})
-                    answers = server._answers.get(self.path) or [200]
-                    status = answers.pop(0) if len(answers) > 1 else answers[0]
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-        self._thread.start()
-
-    def new_url(self, answers: tuple[int, ...] = (200,)) -> str:
-        """A callback URL of its own (SAS-style query); it answers ``answers`` in turn, then the last one."""
-        path = f"/cb/{uuid.uuid4().hex}?sig=secret"
-        with self._lock:
-            self._answers[path] = list(answers)
-        return f"http://127.0.0.1:{self._http.server_port}{path}"
-
-    def calls(self, url: str) -> list[dict]:
-        path = url.split(str(self._http.server_port), 1)[1]
-        with self._lock:
-            return list(self._calls[path])
-
-    def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-
-
-@pytest.fixture(scope="module")
-def callbacks():
-    server = CallbackServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

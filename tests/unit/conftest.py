@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from hypothesis import configuration, settings
 
+from shared.domain.ids import new_operation_id
+from shared.domain.operation import Operation
+from shared.domain.states import Status
+
 # Unit tests leave nothing behind in the repo: no example database, caches in the temp folder.
 configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "bgops-unit-hypothesis")
 settings.register_profile("unit", database=None, deadline=None)
 settings.load_profile("unit")
-
-from shared.domain.ids import new_operation_id
-from shared.domain.operation import Operation
-from shared.domain.states import Status
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -1,0 +1,66 @@
+"""Steering operations when the queue is down: a resume is undone, a cancel's callback still goes out.
+
+The table is a real Azurite; the queue is a real client pointed at a port nobody
+listens on, so every queue call fails the way an outage does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from azure.storage.queue import QueueServiceClient
+from helpers import ACCOUNT_KEY, free_port
+
+from shared.domain.errors import StorageUnavailable
+from shared.domain.operation import CallbackState
+from shared.domain.states import Event, Status
+from shared.services.container import build_services
+from shared.services.control import Change, cancel, change
+from shared.services.submission import Submission, submit
+from shared.settings import Settings
+from shared.storage.work_queue import StorageWorkQueue
+
+
+BASE_URL = "http://127.0.0.1:7071"
+
+
+def submitted(svc, **options):
+    return submit(svc, Submission(name="sample_Echo", inputs={}, base_url=BASE_URL, **options))
+
+
+@pytest.fixture
+def svc(storage_settings, unique_name):
+    settings = Settings(storage=storage_settings, queue_name=unique_name("ctl"), table_name=unique_name("ctl"),
+                        enable_samples=True, allow_http_callbacks=True, callback_retry_base_seconds=0.05)
+    return build_services(settings)
+
+
+def _queue_down(svc):
+    conn = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};"
+            f"QueueEndpoint=http://127.0.0.1:{free_port()}/devstoreaccount1")
+    dead = QueueServiceClient.from_connection_string(conn, retry_total=0)
+    return dataclasses.replace(svc, queue=StorageWorkQueue(dead, svc.settings.queue_name))
+
+
+def test_resume_that_cannot_queue_its_message_is_undone_and_reported(svc):
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    op = submitted(svc, postpone_until=later)
+    with pytest.raises(StorageUnavailable):
+        change(_queue_down(svc), op.id, Change(Event.RESUME))
+    row = svc.store.get(op.id)
+    assert row.status is Status.WAITING
+    assert abs(row.postponeuntil - later) < timedelta(milliseconds=1)
+
+
+def test_cancel_that_cannot_queue_its_callback_delivers_it_in_the_request(svc, callbacks):
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    url = callbacks.new_url()
+    op = submitted(svc, postpone_until=later, callback_url=url)
+    canceled = cancel(_queue_down(svc), op.id)
+    assert canceled.status is Status.CANCELED
+    calls = callbacks.calls(url)
+    assert [c["body"]["backgroundOperationStatusCode"] for c in calls] == [32]
+    assert calls[0]["body"]["location"] == f"{BASE_URL}/api/backgroundoperation/{op.id}"
+    assert svc.store.get(op.id).callbackstate is CallbackState.DELIVERED
