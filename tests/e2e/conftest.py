@@ -109,9 +109,6 @@ class AppHost:
     def count_messages(self) -> int:
         return self.queues().get_queue_client(self.queue_name).get_queue_properties().approximate_message_count
 
-    def wait_for_idle_queue(self) -> None:
-        wait_until(lambda: self.count_messages() == 0, timeout=30, message="the work queue to drain")
-
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -177,25 +174,6 @@ class CallbackServer:
     def calls(self, path: str) -> list[dict]:
         with self.lock:
             return [entry for p, entry in self.received if p.split("?")[0] == path]
-
-    def table_row(self, operation_id: str) -> dict:
-        """The stored entity itself, internal columns included."""
-        return dict(self.tables().get_entity(operation_id[-1], operation_id))
-
-    def queue_client(self, name: str):
-        from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
-
-        return self.queues().get_queue_client(name, message_encode_policy=TextBase64EncodePolicy(),
-                                              message_decode_policy=TextBase64DecodePolicy())
-
-    def count_rows(self) -> int:
-        return sum(1 for _ in self.tables().list_entities(select=["RowKey"]))
-
-    def count_messages(self) -> int:
-        return self.queues().get_queue_client(self.queue_name).get_queue_properties().approximate_message_count
-
-    def wait_for_idle_queue(self) -> None:
-        wait_until(lambda: self.count_messages() == 0, timeout=30, message="the work queue to drain")
 
     def stop(self) -> None:
         self.httpd.shutdown()
