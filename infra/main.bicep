@@ -5,12 +5,45 @@
 targetScope = 'subscription'
 
 @minLength(1)
-@maxLength(20)
-@description('Name prefix for every resource (azd passes the environment name): letters, digits and hyphens.')
+@maxLength(64)
+@description('Name prefix for every resource (azd passes the environment name).')
 param environmentName string
 
 @minLength(1)
-@description('Azure region for every resource; it must offer Flex Consumption.')
+@description('Azure region for every resource: one that offers Flex Consumption (az functionapp list-flexconsumption-locations).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({ azd: { type: 'location' } })
 param location string
 
@@ -18,7 +51,8 @@ param location string
 param principalId string = ''
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
-var prefix = toLower(take(replace(environmentName, '-', ''), 10))
+// azd allows - _ . ( ) in environment names; storage account names allow none of them.
+var prefix = toLower(take(replace(replace(replace(replace(replace(environmentName, '-', ''), '_', ''), '.', ''), '(', ''), ')', ''), 9))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-${prefix}-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 12)}'
@@ -57,7 +91,7 @@ module storage 'modules/storage.bicep' = {
   name: 'storage'
   scope: rg
   params: {
-    name: 'st${prefix}${resourceToken}'
+    name: 'st${prefix}${resourceToken}' // at most 2 + 9 + 13 = 24 characters
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
@@ -93,7 +127,9 @@ module app 'modules/functionapp.bicep' = {
     name: functionAppName
     planName: 'plan-${prefix}-${resourceToken}'
     location: location
-    tags: union(tags, { 'azd-service-name': 'api' })
+    tags: tags
+    // Only the site carries the service tag: azd deploys to the one resource tagged with it.
+    siteTags: union(tags, { 'azd-service-name': 'api' })
     storageAccountName: storage.outputs.name
     deploymentContainerName: deploymentContainerName
     identityId: identity.outputs.id

@@ -3,6 +3,8 @@ param name string
 param planName string
 param location string
 param tags object
+@description('Tags of the site itself (azd finds the app to deploy to by its azd-service-name tag).')
+param siteTags object
 param storageAccountName string
 param deploymentContainerName string
 param identityId string
@@ -36,7 +38,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
-  tags: tags
+  tags: siteTags
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
@@ -75,6 +77,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     name: 'appsettings'
     properties: union(bgopsSettings, {
       AzureWebJobsStorage__accountName: storage.name
+      // Explicit endpoints, so the app also works outside the public cloud (the host derives its own).
+      AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+      AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
       AzureWebJobsStorage__credential: 'managedidentity'
       AzureWebJobsStorage__clientId: identityClientId
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString

@@ -1,12 +1,14 @@
 // The storage account: the app's table and queues, the host's state and the deployment package.
 // Shared-key access is off: every caller authenticates with Microsoft Entra ID.
+@minLength(3)
+@maxLength(24)
 param name string
 param location string
 param tags object
 param deploymentContainerName string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: take(name, 24)
+  name: name
   location: location
   tags: tags
   kind: 'StorageV2'

@@ -118,6 +118,24 @@ def test_every_module_main_bicep_uses_exists():
         assert (INFRA / module).is_file(), module
 
 
+def test_only_the_site_carries_the_azd_service_tag():
+    app = (INFRA / "modules/functionapp.bicep").read_text()
+    assert app.count("tags: siteTags") == 1
+    site = app[app.index("resource functionApp 'Microsoft.Web/sites"):]
+    assert site.index("tags: siteTags") < site.index("properties:")
+    main = (INFRA / "main.bicep").read_text()
+    assert main.count("'azd-service-name'") == 1
+
+
+def test_storage_account_name_fits_24_characters_for_any_environment_name():
+    main = (INFRA / "main.bicep").read_text()
+    prefix_length = int(re.search(r"var prefix = .*, (\d+)\)\)$", main, flags=re.M).group(1))
+    assert re.search(r"name: 'st\$\{prefix\}\$\{resourceToken\}'", main)
+    assert 2 + prefix_length + 13 <= 24  # uniqueString() is 13 characters
+    for char in "-_.()":
+        assert f"'{char}', '')" in main  # stripped: azd allows it in names, storage does not
+
+
 def test_azd_parameters_file_feeds_every_required_bicep_parameter():
     parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     main = (INFRA / "main.bicep").read_text()
