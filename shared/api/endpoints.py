@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import azure.functions as func
 
-from ..domain.errors import InvalidRequest, OperationFinished, PayloadTooLarge, StorageUnavailable
+from ..domain.errors import InvalidRequest, OperationFinished, PayloadTooLarge, StorageUnavailable, UnknownOperation
 from ..domain.ids import parse_operation_id
+from ..domain.times import parse_time
 from ..services import control, submission
 from ..services.container import Services, get_services
 from ..services.locations import status_location
@@ -53,12 +55,23 @@ def _body(req: func.HttpRequest) -> Any:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError:
-        raise InvalidRequest("The request body is not valid JSON.") from None
+        body = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+    except (ValueError, RecursionError):
+        raise InvalidRequest("The request body is not valid JSON (or is nested too deeply).") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def _base_url(req: func.HttpRequest) -> str:
@@ -101,10 +114,11 @@ def execute_background_operation(svc: Services, req: func.HttpRequest) -> func.H
         raise InvalidRequest('The body needs "Request": {"RequestName": "<operation>", "Parameters": {...}}.')
     postpone = body.get("PostponeUntil")
     sub = submission.Submission(
-        name=request["RequestName"], inputs=request.get("Parameters") or {}, base_url=_base_url(req),
+        name=request["RequestName"], inputs={} if request.get("Parameters") is None else request["Parameters"],
+        base_url=_base_url(req),
         runas=req.headers.get(PRINCIPAL_HEADER, ""), callback_url=body.get("CallbackUri"),
         ttl_seconds=body.get("TtlInSeconds"),
-        postpone_until=None if postpone is None else control.parse_time(postpone, "PostponeUntil"))
+        postpone_until=None if postpone is None else parse_time(postpone, "PostponeUntil"))
     op = submission.submit(svc, sub)
     return _accepted(svc, op, "odata.callback" if sub.callback_url else None, sdk=True)
 
@@ -137,16 +151,17 @@ def entity(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     if req.method.upper() == "PATCH":
         control.change(svc, operation_id, control.parse_change(_body(req) or None, svc.clock()))
         return func.HttpResponse(status_code=204, headers={"OData-Version": "4.0"})
-    select = odata.parse_select(req.params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
+    params = odata.check_options(req.params, odata.ENTITY_OPTIONS)
+    select = odata.parse_select(params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
     return _json(views.entity(control.get_operation(svc, operation_id), select))
 
 
 @api()
 def list_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET backgroundoperations: newest first, with $filter, $select, $top and a nextLink."""
-    params = req.params
+    params = odata.check_options(req.params, odata.LIST_OPTIONS)
     select = odata.parse_select(params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
-    table_filter = odata.parse_filter(params.get("$filter"))
+    table_filter = odata.parse_filter(params.get("$filter"), canonical_name=lambda name: _canonical(svc, name))
     after = params.get("$skiptoken")
     query = ListQuery(filter=table_filter.text if table_filter else None,
                       parameters=table_filter.parameters if table_filter else None,
@@ -155,9 +170,17 @@ def list_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     page = control.list_operations(svc, query)
     body: dict[str, Any] = {"value": [views.entity(op, select) for op in page.operations]}
     if page.next_after:
-        kept = {k: v for k, v in params.items() if k in ("$filter", "$select", "$top")}
+        kept = {k: v for k, v in params.items() if k in ("$filter", "$select", "$top") and v}
         body["@odata.nextLink"] = f"{req.url.split('?')[0]}?{urlencode({**kept, '$skiptoken': page.next_after})}"
     return _json(body)
+
+
+def _canonical(svc: Services, name: str) -> str:
+    """The registered spelling of an operation name; names of unknown operations as given."""
+    try:
+        return svc.registry.get(name).name
+    except UnknownOperation:
+        return name
 
 
 def health(req: func.HttpRequest) -> func.HttpResponse:

@@ -9,11 +9,12 @@ never answered wrongly.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from ..domain.errors import InvalidRequest
+from ..domain.times import parse_time
 
 FILTERABLE = {
     "backgroundoperationstatecode": "int",
@@ -61,33 +62,57 @@ def _literal(column: str, token: str) -> Any:
         match = _DATETIME_LITERAL.match(token)
         if match:
             try:
-                moment = datetime.fromisoformat(match.group(1).replace("Z", "+00:00"))
-                return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-            except ValueError:
-                pass
+                return parse_time(match.group(1), f"$filter: {column}")
+            except InvalidRequest as e:
+                raise InvalidRequest(f"{e} {_HOW}") from None
     raise InvalidRequest(f"$filter: {token} is not a valid {kind} value for {column}. {_HOW}")
 
 
-def parse_filter(text: str | None) -> TableFilter | None:
-    """``$filter`` as a Table Storage filter, or InvalidRequest naming what is unsupported."""
+def _comparisons(tokens: list[str], text: str) -> list[list[str]]:
+    """``a op x and b op y`` -> ``[[a, op, x], [b, op, y]]``; anything else is refused."""
+    groups, joins = [tokens[i:i + 3] for i in range(0, len(tokens), 4)], tokens[3::4]
+    well_formed = all(len(g) == 3 for g in groups) and len(joins) == len(groups) - 1
+    if not well_formed or any(join.lower() != "and" for join in joins):
+        raise InvalidRequest(f"$filter: cannot read '{text[:200]}'. {_HOW}")
+    return groups
+
+
+def parse_filter(text: str | None, *, canonical_name: Callable[[str], str] = lambda name: name
+                 ) -> TableFilter | None:
+    """``$filter`` as a Table Storage filter, or InvalidRequest naming what is unsupported.
+
+    ``canonical_name`` maps an operation name to the spelling rows store, since
+    operation names are matched regardless of case everywhere else.
+    """
     if text is None or not text.strip():
         return None
     # Parentheses only group, and with 'and' alone grouping changes nothing.
     tokens = [t for t in _tokens(text) if t not in ("(", ")")]
     clauses, parameters = [], {}
-    for index in range(0, len(tokens), 4):
-        group = tokens[index:index + 4]
-        if len(group) < 3 or (len(group) == 4 and group[3].lower() != "and") or index + 4 == len(tokens):
-            raise InvalidRequest(f"$filter: cannot read '{text[:200]}'. {_HOW}")
-        column, operator, value = group[0].lower(), group[1].lower(), group[2]
+    for column, operator, value in _comparisons(tokens, text):
+        column, operator = column.lower(), operator.lower()
         if column not in FILTERABLE:
-            raise InvalidRequest(f"$filter: cannot filter on '{group[0][:64]}'. {_HOW}")
+            raise InvalidRequest(f"$filter: cannot filter on '{column[:64]}'. {_HOW}")
         if operator not in OPERATORS:
-            raise InvalidRequest(f"$filter: unsupported operator '{group[1][:64]}'. {_HOW}")
+            raise InvalidRequest(f"$filter: unsupported operator '{operator[:64]}'. {_HOW}")
+        literal = _literal(column, value)
         name = f"p{len(parameters)}"
-        parameters[name] = _literal(column, value)
+        parameters[name] = canonical_name(literal) if column == "name" else literal
         clauses.append(f"{column} {operator} @{name}")
     return TableFilter(" and ".join(clauses), parameters)
+
+
+LIST_OPTIONS = ("$filter", "$select", "$top", "$skiptoken")
+ENTITY_OPTIONS = ("$select",)
+
+
+def check_options(params: Mapping[str, str], supported: tuple[str, ...]) -> Mapping[str, str]:
+    """The query string, unless it has a ``$`` option this route does not support (never ignored)."""
+    unsupported = sorted(k for k in params if k.startswith("$") and k not in supported)
+    if unsupported:
+        raise InvalidRequest(f"Unsupported query option(s) {', '.join(u[:32] for u in unsupported)}; "
+                             f"this route supports {', '.join(supported)} (names are case-sensitive).")
+    return params
 
 
 def parse_top(text: str | None) -> int:

@@ -24,7 +24,7 @@ class UnknownOperation(BackgroundOperationError):
     """No handler is registered under the requested name."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"No operation named '{name}' is registered.")
+        super().__init__(f"No operation named '{name[:64]}' is registered.")
         self.name = name
 
 

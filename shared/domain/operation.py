@@ -64,6 +64,7 @@ class Operation:
     def apply(self, event: Event, now: datetime, **changes: Any) -> Operation:
         """The row after ``event``: new status, timestamps, plus ``changes``.
 
+        A row this makes terminal owes its callback (PENDING) when it has a URL.
         Raises TransitionRefused when SPEC §2 does not allow the event.
         """
         status = transition(self.status, event)
@@ -74,6 +75,14 @@ class Operation:
                 stamp["callbackstate"] = CallbackState.PENDING
         return dataclasses.replace(self, **{**stamp, **changes})
 
+    def conclude(self, event: Event, now: datetime, **changes: Any) -> Operation:
+        """``apply`` by the worker that ran the attempt: if it ends the operation, that worker
+        also claims the callback (SENDING) and delivers it right after the write."""
+        new = self.apply(event, now, **changes)
+        if new.is_terminal and new.callbackurl:
+            new = dataclasses.replace(new, callbackstate=CallbackState.SENDING, callbackclaimedon=now)
+        return new
+
     def with_changes(self, **changes: Any) -> Operation:
         """The row with plain column changes (no state change)."""
         return dataclasses.replace(self, **changes)
@@ -81,7 +90,8 @@ class Operation:
 
 def to_key_values(values: dict[str, Any] | None) -> str:
     """Dataverse's form of input/output parameters: a JSON array of Key/Value pairs."""
-    return json.dumps([{"Key": k, "Value": v} for k, v in (values or {}).items()], separators=(",", ":"))
+    pairs = [{"Key": k, "Value": v} for k, v in (values or {}).items()]
+    return json.dumps(pairs, separators=(",", ":"), allow_nan=False)  # NaN is not JSON
 
 
 def from_key_values(text: str | None) -> dict[str, Any]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from ..domain.errors import InvalidRequest, StorageUnavailable
 from ..domain.operation import Operation
+from ..domain.times import parse_time
 from ..domain.states import Event, State, Status
 from ..storage.ports import ListQuery, Page
 from .container import Services
@@ -39,41 +40,45 @@ class Change:
 PATCHABLE = ("backgroundoperationstatecode", "backgroundoperationstatuscode", "postponeuntil")
 
 
+# What a PATCH's state codes ask for, the way the SDK expresses it (SPEC §3.3).
+STATE_CHANGES: dict[tuple[int, int | None], Event] = {
+    (State.LOCKED, Status.CANCELING): Event.CANCEL,
+    (State.COMPLETED, Status.CANCELED): Event.CANCEL,
+    (State.SUSPENDED, None): Event.PAUSE,
+    (State.SUSPENDED, Status.WAITING): Event.PAUSE,
+    (State.SUSPENDED, Status.PAUSING): Event.PAUSE,
+    (State.READY, None): Event.RESUME,
+    (State.READY, Status.WAITING_FOR_RESOURCES): Event.RESUME,
+}
+_HOW = ("send statecode 2 with statuscode 22 to cancel, statecode 1 to pause, statecode 0 to resume, "
+        "or postponeuntil to postpone")
+
+
 def parse_change(body: Any, now: datetime) -> Change:
-    """The state change a PATCH body asks for, the way the SDK expresses it."""
+    """The one state change a PATCH body asks for; InvalidRequest for anything else."""
     if not isinstance(body, dict) or not body:
         raise InvalidRequest(f"The body must be a JSON object with one of: {', '.join(PATCHABLE)}.")
     unknown = sorted(set(body) - set(PATCHABLE))
     if unknown:
         raise InvalidRequest(f"Cannot change {', '.join(unknown)}; only {', '.join(PATCHABLE)} can be changed.")
     if "postponeuntil" in body:
+        if len(body) > 1:
+            raise InvalidRequest(f"Ask for one change per PATCH: {_HOW}.")
         return Change(Event.POSTPONE, _future_time(body["postponeuntil"], now))
     state, status = body.get("backgroundoperationstatecode"), body.get("backgroundoperationstatuscode")
-    if (state, status) in ((State.LOCKED, Status.CANCELING), (State.COMPLETED, Status.CANCELED)):
-        return Change(Event.CANCEL)
-    if state == State.SUSPENDED and status in (None, Status.WAITING, Status.PAUSING):
-        return Change(Event.PAUSE)
-    if state == State.READY and status in (None, Status.WAITING_FOR_RESOURCES):
-        return Change(Event.RESUME)
-    raise InvalidRequest("Unsupported state change: send statecode 2 with statuscode 22 to cancel, statecode 1 "
-                         "to pause, statecode 0 to resume, or postponeuntil to postpone.")
+    if type(state) is not int or (status is not None and type(status) is not int):
+        raise InvalidRequest(f"backgroundoperationstatecode and backgroundoperationstatuscode are whole numbers: "
+                             f"{_HOW}.")
+    try:
+        return Change(STATE_CHANGES[(state, status)])
+    except KeyError:
+        raise InvalidRequest(f"Unsupported state change: {_HOW}.") from None
 
 
 def _future_time(value: Any, now: datetime) -> datetime:
     moment = parse_time(value, "postponeuntil")
     if moment <= now:
         raise InvalidRequest("postponeuntil must be in the future.")
-    return moment
-
-
-def parse_time(value: Any, what: str) -> datetime:
-    """An ISO 8601 time with a zone (UTC if none is given); InvalidRequest otherwise."""
-    try:
-        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(f"{what} must be an ISO 8601 time such as 2030-01-31T12:00:00Z.") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
     return moment
 
 

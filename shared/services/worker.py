@@ -29,7 +29,8 @@ from .rows import update_row
 from .submission import check_outputs
 
 log = logging.getLogger(__name__)
-MAX_ROUNDS = 8
+MAX_STEPS = 8  # decisions one message may lead to (resume, then start, say)
+MAX_ERROR_MESSAGE_CHARS = 2000
 STATUS_REFRESH_SECONDS = 1.0
 PROGRESS_WRITE_SECONDS = 2.0
 
@@ -65,7 +66,7 @@ def _read(svc: Services, body: str) -> Operation | None:
 def process_message(svc: Services, msg: QueueDelivery) -> None:
     """Do what the row says this message should lead to; at most one attempt runs."""
     op = _read(svc, msg.body)
-    for _ in range(MAX_ROUNDS):
+    for _ in range(MAX_STEPS):
         if op is None:
             return
         decision = decide(op, msg.id, svc.clock())
@@ -141,7 +142,7 @@ def _run_handler(svc: Services, op: Operation, attempt: int, watcher: _RowWatche
     try:
         definition = svc.registry.get(op.name)
     except UnknownOperation as e:
-        return Outcome(Event.FAIL_FINAL, {"errorcode": NOT_REGISTERED, "errormessage": str(e)})
+        return _failure(Event.FAIL_FINAL, NOT_REGISTERED, str(e))
     context = OperationContext(operation_id=op.id, attempt=attempt, runas=op.runas, status=watcher.status,
                                progress=watcher.progress, table_service=svc.table_service)
     last = attempt >= svc.settings.max_attempts
@@ -150,21 +151,16 @@ def _run_handler(svc: Services, op: Operation, attempt: int, watcher: _RowWatche
     except OperationInterrupted:
         return Outcome(Event.STOP, {})
     except OperationError as e:
-        event = Event.FAIL_FINAL if last or not e.retryable else Event.FAIL
-        return Outcome(event, {"errorcode": e.code or HANDLER_FAILED, "errormessage": str(e)})
+        return _failure(Event.FAIL_FINAL if last or not e.retryable else Event.FAIL, e.code or HANDLER_FAILED, str(e))
     except Exception as e:
         log.warning("Attempt %d of operation %s raised.", attempt, op.id, exc_info=True)
-        return Outcome(Event.FAIL_FINAL if last else Event.FAIL,
-                       {"errorcode": HANDLER_FAILED, "errormessage": f"{type(e).__name__}: {e}"[:2000]})
+        return _failure(Event.FAIL_FINAL if last else Event.FAIL, HANDLER_FAILED, f"{type(e).__name__}: {e}")
     return Outcome(Event.SUCCEED, {"outputs": outputs, "progresspercent": 100, "progressmessage": ""})
 
 
-def _settle(row: Operation, event: Event, now, **changes: Any) -> Operation:
-    """``row.apply(event)``; a terminal row with a callback is claimed for delivery by this worker."""
-    new = row.apply(event, now, **changes)
-    if new.is_terminal and new.callbackurl:
-        new = new.with_changes(callbackstate=CallbackState.SENDING, callbackclaimedon=now)
-    return new
+def _failure(event: Event, code: int, message: str) -> Outcome:
+    # A Table Storage string holds 32K characters; a longer message would fail the write.
+    return Outcome(event, {"errorcode": code, "errormessage": message[:MAX_ERROR_MESSAGE_CHARS]})
 
 
 def _run_attempt(svc: Services, op: Operation, msg: QueueDelivery) -> None:
@@ -173,7 +169,7 @@ def _run_attempt(svc: Services, op: Operation, msg: QueueDelivery) -> None:
     now = svc.clock()
 
     def finish(row: Operation) -> Operation:
-        new = _settle(row, outcome.event, now, **outcome.changes)
+        new = row.conclude(outcome.event, now, **outcome.changes)
         if new.status is Status.WAITING_FOR_RESOURCES:
             new = new.with_changes(retrycount=msg.dequeue_count)
         return new
@@ -206,8 +202,8 @@ def fail_poisoned(svc: Services, body: str) -> None:
         return
     message = ("The operation's queue message reached the poison queue: the host stopped or timed out "
                f"during its last attempt ({svc.settings.max_attempts} attempts in all).")
-    done = update_row(svc.store, op, lambda row: None if row.is_terminal else _settle(
-        row, Event.POISON, now, errorcode=UNEXPECTED, errormessage=message))
+    done = update_row(svc.store, op, lambda row: None if row.is_terminal else row.conclude(
+        Event.POISON, now, errorcode=UNEXPECTED, errormessage=message))
     log.warning("Operation %s failed: its message reached the poison queue.", op.id)
     if done.is_terminal and done.callbackurl and done.callbackstate is CallbackState.SENDING:
         deliver_callback(svc, done)

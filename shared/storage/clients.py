@@ -7,9 +7,11 @@ settings, with ``DefaultAzureCredential`` (no network call until first use).
 
 from __future__ import annotations
 
+from typing import Any
+
 
 from azure.data.tables import TableServiceClient
-from azure.storage.queue import QueueServiceClient
+from azure.storage.queue import ExponentialRetry, QueueServiceClient
 
 from ..settings import StorageSettings
 from .metering import TransactionCounter
@@ -61,8 +63,14 @@ def build_service_clients(storage: StorageSettings, *, counter: TransactionCount
 
     With a ``counter``, every request either client sends is counted.
     """
-    table_options = {"raw_request_hook": counter.hook("table")} if counter else {}
-    queue_options = {"raw_request_hook": counter.hook("queue")} if counter else {}
+    # Fewer, shorter retries than the SDKs' defaults (which add up to a minute and
+    # more): an HTTP caller should get its 503 quickly, and the host retries messages.
+    table_options: dict[str, Any] = {"retry_total": 3, "retry_backoff_factor": 0.5, "retry_backoff_max": 4}
+    queue_options: dict[str, Any] = {"retry_policy": ExponentialRetry(initial_backoff=1, increment_base=2,
+                                                                       retry_total=3)}
+    if counter:
+        table_options["raw_request_hook"] = counter.hook("table")
+        queue_options["raw_request_hook"] = counter.hook("queue")
     if storage.connection_string:
         conn = normalize_connection_string(storage.connection_string)
         return (TableServiceClient.from_connection_string(conn, **table_options),

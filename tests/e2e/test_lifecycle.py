@@ -169,6 +169,20 @@ def test_refused_patch_names_both_states_and_changes_nothing(app):
     assert app.row(op_id) == before
 
 
+def test_patch_bodies_of_the_wrong_type_or_with_two_changes_are_refused(app):
+    op_id = _submit(app, "sample_Sleep", {"Seconds": 30})
+    app.wait_for_status(op_id, 20)
+    for body in ({"backgroundoperationstatecode": True}, {"backgroundoperationstatecode": 1.0},
+                 {"backgroundoperationstatecode": "1"}, {"postponeuntil": 20300101},
+                 {"backgroundoperationstatecode": 2, "backgroundoperationstatuscode": 22,
+                  "postponeuntil": "2030-01-01T00:00:00Z"}):
+        response = _patch(app, op_id, body)
+        assert response.status_code == 400, body
+    assert app.row(op_id)["backgroundoperationstatuscode"] == 20
+    requests.delete(app.url(f"backgroundoperation/{op_id}"))
+    app.wait_for_status(op_id, 32, timeout=15)
+
+
 def test_pause_of_a_ready_operation_is_refused(app):
     later = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
     response = requests.post(app.url("ExecuteBackgroundOperation"), json={

@@ -74,8 +74,24 @@ def test_list_filter_on_createdon_and_default_top(app):
     assert len(requests.get(app.url("backgroundoperations")).json()["value"]) <= 50
 
 
+def test_name_filter_matches_regardless_of_case_like_the_routes(app):
+    op_id = _done(app)
+    body = requests.get(app.url("backgroundoperations"), params={"$filter": "name eq 'SAMPLE_ECHO'", "$top": 1000})
+    assert op_id in [row["backgroundoperationid"] for row in body.json()["value"]]
+
+
+def test_query_options_the_route_does_not_support_are_refused_not_ignored(app):
+    op_id = _done(app)
+    for params in ({"$Filter": "backgroundoperationstatecode eq 99"}, {"$orderby": "createdon asc"},
+                   {"$expand": "x"}):
+        response = requests.get(app.url("backgroundoperations"), params=params)
+        assert response.status_code == 400 and "$filter" in response.json()["error"]["message"], params
+    assert requests.get(app.url(f"backgroundoperations/{op_id}"), params={"$filter": "x"}).status_code == 400
+
+
 def test_unsupported_filters_are_refused_not_answered_wrongly(app):
-    for text in ("name eq 'a' or name eq 'b'", "contains(name,'a')", "runas eq 'x'", "name eq"):
+    for text in ("name eq 'a' or name eq 'b'", "contains(name,'a')", "runas eq 'x'", "name eq",
+                 "createdon ge 9999-12-31T23:59:59-05:00", "createdon ge 0001-01-01T00:00:00+01:00"):
         response = requests.get(app.url("backgroundoperations"), params={"$filter": text})
         assert response.status_code == 400, text
         assert "$filter" in response.json()["error"]["message"]

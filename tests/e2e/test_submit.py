@@ -127,6 +127,20 @@ LONG = "x" * 40_000
     ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Nope"}}', {}, 404, "sample_Nope"),
     ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, "CallbackUri": 5}', {}, 400,
      "callback"),
+    ("data/v9.2/sample_Echo", b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", {}, 400, "nested"),
+    ("data/v9.2/sample_Echo", b'{"a": NaN}', {}, 400, "not valid JSON"),
+    ("data/v9.2/sample_Echo", b'{"a": 1e400}', {}, 400, "not valid JSON"),
+    ("data/v9.2/sample_Echo", b"{}", {"Prefer": 'respond-async, odata.callback; url="https://[::1/cb?sig=S"'}, 400,
+     "malformed"),
+    ("data/v9.2/sample_Echo", b"{}", {"Prefer": 'respond-async, odata.callback; url="https://h:99999/cb"'}, 400,
+     "malformed"),
+    ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo", "Parameters": []}}', {}, 400,
+     "JSON object"),
+    ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, '
+                                   b'"PostponeUntil": "9999-12-31T23:59:59-05:00"}', {}, 400, "PostponeUntil"),
+    ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, "PostponeUntil": 20300101}', {},
+     400, "PostponeUntil"),
+    ("data/v9.2/" + "x" * 3000, b"{}", {}, 404, "No operation named"),
 ])
 def test_refused_submission_says_what_to_fix_and_leaves_no_row_or_message(quiet_app, path, body, headers, status,
                                                                         words):
@@ -136,5 +150,5 @@ def test_refused_submission_says_what_to_fix_and_leaves_no_row_or_message(quiet_
                              headers={"Prefer": "respond-async", "Content-Type": "application/json", **headers})
     assert response.status_code == status, response.text
     error = response.json()["error"]
-    assert error["code"] and words in error["message"]
+    assert error["code"] and words in error["message"] and len(error["message"]) < 600
     assert (app.count_rows(), app.count_messages()) == (rows, messages)

@@ -17,7 +17,7 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 from helpers import wait_until
 
 from shared.domain.error_codes import UNEXPECTED
-from shared.domain.errors import OperationNotFound
+from shared.domain.errors import NonRetryableError, OperationNotFound
 from shared.domain.ids import new_operation_id
 from shared.domain.operation import CallbackState, Operation
 from shared.domain.states import Event, Status
@@ -238,6 +238,18 @@ def test_message_coming_back_for_the_row_it_locked_recovers_the_attempt_and_runs
     done = svc.store.get(op.id)
     assert done.status is Status.SUCCEEDED and done.outputs == {"A": 1}
     assert done.retrycount == 1 and done.messageid == message.id
+
+
+def test_a_huge_error_message_is_cut_so_the_failure_is_still_recorded(svc, host):
+    def shout(inputs, context):
+        raise NonRetryableError("x" * 100_000, code=7)
+
+    svc.registry.operation("test_Shout")(shout)
+    op = submitted(svc, name="test_Shout")
+    process_message(svc, delivery(host.receive()))
+    done = svc.store.get(op.id)
+    assert done.status is Status.FAILED and done.errorcode == 7
+    assert done.errormessage == "x" * 2000
 
 
 @pytest.mark.parametrize("body", ["missing", "not-a-guid", "{\"id\": 1}", "3f2504e0-4f89-41d3-9a0c"])

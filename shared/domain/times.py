@@ -1,0 +1,27 @@
+"""Times callers send: ISO 8601, turned into timezone-aware UTC within what Table Storage can hold."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import InvalidRequest
+
+# Table Storage's Edm.DateTime range.
+EARLIEST = datetime(1601, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def parse_time(value: Any, what: str) -> datetime:
+    """An ISO 8601 time in UTC (a time without a zone is taken as UTC); InvalidRequest otherwise."""
+    hint = f"{what} must be an ISO 8601 time such as 2030-01-31T12:00:00Z"
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{hint}, as a string.")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise InvalidRequest(f"{hint}.") from None
+    if not EARLIEST <= moment <= LATEST:
+        raise InvalidRequest(f"{what} must be between the years 1601 and 9999.")
+    return moment
