@@ -11,6 +11,7 @@ adds its marker in the same entity group transaction (still one transaction).
 from __future__ import annotations
 
 import heapq
+from contextlib import contextmanager
 import itertools
 import logging
 from collections.abc import Iterable, Iterator
@@ -22,7 +23,6 @@ from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
     ResourceExistsError,
-    ResourceModifiedError,
     ResourceNotFoundError,
 )
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
@@ -76,21 +76,25 @@ def from_entity(entity: dict[str, Any]) -> Operation:
     )
 
 
-def _storage_call(what: str):
-    """Turn transport failures into StorageUnavailable, keeping domain errors as they are."""
-
-    def wrap(fn):
-        def inner(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except (ResourceNotFoundError, ResourceModifiedError, ResourceExistsError):
-                raise
-            except AzureError as e:
-                raise StorageUnavailable(f"Table storage failed to {what}: {type(e).__name__}") from e
-        inner.__name__, inner.__doc__ = fn.__name__, fn.__doc__
-        return inner
-
-    return wrap
+@contextmanager
+def _translated(what: str, operation_id: str | None = None):
+    """Azure errors as the domain's, in one place: a missing row is OperationNotFound, a
+    changed one (412) or a clash on insert (409) ConcurrencyConflict, anything else
+    StorageUnavailable (naming the error type, never a URL or a key)."""
+    try:
+        yield
+    except ResourceNotFoundError as e:
+        if operation_id is None:
+            raise StorageUnavailable(f"Table storage failed to {what}: the table does not exist") from e
+        raise OperationNotFound(operation_id) from None
+    except HttpResponseError as e:
+        if e.status_code in (409, 412) and operation_id is not None:
+            raise ConcurrencyConflict(f"Operation {operation_id} changed while it was being written.") from None
+        if e.status_code == 404 and operation_id is not None:
+            raise OperationNotFound(operation_id) from None
+        raise StorageUnavailable(f"Table storage failed to {what}: {type(e).__name__}") from e
+    except AzureError as e:
+        raise StorageUnavailable(f"Table storage failed to {what}: {type(e).__name__}") from e
 
 
 class TableOperationStore:
@@ -100,64 +104,53 @@ class TableOperationStore:
         self._service = service
         self._table: TableClient = service.get_table_client(table_name)
 
-    @_storage_call("create the table")
     def ensure_table(self) -> None:
         """Create the table unless it exists (once per process)."""
-        try:
-            self._service.create_table(self._table.table_name)
-        except ResourceExistsError:
-            pass
+        with _translated("create the table"):
+            try:
+                self._service.create_table(self._table.table_name)
+            except ResourceExistsError:
+                pass
 
-    @_storage_call("insert a row")
     def create(self, op: Operation) -> Operation:
         """Insert a new row; returns it with its ETag."""
         entity = to_entity(op)
-        if not op.is_terminal:
-            return op.with_changes(etag=self._table.create_entity(entity)["etag"])
-        results = self._table.submit_transaction([("create", entity), ("upsert", self._marker_entity(op))])
-        return op.with_changes(etag=results[0]["etag"])
+        with _translated("insert a row", op.id):
+            if not op.is_terminal:
+                return op.with_changes(etag=self._table.create_entity(entity)["etag"])
+            results = self._table.submit_transaction([("create", entity), ("upsert", self._marker_entity(op))])
+            return op.with_changes(etag=results[0]["etag"])
 
-    @_storage_call("read a row")
     def get(self, operation_id: str) -> Operation:
         """One point read; raises OperationNotFound."""
-        try:
+        with _translated("read a row", operation_id):
             return from_entity(self._table.get_entity(shard_of(operation_id), operation_id))
-        except ResourceNotFoundError:
-            raise OperationNotFound(operation_id) from None
 
-    @_storage_call("update a row")
     def replace(self, op: Operation) -> Operation:
         """Write the whole row if it still has ``op.etag``; a finished row gets its expiry marker too."""
         entity = to_entity(op)
         condition = {"mode": UpdateMode.REPLACE, "etag": op.etag, "match_condition": MatchConditions.IfNotModified}
-        try:
+        with _translated("update a row", op.id):
             if not op.is_terminal:
                 return op.with_changes(etag=self._table.update_entity(entity, **condition)["etag"])
             results = self._table.submit_transaction([("update", entity, condition),
                                                       ("upsert", self._marker_entity(op))])
             return op.with_changes(etag=results[0]["etag"])
-        except ResourceNotFoundError:
-            raise OperationNotFound(op.id) from None
-        except (ResourceModifiedError, TableTransactionError, HttpResponseError) as e:
-            if isinstance(e, ResourceModifiedError) or e.status_code == 412:
-                raise ConcurrencyConflict(f"Operation {op.id} changed while it was being updated.") from None
-            raise
 
     @staticmethod
     def _marker_entity(op: Operation) -> dict[str, str]:
         expires = op.createdon + timedelta(seconds=op.ttlinseconds)
         return {"PartitionKey": shard_of(op.id), "RowKey": expiry_marker(op.id, expires)}
 
-    @_storage_call("delete a row")
     def delete(self, operation_id: str) -> None:
         """Delete the row; succeeds when it is already gone."""
-        self._table.delete_entity(shard_of(operation_id), operation_id)
+        with _translated("delete a row"):
+            self._table.delete_entity(shard_of(operation_id), operation_id)
 
     def _query(self, query_filter: str, parameters: dict, per_page: int | None = None) -> Iterator[Operation]:
         pages = self._table.query_entities(query_filter, parameters=parameters, results_per_page=per_page)
         return (from_entity(e) for e in pages)
 
-    @_storage_call("list rows")
     def list(self, query: ListQuery) -> Page:
         """Rows newest first: one lazy query per shard, merged by RowKey."""
         clauses = ["PartitionKey eq @shard", "RowKey lt @markers"]
@@ -166,6 +159,10 @@ class TableOperationStore:
         if query.filter:
             clauses.append(f"( {query.filter} )")
         text = " and ".join(clauses)
+        with _translated("list rows"):
+            return self._page(text, query)
+
+    def _page(self, text: str, query: ListQuery) -> Page:
         streams = [self._query(text, {**(query.parameters or {}), "shard": shard, "after": query.after,
                                          "markers": MARKER_PREFIX},
                                per_page=query.top + 1) for shard in SHARDS]
@@ -182,16 +179,13 @@ class TableOperationStore:
         """
         text = "PartitionKey eq @shard and RowKey gt @first and RowKey lt @bound"
         parameters = {"first": MARKER_PREFIX, "bound": expired_bound(now)}
-        try:
+        with _translated("find expired rows"):
             for shard in SHARDS:
                 markers = self._table.query_entities(text, parameters={**parameters, "shard": shard},
                                                      select=["RowKey"])
                 for marker in markers:
                     yield ExpiredRow(marker_operation_id(marker["RowKey"]), marker["RowKey"])
-        except AzureError as e:
-            raise StorageUnavailable(f"Table storage failed to find expired rows: {type(e).__name__}") from e
 
-    @_storage_call("delete rows")
     def delete_expired(self, rows: Iterable[ExpiredRow]) -> int:
         """Delete rows and their markers, 50 of each to an entity group transaction.
 
@@ -202,7 +196,8 @@ class TableOperationStore:
         for shard, group in itertools.groupby(by_shard, key=lambda row: shard_of(row.operation_id)):
             keys = [key for row in group for key in (row.operation_id, row.marker)]
             for start in range(0, len(keys), BATCH_SIZE):
-                self._delete_batch(shard, keys[start:start + BATCH_SIZE])
+                with _translated("delete rows"):
+                    self._delete_batch(shard, keys[start:start + BATCH_SIZE])
                 deleted += len(keys[start:start + BATCH_SIZE]) // 2
         return deleted
 
@@ -215,8 +210,8 @@ class TableOperationStore:
             for key in row_keys:
                 self._table.delete_entity(shard, key)
 
-    @_storage_call("reach the table")
     def ping(self) -> None:
         """Raise StorageUnavailable unless the table answers."""
-        next(iter(self._table.query_entities("PartitionKey eq @p", parameters={"p": "-"},
-                                             results_per_page=1)), None)
+        with _translated("reach the table"):
+            next(iter(self._table.query_entities("PartitionKey eq @p", parameters={"p": "-"},
+                                                 results_per_page=1)), None)
