@@ -85,22 +85,27 @@ class Azurite:
 
 
 class CallbackServer:
-    """A real HTTP server that records every POST by path; answers 200, or what ``new_url(answers=...)`` says."""
+    """A real HTTP server on 127.0.0.1 that records every POST by path (query string aside).
+
+    ``respond[path]`` lists the status codes to answer in turn, 200 after them;
+    ``new_url(answers)`` makes a fresh SAS-style URL that answers ``answers``.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: dict[str, list[dict]] = defaultdict(list)
-        self._answers: dict[str, list[int]] = {}
+        self.respond: dict[str, list[int]] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path = self.path.split("?")[0]
                 with server._lock:
-                    server._calls[self.path].append({"content_type": self.headers.get("Content-Type"),
-                                                     "body": json.loads(body)})
-                    answers = server._answers.get(self.path) or [200]
-                    status = answers.pop(0) if len(answers) > 1 else answers[0]
+                    answers = server.respond.get(path, [])
+                    status = answers.pop(0) if answers else 200
+                    server._calls[path].append({"status": status, "content_type": self.headers.get("Content-Type"),
+                                                "body": json.loads(body or b"null")})
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -109,18 +114,19 @@ class CallbackServer:
                 pass
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-        self._thread.start()
+        self.base = f"http://127.0.0.1:{self._http.server_port}"
+        threading.Thread(target=self._http.serve_forever, daemon=True).start()
 
-    def new_url(self, answers: tuple[int, ...] = (200,)) -> str:
-        """A callback URL of its own (SAS-style query); it answers ``answers`` in turn, then the last one."""
-        path = f"/cb/{uuid.uuid4().hex}?sig=secret"
+    def new_url(self, answers: tuple[int, ...] = ()) -> str:
+        """A callback URL of its own (with a SAS-style query) that answers ``answers`` in turn, then 200."""
+        path = f"/cb/{uuid.uuid4().hex}"
         with self._lock:
-            self._answers[path] = list(answers)
-        return f"http://127.0.0.1:{self._http.server_port}{path}"
+            self.respond[path] = list(answers)
+        return f"{self.base}{path}?sig=secret"
 
-    def calls(self, url: str) -> list[dict]:
-        path = url.split(str(self._http.server_port), 1)[1]
+    def calls(self, url_or_path: str) -> list[dict]:
+        """What was POSTed to this URL or path."""
+        path = url_or_path.removeprefix(self.base).split("?")[0]
         with self._lock:
             return list(self._calls[path])
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
-from helpers import REPO, free_port, wait_until
+from helpers import REPO, CallbackServer, free_port, wait_until
 
 TERMINAL_STATES = {3}
 
@@ -141,42 +138,6 @@ def quiet_app(azurite, tmp_path_factory):
     host = AppHost(azurite, tmp_path_factory.mktemp("quiet") / "host.log")
     yield host
     host.stop()
-
-
-class CallbackServer:
-    """A real HTTP server that records callbacks. ``respond[path]`` lists status codes to answer in turn."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict]] = []
-        self.respond: dict[str, list[int]] = {}
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with server.lock:
-                    codes = server.respond.get(self.path.split("?")[0], [])
-                    code = codes.pop(0) if codes else 200
-                    server.received.append((self.path, {"status": code, "content_type": self.headers.get(
-                        "Content-Type"), "body": json.loads(body or b"null")}))
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def calls(self, path: str) -> list[dict]:
-        with self.lock:
-            return [entry for p, entry in self.received if p.split("?")[0] == path]
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
 
 
 @pytest.fixture(scope="session")
