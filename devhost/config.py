@@ -190,6 +190,27 @@ class QueuesOptions:
         )
 
 
+LEASE_SETTING = "DEVHOST_QUEUE_MESSAGE_LEASE_SECONDS"
+
+
+def message_lease_seconds(environ: MutableMapping[str, str], default: float) -> float:
+    """How long a received message stays invisible before renewal (the host's fixed 10 minutes).
+
+    A devhost-only knob, not a host setting: tests shorten it to see what happens
+    when a host dies mid-run without waiting ten minutes for the message to return.
+    """
+    text = environ.get(LEASE_SETTING)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingError(f"{LEASE_SETTING} must be a number of seconds, not {text!r}") from None
+    if value < 2:
+        raise SettingError(f"{LEASE_SETTING} must be at least 2 seconds")
+    return value
+
+
 def http_route_prefix(config: dict) -> str:
     """``extensions.http.routePrefix`` (default ``api``; empty means none)."""
     prefix = get_path(config, "extensions", "http", "routePrefix", default="api")

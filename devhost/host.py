@@ -17,7 +17,7 @@ from . import app_loader, config, storage
 from .app_loader import FunctionSpec
 from .http_server import FunctionsHttpServer
 from .invoker import Invoker
-from .queue_listener import QueueListener
+from .queue_listener import MIN_RENEWAL_SECONDS, VISIBILITY_TIMEOUT_SECONDS, QueueListener
 from .routing import Route, RouteTemplate, Router
 from .timers import TimerRunner
 
@@ -64,6 +64,7 @@ class Host:
         router = Router(self._route(s, prefix) for s in specs if s.trigger_type == app_loader.HTTP)
         timers = {s.name.lower(): TimerRunner(s, self._invoker.invoke)
                   for s in specs if s.trigger_type == app_loader.TIMER}
+        lease = config.message_lease_seconds(self.environ, VISIBILITY_TIMEOUT_SECONDS)
         listeners = []
         for spec in (s for s in specs if s.trigger_type == app_loader.QUEUE):
             connection = spec.trigger.connection
@@ -71,7 +72,8 @@ class Host:
             listeners.append(QueueListener(
                 spec, clients.queue(connection, spec.queue_name),
                 clients.queue(connection, poison_name) if poison_name else None,
-                queues_options, self._invoker.invoke))
+                queues_options, self._invoker.invoke,
+                visibility_timeout=lease, minimum_renewal_interval=min(MIN_RENEWAL_SECONDS, lease / 2)))
 
         self._server = FunctionsHttpServer((self.bind_host, self.requested_port), router,
                                            self._invoke_http, self._run_admin)

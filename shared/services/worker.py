@@ -90,9 +90,10 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
     elif action is Action.RESUME:
         return svc.store.replace(op.apply(Event.RESUME, now, postponeuntil=None, messageid=""))
     elif action is Action.RECOVER:
-        attempt = msg.dequeue_count - 1
-        return svc.store.replace(op.apply(Event.FAIL, now, errorcode=UNEXPECTED, errormessage=(
-            f"The worker running attempt {attempt} stopped before it finished (host restart or timeout).")))
+        message = (f"The worker running attempt {msg.dequeue_count - 1} stopped before it finished "
+                   "(host restart or timeout).")
+        log.warning("Operation %s: %s", op.id, message)
+        return svc.store.replace(op.apply(Event.FAIL, now, errorcode=UNEXPECTED, errormessage=message))
     elif action is Action.START:
         started = svc.store.replace(op.apply(Event.START, now, messageid=msg.id, retrycount=msg.dequeue_count - 1,
                                              starttime=op.starttime or now, errorcode=None, errormessage=None))

@@ -114,3 +114,13 @@ def test_ncrontab_schedules_have_seconds_first():
     for bad in ("0 * * * *", "x * * * * *"):
         with pytest.raises(SettingError):
             Schedule(bad)
+
+
+def test_message_lease_defaults_to_the_hosts_ten_minutes_and_can_be_shortened_for_tests():
+    from devhost.config import SettingError, message_lease_seconds
+
+    assert message_lease_seconds({}, 600.0) == 600.0
+    assert message_lease_seconds({"DEVHOST_QUEUE_MESSAGE_LEASE_SECONDS": "3"}, 600.0) == 3.0
+    for bad in ("soon", "1"):
+        with pytest.raises(SettingError):
+            message_lease_seconds({"DEVHOST_QUEUE_MESSAGE_LEASE_SECONDS": bad}, 600.0)

@@ -20,11 +20,10 @@ TERMINAL_STATES = {3}
 class AppHost:
     """``python -m devhost`` serving this repo's app against the test Azurite."""
 
-    def __init__(self, connection_string: str, log_path, **settings: str) -> None:
+    def __init__(self, connection_string: str, log_path, name: str | None = None, **settings: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        suffix = uuid.uuid4().hex[:8]
-        self.queue_name, self.table_name = f"ops{suffix}", f"ops{suffix}"
+        self.queue_name = self.table_name = name or f"ops{uuid.uuid4().hex[:8]}"
         self.connection_string = connection_string
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BGOPS_", "AzureFunctionsJobHost__"))}
         env.update({
@@ -115,6 +114,12 @@ class AppHost:
                 self.process.kill()
         self._log.close()
 
+    def kill(self) -> None:
+        """Stop the host the hard way, as a crash or a scale-in would: nothing gets to clean up."""
+        self.process.kill()
+        self.process.wait(10)
+        self._log.close()
+
 
 ALL_COLUMNS = (
     "backgroundoperationid", "name", "displayname", "backgroundoperationstatecode",
@@ -130,6 +135,21 @@ def app(azurite, tmp_path_factory):
     host = AppHost(azurite, tmp_path_factory.mktemp("app") / "host.log")
     yield host
     host.stop()
+
+
+@pytest.fixture
+def make_app(azurite, tmp_path):
+    """``make_app(name=None, **settings)``: more hosts of the app, stopped after the test."""
+    hosts: list[AppHost] = []
+
+    def make(name: str | None = None, **settings: str) -> AppHost:
+        hosts.append(AppHost(azurite, tmp_path / f"host{len(hosts)}.log", name=name, **settings))
+        return hosts[-1]
+
+    yield make
+    for host in hosts:
+        if host.process.poll() is None:
+            host.stop()
 
 
 @pytest.fixture(scope="module")
