@@ -39,7 +39,7 @@ class Decision:
 def decide(op: Operation, message_id: str, now: datetime) -> Decision:
     """The next step for message ``message_id`` given the row ``op``."""
     if op.is_terminal:
-        return Decision(Action.DELIVER_CALLBACK if _callback_owed(op, now) else Action.DROP)
+        return Decision(Action.DELIVER_CALLBACK if callback_owed(op, now) else Action.DROP)
     if op.status is Status.WAITING:
         if op.postponeuntil is None:
             return Decision(Action.DROP)  # paused: a resume sends a new message
@@ -54,7 +54,8 @@ def decide(op: Operation, message_id: str, now: datetime) -> Decision:
     return Decision(Action.DROP if op.messageid != message_id else Action.RECOVER)
 
 
-def _callback_owed(op: Operation, now: datetime) -> bool:
+def callback_owed(op: Operation, now: datetime) -> bool:
+    """A finished operation's callback is owed if nobody claimed it, or its claimant died."""
     if op.callbackstate is CallbackState.PENDING:
         return True
     claimed = op.callbackclaimedon

@@ -69,6 +69,8 @@ class Operation:
         """
         status = transition(self.status, event)
         stamp: dict[str, Any] = {"status": status, "modifiedon": now}
+        if event is Event.RESUME:  # back to Ready: no longer postponed, and no message owns it yet
+            stamp |= {"postponeuntil": None, "messageid": ""}
         if status.is_terminal:
             stamp["endtime"] = now
             if self.callbackurl:

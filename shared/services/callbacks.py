@@ -62,6 +62,13 @@ def claim_callback(svc: Services, op: Operation, now: datetime) -> Operation | N
         return None
 
 
+def deliver_owed_callback(svc: Services, op: Operation, now: datetime) -> None:
+    """Claim a finished operation's callback and, if the claim is ours, deliver it."""
+    claimed = claim_callback(svc, op, now)
+    if claimed:
+        deliver_callback(svc, claimed)
+
+
 def deliver_callback(svc: Services, op: Operation) -> Operation:
     """POST the completion callback of a claimed, finished operation and record the outcome on its row."""
     payload = status_body(op, status_location(svc.settings, op))

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..domain.errors import InvalidRequest, StorageUnavailable
+from ..domain.errors import ConcurrencyConflict, InvalidRequest, OperationNotFound, StorageUnavailable
 from ..domain.operation import Operation
 from ..domain.times import parse_time
 from ..domain.states import Event, State, Status
 from ..storage.ports import ListQuery, Page
 from .container import Services
-from .callbacks import claim_callback, deliver_callback
+from .callbacks import deliver_owed_callback
 from .rows import update_row
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,13 @@ def _enqueue_or_undo(svc: Services, op: Operation, before: Operation) -> None:
     try:
         svc.queue.enqueue(op.id)
     except StorageUnavailable:
-        svc.store.replace(op.with_changes(status=before.status, postponeuntil=before.postponeuntil,
-                                          messageid=before.messageid))
+        # The one write outside the transition table: it undoes this call's own
+        # resume, and only while the row is still as this call left it.
+        undo = op.with_changes(status=before.status, postponeuntil=before.postponeuntil, modifiedon=before.modifiedon)
+        try:
+            svc.store.replace(undo)
+        except (ConcurrencyConflict, OperationNotFound):
+            log.warning("Operation %s changed while its resume was being undone.", op.id)
         raise
 
 
@@ -125,14 +130,10 @@ def _enqueue_or_deliver(svc: Services, op: Operation) -> None:
         svc.queue.enqueue(op.id)
     except StorageUnavailable:
         log.warning("Could not queue the callback of operation %s; delivering it now.", op.id)
-        claimed = claim_callback(svc, op, svc.clock())
-        if claimed:
-            deliver_callback(svc, claimed)
+        deliver_owed_callback(svc, op, svc.clock())
 
 
 def _changes_for(what: Change) -> dict[str, Any]:
     if what.event is Event.POSTPONE:
         return {"postponeuntil": what.postpone_until}
-    if what.event is Event.RESUME:
-        return {"postponeuntil": None, "messageid": ""}
     return {}

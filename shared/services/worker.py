@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.backoff import compute_backoff
-from ..domain.dispatch import Action, decide
+from ..domain.dispatch import Action, callback_owed, decide
 from ..domain.errors import (
     ConcurrencyConflict,
     InvalidRequest,
@@ -20,10 +20,10 @@ from ..domain.errors import (
 )
 from ..domain.error_codes import HANDLER_FAILED, NOT_REGISTERED, UNEXPECTED
 from ..domain.ids import parse_operation_id
-from ..domain.operation import CallbackState, Operation
+from ..domain.operation import Operation
 from ..domain.states import Event, Status
 from ..operations.context import OperationContext
-from .callbacks import claim_callback, deliver_callback
+from .callbacks import deliver_callback, deliver_owed_callback
 from .container import Services
 from .rows import update_row
 from .submission import check_outputs
@@ -84,11 +84,11 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
     if action is Action.DROP:
         log.info("Dropped a message of operation %s (%s).", op.id, op.status.name)
     elif action is Action.DELIVER_CALLBACK:
-        _deliver_owed_callback(svc, op, now)
+        deliver_owed_callback(svc, op, now)
     elif action is Action.DEFER:
         svc.queue.enqueue(op.id, delay_seconds=delay)
     elif action is Action.RESUME:
-        return svc.store.replace(op.apply(Event.RESUME, now, postponeuntil=None, messageid=""))
+        return svc.store.replace(op.apply(Event.RESUME, now))
     elif action is Action.RECOVER:
         message = (f"The worker running attempt {msg.dequeue_count - 1} stopped before it finished "
                    "(host restart or timeout).")
@@ -99,12 +99,6 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
                                              starttime=op.starttime or now, errorcode=None, errormessage=None))
         _run_attempt(svc, started, msg)
     return None
-
-
-def _deliver_owed_callback(svc: Services, op: Operation, now) -> None:
-    claimed = claim_callback(svc, op, now)
-    if claimed:
-        deliver_callback(svc, claimed)
 
 
 class _RowWatcher:
@@ -198,13 +192,16 @@ def fail_poisoned(svc: Services, body: str) -> None:
         return
     now = svc.clock()
     if op.is_terminal:
-        if decide(op, "", now).action is Action.DELIVER_CALLBACK:
-            _deliver_owed_callback(svc, op, now)
+        if callback_owed(op, now):
+            deliver_owed_callback(svc, op, now)
         return
     message = ("The operation's queue message reached the poison queue: the host stopped or timed out "
                f"during its last attempt ({svc.settings.max_attempts} attempts in all).")
-    done = update_row(svc.store, op, lambda row: None if row.is_terminal else row.conclude(
-        Event.POISON, now, errorcode=UNEXPECTED, errormessage=message))
+    try:
+        done = update_row(svc.store, op, lambda row: row.conclude(Event.POISON, now, errorcode=UNEXPECTED,
+                                                                  errormessage=message))
+    except TransitionRefused:
+        return  # finished meanwhile by whoever holds it; its callback is theirs to send
     log.warning("Operation %s failed: its message reached the poison queue.", op.id)
-    if done.is_terminal and done.callbackurl and done.callbackstate is CallbackState.SENDING:
+    if done.callbackurl:
         deliver_callback(svc, done)
