@@ -18,7 +18,10 @@ from pathlib import Path
 APP_ROOT = Path(__file__).resolve().parent.parent
 STORAGE_SETTING = "AzureWebJobsStorage"
 
-# name -> default, for every BGOPS_* setting (the deployment checks use this list)
+# name -> default, for every BGOPS_* setting (the deployment checks use this list).
+# BGOPS_QUEUE_NAME and BGOPS_PURGE_SCHEDULE are also read by the host, for the
+# bindings (%BGOPS_QUEUE_NAME%, %BGOPS_PURGE_SCHEDULE%), which have no defaults:
+# set them in the app settings (the sample settings and the Bicep do).
 DEFAULTS: dict[str, str] = {
     "BGOPS_QUEUE_NAME": "backgroundoperations",
     "BGOPS_TABLE_NAME": "backgroundoperations",
@@ -31,6 +34,10 @@ DEFAULTS: dict[str, str] = {
     "BGOPS_CALLBACK_RETRY_BASE_SECONDS": "2",
 }
 
+
+# The host's own defaults, for a host.json that does not say (QueuesOptions, HttpOptions).
+HOST_MAX_DEQUEUE_COUNT = 5
+HOST_ROUTE_PREFIX = "api"
 
 # The storage connection settings the app (and the host) read, besides BGOPS_*.
 STORAGE_SETTINGS = (STORAGE_SETTING, *(f"{STORAGE_SETTING}__{suffix}" for suffix in (
@@ -73,20 +80,24 @@ class Settings:
     storage: StorageSettings
     queue_name: str = DEFAULTS["BGOPS_QUEUE_NAME"]
     table_name: str = DEFAULTS["BGOPS_TABLE_NAME"]
-    retry_base_seconds: float = 30.0
-    retry_after_seconds: int = 10
-    default_ttl_seconds: int = 7_776_000
-    purge_schedule: str = DEFAULTS["BGOPS_PURGE_SCHEDULE"]
+    retry_base_seconds: float = float(DEFAULTS["BGOPS_RETRY_BASE_SECONDS"])
+    retry_after_seconds: int = int(DEFAULTS["BGOPS_RETRY_AFTER_SECONDS"])
+    default_ttl_seconds: int = int(DEFAULTS["BGOPS_DEFAULT_TTL_SECONDS"])
     allow_http_callbacks: bool = False
     enable_samples: bool = False
-    callback_retry_base_seconds: float = 2.0
-    max_attempts: int = 4  # host.json extensions.queues.maxDequeueCount
-    route_prefix: str = "api"  # host.json extensions.http.routePrefix
+    callback_retry_base_seconds: float = float(DEFAULTS["BGOPS_CALLBACK_RETRY_BASE_SECONDS"])
+    max_attempts: int = HOST_MAX_DEQUEUE_COUNT  # host.json extensions.queues.maxDequeueCount
+    route_prefix: str = HOST_ROUTE_PREFIX  # host.json extensions.http.routePrefix
 
     @property
     def poison_queue_name(self) -> str:
         """The queue the host moves a message to after maxDequeueCount attempts."""
-        return f"{self.queue_name}-poison"
+        return poison_queue_name(self.queue_name)
+
+
+def poison_queue_name(queue_name: str) -> str:
+    """``<queue>-poison``, as the Functions host names it."""
+    return f"{queue_name}-poison"
 
 
 def _bool(name: str, text: str) -> bool:
@@ -125,14 +136,19 @@ def storage_settings(env: Mapping[str, str], prefix: str = STORAGE_SETTING) -> S
 
 
 def _host_value(env: Mapping[str, str], host: dict, *path: str):
-    """A host.json value, overridden by ``AzureFunctionsJobHost__a__b`` as the host allows."""
-    override = env.get("AzureFunctionsJobHost__" + "__".join(path))
+    """A host.json value, overridden by ``AzureFunctionsJobHost__a__b`` as the host allows.
+
+    Both are matched regardless of case, as the host's configuration is.
+    """
+    wanted = "__".join(("AzureFunctionsJobHost", *path)).lower()
+    override = next((v for k, v in env.items() if k.lower() == wanted), None)
     if override is not None:
         return override
-    node = host
+    node: object = host
     for key in path:
-        node = node.get(key, {}) if isinstance(node, dict) else {}
-    return node if node != {} else None
+        node = next((v for k, v in node.items() if k.lower() == key.lower()), None) \
+            if isinstance(node, dict) else None
+    return node
 
 
 def load_settings(env: Mapping[str, str] | None = None, host_json: Path = APP_ROOT / "host.json") -> Settings:
@@ -140,7 +156,7 @@ def load_settings(env: Mapping[str, str] | None = None, host_json: Path = APP_RO
     env = os.environ if env is None else env
     value = {name: env.get(name, default) for name, default in DEFAULTS.items()}
     host = json.loads(host_json.read_text()) if host_json.exists() else {}
-    max_attempts = _host_value(env, host, "extensions", "queues", "maxDequeueCount") or 5
+    max_attempts = _host_value(env, host, "extensions", "queues", "maxDequeueCount")
     route_prefix = _host_value(env, host, "extensions", "http", "routePrefix")
     return Settings(
         storage=storage_settings(env),
@@ -149,13 +165,13 @@ def load_settings(env: Mapping[str, str] | None = None, host_json: Path = APP_RO
         retry_base_seconds=_number("BGOPS_RETRY_BASE_SECONDS", value["BGOPS_RETRY_BASE_SECONDS"], float),
         retry_after_seconds=_number("BGOPS_RETRY_AFTER_SECONDS", value["BGOPS_RETRY_AFTER_SECONDS"]),
         default_ttl_seconds=_number("BGOPS_DEFAULT_TTL_SECONDS", value["BGOPS_DEFAULT_TTL_SECONDS"], int, 1),
-        purge_schedule=value["BGOPS_PURGE_SCHEDULE"],
         allow_http_callbacks=_bool("BGOPS_ALLOW_HTTP_CALLBACKS", value["BGOPS_ALLOW_HTTP_CALLBACKS"]),
         enable_samples=_bool("BGOPS_ENABLE_SAMPLES", value["BGOPS_ENABLE_SAMPLES"]),
         callback_retry_base_seconds=_number("BGOPS_CALLBACK_RETRY_BASE_SECONDS",
                                             value["BGOPS_CALLBACK_RETRY_BASE_SECONDS"], float),
-        max_attempts=_number("maxDequeueCount", str(max_attempts), int, 1),
-        route_prefix=("api" if route_prefix is None else str(route_prefix)).strip("/"),
+        max_attempts=HOST_MAX_DEQUEUE_COUNT if max_attempts is None
+        else _number("maxDequeueCount", str(max_attempts), int, 1),
+        route_prefix=(HOST_ROUTE_PREFIX if route_prefix is None else str(route_prefix)).strip("/"),
     )
 
 

@@ -10,52 +10,61 @@ bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 @bp.function_name("submit_webapi")
 @bp.route(route="data/v9.2/{name}", methods=["POST"])
 def submit_webapi(req: func.HttpRequest) -> func.HttpResponse:
+    """Dataverse Web API form: run operation {name}, in the background with Prefer: respond-async."""
     return endpoints.submit_webapi(req)
 
 
 @bp.function_name("submit_operations")
 @bp.route(route="operations/{name}", methods=["POST"])
 def submit_operations(req: func.HttpRequest) -> func.HttpResponse:
+    """Alias of the Web API form."""
     return endpoints.submit_webapi(req)
 
 
 @bp.function_name("execute_background_operation")
 @bp.route(route="ExecuteBackgroundOperation", methods=["POST"])
 def execute_background_operation(req: func.HttpRequest) -> func.HttpResponse:
+    """The SDK message: run Request.RequestName in the background."""
     return endpoints.execute_background_operation(req)
 
 
 @bp.function_name("status_monitor")
 @bp.route(route="backgroundoperation/{id}", methods=["GET", "DELETE"])
 def status_monitor(req: func.HttpRequest) -> func.HttpResponse:
+    """Where Location points: GET the status (202 until finished), DELETE to cancel."""
     return endpoints.status_monitor(req)
 
 
 @bp.function_name("entity_webapi")
 @bp.route(route="data/v9.2/backgroundoperations({id})", methods=["GET", "PATCH"])
 def entity_webapi(req: func.HttpRequest) -> func.HttpResponse:
+    """The operation's row (GET, with $select) and its state changes (PATCH)."""
     return endpoints.entity(req)
 
 
 @bp.function_name("entity")
 @bp.route(route="backgroundoperations/{id}", methods=["GET", "PATCH"])
 def entity(req: func.HttpRequest) -> func.HttpResponse:
+    """Alias of the row route."""
     return endpoints.entity(req)
 
 
 @bp.function_name("list_webapi")
 @bp.route(route="data/v9.2/backgroundoperations", methods=["GET"])
 def list_webapi(req: func.HttpRequest) -> func.HttpResponse:
+    """Rows newest first, with $filter, $select, $top and @odata.nextLink."""
     return endpoints.list_operations(req)
 
 
 @bp.function_name("list")
 @bp.route(route="backgroundoperations", methods=["GET"])
 def list_operations(req: func.HttpRequest) -> func.HttpResponse:
+    """Alias of the list route."""
     return endpoints.list_operations(req)
 
 
 @bp.function_name("health")
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
+    """200 when the table and the queue answer, 503 with the reason otherwise (anonymous)."""
     return endpoints.health(req)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from ..domain.errors import InvalidRequest, UnknownOperation
+from ..domain.times import parse_time
 from .context import OperationContext
 
 Handler = Callable[[dict[str, Any], OperationContext], dict[str, Any]]
@@ -29,9 +29,9 @@ class ParamType(str, Enum):
 
 def _is_datetime(value: Any) -> bool:
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parse_time(value, "")
         return True
-    except (AttributeError, ValueError):
+    except InvalidRequest:
         return False
 
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 import requests
 from azure.core.exceptions import ResourceNotFoundError
 
+from ..domain.error_codes import HANDLER_FAILED
 from ..domain.errors import NonRetryableError, OperationError
+from ..domain.times import parse_time
 from .context import OperationContext
 from .registry import OperationRegistry, Parameter, ParamType
 
 SLEEP_STEP_SECONDS = 0.2
-DEFAULT_ERROR_CODE = -2147220891  # Dataverse's code for an error raised by a plug-in
+DEFAULT_ERROR_CODE = HANDLER_FAILED
 SYNC_TIMEOUT_SECONDS = 30
 
 
@@ -90,7 +91,7 @@ def _changed_rows(context: OperationContext, entity_name: str, since: str | None
     if since is None:
         entities = table.list_entities()
     else:
-        moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        moment = parse_time(since, "LastSyncDate")
         entities = table.query_entities("Timestamp gt @since", parameters={"since": moment})
     try:
         for entity in entities:

