@@ -1,8 +1,9 @@
 """Settings for the local host: ``local.settings.json``, ``host.json`` and
 ``%SETTING%`` binding expressions.
 
-This is the only devhost module that reads or writes ``os.environ`` (callers
-pass the mapping in, so tests can use a plain dict).
+Settings are read here from the mapping the host is given (``os.environ``
+unless a test passes a plain dict); the CLI's ``--port`` default ($PORT) is
+the one other read of the environment.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, MutableMapping
+from typing import Any, MutableMapping, Optional
 
 # Environment variables with this prefix override host.json paths, "__"
 # separating the levels: AzureFunctionsJobHost__extensions__queues__batchSize.
@@ -188,6 +189,12 @@ class QueuesOptions:
             max_dequeue_count=max_dequeue,
             message_encoding=encoding,
         )
+
+
+def python_thread_count(environ: MutableMapping[str, str]) -> Optional[int]:
+    """``PYTHON_THREADPOOL_THREAD_COUNT``, as the Python worker reads it (None: its default)."""
+    configured = environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "")
+    return int(configured) if configured.isdigit() and int(configured) > 0 else None
 
 
 LEASE_SETTING = "DEVHOST_QUEUE_MESSAGE_LEASE_SECONDS"

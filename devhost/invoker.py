@@ -72,11 +72,6 @@ class Context(func.Context):
     retry_context = property(lambda self: _RetryContext())
 
 
-def _thread_count() -> int:
-    configured = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "")
-    return int(configured) if configured.isdigit() and int(configured) > 0 \
-        else min(32, (os.cpu_count() or 1) + 4)
-
 
 class Invoker:
     """Calls user functions and flushes their queue outputs."""
@@ -86,7 +81,7 @@ class Invoker:
         self._app_dir = str(app_dir)
         self._queues = queue_clients
         self._encoding = message_encoding
-        self._pool = ThreadPoolExecutor(max_workers or _thread_count(),
+        self._pool = ThreadPoolExecutor(max_workers or min(32, (os.cpu_count() or 1) + 4),
                                         thread_name_prefix="devhost-function")
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever,

@@ -193,11 +193,6 @@ class RouteTemplate:
         self._groups[name] = parameter
         return name
 
-    @property
-    def parameters(self) -> list[Parameter]:
-        """The template's parameters, in order."""
-        return list(self._groups.values())
-
     def match(self, path: str) -> Optional[dict[str, str]]:
         """Route values if ``path`` (already decoded, starting with '/')
         matches, including every constraint; otherwise None."""
