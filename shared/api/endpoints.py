@@ -18,7 +18,7 @@ from ..services.container import Services, get_services
 from ..services.locations import status_location
 from ..storage.ports import ListQuery
 from . import odata, views
-from .errors import response_for
+from .errors import json_response, response_for
 from .prefer import parse_prefer
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,6 @@ def api(overrides: dict | None = None):
         return run
 
     return decorate
-
-
-def _json(body: Any, status: int = 200, headers: dict | None = None) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json",
-                             headers={"OData-Version": "4.0", **(headers or {})})
 
 
 def _body(req: func.HttpRequest) -> Any:
@@ -90,7 +85,7 @@ def _accepted(svc: Services, op, token: str | None, *, sdk: bool = False) -> fun
     body = views.accepted(op, location)
     if sdk:  # ExecuteBackgroundOperation's response property names, too
         body.update(BackgroundOperationId=op.id, Location=location)
-    return _json(body, 202, headers)
+    return json_response(body, 202, headers)
 
 
 @api()
@@ -99,7 +94,7 @@ def submit_webapi(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     prefs = parse_prefer(req.headers.get("Prefer"))
     name, inputs, runas = req.route_params.get("name", ""), _body(req), req.headers.get(PRINCIPAL_HEADER, "")
     if not prefs.respond_async:
-        return _json(submission.run_now(svc, name, inputs, runas))
+        return json_response(submission.run_now(svc, name, inputs, runas))
     op = submission.submit(svc, submission.Submission(name=name, inputs=inputs, base_url=_base_url(req),
                                                       runas=runas, callback_url=prefs.callback_url))
     return _accepted(svc, op, prefs.callback_token if prefs.callback_url else None)
@@ -134,13 +129,13 @@ def status_monitor(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     operation_id = _operation_id(req)
     if req.method.upper() == "DELETE":
         op = control.cancel(svc, operation_id)
-        return _json({"backgroundOperationStateCode": op.status.state.value,
+        return json_response({"backgroundOperationStateCode": op.status.state.value,
                       "backgroundOperationStatusCode": op.status.value})
     op = control.get_operation(svc, operation_id)
     location = status_location(svc.settings, op)
     if op.is_terminal:
-        return _json(views.monitor(op, location))
-    return _json(views.monitor(op, location), 202,
+        return json_response(views.monitor(op, location))
+    return json_response(views.monitor(op, location), 202,
                  {"Location": location, "Retry-After": str(svc.settings.retry_after_seconds)})
 
 
@@ -153,7 +148,7 @@ def entity(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
         return func.HttpResponse(status_code=204, headers={"OData-Version": "4.0"})
     params = odata.check_options(req.params, odata.ENTITY_OPTIONS)
     select = odata.parse_select(params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
-    return _json(views.entity(control.get_operation(svc, operation_id), select))
+    return json_response(views.entity(control.get_operation(svc, operation_id), select))
 
 
 @api()
@@ -172,7 +167,7 @@ def list_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     if page.next_after:
         kept = {k: v for k, v in params.items() if k in ("$filter", "$select", "$top") and v}
         body["@odata.nextLink"] = f"{req.url.split('?')[0]}?{urlencode({**kept, '$skiptoken': page.next_after})}"
-    return _json(body)
+    return json_response(body)
 
 
 def _canonical(svc: Services, name: str) -> str:
@@ -192,5 +187,5 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
     except Exception as exc:
         reason = str(exc) if isinstance(exc, StorageUnavailable) else f"{type(exc).__name__}"
         log.warning("Health check failed: %s", reason)
-        return _json({"status": "unavailable", "reason": reason}, 503)
-    return _json({"status": "ok"})
+        return json_response({"status": "unavailable", "reason": reason}, 503)
+    return json_response({"status": "ok"})

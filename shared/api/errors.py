@@ -28,11 +28,15 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
 ]
 
 
+def json_response(body: object, status: int = 200, headers: dict | None = None) -> func.HttpResponse:
+    """A JSON response with the OData-Version header every response carries."""
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json",
+                             headers={"OData-Version": "4.0", **(headers or {})})
+
+
 def error_response(status: int, code: str, message: str, headers: dict | None = None) -> func.HttpResponse:
     """A JSON error response."""
-    body = json.dumps({"error": {"code": code, "message": message}})
-    return func.HttpResponse(body, status_code=status, mimetype="application/json",
-                             headers={"OData-Version": "4.0", **(headers or {})})
+    return json_response({"error": {"code": code, "message": message}}, status, headers)
 
 
 def response_for(exc: Exception, overrides: dict[type[Exception], int] | None = None) -> func.HttpResponse:

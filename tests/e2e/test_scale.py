@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 from azure.data.tables import TableServiceClient
-from helpers import wait_until
+from helpers import CallbackServer, wait_until
 
 OPERATIONS = 300
 
@@ -39,36 +37,23 @@ def test_hundreds_of_concurrent_submissions_all_reach_a_terminal_state(app):
     assert statuses == {30}
 
 
-class ERP:
-    """A stand-in external system that records the batches POSTed to it."""
+class ERP(CallbackServer):
+    """A stand-in external system: a real HTTP server that records the batches POSTed to it."""
 
-    def __init__(self) -> None:
-        self.batches: list[dict] = []
-        self.lock = threading.Lock()
-        erp = self
+    @property
+    def url(self) -> str:
+        return f"{self.base}/import"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with erp.lock:
-                    erp.batches.append(body)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/import"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    @property
+    def batches(self) -> list[dict]:
+        return [call["body"] for call in self.calls("/import")]
 
 
 @pytest.fixture(scope="module")
 def erp():
     server = ERP()
     yield server
-    server.httpd.shutdown()
+    server.stop()
 
 
 @pytest.fixture(scope="module")
