@@ -222,3 +222,14 @@ def http_route_prefix(config: dict) -> str:
     """``extensions.http.routePrefix`` (default ``api``; empty means none)."""
     prefix = get_path(config, "extensions", "http", "routePrefix", default="api")
     return str(prefix).strip("/")
+
+
+KEY_SETTING = "DEVHOST_FUNCTION_KEY"
+
+
+def function_key(environ: MutableMapping[str, str]) -> Optional[str]:
+    """The key function-level HTTP routes require, or None for no checks (as Core Tools).
+
+    A devhost-only setting: in Azure the host keeps the keys itself.
+    """
+    return environ.get(KEY_SETTING) or None

@@ -77,7 +77,8 @@ class Host:
                 visibility_timeout=lease, minimum_renewal_interval=min(MIN_RENEWAL_SECONDS, lease / 2)))
 
         self._server = FunctionsHttpServer((self.bind_host, self.requested_port), router,
-                                           self._invoke_http, self._run_admin)
+                                           self._invoke_http, self._run_admin,
+                                           function_key=config.function_key(self.environ))
         threading.Thread(target=self._server.serve_forever, name="devhost-http",
                          daemon=True).start()
         self._listeners, self._timers = listeners, timers

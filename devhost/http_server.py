@@ -3,10 +3,16 @@
 One thread per connection (ThreadingHTTPServer). Logs one line per request -
 method, path without the query string, status, duration - and never query
 strings, headers or bodies, which may carry secrets (SAS signatures, keys).
+
+With a function key configured, a route whose authLevel is not anonymous
+answers 401 (no body) unless the request carries that key in the
+``x-functions-key`` header or the ``code`` query parameter, as the Functions
+host's key check does; without one, nothing is checked, as with Core Tools.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -22,6 +28,7 @@ from .routing import Router, decode_path
 log = logging.getLogger("devhost.http")
 
 ADMIN_PREFIX = "/admin/functions/"
+KEY_HEADER, KEY_PARAMETER = "x-functions-key", "code"
 
 
 class FunctionsHttpServer(ThreadingHTTPServer):
@@ -36,9 +43,18 @@ class FunctionsHttpServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], router: Router,
                  invoke_http: Callable[[Any, func.HttpRequest], Any],
-                 run_admin: Callable[[str, str], int]):
+                 run_admin: Callable[[str, str], int], function_key: Optional[str] = None):
         self.router, self.invoke_http, self.run_admin = router, invoke_http, run_admin
+        self.function_key = function_key
         super().__init__(address, RequestHandler)
+
+    def authorized(self, auth_level: Any, headers: dict[str, str], params: dict[str, str]) -> bool:
+        """Whether a request may call a function of this authLevel (no key set: always)."""
+        if self.function_key is None or str(auth_level).lower().endswith("anonymous"):
+            return True
+        expected = self.function_key.encode()
+        offered = [headers.get(KEY_HEADER), params.get(KEY_PARAMETER)]
+        return any(key is not None and hmac.compare_digest(key.encode(), expected) for key in offered)
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -94,13 +110,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         if match is None:
             return self._send(404, {}, b"")
         route, route_params = match
+        headers = self._headers()
+        params = {k: v for k, v in reversed(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))}
+        if not self.server.authorized(route.target.trigger.auth_level, headers, params):
+            return self._send(401, {}, b"")
         request = func.HttpRequest(
             method=self.command,
             url=f"http://{self.headers.get('Host') or '%s:%d' % self.server.server_address[:2]}"
                 f"{self.path}",
-            headers=self._headers(),
-            params={k: v for k, v in reversed(parse_qsl(urlsplit(self.path).query,
-                                                        keep_blank_values=True))},
+            headers=headers,
+            params=params,
             route_params=route_params,
             body=body,
         )

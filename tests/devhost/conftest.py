@@ -36,7 +36,8 @@ class RunningHost:
             if self.process.poll() is not None:
                 pytest.fail(f"devhost exited with {self.process.returncode}:\n{self.log()}")
             try:
-                return requests.get(f"{self.base}/api/plain", timeout=1).status_code == 200
+                # 401: up, with DEVHOST_FUNCTION_KEY set
+                return requests.get(f"{self.base}/api/plain", timeout=1).status_code in (200, 401)
             except requests.ConnectionError:
                 return False
         wait_until(answering, message="devhost to answer HTTP")

@@ -29,6 +29,11 @@ def get_thing(req: func.HttpRequest) -> func.HttpResponse:
         "method": req.method}), mimetype="application/json")
 
 
+@app.route(route="open", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def open_route(req: func.HttpRequest) -> str:
+    return "open"
+
+
 @app.route(route="echo/{*rest}", methods=["POST", "PUT"])
 def echo(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(req.get_body(), status_code=201,

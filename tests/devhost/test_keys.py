@@ -1,0 +1,40 @@
+"""Function keys (DEVHOST_FUNCTION_KEY): checked like the Functions host checks them, or not at all."""
+
+import pytest
+import requests
+
+KEY = "dev-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def keyed(make_host):
+    return make_host(env={"DEVHOST_FUNCTION_KEY": KEY})
+
+
+@pytest.mark.parametrize("how", [{}, {"params": {"code": "wrong"}}, {"headers": {"x-functions-key": "wrong"}},
+                                 {"params": {"code": ""}}])
+def test_a_function_level_route_without_the_key_is_401_with_no_body_and_the_function_never_runs(keyed, how):
+    response = requests.get(f"{keyed.base}/api/things(k1)", timeout=5, **how)
+    assert response.status_code == 401 and response.content == b""
+
+
+def test_the_key_opens_the_route_from_the_code_parameter_or_the_header(keyed):
+    by_query = requests.get(f"{keyed.base}/api/things(k2)", params={"code": KEY}, timeout=5)
+    by_header = requests.get(f"{keyed.base}/api/things(k3)", headers={"x-functions-key": KEY}, timeout=5)
+    assert by_query.status_code == by_header.status_code == 200
+    assert by_query.json()["params"] == {"code": KEY}  # the app sees the query as sent, key included
+
+
+def test_an_anonymous_route_needs_no_key(keyed):
+    response = requests.get(f"{keyed.base}/api/open", timeout=5)
+    assert response.status_code == 200 and response.text == "open"
+
+
+def test_the_key_never_reaches_the_host_log(keyed):
+    requests.get(f"{keyed.base}/api/things(k4)", params={"code": KEY}, timeout=5)
+    requests.get(f"{keyed.base}/api/things(k5)", params={"code": "wrong-guess"}, timeout=5)
+    assert KEY not in keyed.log() and "wrong-guess" not in keyed.log()
+
+
+def test_without_a_key_set_nothing_is_checked_as_with_core_tools(host):
+    assert requests.get(f"{host.base}/api/things(k6)", timeout=5).status_code == 200
