@@ -69,6 +69,8 @@ var bgopsSettings = {
   BGOPS_ALLOW_HTTP_CALLBACKS: 'false'
   BGOPS_ENABLE_SAMPLES: 'false'
   BGOPS_CALLBACK_RETRY_BASE_SECONDS: '2'
+  // Empty: URLs handed to callers use WEBSITE_HOSTNAME. Set it for a custom domain or a gateway.
+  BGOPS_PUBLIC_BASE_URL: ''
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

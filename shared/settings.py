@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 STORAGE_SETTING = "AzureWebJobsStorage"
@@ -32,6 +33,7 @@ DEFAULTS: dict[str, str] = {
     "BGOPS_ALLOW_HTTP_CALLBACKS": "false",
     "BGOPS_ENABLE_SAMPLES": "false",
     "BGOPS_CALLBACK_RETRY_BASE_SECONDS": "2",
+    "BGOPS_PUBLIC_BASE_URL": "",
 }
 
 
@@ -46,6 +48,8 @@ STORAGE_SETTINGS = (STORAGE_SETTING, *(f"{STORAGE_SETTING}__{suffix}" for suffix
 # the deployment checks can tell a known setting from a typo.
 HOST_SETTINGS = ("FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsFeatureFlags", "APPLICATIONINSIGHTS_CONNECTION_STRING",
                  "APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
+# Set by the platform in Azure (never in app settings): the app's default host name.
+WEBSITE_HOSTNAME = "WEBSITE_HOSTNAME"
 
 
 def known_settings() -> frozenset[str]:
@@ -88,6 +92,10 @@ class Settings:
     callback_retry_base_seconds: float = float(DEFAULTS["BGOPS_CALLBACK_RETRY_BASE_SECONDS"])
     max_attempts: int = HOST_MAX_DEQUEUE_COUNT  # host.json extensions.queues.maxDequeueCount
     route_prefix: str = HOST_ROUTE_PREFIX  # host.json extensions.http.routePrefix
+    # Where clients reach the app, for the URLs handed back to them: BGOPS_PUBLIC_BASE_URL
+    # (scheme://host[:port]) when set, else the platform's host name (Azure), else the request's.
+    public_base_url: str = ""
+    public_host_name: str = ""  # WEBSITE_HOSTNAME
 
     @property
     def poison_queue_name(self) -> str:
@@ -117,6 +125,17 @@ def _number(name: str, text: str, kind: type = int, minimum: float = 0):
     if not math.isfinite(value) or value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, not {value}.")
     return value
+
+
+def _base_url(name: str, text: str) -> str:
+    text = text.strip().rstrip("/")
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment or parts.path:
+        raise SettingsError(f"{name} must be an absolute http(s) URL with no path or query, such as "
+                            f"https://ops.contoso.com, not '{text}'.")
+    return text
 
 
 def storage_settings(env: Mapping[str, str], prefix: str = STORAGE_SETTING) -> StorageSettings:
@@ -172,6 +191,8 @@ def load_settings(env: Mapping[str, str] | None = None, host_json: Path = APP_RO
         max_attempts=HOST_MAX_DEQUEUE_COUNT if max_attempts is None
         else _number("maxDequeueCount", str(max_attempts), int, 1),
         route_prefix=(HOST_ROUTE_PREFIX if route_prefix is None else str(route_prefix)).strip("/"),
+        public_base_url=_base_url("BGOPS_PUBLIC_BASE_URL", value["BGOPS_PUBLIC_BASE_URL"]),
+        public_host_name=env.get(WEBSITE_HOSTNAME, "").strip(),
     )
 
 

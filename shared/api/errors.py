@@ -11,6 +11,7 @@ import logging
 import azure.functions as func
 
 from ..domain import errors as e
+from ..domain.error_codes import as_hex
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +24,18 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (e.OperationFinished, 409, "OperationFinished"),
     (e.TransitionRefused, 400, "TransitionNotAllowed"),
     (e.ConcurrencyConflict, 409, "Conflict"),
+    (e.PreconditionFailed, 412, "PreconditionFailed"),
     (e.StorageUnavailable, 503, "StorageUnavailable"),
-    (e.HandlerFailed, 500, "HandlerFailed"),
+    (e.HandlerFailed, 400, "HandlerFailed"),
 ]
 
 
+JSON = "application/json; odata.metadata=minimal"
+
+
 def json_response(body: object, status: int = 200, headers: dict | None = None) -> func.HttpResponse:
-    """A JSON response with the OData-Version header every response carries."""
-    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json",
+    """A JSON response with the OData headers every response carries."""
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype=JSON,
                              headers={"OData-Version": "4.0", **(headers or {})})
 
 
@@ -45,7 +50,7 @@ def response_for(exc: Exception, overrides: dict[type[Exception], int] | None = 
         if isinstance(exc, cls):
             status = next((s for c, s in (overrides or {}).items() if isinstance(exc, c)), status)
             if isinstance(exc, e.HandlerFailed):
-                code = f"0x{exc.code & 0xFFFFFFFF:08X}"
+                code = as_hex(exc.code)
             headers = {"Retry-After": "5"} if status == 503 else None
             return error_response(status, code, str(exc), headers)
     log.exception("Unexpected error while serving a request.")

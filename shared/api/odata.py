@@ -1,4 +1,11 @@
-"""The OData query options the list endpoint accepts: ``$filter``, ``$select``, ``$top``, ``$skiptoken``.
+"""The OData query options the list endpoint accepts: ``$filter``, ``$select``, ``$top``, ``$skiptoken``,
+and how they page.
+
+Paging as OData defines it: ``$top`` caps the total (at most N rows, no
+``@odata.nextLink`` past them); the page size is ``Prefer: odata.maxpagesize``
+when asked, else ``$top`` (up to a page's maximum), else 50. A nextLink
+carries what is left of ``$top`` and the page size, so a client that follows
+it with no headers at all still gets the same pages.
 
 ``$filter`` is parsed, checked against the columns it may name, and
 re-emitted as a Table Storage filter whose values are ``@p<n>`` parameters
@@ -14,19 +21,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.errors import InvalidRequest
+from ..domain.ids import parse_operation_id
 from ..domain.times import parse_time
+from .views import KEY
 
 FILTERABLE = {
+    KEY: "guid",
     "backgroundoperationstatecode": "int",
     "backgroundoperationstatuscode": "int",
     "name": "string",
     "createdon": "datetime",
 }
 OPERATORS = ("eq", "ne", "ge", "le", "gt", "lt")
-DEFAULT_TOP, MAX_TOP = 50, 1000
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
+MAX_TOP = 2**31 - 1
+STORED_AS = {KEY: "RowKey"}  # the key is the row's RowKey; every other column is stored under its own name
 _TOKEN = re.compile(r"\s*('(?:[^']|'')*'|\(|\)|[^\s()]+)")
 _DATETIME_LITERAL = re.compile(r"^(?:datetime)?'?(\d{4}-\d\d-\d\dT[^']*)'?$", re.IGNORECASE)
-_HOW = ("Filters compare backgroundoperationstatecode, backgroundoperationstatuscode, name or createdon "
+_HOW = ("Filters compare backgroundoperationid, backgroundoperationstatecode, backgroundoperationstatuscode, "
+        "name or createdon "
         "with eq, ne, ge, le, gt or lt, joined by 'and'; for example "
         "\"backgroundoperationstatecode eq 3 and name eq 'sample_Echo'\".")
 
@@ -55,6 +68,11 @@ def _literal(column: str, token: str) -> Any:
     if kind == "int":
         if re.fullmatch(r"-?\d{1,9}", token):
             return int(token)
+    elif kind == "guid":
+        try:
+            return parse_operation_id(token.strip("'"))
+        except InvalidRequest:
+            pass
     elif kind == "string":
         if len(token) >= 2 and token[0] == token[-1] == "'":
             return token[1:-1].replace("''", "'")
@@ -98,7 +116,7 @@ def parse_filter(text: str | None, *, canonical_name: Callable[[str], str] = lam
         literal = _literal(column, value)
         name = f"p{len(parameters)}"
         parameters[name] = canonical_name(literal) if column == "name" else literal
-        clauses.append(f"{column} {operator} @{name}")
+        clauses.append(f"{STORED_AS.get(column, column)} {operator} @{name}")
     return TableFilter(" and ".join(clauses), parameters)
 
 
@@ -115,22 +133,69 @@ def check_options(params: Mapping[str, str], supported: tuple[str, ...]) -> Mapp
     return params
 
 
-def parse_top(text: str | None) -> int:
-    """``$top``: 1 to 1000, default 50."""
+def parse_top(text: str | None) -> int | None:
+    """``$top``: a whole number from 0 (None when absent): the most rows the caller wants in all."""
     if text is None or text == "":
-        return DEFAULT_TOP
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_TOP:
-        raise InvalidRequest(f"$top must be a whole number from 1 to {MAX_TOP}.")
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 10) or int(text) > MAX_TOP:
+        raise InvalidRequest(f"$top must be a whole number from 0 to {MAX_TOP}.")
     return int(text)
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Where a list request stands: how many rows this page holds, how many may follow, where to go on."""
+
+    page_size: int
+    remaining: int | None  # what is left of $top, or None for no cap
+    after: str | None = None  # the last id the previous page ended with
+
+    @property
+    def this_page(self) -> int:
+        """Rows to read for this page."""
+        return self.page_size if self.remaining is None else min(self.page_size, self.remaining)
+
+    def next_link_options(self, served: int, last_id: str) -> dict[str, str] | None:
+        """The options of the nextLink after ``served`` rows ending at ``last_id``; None when done."""
+        left = None if self.remaining is None else self.remaining - served
+        if left is not None and left <= 0:
+            return None
+        options = {"$skiptoken": f"{last_id}:{self.page_size}"}
+        if left is not None:
+            options["$top"] = str(left)
+        return options
+
+
+def parse_paging(top: str | None, skiptoken: str | None, max_page_size: int | None) -> Paging:
+    """The paging a list request asks for (``$top``, ``$skiptoken``, ``Prefer: odata.maxpagesize``)."""
+    remaining = parse_top(top)
+    after, token_size = _parse_skiptoken(skiptoken)
+    asked = max_page_size or token_size or (remaining if remaining else None) or DEFAULT_PAGE_SIZE
+    return Paging(page_size=min(asked, MAX_PAGE_SIZE), remaining=remaining, after=after)
+
+
+def _parse_skiptoken(token: str | None) -> tuple[str | None, int | None]:
+    """``<last id>:<page size>`` as a nextLink carries it (or a bare id)."""
+    if not token:
+        return None, None
+    after, _, size = token.partition(":")
+    try:
+        if size and not (re.fullmatch(r"[0-9]{1,4}", size) and 1 <= int(size) <= MAX_PAGE_SIZE):
+            raise InvalidRequest("bad page size")
+        return parse_operation_id(after), int(size) if size else None
+    except InvalidRequest:
+        raise InvalidRequest("$skiptoken is not one this service handed out; follow @odata.nextLink as it is.") \
+            from None
 
 
 def parse_select(text: str | None, columns: tuple[str, ...], default: tuple[str, ...] | None = None
                  ) -> tuple[str, ...]:
-    """``$select``: the chosen ``columns``; ``default`` (else all of them) when absent."""
+    """``$select``: the chosen ``columns``, the key always among them; ``default`` (else all) when absent."""
     if text is None or not text.strip():
         return columns if default is None else default
-    chosen = tuple(c.strip().lower() for c in text.split(",") if c.strip())
+    chosen = tuple(dict.fromkeys(c.strip().lower() for c in text.split(",") if c.strip()))
     unknown = [c for c in chosen if c not in columns]
     if unknown:
-        raise InvalidRequest(f"$select: unknown column(s) {', '.join(unknown)}; known: {', '.join(columns)}.")
-    return chosen
+        raise InvalidRequest(f"$select: unknown column(s) {', '.join(u[:64] for u in unknown[:10])}; "
+                             f"known: {', '.join(columns)}.")
+    return chosen if KEY in chosen or KEY not in columns else (KEY, *chosen)

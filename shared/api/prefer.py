@@ -1,10 +1,19 @@
-"""The ``Prefer`` request header (RFC 7240): respond-async and the callback URL."""
+"""The ``Prefer`` request header (RFC 7240): respond-async, the callback URL, odata.maxpagesize.
+
+Preferences this app does not know are ignored, as RFC 7240 asks; a header
+that cannot be read at all (a preference with no name) or a page size that
+is not a positive whole number is refused, never guessed at.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from ..domain.errors import InvalidRequest
+
 CALLBACK_TOKENS = ("odata.callback", "callback")
+MAX_PAGE_SIZE = "odata.maxpagesize"
 
 
 @dataclass(frozen=True)
@@ -14,6 +23,7 @@ class Preferences:
     respond_async: bool = False
     callback_url: str | None = field(default=None, repr=False)
     callback_token: str | None = None  # the syntax it came in, echoed in Preference-Applied
+    max_page_size: int | None = None
 
 
 def _split(text: str, sep: str) -> list[str]:
@@ -39,14 +49,28 @@ def _name_value(text: str) -> tuple[str, str | None]:
     return name.strip().lower(), (value if _ else None)
 
 
+def _page_size(value: str | None) -> int:
+    if value is None or not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < 1:
+        raise InvalidRequest(f"Prefer: {MAX_PAGE_SIZE} must be a whole number of rows from 1 up, "
+                             f"as in 'Prefer: {MAX_PAGE_SIZE}=100'.")
+    return int(value)
+
+
 def parse_prefer(header: str | None) -> Preferences:
-    """``respond-async, odata.callback; url="..."`` (or the older ``callback; url=...``)."""
-    respond_async, url, token = False, None, None
+    """``respond-async, odata.callback; url="..."`` (or the older ``callback; url=...``), and
+    ``odata.maxpagesize=N``; InvalidRequest for a header that cannot be read."""
+    respond_async, url, token, page_size = False, None, None, None
     for preference in _split(header or "", ","):
-        name, *params = _split(preference, ";")
-        name = _name_value(name)[0]
+        name, value = _name_value(preference.split(";", 1)[0])
+        if not name:
+            raise InvalidRequest("The Prefer header has a preference with no name; send, for example, "
+                                 "'Prefer: respond-async' or 'Prefer: odata.maxpagesize=100'.")
         if name == "respond-async":
             respond_async = True
         elif name in CALLBACK_TOKENS:
+            params = _split(preference, ";")[1:]
             url, token = dict(_name_value(p) for p in params).get("url"), name
-    return Preferences(respond_async=respond_async, callback_url=url, callback_token=token)
+        elif name == MAX_PAGE_SIZE:
+            page_size = _page_size(value)
+    return Preferences(respond_async=respond_async, callback_url=url, callback_token=token,
+                       max_page_size=page_size)

@@ -6,17 +6,36 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..domain.callbacks import status_body
+from ..domain.error_codes import UNEXPECTED, as_hex
 from ..domain.operation import Operation, to_key_values
 from ..domain.states import STATE_LABELS, Status
 
-COLUMNS = (
-    "backgroundoperationid", "name", "displayname", "backgroundoperationstatecode",
-    "backgroundoperationstatuscode", "inputparameters", "outputparameters", "starttime", "endtime",
-    "retrycount", "errorcode", "errormessage", "runas", "createdon", "modifiedon", "ttlinseconds",
-    "postponeuntil",
-)
+# Every column the API shows, with its Edm type for $metadata, in the order rows show them.
+COLUMN_TYPES: dict[str, str] = {
+    "backgroundoperationid": "Edm.Guid",
+    "name": "Edm.String",
+    "displayname": "Edm.String",
+    "backgroundoperationstatecode": "Edm.Int32",
+    "backgroundoperationstatuscode": "Edm.Int32",
+    "inputparameters": "Edm.String",
+    "outputparameters": "Edm.String",
+    "starttime": "Edm.DateTimeOffset",
+    "endtime": "Edm.DateTimeOffset",
+    "retrycount": "Edm.Int32",
+    "errorcode": "Edm.Int32",
+    "errormessage": "Edm.String",
+    "runas": "Edm.String",
+    "createdon": "Edm.DateTimeOffset",
+    "modifiedon": "Edm.DateTimeOffset",
+    "ttlinseconds": "Edm.Int32",
+    "postponeuntil": "Edm.DateTimeOffset",
+    "progresspercent": "Edm.Int32",
+    "progressmessage": "Edm.String",
+}
+KEY = "backgroundoperationid"
 # Not in Dataverse's table; returned only when $select names them.
 EXTRA_COLUMNS = ("progresspercent", "progressmessage")
+COLUMNS = tuple(c for c in COLUMN_TYPES if c not in EXTRA_COLUMNS)
 SELECTABLE = COLUMNS + EXTRA_COLUMNS
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 
@@ -27,7 +46,7 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
-    """The row under its logical column names. The callback URL is never among them."""
+    """The row under its logical column names, with its ``@odata.etag``. The callback URL is never among them."""
     values = {
         "backgroundoperationid": op.id,
         "name": op.name,
@@ -49,7 +68,8 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
         "progresspercent": op.progresspercent,
         "progressmessage": op.progressmessage,
     }
-    return {column: values[column] for column in select}
+    etag = {"@odata.etag": op.etag} if op.etag else {}
+    return etag | {column: values[column] for column in select}
 
 
 def accepted(op: Operation, location: str) -> dict[str, Any]:
@@ -66,3 +86,10 @@ def monitor(op: Operation, location: str) -> dict[str, Any]:
     if op.status is Status.SUCCEEDED:
         body.update({k: v for k, v in (op.outputs or {}).items() if k not in body})
     return body
+
+
+def failure(op: Operation) -> dict[str, Any]:
+    """The Dataverse error body for a Failed or Canceled operation (the failure opt-in's 500)."""
+    if op.status is Status.CANCELED:
+        return {"error": {"code": "OperationCanceled", "message": op.errormessage or "The operation was canceled."}}
+    return {"error": {"code": as_hex(op.errorcode or UNEXPECTED), "message": op.errormessage or "The operation failed."}}

@@ -8,3 +8,8 @@ NOT_REGISTERED = -2147220969  # 0x80040217: the operation's handler no longer ex
 def as_int32(code: int) -> int:
     """A code as the signed 32-bit int Table Storage and Dataverse hold (0x80040265 -> -2147220891)."""
     return ((code & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
+
+
+def as_hex(code: int) -> str:
+    """A code as Dataverse writes it in error bodies (-2147220891 -> '0x80040265')."""
+    return f"0x{code & 0xFFFFFFFF:08X}"

@@ -62,12 +62,23 @@ class ConcurrencyConflict(BackgroundOperationError):
     """The row changed since it was read (HTTP 412 from Table Storage); read it again."""
 
 
+class PreconditionFailed(BackgroundOperationError):
+    """The caller's If-Match ETag is not the row's any more: it changed since the caller read it."""
+
+    def __init__(self, operation_id: str) -> None:
+        super().__init__(f"Background operation {operation_id} changed since you read it (If-Match does not "
+                         "match its ETag); read it again and decide again.")
+
+
 class StorageUnavailable(BackgroundOperationError):
     """Table or queue storage could not be reached; nothing was changed."""
 
 
 class HandlerFailed(BackgroundOperationError):
-    """A handler raised; carries the error code and message recorded on the row."""
+    """A handler run inside the request failed; carries its error code and message.
+
+    A 4xx, as Dataverse answers a plug-in's error: a caller's retry policy
+    re-sends 5xx answers, which would repeat the handler's side effects."""
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)

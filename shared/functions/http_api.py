@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from ..api import endpoints
+from ..api import endpoints, resources
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -31,36 +31,50 @@ def execute_background_operation(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("status_monitor")
 @bp.route(route="backgroundoperation/{id}", methods=["GET", "DELETE"])
 def status_monitor(req: func.HttpRequest) -> func.HttpResponse:
-    """Where Location points: GET the status (202 until finished), DELETE to cancel."""
+    """Where Location points: GET the status (202 until finished), DELETE to cancel (If-Match honoured)."""
     return endpoints.status_monitor(req)
+
+
+@bp.function_name("service_document")
+@bp.route(route="data/v9.2", methods=["GET"])
+def service_document(req: func.HttpRequest) -> func.HttpResponse:
+    """The OData service document: the entity sets (one) and where $metadata is."""
+    return resources.service_document(req)
+
+
+@bp.function_name("metadata")
+@bp.route(route="data/v9.2/$metadata", methods=["GET"])
+def metadata(req: func.HttpRequest) -> func.HttpResponse:
+    """The CSDL $metadata document that OData clients read first."""
+    return resources.metadata_document(req)
 
 
 @bp.function_name("entity_webapi")
 @bp.route(route="data/v9.2/backgroundoperations({id})", methods=["GET", "PATCH"])
 def entity_webapi(req: func.HttpRequest) -> func.HttpResponse:
     """The operation's row (GET, with $select) and its state changes (PATCH)."""
-    return endpoints.entity(req)
+    return resources.entity(req)
 
 
 @bp.function_name("entity")
 @bp.route(route="backgroundoperations/{id}", methods=["GET", "PATCH"])
 def entity(req: func.HttpRequest) -> func.HttpResponse:
     """Alias of the row route."""
-    return endpoints.entity(req)
+    return resources.entity(req)
 
 
 @bp.function_name("list_webapi")
 @bp.route(route="data/v9.2/backgroundoperations", methods=["GET"])
 def list_webapi(req: func.HttpRequest) -> func.HttpResponse:
     """Rows newest first, with $filter, $select, $top and @odata.nextLink."""
-    return endpoints.list_operations(req)
+    return resources.list_operations(req)
 
 
 @bp.function_name("list")
 @bp.route(route="backgroundoperations", methods=["GET"])
 def list_operations(req: func.HttpRequest) -> func.HttpResponse:
     """Alias of the list route."""
-    return endpoints.list_operations(req)
+    return resources.list_operations(req)
 
 
 @bp.function_name("health")

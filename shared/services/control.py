@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..domain.errors import ConcurrencyConflict, InvalidRequest, OperationNotFound, StorageUnavailable
+from ..domain.errors import (
+    ConcurrencyConflict,
+    InvalidRequest,
+    OperationNotFound,
+    PreconditionFailed,
+    StorageUnavailable,
+)
 from ..domain.operation import Operation
 from ..domain.times import parse_time
 from ..domain.states import Event, State, Status
@@ -82,21 +88,35 @@ def _future_time(value: Any, now: datetime) -> datetime:
     return moment
 
 
-def cancel(svc: Services, operation_id: str) -> Operation:
+def cancel(svc: Services, operation_id: str, *, if_match: str | None = None) -> Operation:
     """Ask for cancellation: Canceled at once if it has not started, Canceling if it is running.
 
     Asking again while it is Canceling changes nothing and is not an error.
     """
     op = svc.store.get(operation_id)
-    return op if op.status is Status.CANCELING else change(svc, op, Change(Event.CANCEL))
+    if op.status is Status.CANCELING:
+        return _matching(op, if_match)
+    return change(svc, op, Change(Event.CANCEL), if_match=if_match)
 
 
-def change(svc: Services, row: str | Operation, what: Change) -> Operation:
-    """Apply a caller's event to the row (ETag-conditional), then queue what the new state needs."""
+def _matching(op: Operation, if_match: str | None) -> Operation:
+    """The row, if the caller's ``If-Match`` allows a change to it (absent or ``*``: any version)."""
+    tags = [tag.strip() for tag in (if_match or "*").split(",")]
+    if "*" not in tags and op.etag not in tags:
+        raise PreconditionFailed(op.id)
+    return op
+
+
+def change(svc: Services, row: str | Operation, what: Change, *, if_match: str | None = None) -> Operation:
+    """Apply a caller's event to the row (ETag-conditional), then queue what the new state needs.
+
+    With ``if_match``, the change applies only to that version of the row: a
+    row that changed before or during the write is PreconditionFailed.
+    """
     now = svc.clock()
     before = svc.store.get(row) if isinstance(row, str) else row
     extra = _changes_for(what)
-    op = update_row(svc.store, before, lambda row: row.apply(what.event, now, **extra))
+    op = update_row(svc.store, before, lambda row: _matching(row, if_match).apply(what.event, now, **extra))
     log.info("Operation %s: %s -> %s.", op.id, what.event.value, op.status.name)
     if what.event is Event.RESUME:
         _enqueue_or_undo(svc, op, before)

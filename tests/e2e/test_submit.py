@@ -95,9 +95,11 @@ def test_without_respond_async_it_runs_synchronously_and_writes_no_row(app):
     assert app.count_rows() == before
 
 
-def test_synchronous_handler_failure_gives_an_error_body(app):
-    response = requests.post(app.url("data/v9.2/sample_Fail"), json={"NonRetryable": True, "ErrorCode": 42})
-    assert response.status_code == 500
+@pytest.mark.parametrize("inputs", [{"NonRetryable": True, "ErrorCode": 42}, {"FailTimes": 1, "ErrorCode": 42}])
+def test_synchronous_handler_failure_is_a_4xx_with_an_error_body_so_retry_policies_leave_it(app, inputs):
+    # Power Automate re-sends 408/429/5xx; a handler's error must not be one of them (issue 6).
+    response = requests.post(app.url("data/v9.2/sample_Fail"), json=inputs)
+    assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "0x0000002A" and "fail" in error["message"]
 

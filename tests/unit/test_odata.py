@@ -9,10 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.api.odata import DEFAULT_TOP, MAX_TOP, parse_filter, parse_select, parse_top
-from shared.api.views import COLUMNS
+from shared.api.odata import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_TOP,
+    Paging,
+    parse_filter,
+    parse_paging,
+    parse_select,
+    parse_top,
+)
+from shared.api.views import COLUMNS, SELECTABLE
 from shared.domain.errors import InvalidRequest
 
+ID = "0b5d3c2a-1f00-8e4d-9a7b-5c6d7e8f9a0b"
 OPERATORS = ["eq", "ne", "ge", "le", "gt", "lt"]
 # column -> (literal as written in $filter, the value it must become)
 LITERALS = {
@@ -180,22 +190,55 @@ def test_any_text_either_parses_to_parameterised_clauses_or_is_refused(text):
     assert set(result.text.split()) <= allowed
 
 
-@pytest.mark.parametrize("text, expected", [(None, DEFAULT_TOP), ("", DEFAULT_TOP), ("1", 1), ("50", 50),
-                                            ("1000", 1000), ("007", 7)])
-def test_top_accepts_1_to_1000_and_defaults_to_50(text, expected):
+@pytest.mark.parametrize("text, expected", [(None, None), ("", None), ("0", 0), ("1", 1), ("50", 50),
+                                            ("5000", 5000), ("007", 7), (str(MAX_TOP), MAX_TOP)])
+def test_top_is_a_whole_number_from_0_and_absent_means_no_cap(text, expected):
     assert parse_top(text) == expected
-    assert DEFAULT_TOP == 50 and MAX_TOP == 1000
 
 
-@pytest.mark.parametrize("text", ["0", "1001", "-1", "abc", "1.5", "1e3", " 5", "5 ", "+5", "99999999999999999999"])
-def test_top_outside_1_to_1000_or_not_a_whole_number_is_refused(text):
-    with pytest.raises(InvalidRequest, match="from 1 to 1000"):
+@pytest.mark.parametrize("text", ["-1", "abc", "1.5", "1e3", " 5", "5 ", "+5", str(MAX_TOP + 1), "9" * 400, "²"])
+def test_top_that_is_not_a_whole_number_in_range_is_refused(text):
+    with pytest.raises(InvalidRequest, match=r"\$top must be a whole number from 0"):
         parse_top(text)
 
 
-def test_top_with_a_superscript_digit_is_refused_as_invalid_request():
-    with pytest.raises(InvalidRequest):
-        parse_top("²")
+def test_page_size_is_50_unless_top_or_maxpagesize_says_otherwise():
+    assert parse_paging(None, None, None) == Paging(page_size=DEFAULT_PAGE_SIZE, remaining=None)
+    assert parse_paging("10", None, None).this_page == 10  # $top alone: all of them in one page
+    assert parse_paging("5000", None, None).this_page == MAX_PAGE_SIZE
+    assert parse_paging(None, None, 7).this_page == 7
+    assert parse_paging("3", None, 7).this_page == 3  # the cap wins over the page size
+    assert parse_paging(None, None, 10**6).page_size == MAX_PAGE_SIZE
+
+
+def test_next_link_carries_what_is_left_of_top_and_the_page_size():
+    paging = parse_paging("12", None, 5)
+    assert paging.next_link_options(5, ID) == {"$skiptoken": f"{ID}:5", "$top": "7"}
+    assert paging.next_link_options(12, ID) is None  # $top reached: no nextLink past it
+
+
+def test_next_link_without_top_has_only_the_skiptoken():
+    assert parse_paging(None, None, None).next_link_options(50, ID) == {"$skiptoken": f"{ID}:50"}
+
+
+def test_a_followed_next_link_keeps_its_page_size_without_the_prefer_header():
+    paging = parse_paging("7", f"{ID}:5", None)
+    assert (paging.after, paging.page_size, paging.this_page, paging.remaining) == (ID, 5, 5, 7)
+
+
+def test_prefer_on_a_followed_next_link_wins_over_the_page_size_it_carries():
+    assert parse_paging(None, f"{ID}:5", 9).page_size == 9
+
+
+@pytest.mark.parametrize("token", ["nope", f"{ID}:0", f"{ID}:abc", f"{ID}:1001", f"{ID}:" + "9" * 50, ":5"])
+def test_a_skiptoken_this_service_did_not_hand_out_is_refused(token):
+    with pytest.raises(InvalidRequest, match="follow @odata.nextLink"):
+        parse_paging(None, token, None)
+
+
+def test_select_keeps_the_key_first_even_when_not_named():
+    assert parse_select("name", SELECTABLE) == ("backgroundoperationid", "name")
+    assert parse_select("name,backgroundoperationid", SELECTABLE) == ("name", "backgroundoperationid")
 
 
 def test_select_absent_gives_all_columns():
@@ -205,11 +248,11 @@ def test_select_absent_gives_all_columns():
 
 def test_select_narrows_to_the_named_columns_case_insensitively_and_in_order():
     assert parse_select("Name, backgroundoperationstatecode,createdon", COLUMNS) == \
-        ("name", "backgroundoperationstatecode", "createdon")
+        ("backgroundoperationid", "name", "backgroundoperationstatecode", "createdon")
 
 
 def test_select_ignores_empty_items():
-    assert parse_select("name,,", COLUMNS) == ("name",)
+    assert parse_select("name,,", COLUMNS) == ("backgroundoperationid", "name")
 
 
 @pytest.mark.parametrize("text", ["callbackurl", "name,callbackurl", "etag", "PartitionKey"])
@@ -217,6 +260,17 @@ def test_select_of_an_unknown_column_is_refused_naming_it(text):
     with pytest.raises(InvalidRequest, match=r"\$select: unknown column") as info:
         parse_select(text, COLUMNS)
     assert text.split(",")[-1].lower() in str(info.value)
+
+
+@pytest.mark.parametrize("literal", [ID, ID.upper(), f"'{ID}'"])
+def test_filter_on_the_key_compares_the_row_key(literal):
+    result = parse_filter(f"(backgroundoperationid eq {literal})")  # as python-odata's get(key) sends it
+    assert result.text == "RowKey eq @p0" and result.parameters == {"p0": ID}
+
+
+def test_filter_on_the_key_with_something_that_is_not_an_id_is_refused():
+    with pytest.raises(InvalidRequest, match="not a valid guid value for backgroundoperationid"):
+        parse_filter("backgroundoperationid eq 42")
 
 
 def test_filter_value_comparison_times_are_utc_normalisable():

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.api.prefer import Preferences, parse_prefer
+from shared.domain.errors import InvalidRequest
 
 URL = "https://prod-01.westus.logic.azure.com/workflows/abc/invoke?api-version=2016-10-01&sp=%2Ftriggers&sig=XYZ"
 
@@ -96,3 +97,32 @@ def test_any_quoted_url_comes_back_unchanged(path, token):
     url = "https://example.com/" + path
     prefs = parse_prefer(f'respond-async, {token}; url="{url}"')
     assert prefs.respond_async and prefs.callback_url == url and prefs.callback_token == token
+
+
+@pytest.mark.parametrize("header, size", [("odata.maxpagesize=10", 10), ("ODATA.MAXPAGESIZE = 3", 3),
+                                          ("respond-async, odata.maxpagesize=1", 1),
+                                          ('odata.maxpagesize="25"', 25)])
+def test_maxpagesize_is_read_as_a_whole_number(header, size):
+    assert parse_prefer(header).max_page_size == size
+
+
+@pytest.mark.parametrize("header", ["odata.maxpagesize", "odata.maxpagesize=0", "odata.maxpagesize=-5",
+                                    "odata.maxpagesize=ten", "odata.maxpagesize=1.5", "odata.maxpagesize=" + "9" * 400])
+def test_maxpagesize_that_is_not_a_positive_whole_number_is_refused(header):
+    with pytest.raises(InvalidRequest, match="odata.maxpagesize must be a whole number"):
+        parse_prefer(header)
+
+
+@pytest.mark.parametrize("header", [";", "respond-async, ;", "; url=x", "=5", 'respond-async, ="x"'])
+def test_a_preference_with_no_name_is_refused_with_an_example(header):
+    with pytest.raises(InvalidRequest, match="no name"):
+        parse_prefer(header)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_any_header_is_read_or_refused_never_crashes(header):
+    try:
+        parse_prefer(header)
+    except InvalidRequest:
+        pass

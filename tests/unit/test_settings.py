@@ -188,3 +188,20 @@ def test_host_json_values_and_their_overrides_are_matched_regardless_of_case(tmp
     env["AZUREFUNCTIONSJOBHOST__EXTENSIONS__QUEUES__MAXDEQUEUECOUNT"] = "6"
     assert load_settings(env, host).max_attempts == 6
     assert load_settings({"AzureWebJobsStorage": "x"}, tmp_path / "none.json").max_attempts == 5  # host default
+
+
+def test_public_base_url_defaults_to_none_and_the_platform_host_name_is_read(host_json):
+    s = load_settings(env={**BASE_ENV, "WEBSITE_HOSTNAME": "func-ops.azurewebsites.net"}, host_json=host_json())
+    assert s.public_base_url == "" and s.public_host_name == "func-ops.azurewebsites.net"
+
+
+def test_public_base_url_loses_a_trailing_slash(host_json):
+    s = load_settings(env={**BASE_ENV, "BGOPS_PUBLIC_BASE_URL": "https://ops.contoso.com/"}, host_json=host_json())
+    assert s.public_base_url == "https://ops.contoso.com"
+
+
+@pytest.mark.parametrize("value", ["ops.contoso.com", "ftp://ops.contoso.com", "https://ops.contoso.com/api",
+                                   "https://ops.contoso.com?code=1", "https://"])
+def test_public_base_url_that_is_not_a_scheme_and_host_is_refused_naming_it(host_json, value):
+    with pytest.raises(SettingsError, match="BGOPS_PUBLIC_BASE_URL must be an absolute http"):
+        load_settings(env={**BASE_ENV, "BGOPS_PUBLIC_BASE_URL": value}, host_json=host_json())

@@ -1,0 +1,66 @@
+"""What every endpoint shares: services given and errors mapped (``api``), the JSON body, the id in the path."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import azure.functions as func
+
+from ..domain.errors import InvalidRequest, PayloadTooLarge
+from ..domain.ids import parse_operation_id
+from ..services.container import get_services
+from .errors import response_for
+
+MAX_BODY_BYTES = 256 * 1024
+PRINCIPAL_HEADER = "X-MS-CLIENT-PRINCIPAL-ID"
+
+
+def api(overrides: dict | None = None):
+    """Decorator: give the endpoint the services, and turn any error into its response."""
+
+    def decorate(endpoint):
+        # Not functools.wraps: the Python worker reads the signature, which must stay (req).
+        def run(req: func.HttpRequest) -> func.HttpResponse:
+            try:
+                return endpoint(get_services(), req)
+            except Exception as exc:  # mapped in one place, api/errors.py
+                return response_for(exc, overrides)
+
+        run.__name__, run.__doc__ = endpoint.__name__, endpoint.__doc__
+        return run
+
+    return decorate
+
+
+def json_body(req: func.HttpRequest) -> Any:
+    """The request body as a JSON object ({} when empty); InvalidRequest or PayloadTooLarge otherwise."""
+    raw = req.get_body() or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB.")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+    except (ValueError, RecursionError):
+        raise InvalidRequest("The request body is not valid JSON (or is nested too deeply).") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return body
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def operation_id_of(req: func.HttpRequest) -> str:
+    """The operation id in the route (``{id}``); InvalidRequest when it is not one."""
+    return parse_operation_id(req.route_params.get("id", ""))

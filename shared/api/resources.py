@@ -1,0 +1,91 @@
+"""The background operation table as an OData resource (SPEC §3.3): the service document, ``$metadata``,
+one row (GET, PATCH with If-Match) and the list (``$filter``, ``$select``, ``$top``, server-driven paging)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import azure.functions as func
+
+from ..domain.errors import OperationFinished, UnknownOperation
+from ..services import control
+from ..services.container import Services
+from ..storage.ports import ListQuery, Page
+from . import metadata, odata, urls, views
+from .errors import json_response
+from .handling import api, json_body, operation_id_of
+from .prefer import MAX_PAGE_SIZE, parse_prefer
+
+ODATA_VERSION = {"OData-Version": "4.0"}
+
+
+def _root(svc: Services, req: func.HttpRequest) -> str:
+    return metadata.service_root(urls.public_base(req, svc.settings), svc.settings.route_prefix)
+
+
+@api()
+def service_document(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET data/v9.2/: the OData service document."""
+    odata.check_options(req.params, ())
+    return json_response(metadata.service_document(_root(svc, req)))
+
+
+@api()
+def metadata_document(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET data/v9.2/$metadata: the CSDL document describing backgroundoperation."""
+    odata.check_options(req.params, ())
+    return func.HttpResponse(metadata.csdl(), mimetype="application/xml", headers=ODATA_VERSION)
+
+
+@api(overrides={OperationFinished: 400})
+def entity(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET/PATCH backgroundoperations({id}): the row as a resource; PATCH changes its state (If-Match honoured)."""
+    operation_id = operation_id_of(req)
+    if req.method.upper() == "PATCH":
+        op = control.change(svc, operation_id, control.parse_change(json_body(req) or None, svc.clock()),
+                            if_match=req.headers.get("If-Match"))
+        return func.HttpResponse(status_code=204, headers={**ODATA_VERSION, **_etag(op)})
+    params = odata.check_options(req.params, odata.ENTITY_OPTIONS)
+    select = odata.parse_select(params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
+    op = control.get_operation(svc, operation_id)
+    context = metadata.context(_root(svc, req), select if params.get("$select") else None, entity=True)
+    return json_response({"@odata.context": context} | views.entity(op, select), headers=_etag(op))
+
+
+def _etag(op) -> dict[str, str]:
+    return {"ETag": op.etag} if op.etag else {}
+
+
+@api()
+def list_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET backgroundoperations: newest first, with $filter, $select, $top (a cap) and pages with a nextLink."""
+    params = odata.check_options(req.params, odata.LIST_OPTIONS)
+    prefs = parse_prefer(req.headers.get("Prefer"))
+    select = odata.parse_select(params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
+    table_filter = odata.parse_filter(params.get("$filter"), canonical_name=lambda name: _canonical(svc, name))
+    paging = odata.parse_paging(params.get("$top"), params.get("$skiptoken"), prefs.max_page_size)
+    query = ListQuery(filter=table_filter.text if table_filter else None,
+                      parameters=table_filter.parameters if table_filter else None,
+                      top=paging.this_page, after=paging.after)
+    page = control.list_operations(svc, query) if paging.this_page else Page([], None)
+    root = _root(svc, req)
+    body: dict[str, Any] = {
+        "@odata.context": metadata.context(root, select if params.get("$select") else None),
+        "value": [views.entity(op, select) for op in page.operations],
+    }
+    more = page.next_after and paging.next_link_options(len(page.operations), page.next_after)
+    if more:
+        kept = {k: v for k, v in params.items() if k in ("$filter", "$select") and v}
+        here = urls.public_base(req, svc.settings) + urlsplit(req.url).path
+        body["@odata.nextLink"] = urls.with_query(here, {**kept, **more, **urls.carried(req)})
+    applied = {"Preference-Applied": f"{MAX_PAGE_SIZE}={paging.page_size}"} if prefs.max_page_size else None
+    return json_response(body, headers=applied)
+
+
+def _canonical(svc: Services, name: str) -> str:
+    """The registered spelling of an operation name; names of unknown operations as given."""
+    try:
+        return svc.registry.get(name).name
+    except UnknownOperation:
+        return name
