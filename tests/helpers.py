@@ -19,6 +19,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+# Every column the API can return, in its order (written out here, not imported from the app).
+ALL_COLUMNS = (
+    "backgroundoperationid", "name", "displayname", "backgroundoperationstatecode",
+    "backgroundoperationstatuscode", "inputparameters", "outputparameters", "starttime", "endtime",
+    "retrycount", "errorcode", "errormessage", "runas", "createdon", "modifiedon", "ttlinseconds",
+    "postponeuntil", "progresspercent", "progressmessage",
+)
 LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+)")
 
 

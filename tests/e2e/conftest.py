@@ -12,7 +12,7 @@ import pytest
 import requests
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
-from helpers import REPO, CallbackServer, free_port, wait_until
+from helpers import ALL_COLUMNS, REPO, CallbackServer, free_port, wait_until
 
 TERMINAL_STATES = {3}
 
@@ -41,6 +41,11 @@ class AppHost:
             "PYTHONDONTWRITEBYTECODE": "1",
             **settings,
         })
+        # With DEVHOST_FUNCTION_KEY set, the helpers below send the key in its header.
+        self.key = settings.get("DEVHOST_FUNCTION_KEY")
+        self.http = requests.Session()
+        if self.key:
+            self.http.headers["x-functions-key"] = self.key
         self.log_path = log_path
         self._log = open(log_path, "w")
         self.process = subprocess.Popen([sys.executable, "-m", "devhost", "--app-dir", str(REPO),
@@ -65,14 +70,14 @@ class AppHost:
 
     def submit(self, name: str, inputs: dict | None = None, callback: str | None = None, **kwargs):
         prefer = "respond-async" + (f', odata.callback; url="{callback}"' if callback else "")
-        return requests.post(self.url(f"data/v9.2/{name}"), json=inputs or {}, headers={"Prefer": prefer},
+        return self.http.post(self.url(f"data/v9.2/{name}"), json=inputs or {}, headers={"Prefer": prefer},
                              timeout=30, **kwargs)
 
     def status(self, operation_id: str) -> requests.Response:
-        return requests.get(self.url(f"backgroundoperation/{operation_id}"), timeout=30)
+        return self.http.get(self.url(f"backgroundoperation/{operation_id}"), timeout=30)
 
     def row(self, operation_id: str) -> dict:
-        response = requests.get(self.url(f"backgroundoperations/{operation_id}"), timeout=30,
+        response = self.http.get(self.url(f"backgroundoperations/{operation_id}"), timeout=30,
                                 params={"$select": ",".join(ALL_COLUMNS)})
         assert response.status_code == 200, response.text
         return response.json()
@@ -121,12 +126,6 @@ class AppHost:
         self._log.close()
 
 
-ALL_COLUMNS = (
-    "backgroundoperationid", "name", "displayname", "backgroundoperationstatecode",
-    "backgroundoperationstatuscode", "inputparameters", "outputparameters", "starttime", "endtime",
-    "retrycount", "errorcode", "errormessage", "runas", "createdon", "modifiedon", "ttlinseconds",
-    "postponeuntil", "progresspercent", "progressmessage",
-)
 
 
 @pytest.fixture(scope="session")
@@ -156,6 +155,14 @@ def make_app(azurite, tmp_path):
 def quiet_app(azurite, tmp_path_factory):
     """An app of its own (own table and queue), for tests that count rows and messages."""
     host = AppHost(azurite, tmp_path_factory.mktemp("quiet") / "host.log")
+    yield host
+    host.stop()
+
+
+@pytest.fixture(scope="session")
+def keyed_app(azurite, tmp_path_factory):
+    """The app with function keys enforced, as in Azure (its key has characters a query string must encode)."""
+    host = AppHost(azurite, tmp_path_factory.mktemp("keyed") / "host.log", DEVHOST_FUNCTION_KEY="flow-key-Zx9/+==")
     yield host
     host.stop()
 
