@@ -61,7 +61,12 @@ _HOW = ("send statecode 2 with statuscode 22 to cancel, statecode 1 to pause, st
 
 
 def parse_change(body: Any, now: datetime) -> Change:
-    """The one state change a PATCH body asks for; InvalidRequest for anything else."""
+    """The one state change a PATCH body asks for; InvalidRequest for anything else.
+
+    Instance annotations (``@odata.type``, which OData clients add) say nothing to change and are ignored.
+    """
+    if isinstance(body, dict):
+        body = {name: value for name, value in body.items() if not name.startswith("@")}
     if not isinstance(body, dict) or not body:
         raise InvalidRequest(f"The body must be a JSON object with one of: {', '.join(PATCHABLE)}.")
     unknown = sorted(set(body) - set(PATCHABLE))
