@@ -1,0 +1,95 @@
+"""A flow's HTTP action against the app with function keys enforced, as a maker sets it up (issue 6):
+the function URL with ``?code=`` pasted into the action, ``Prefer: respond-async``, defaults for the rest."""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from azure.data.tables import TableServiceClient
+from helpers import CallbackServer, wait_until
+from power_automate import HttpAction
+
+ASYNC = {"Prefer": "respond-async"}
+
+
+@pytest.fixture
+def flow():
+    return HttpAction()
+
+
+def _url(app, path: str, **params: str) -> str:
+    """The function URL with its key, as the portal's "Get function URL" gives it."""
+    return f"{app.url(path)}?{urlencode({'code': app.key, **params})}"
+
+
+def _polls(result) -> list:
+    return [s for s in result.sent if s.method == "GET"]
+
+
+def test_a_flow_waits_for_success_polling_location_with_the_key_and_nothing_else(keyed_app, flow):
+    result = flow.run("POST", _url(keyed_app, "data/v9.2/sample_Sleep"), headers=ASYNC, json={"Seconds": 1.5})
+    assert result.succeeded and result.status == 200
+    assert result.body["backgroundOperationStatusCode"] == 30 and result.body["SleptSeconds"] == 1.5
+    polls = _polls(result)
+    assert polls and all(s.headers == {} for s in polls)
+    assert all(parse_qs(urlsplit(s.url).query) == {"code": [keyed_app.key]} for s in polls)
+    assert result.count("POST") == 1 and all(s.status in (200, 202) for s in result.sent)
+
+
+def test_a_permanent_failure_is_a_succeeded_action_with_the_error_in_the_body_by_default(keyed_app, flow):
+    result = flow.run("POST", _url(keyed_app, "data/v9.2/sample_Fail"), headers=ASYNC,
+                      json={"NonRetryable": True, "ErrorCode": 42})
+    assert result.succeeded  # Dataverse's answer: 200 for a Failed operation
+    assert result.body["backgroundOperationStatusCode"] == 31 and result.body["backgroundOperationErrorCode"] == 42
+    assert result.count("POST") == 1
+
+
+def test_with_the_opt_in_a_permanent_failure_fails_the_action_and_the_flow_can_branch_on_it(keyed_app, flow):
+    url = _url(keyed_app, "data/v9.2/sample_Fail", returnInternalServerErrorOnFailure="true")
+    result = flow.run("POST", url, headers=ASYNC, json={"NonRetryable": True, "ErrorCode": 42})
+    assert not result.succeeded and result.status == 500
+    assert result.body["error"]["code"] == "0x0000002A" and "fail" in result.body["error"]["message"]
+    assert result.count("POST") == 1  # the submit itself is never repeated
+    finals = [s for s in _polls(result) if s.status == 500]
+    assert len(finals) == 5  # the retry policy re-reads the status monitor: harmless, a GET
+
+
+def test_a_flow_that_cancels_while_it_runs_ends_with_canceled(keyed_app, flow):
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.update(result=flow.run(
+        "POST", _url(keyed_app, "data/v9.2/sample_Sleep"), headers=ASYNC, json={"Seconds": 30})))
+    runner.start()
+    running = wait_until(lambda: [s for s in list(flow.sent) if s.method == "GET" and s.status == 202],
+                         timeout=20, message="the flow to be polling")
+    location = running[0].url
+    cancel = HttpAction().run("DELETE", location)  # a second HTTP action in the flow
+    assert cancel.succeeded and cancel.body["backgroundOperationStatusCode"] in (22, 32)
+    runner.join(30)
+    result = outcome["result"]
+    assert result.succeeded and result.body["backgroundOperationStatusCode"] == 32
+
+
+def test_a_failing_synchronous_call_is_sent_exactly_once_and_its_side_effect_happens_once(keyed_app, flow):
+    erp = CallbackServer()
+    try:
+        table = f"flowsync{keyed_app.table_name[3:]}"
+        client = TableServiceClient.from_connection_string(keyed_app.connection_string).create_table(table)
+        for i in range(3):
+            client.create_entity({"PartitionKey": "p", "RowKey": f"{i}", "Name": f"Account {i}"})
+        target = erp.new_url(answers=(200, 500))  # takes the first batch, then fails
+        result = flow.run("POST", _url(keyed_app, "data/v9.2/sample_SyncRecordsToExternalSystem"), json={
+            "EntityName": table, "ExternalSystemUrl": target, "BatchSize": 1})
+        assert result.status == 400 and "500" in result.body["error"]["message"]
+        assert result.count("POST") == 1  # a 4xx: the retry policy leaves it alone
+        assert [call["status"] for call in erp.calls(target)] == [200, 500]  # batch 1 sent once, not five times
+    finally:
+        erp.stop()
+
+
+def test_a_flow_calls_execute_background_operation_and_gets_the_outputs(keyed_app, flow):
+    result = flow.run("POST", _url(keyed_app, "ExecuteBackgroundOperation"), json={
+        "Request": {"RequestName": "sample_Echo", "Parameters": {"Account": "Contoso"}}})
+    assert result.succeeded and result.body["Account"] == "Contoso"
+    assert result.body["backgroundOperationStatusCode"] == 30
