@@ -52,9 +52,10 @@ class FunctionsHttpServer(ThreadingHTTPServer):
         """Whether a request may call a function of this authLevel (no key set: always)."""
         if self.function_key is None or str(auth_level).lower().endswith("anonymous"):
             return True
-        expected = self.function_key.encode()
-        offered = [headers.get(KEY_HEADER), params.get(KEY_PARAMETER)]
-        return any(key is not None and hmac.compare_digest(key.encode(), expected) for key in offered)
+        # AuthenticationLevelHandler (azure-functions-host): the header, when present, is the
+        # only key looked at, even if empty; the query string only without it.
+        offered = headers[KEY_HEADER] if KEY_HEADER in headers else params.get(KEY_PARAMETER)
+        return offered is not None and hmac.compare_digest(offered.encode(), self.function_key.encode())
 
 
 class RequestHandler(BaseHTTPRequestHandler):

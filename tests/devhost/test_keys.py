@@ -25,6 +25,14 @@ def test_the_key_opens_the_route_from_the_code_parameter_or_the_header(keyed):
     assert by_query.json()["params"] == {"code": KEY}  # the app sees the query as sent, key included
 
 
+def test_the_header_takes_precedence_over_the_code_parameter_as_in_the_host(keyed):
+    wrong_header = requests.get(f"{keyed.base}/api/things(k7)", params={"code": KEY},
+                                headers={"x-functions-key": "wrong"}, timeout=5)
+    empty_header = requests.get(f"{keyed.base}/api/things(k8)", params={"code": KEY},
+                                headers={"x-functions-key": ""}, timeout=5)
+    assert wrong_header.status_code == empty_header.status_code == 401
+
+
 def test_an_anonymous_route_needs_no_key(keyed):
     response = requests.get(f"{keyed.base}/api/open", timeout=5)
     assert response.status_code == 200 and response.text == "open"
