@@ -6,7 +6,9 @@ What it does, as Microsoft Learn describes the action:
   as it is, with none of the first request's headers or query, and does so until an answer is not 202;
 * the default retry policy re-sends a request that got 408, 429 or a 5xx (or could not connect)
   up to 4 times, with a growing interval (scaled down here with ``retry_interval_seconds``);
-* the action succeeds when the last answer is 2xx and fails otherwise; its outputs are that answer.
+* the action succeeds when the last answer is 2xx and fails otherwise; its outputs are that answer;
+* with Pagination on (a GET), it follows ``@odata.nextLink`` (as it is, no headers) and merges the
+  pages' ``value`` arrays until it holds at least the threshold's number of items or no link is left.
 """
 
 from __future__ import annotations
@@ -71,6 +73,16 @@ class HttpAction:
             response = self._send(sent, "GET", response.headers["Location"], {}, None)
         body = response.json() if response.content else None
         return ActionResult(response.status_code, body, dict(response.headers), sent)
+
+    def paginate(self, url: str, *, threshold: int, headers: dict[str, str] | None = None) -> ActionResult:
+        """A GET with Pagination on and this threshold (paginationPolicy.minimumItemCount)."""
+        sent = self.sent = []
+        response = self._send(sent, "GET", url, headers or {}, None)
+        items = list(response.json()["value"])
+        while response.ok and len(items) < threshold and response.json().get("@odata.nextLink"):
+            response = self._send(sent, "GET", response.json()["@odata.nextLink"], {}, None)
+            items += response.json()["value"]
+        return ActionResult(response.status_code, {"value": items}, dict(response.headers), sent)
 
     def _send(self, sent: list[Sent], method: str, url: str, headers: dict[str, str], json: Any
               ) -> requests.Response:

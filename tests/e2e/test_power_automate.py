@@ -4,6 +4,7 @@ the function URL with ``?code=`` pasted into the action, ``Prefer: respond-async
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -93,3 +94,46 @@ def test_a_flow_calls_execute_background_operation_and_gets_the_outputs(keyed_ap
         "Request": {"RequestName": "sample_Echo", "Parameters": {"Account": "Contoso"}}})
     assert result.succeeded and result.body["Account"] == "Contoso"
     assert result.body["backgroundOperationStatusCode"] == 30
+
+
+@pytest.fixture(scope="module")
+def seven_rows(keyed_app):
+    """Seven finished operations of this module, newest first, and the $filter that finds exactly them."""
+    since = datetime.now(timezone.utc).replace(microsecond=0)  # rows of earlier tests are older
+    wait_until(lambda: datetime.now(timezone.utc) >= since + timedelta(seconds=1), message="a new second")
+    since += timedelta(seconds=1)
+    ids = []
+    for n in range(7):
+        response = HttpAction().run("POST", _url(keyed_app, "ExecuteBackgroundOperation"), json={
+            "Request": {"RequestName": "sample_Fail", "Parameters": {"NonRetryable": True, "ErrorCode": 7000 + n}}})
+        ids.append(response.body["backgroundOperationId"])
+    return ids[::-1], f"createdon ge {since.isoformat()} and backgroundoperationstatuscode eq 31"
+
+
+def _list_url(app, row_filter: str, **options: str) -> str:
+    return _url(app, "data/v9.2/backgroundoperations", **{"$filter": row_filter, "$select": "errorcode", **options})
+
+
+def test_pagination_follows_next_links_with_the_key_and_reads_every_row(keyed_app, seven_rows):
+    ids, row_filter = seven_rows
+    action = HttpAction()
+    result = action.paginate(_list_url(keyed_app, row_filter), threshold=5000,
+                             headers={"Prefer": "odata.maxpagesize=3"})
+    assert result.succeeded and [row["backgroundoperationid"] for row in result.body["value"]][:7] == ids
+    assert len(result.body["value"]) == 7 and result.count("GET") == 3  # pages of 3, 3 and 1
+    assert all(s.headers == {} for s in result.sent[1:])  # next pages: the link as it is
+
+
+def test_pagination_with_top_reads_exactly_top_rows(keyed_app, seven_rows):
+    ids, row_filter = seven_rows
+    result = HttpAction().paginate(_list_url(keyed_app, row_filter, **{"$top": "5"}), threshold=5000,
+                                   headers={"Prefer": "odata.maxpagesize=2"})
+    assert [row["backgroundoperationid"] for row in result.body["value"]] == ids[:5]
+    assert result.count("GET") == 3  # 2 + 2 + 1, and no nextLink past $top
+
+
+def test_pagination_threshold_stops_after_the_page_that_reaches_it(keyed_app, seven_rows):
+    ids, row_filter = seven_rows
+    result = HttpAction().paginate(_list_url(keyed_app, row_filter), threshold=4,
+                                   headers={"Prefer": "odata.maxpagesize=3"})
+    assert [row["backgroundoperationid"] for row in result.body["value"]] == ids[:6]  # whole pages
