@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..domain.errors import InvalidRequest
 
 CALLBACK_TOKENS = ("odata.callback", "callback")
-MAX_PAGE_SIZE = "odata.maxpagesize"
+PAGE_SIZE_PREFERENCE = "odata.maxpagesize"
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ def _name_value(text: str) -> tuple[str, str | None]:
 
 def _page_size(value: str | None) -> int:
     if value is None or not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < 1:
-        raise InvalidRequest(f"Prefer: {MAX_PAGE_SIZE} must be a whole number of rows from 1 up, "
-                             f"as in 'Prefer: {MAX_PAGE_SIZE}=100'.")
+        raise InvalidRequest(f"Prefer: {PAGE_SIZE_PREFERENCE} must be a whole number of rows from 1 up, "
+                             f"as in 'Prefer: {PAGE_SIZE_PREFERENCE}=100'.")
     return int(value)
 
 
@@ -70,7 +70,7 @@ def parse_prefer(header: str | None) -> Preferences:
         elif name in CALLBACK_TOKENS:
             params = _split(preference, ";")[1:]
             url, token = dict(_name_value(p) for p in params).get("url"), name
-        elif name == MAX_PAGE_SIZE:
+        elif name == PAGE_SIZE_PREFERENCE:
             page_size = _page_size(value)
     return Preferences(respond_async=respond_async, callback_url=url, callback_token=token,
                        max_page_size=page_size)

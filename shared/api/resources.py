@@ -9,13 +9,14 @@ from urllib.parse import urlsplit
 import azure.functions as func
 
 from ..domain.errors import OperationFinished, UnknownOperation
+from ..domain.operation import Operation
 from ..services import control
 from ..services.container import Services
 from ..storage.ports import ListQuery, Page
 from . import metadata, odata, urls, views
 from .errors import json_response
 from .handling import api, json_body, operation_id_of
-from .prefer import MAX_PAGE_SIZE, parse_prefer
+from .prefer import PAGE_SIZE_PREFERENCE, parse_prefer
 
 ODATA_VERSION = {"OData-Version": "4.0"}
 
@@ -53,7 +54,7 @@ def entity(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"@odata.context": context} | views.entity(op, select), headers=_etag(op))
 
 
-def _etag(op) -> dict[str, str]:
+def _etag(op: Operation) -> dict[str, str]:
     return {"ETag": op.etag} if op.etag else {}
 
 
@@ -61,26 +62,32 @@ def _etag(op) -> dict[str, str]:
 def list_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET backgroundoperations: newest first, with $filter, $select, $top (a cap) and pages with a nextLink."""
     params = odata.check_options(req.params, odata.LIST_OPTIONS)
-    prefs = parse_prefer(req.headers.get("Prefer"))
+    prefs, carried = parse_prefer(req.headers.get("Prefer")), urls.carried(req)
     select = odata.parse_select(params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
-    table_filter = odata.parse_filter(params.get("$filter"), canonical_name=lambda name: _canonical(svc, name))
     paging = odata.parse_paging(params.get("$top"), params.get("$skiptoken"), prefs.max_page_size)
-    query = ListQuery(filter=table_filter.text if table_filter else None,
-                      parameters=table_filter.parameters if table_filter else None,
-                      top=paging.this_page, after=paging.after)
-    page = control.list_operations(svc, query) if paging.this_page else Page([], None)
-    root = _root(svc, req)
+    page = _read_page(svc, params.get("$filter"), paging)
+    base = urls.public_base(req, svc.settings)
     body: dict[str, Any] = {
-        "@odata.context": metadata.context(root, select if params.get("$select") else None),
+        "@odata.context": metadata.context(metadata.service_root(base, svc.settings.route_prefix),
+                                           select if params.get("$select") else None),
         "value": [views.entity(op, select) for op in page.operations],
     }
     more = page.next_after and paging.next_link_options(len(page.operations), page.next_after)
     if more:
         kept = {k: v for k, v in params.items() if k in ("$filter", "$select") and v}
-        here = urls.public_base(req, svc.settings) + urlsplit(req.url).path
-        body["@odata.nextLink"] = urls.with_query(here, {**kept, **more, **urls.carried(req)})
-    applied = {"Preference-Applied": f"{MAX_PAGE_SIZE}={paging.page_size}"} if prefs.max_page_size else None
+        body["@odata.nextLink"] = urls.with_query(base + urlsplit(req.url).path, {**kept, **more, **carried})
+    applied = {"Preference-Applied": f"{PAGE_SIZE_PREFERENCE}={paging.page_size}"} if prefs.max_page_size else None
     return json_response(body, headers=applied)
+
+
+def _read_page(svc: Services, filter_text: str | None, paging: odata.Paging) -> Page:
+    """The rows of this page ($top=0 reads nothing, once the filter is known to be good)."""
+    table_filter = odata.parse_filter(filter_text, canonical_name=lambda name: _canonical(svc, name))
+    if not paging.this_page:
+        return Page([], None)
+    return control.list_operations(svc, ListQuery(filter=table_filter.text if table_filter else None,
+                                                  parameters=table_filter.parameters if table_filter else None,
+                                                  top=paging.this_page, after=paging.after))
 
 
 def _canonical(svc: Services, name: str) -> str:

@@ -173,3 +173,9 @@ def test_filter_on_the_key_finds_that_row(app):
     body = requests.get(app.url("backgroundoperations"), timeout=10,
                         params={"$filter": f"(backgroundoperationid eq {op_id})"}).json()
     assert [row["backgroundoperationid"] for row in body["value"]] == [op_id]
+
+
+def test_a_bad_filter_is_refused_even_when_top_asks_for_no_rows(app):
+    response = requests.get(app.url("backgroundoperations"), params={"$top": "0", "$filter": "runas eq 'x'"},
+                            timeout=10)
+    assert response.status_code == 400
