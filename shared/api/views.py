@@ -92,4 +92,5 @@ def failure(op: Operation) -> dict[str, Any]:
     """The Dataverse error body for a Failed or Canceled operation (the failure opt-in's 500)."""
     if op.status is Status.CANCELED:
         return {"error": {"code": "OperationCanceled", "message": op.errormessage or "The operation was canceled."}}
-    return {"error": {"code": as_hex(op.errorcode or UNEXPECTED), "message": op.errormessage or "The operation failed."}}
+    message = op.errormessage or "The operation failed."
+    return {"error": {"code": as_hex(op.errorcode or UNEXPECTED), "message": message}}
