@@ -64,4 +64,4 @@ def with_query(url: str, params: dict[str, str]) -> str:
     """``url`` with ``params`` appended to its query string."""
     if not params:
         return url
-    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params, safe='$')}"

@@ -69,3 +69,8 @@ def test_a_failure_opt_in_that_is_not_a_boolean_is_refused(value):
 def test_with_query_appends_to_an_existing_query_and_leaves_a_url_alone_without_params():
     assert with_query("https://a/x?$top=2", {"code": "k"}) == "https://a/x?$top=2&code=k"
     assert with_query("https://a/x", {}) == "https://a/x"
+
+
+def test_dollar_options_stay_readable_in_next_links():
+    assert with_query("https://a/x", {"$select": "name", "$skiptoken": "id:2"}) == \
+        "https://a/x?$select=name&$skiptoken=id%3A2"
