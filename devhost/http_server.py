@@ -58,6 +58,18 @@ class FunctionsHttpServer(ThreadingHTTPServer):
         return offered is not None and hmac.compare_digest(offered.encode(), self.function_key.encode())
 
 
+def _valid_host(host: Optional[str]) -> bool:
+    """Whether a Host header is a host[:port] Kestrel would accept (absent is allowed for HTTP/1.0)."""
+    if host is None:
+        return True
+    try:
+        parts = urlsplit(f"http://{host}")
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return bool(parts.hostname) and not any(c in host for c in "/?#@ \t")
+
+
 class RequestHandler(BaseHTTPRequestHandler):
     """Maps one HTTP request to a function (or the admin endpoint)."""
 
@@ -111,6 +123,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         if match is None:
             return self._send(404, {}, b"")
         route, route_params = match
+        if not _valid_host(self.headers.get("Host")):
+            return self._send(400, {}, b"")  # Kestrel: "Bad Request: Invalid Host header"
         headers = self._headers()
         params = {k: v for k, v in reversed(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))}
         if not self.server.authorized(route.target.trigger.auth_level, headers, params):

@@ -33,7 +33,11 @@ def public_base(req: func.HttpRequest, settings: Settings) -> str:
     """``scheme://host[:port]`` as clients reach the app."""
     if settings.public_base_url:
         return settings.public_base_url
-    own = urlsplit(req.url)
+    try:
+        own = urlsplit(req.url)
+        own.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise InvalidRequest("The request's Host header cannot be read as a host name.") from None
     forwarded = req.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
     if settings.public_host_name:
         return f"{forwarded if forwarded in _SCHEMES else 'https'}://{settings.public_host_name}"

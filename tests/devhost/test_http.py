@@ -64,3 +64,9 @@ def test_request_log_has_no_query_string(host):
     from helpers import wait_until
     wait_until(lambda: "/api/things(logcheck)" in host.log(), message="request log line")
     assert "SECRET123" not in host.log()
+
+
+def test_a_host_header_that_is_not_a_host_is_400_as_kestrel_answers(host):
+    for bad in ("[", "a:port", "a/b", "a b"):
+        response = requests.get(f"{host.base}/api/things(x)", headers={"Host": bad}, timeout=5)
+        assert response.status_code == 400, bad

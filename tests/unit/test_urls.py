@@ -74,3 +74,8 @@ def test_with_query_appends_to_an_existing_query_and_leaves_a_url_alone_without_
 def test_dollar_options_stay_readable_in_next_links():
     assert with_query("https://a/x", {"$select": "name", "$skiptoken": "id:2"}) == \
         "https://a/x?$select=name&$skiptoken=id%3A2"
+
+
+def test_a_request_url_whose_host_cannot_be_read_is_a_400_not_a_crash():
+    with pytest.raises(InvalidRequest, match="Host header"):
+        public_base(request("http://[/api/x"), settings())
