@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from ..api import endpoints, resources
+from ..api import catalog, endpoints, resources
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -19,6 +19,20 @@ def submit_webapi(req: func.HttpRequest) -> func.HttpResponse:
 def submit_operations(req: func.HttpRequest) -> func.HttpResponse:
     """Alias of the Web API form."""
     return endpoints.submit_webapi(req)
+
+
+@bp.function_name("operations_catalog")
+@bp.route(route="operations", methods=["GET"])
+def operations_catalog(req: func.HttpRequest) -> func.HttpResponse:
+    """The operations catalog: every registered operation with its parameters."""
+    return catalog.list_definitions(req)
+
+
+@bp.function_name("operation_definition")
+@bp.route(route="operations/{name}", methods=["GET"])
+def operation_definition(req: func.HttpRequest) -> func.HttpResponse:
+    """One operation of the catalog, with the JSON Schema of its inputs."""
+    return catalog.get_definition(req)
 
 
 @bp.function_name("execute_background_operation")

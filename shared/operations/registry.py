@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -115,14 +116,19 @@ class OperationRegistry:
         self._by_key[key] = definition
         return definition
 
-    def operation(self, name: str, *, display_name: str = "", inputs: Iterable[Parameter] = (),
-                  outputs: Iterable[Parameter] = (), open_inputs: bool = False) -> Callable[[Handler], Handler]:
-        """Decorator: register the function as the handler of operation ``name``."""
+    def operation(self, name: str, *, display_name: str = "", description: str = "",
+                  inputs: Iterable[Parameter] = (), outputs: Iterable[Parameter] = (),
+                  open_inputs: bool = False) -> Callable[[Handler], Handler]:
+        """Decorator: register the function as the handler of operation ``name``.
+
+        ``description`` (else the handler's docstring) is what the catalog and the connector show.
+        """
 
         def decorate(handler: Handler) -> Handler:
+            text = description or inspect.cleandoc(handler.__doc__ or "")
             self.register(OperationDefinition(name=name, handler=handler, display_name=display_name or name,
                                               inputs=tuple(inputs), outputs=tuple(outputs),
-                                              open_inputs=open_inputs, description=handler.__doc__ or ""))
+                                              open_inputs=open_inputs, description=text))
             return handler
 
         return decorate

@@ -21,22 +21,34 @@ SYNC_TIMEOUT_SECONDS = 30
 
 def register_samples(registry: OperationRegistry) -> None:
     """Register sample_Echo, sample_Sleep, sample_Fail and sample_SyncRecordsToExternalSystem."""
-    registry.operation("sample_Echo", display_name="Echo", open_inputs=True)(echo)
+    registry.operation("sample_Echo", display_name="Echo", open_inputs=True,
+                       description="Returns its inputs as its outputs.")(echo)
     registry.operation("sample_Sleep", display_name="Sleep",
-                       inputs=[Parameter("Seconds", ParamType.NUMBER, required=True)],
-                       outputs=[Parameter("SleptSeconds", ParamType.NUMBER)])(sleep)
+                       description="Sleeps, reporting progress; stops early when cancelled or paused.",
+                       inputs=[Parameter("Seconds", ParamType.NUMBER, required=True,
+                                         description="How long to sleep, in seconds.")],
+                       outputs=[Parameter("SleptSeconds", ParamType.NUMBER,
+                                          description="The seconds it was asked to sleep.")])(sleep)
     registry.operation("sample_Fail", display_name="Fail",
-                       inputs=[Parameter("FailTimes", ParamType.INT), Parameter("NonRetryable", ParamType.BOOL),
-                               Parameter("ErrorCode", ParamType.INT)],
-                       outputs=[Parameter("Attempts", ParamType.INT)])(fail)
+                       description="Fails its first attempts on purpose, then succeeds (or fails for good).",
+                       inputs=[Parameter("FailTimes", ParamType.INT, description="How many attempts fail."),
+                               Parameter("NonRetryable", ParamType.BOOL,
+                                         description="Fail once, for good, with no retry."),
+                               Parameter("ErrorCode", ParamType.INT, description="The error code to fail with.")],
+                       outputs=[Parameter("Attempts", ParamType.INT,
+                                          description="The attempt that succeeded.")])(fail)
     registry.operation("sample_SyncRecordsToExternalSystem", display_name="Sync records to an external system",
-                       inputs=[Parameter("EntityName", ParamType.STRING, required=True),
-                               Parameter("SyncMode", ParamType.STRING),
-                               Parameter("ExternalSystemUrl", ParamType.STRING, required=True),
-                               Parameter("LastSyncDate", ParamType.DATETIME),
-                               Parameter("BatchSize", ParamType.INT)],
-                       outputs=[Parameter("RecordsSynced", ParamType.INT),
-                                Parameter("Batches", ParamType.INT)])(sync_records)
+                       description="POSTs the rows of a table, changed since a date or all, to a URL in batches.",
+                       inputs=[Parameter("EntityName", ParamType.STRING, required=True,
+                                         description="The table whose rows are sent."),
+                               Parameter("SyncMode", ParamType.STRING, description="Full (default) or Incremental."),
+                               Parameter("ExternalSystemUrl", ParamType.STRING, required=True,
+                                         description="Where each batch is POSTed as JSON."),
+                               Parameter("LastSyncDate", ParamType.DATETIME,
+                                         description="Incremental: send rows changed after this time."),
+                               Parameter("BatchSize", ParamType.INT, description="Rows per batch (1-1000, 100).")],
+                       outputs=[Parameter("RecordsSynced", ParamType.INT, description="Rows sent."),
+                                Parameter("Batches", ParamType.INT, description="Batches sent.")])(sync_records)
 
 
 def echo(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:

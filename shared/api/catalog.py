@@ -1,0 +1,77 @@
+"""The operations catalog: what Dataverse keeps as Custom API definitions, for this app's operations.
+
+``GET /api/operations`` lists every registered operation; ``GET /api/operations/{name}`` returns one,
+with a JSON Schema of its inputs (what a connector's ``x-ms-dynamic-schema`` reads to shape the
+action's fields for the chosen operation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+
+from ..operations.registry import OperationDefinition, Parameter, ParamType
+from ..services.container import Services
+from . import odata
+from .errors import json_response
+from .handling import api
+
+# JSON Schema of each parameter type (ANY: any JSON value, so no "type").
+SCHEMA_OF: dict[ParamType, dict[str, str]] = {
+    ParamType.STRING: {"type": "string"},
+    ParamType.INT: {"type": "integer", "format": "int64"},
+    ParamType.NUMBER: {"type": "number"},
+    ParamType.BOOL: {"type": "boolean"},
+    ParamType.DATETIME: {"type": "string", "format": "date-time"},
+    ParamType.OBJECT: {"type": "object"},
+    ParamType.ARRAY: {"type": "array"},
+    ParamType.ANY: {},
+}
+
+
+def _parameter(param: Parameter, *, request: bool) -> dict[str, Any]:
+    shown = {"name": param.name, "type": param.type.value, "description": param.description}
+    return shown | ({"required": param.required} if request else {})
+
+
+def schema(params: tuple[Parameter, ...], *, open_properties: bool = False) -> dict[str, Any]:
+    """A JSON Schema object with one property per parameter."""
+    properties = {p.name: {**SCHEMA_OF[p.type], "description": p.description or p.name,
+                           "x-ms-summary": p.name} for p in params}
+    shaped: dict[str, Any] = {"type": "object", "properties": properties}
+    required = [p.name for p in params if p.required]
+    if required:
+        shaped["required"] = required
+    if not open_properties:
+        shaped["additionalProperties"] = False
+    return shaped
+
+
+def definition_view(definition: OperationDefinition) -> dict[str, Any]:
+    """One operation as the catalog shows it."""
+    return {
+        "name": definition.name,
+        "displayName": definition.display_name,
+        "description": definition.description,
+        "openInputs": definition.open_inputs,
+        "requestParameters": [_parameter(p, request=True) for p in definition.inputs],
+        "responseProperties": [_parameter(p, request=False) for p in definition.outputs],
+        "inputSchema": schema(definition.inputs, open_properties=definition.open_inputs),
+        "outputSchema": schema(definition.outputs, open_properties=True),
+    }
+
+
+@api()
+def list_definitions(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET operations: every registered operation, by name."""
+    odata.check_options(req.params, ())
+    definitions = sorted(svc.registry, key=lambda d: d.name.lower())
+    return json_response({"value": [definition_view(d) for d in definitions]})
+
+
+@api()
+def get_definition(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET operations/{name}: one operation (404 when no such operation is registered)."""
+    odata.check_options(req.params, ())
+    return json_response(definition_view(svc.registry.get(req.route_params.get("name", ""))))
