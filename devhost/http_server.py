@@ -83,7 +83,12 @@ class RequestHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - BaseHTTPRequestHandler's naming
         self._dispatch()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+    def __getattr__(self, name: str) -> Any:
+        # Any method, as Kestrel takes any token: TRACE, PROPFIND... go to routing too (and so
+        # to 404 where no function allows them), not to http.server's 501.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         # The default logs the request line, query string included.

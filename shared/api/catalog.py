@@ -1,4 +1,4 @@
-"""The operations catalog: what Dataverse keeps as Custom API definitions, for this app's operations.
+"""The operations catalog (what Dataverse keeps as Custom API definitions) and the OpenAPI document.
 
 ``GET /api/operations`` lists every registered operation; ``GET /api/operations/{name}`` returns one,
 with a JSON Schema of its inputs (what a connector's ``x-ms-dynamic-schema`` reads to shape the
@@ -8,12 +8,13 @@ action's fields for the chosen operation).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import azure.functions as func
 
 from ..operations.registry import OperationDefinition, Parameter, ParamType
 from ..services.container import Services
-from . import odata
+from . import odata, openapi, urls
 from .errors import json_response
 from .handling import api
 
@@ -75,3 +76,11 @@ def get_definition(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET operations/{name}: one operation (404 when no such operation is registered)."""
     odata.check_options(req.params, ())
     return json_response(definition_view(svc.registry.get(req.route_params.get("name", ""))))
+
+
+@api()
+def openapi_document(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET openapi.json: the OpenAPI 2.0 document, for the address the caller reached the app at."""
+    odata.check_options(req.params, ())
+    base = urlsplit(urls.public_base(req, svc.settings))
+    return json_response(openapi.document(base.netloc, base.scheme, svc.settings.route_prefix))

@@ -35,6 +35,13 @@ def operation_definition(req: func.HttpRequest) -> func.HttpResponse:
     return catalog.get_definition(req)
 
 
+@bp.function_name("openapi")
+@bp.route(route="openapi.json", methods=["GET"])
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    """The OpenAPI 2.0 document a Power Platform custom connector imports."""
+    return catalog.openapi_document(req)
+
+
 @bp.function_name("execute_background_operation")
 @bp.route(route="ExecuteBackgroundOperation", methods=["POST"])
 def execute_background_operation(req: func.HttpRequest) -> func.HttpResponse:

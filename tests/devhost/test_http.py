@@ -70,3 +70,8 @@ def test_a_host_header_that_is_not_a_host_is_400_as_kestrel_answers(host):
     for bad in ("[", "a:port", "a/b", "a b"):
         response = requests.get(f"{host.base}/api/things(x)", headers={"Host": bad}, timeout=5)
         assert response.status_code == 400, bad
+
+
+def test_a_method_no_function_allows_is_404_as_in_the_host_not_501(host):
+    for method in ("TRACE", "PROPFIND", "PURGE"):
+        assert requests.request(method, f"{host.base}/api/things(x)", timeout=5).status_code == 404, method
