@@ -108,6 +108,11 @@ def poison_queue_name(queue_name: str) -> str:
     return f"{queue_name}-poison"
 
 
+def events_queue_name(queue_name: str) -> str:
+    """``<queue>-events``: completion events on their way to subscribers (the notify function's trigger)."""
+    return f"{queue_name}-events"
+
+
 def _bool(name: str, text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("true", "1", "yes"):

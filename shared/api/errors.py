@@ -21,6 +21,7 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (e.InvalidRequest, 400, "InvalidRequest"),
     (e.UnknownOperation, 404, "UnknownOperation"),
     (e.OperationNotFound, 404, "OperationNotFound"),
+    (e.SubscriptionNotFound, 404, "SubscriptionNotFound"),
     (e.OperationFinished, 409, "OperationFinished"),
     (e.TransitionRefused, 400, "TransitionNotAllowed"),
     (e.ConcurrencyConflict, 409, "Conflict"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain.subscriptions import EVENT
 from .views import COLUMN_TYPES, KEY
 
 TITLE = "Background Operations"
@@ -48,6 +49,7 @@ def _error(description: str) -> dict[str, Any]:
 
 
 OPERATION_ID = _path("id", "The background operation's id (a GUID).", format="uuid")
+SUBSCRIPTION_ID = _path("id", "The subscription's id (a GUID).", format="uuid")
 OPERATION_NAME = _path("name", "The name of a registered operation.", **{
     "x-ms-summary": "Operation",
     "x-ms-dynamic-values": {"operationId": "ListOperations", "value-collection": "value",
@@ -159,6 +161,23 @@ ROUTES: tuple[Route, ...] = (
           {"200": {"description": "The definition, with the JSON Schema of its inputs.",
                    "schema": _ref("OperationDefinition")}, "404": _error("No operation of that name.")},
           {"x-ms-visibility": "internal"}),
+    Route("webhooks/{event}", "post", "WhenABackgroundOperationCompletes", "When a background operation completes",
+          [_path("event", "The event.", enum=[EVENT], default=EVENT, **{"x-ms-visibility": "internal"}),
+           _body(_ref("SubscriptionRequest"), "Where to send each completion, and which operations.")],
+          {"201": {"description": "Subscribed; DELETE the Location to unsubscribe.", "schema": _ref("Subscription"),
+                   "headers": {"Location": {"type": "string", "description": "The subscription, to DELETE."}}},
+           "400": _error("A bad URL, filter or event name; nothing was stored.")},
+          {"x-ms-trigger": "single", "description": "Triggers when a background operation succeeds, fails or is "
+                                                    "canceled (the OnBackgroundOperationComplete event)."}),
+    Route("webhooks", "get", "ListSubscriptions", "List event subscriptions", [],
+          {"200": {"description": "Every subscription, URLs masked.", "schema": _ref("SubscriptionList")}},
+          {"x-ms-visibility": "internal"}),
+    Route("webhooks/{id}", "get", "GetSubscription", "Get an event subscription", [SUBSCRIPTION_ID],
+          {"200": {"description": "The subscription, its URL masked.", "schema": _ref("Subscription")},
+           "404": _error("No such subscription.")}, {"x-ms-visibility": "internal"}),
+    Route("webhooks/{id}", "delete", "DeleteSubscription", "Unsubscribe", [SUBSCRIPTION_ID],
+          {"204": {"description": "Unsubscribed."}, "404": _error("No such subscription.")},
+          {"x-ms-visibility": "internal"}),
     Route("openapi.json", "get", "GetOpenApiDocument", "This document", [],
           {"200": {"description": "OpenAPI 2.0.", "schema": {"type": "object"}}},
           {"x-ms-visibility": "internal"}),
@@ -216,6 +235,26 @@ def _definitions() -> dict[str, Any]:
             "inputSchema": {"type": "object"}, "outputSchema": {"type": "object"}}, ("name", "inputSchema")),
         "OperationCatalog": _object({"value": {"type": "array", "items": _ref("OperationDefinition")}}, ("value",)),
         "Health": _object({"status": string, "reason": string}, ("status",)),
+        "SubscriptionRequest": _object({
+            "NotificationUrl": {**string, "description": "Where each completion is POSTed.",
+                                "x-ms-notification-url": True, "x-ms-visibility": "internal"},
+            "Filter": _object({"name": {**string, "description": "Only operations of this name.",
+                                        "x-ms-summary": "Operation", "x-ms-dynamic-values": {
+                                            "operationId": "ListOperations", "value-collection": "value",
+                                            "value-path": "name", "value-title": "displayName"}}})},
+            ("NotificationUrl",)),
+        "Subscription": _object({"id": string, "eventName": string,
+                                 "notificationUrl": {**string, "description": "Masked: scheme and host only."},
+                                 "filter": {**_object({"name": string}), "x-nullable": True},
+                                 "createdOn": {"type": "string", "format": "date-time", "x-nullable": True}},
+                                ("id", "eventName")),
+        "SubscriptionList": _object({"value": {"type": "array", "items": _ref("Subscription")}}, ("value",)),
+        "CompletionEvent": _object({
+            "MessageName": string,
+            "InputParameters": _object({"PayloadType": integer, "LocationUrl": string,
+                                        "BackgroundOperationId": string}),
+            "OutputParameters": _object({"BackgroundOperationStateCode": integer,
+                                         "BackgroundOperationStatusCode": integer, "OperationName": string})}),
     }
 
 
@@ -229,6 +268,8 @@ def document(host: str, scheme: str, route_prefix: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         paths.setdefault(f"/{route.route}", {})[route.method] = _operation(route)
+    paths["/webhooks/{event}"]["x-ms-notification-content"] = {
+        "description": "A background operation completed.", "schema": _ref("CompletionEvent")}
     return {
         "swagger": "2.0",
         "info": {"title": TITLE, "version": "1.0",

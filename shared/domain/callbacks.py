@@ -12,22 +12,22 @@ from .states import Status
 MAX_URL_LENGTH = 2048
 
 
-def check_callback_url(url: Any, *, allow_http: bool) -> str:
+def check_callback_url(url: Any, *, allow_http: bool, what: str = "The callback URL") -> str:
     """The URL if it can be called back; InvalidRequest says why not (never echoing the URL: it is a secret)."""
     if not isinstance(url, str) or not url.strip():
-        raise InvalidRequest("The callback URL must be a non-empty string.")
+        raise InvalidRequest(f"{what} must be a non-empty string.")
     url = url.strip()
     allowed = ("https", "http") if allow_http else ("https",)
     if len(url) > MAX_URL_LENGTH:
-        raise InvalidRequest(f"The callback URL is longer than {MAX_URL_LENGTH} characters.")
+        raise InvalidRequest(f"{what} is longer than {MAX_URL_LENGTH} characters.")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
     except ValueError:
-        raise InvalidRequest("The callback URL is malformed (its host or port cannot be read).") from None
+        raise InvalidRequest(f"{what} is malformed (its host or port cannot be read).") from None
     if parts.scheme.lower() not in allowed or not parts.hostname or any(c.isspace() for c in url):
         hint = "" if allow_http else " (plain http is allowed only when BGOPS_ALLOW_HTTP_CALLBACKS is true)"
-        raise InvalidRequest(f"The callback URL must be an absolute {' or '.join(allowed)} URL{hint}.")
+        raise InvalidRequest(f"{what} must be an absolute {' or '.join(allowed)} URL{hint}.")
     return url
 
 

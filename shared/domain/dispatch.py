@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from .operation import CallbackState, Operation
+from .operation import EVENTS_OWED, CallbackState, Operation
 from .states import Status
 
 CALLBACK_CLAIM_TIMEOUT = timedelta(minutes=5)
@@ -21,6 +21,7 @@ class Action(str, Enum):
     """The kinds of thing a message can lead to."""
 
     DROP = "drop"  # nothing to do: finished, owned by another message, or paused
+    PUBLISH_EVENTS = "publish_events"  # finished, and its completion event is still owed to subscribers
     DELIVER_CALLBACK = "deliver_callback"  # finished, and its callback is still owed
     DEFER = "defer"  # postponed past this message: send a fresh one for later
     RESUME = "resume"  # postponeuntil has come: Suspended -> Ready
@@ -39,6 +40,8 @@ class Decision:
 def decide(op: Operation, message_id: str, now: datetime) -> Decision:
     """The next step for message ``message_id`` given the row ``op``."""
     if op.is_terminal:
+        if op.eventsstate == EVENTS_OWED:
+            return Decision(Action.PUBLISH_EVENTS)
         return Decision(Action.DELIVER_CALLBACK if callback_owed(op, now) else Action.DROP)
     if op.status is Status.WAITING:
         if op.postponeuntil is None:

@@ -36,6 +36,13 @@ class OperationNotFound(BackgroundOperationError):
         self.operation_id = operation_id
 
 
+class SubscriptionNotFound(BackgroundOperationError):
+    """No event subscription has this id (never created, or deleted)."""
+
+    def __init__(self, subscription_id: str) -> None:
+        super().__init__(f"Subscription {subscription_id[:64]} was not found.")
+
+
 class TransitionRefused(BackgroundOperationError):
     """SPEC §2 does not allow this event in this state."""
 

@@ -22,6 +22,11 @@ class CallbackState(str, Enum):
     FAILED = "failed"  # every delivery attempt failed
 
 
+# Where the completion event stands: owed (written with the terminal state when a
+# subscriber matched), then published (its messages are on the events queue).
+EVENTS_OWED, EVENTS_PUBLISHED = "owed", "published"
+
+
 @dataclass(frozen=True)
 class Operation:
     """One row of the background operations table.
@@ -54,6 +59,7 @@ class Operation:
     baseurl: str = ""  # scheme://host the caller submitted to, for the Location in callbacks
     progresspercent: int | None = None
     progressmessage: str = ""
+    eventsstate: str = ""  # "", EVENTS_OWED or EVENTS_PUBLISHED
     etag: str | None = field(default=None, compare=False)
 
     @property

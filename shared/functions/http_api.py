@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from ..api import catalog, endpoints, resources
+from ..api import catalog, endpoints, resources, webhooks
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -96,6 +96,27 @@ def list_webapi(req: func.HttpRequest) -> func.HttpResponse:
 def list_operations(req: func.HttpRequest) -> func.HttpResponse:
     """Alias of the list route."""
     return resources.list_operations(req)
+
+
+@bp.function_name("subscribe")
+@bp.route(route="webhooks/{event}", methods=["POST"])
+def subscribe(req: func.HttpRequest) -> func.HttpResponse:
+    """Subscribe a notification URL to OnBackgroundOperationComplete (201 with Location)."""
+    return webhooks.subscribe(req)
+
+
+@bp.function_name("subscriptions")
+@bp.route(route="webhooks", methods=["GET"])
+def subscriptions(req: func.HttpRequest) -> func.HttpResponse:
+    """Every event subscription, notification URLs masked."""
+    return webhooks.list_subscriptions(req)
+
+
+@bp.function_name("subscription")
+@bp.route(route="webhooks/{id}", methods=["GET", "DELETE"])
+def subscription(req: func.HttpRequest) -> func.HttpResponse:
+    """One subscription (GET), or unsubscribe (DELETE, 204)."""
+    return webhooks.subscription(req)
 
 
 @bp.function_name("health")

@@ -1,8 +1,9 @@
-"""Queue-triggered functions (SPEC §4): the worker and the poison-queue handler."""
+"""Queue-triggered functions (SPEC §4): the worker, the poison-queue handler, and event delivery."""
 
 import azure.functions as func
 
 from ..services.container import get_services
+from ..services.events import deliver_event
 from ..services.worker import QueueDelivery, fail_poisoned, process_message
 
 bp = func.Blueprint()
@@ -22,3 +23,10 @@ def worker(msg: func.QueueMessage) -> None:
 def poison(msg: func.QueueMessage) -> None:
     """The host gave up on an operation's message: mark the operation Failed and call back."""
     fail_poisoned(get_services(), msg.get_body().decode("utf-8", "replace"))
+
+
+@bp.function_name("notify")
+@bp.queue_trigger(arg_name="msg", queue_name="%BGOPS_QUEUE_NAME%-events", connection="AzureWebJobsStorage")
+def notify_subscriber(msg: func.QueueMessage) -> None:
+    """Deliver one completion event to one subscriber (fanned out here so that none waits for another)."""
+    deliver_event(get_services(), msg.get_body().decode("utf-8", "replace"))

@@ -27,25 +27,26 @@ class Delivery:
 
     delivered: bool
     detail: str
+    status: int | None = None  # the last HTTP status, if there was an answer
 
 
 def post_callback(url: str, payload: dict, *, base_seconds: float, sleep=time.sleep) -> Delivery:
     """POST ``payload``; retry connection errors, 429 and 5xx with backoff. Never logs the URL."""
-    detail = ""
+    detail, status = "", None
     for attempt in range(1, ATTEMPTS + 1):
         try:
             response = requests.post(url, json=payload, timeout=TIMEOUT_SECONDS, allow_redirects=False)
         except requests.RequestException as e:
-            detail = type(e).__name__  # the exception text would carry the URL
+            detail, status = type(e).__name__, None  # the exception text would carry the URL
         else:
-            detail = str(response.status_code)
-            if response.status_code < 300:
-                return Delivery(True, f"{detail} after {attempt} attempt(s)")
-            if response.status_code != 429 and response.status_code < 500:
-                return Delivery(False, f"{detail} (not retried)")
+            detail, status = str(response.status_code), response.status_code
+            if status < 300:
+                return Delivery(True, f"{detail} after {attempt} attempt(s)", status)
+            if status != 429 and status < 500:
+                return Delivery(False, f"{detail} (not retried)", status)
         if attempt < ATTEMPTS:
             sleep(base_seconds * 2 ** (attempt - 1))
-    return Delivery(False, f"{detail} after {ATTEMPTS} attempts")
+    return Delivery(False, f"{detail} after {ATTEMPTS} attempts", status)
 
 
 def claim_callback(svc: Services, op: Operation, now: datetime) -> Operation | None:

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..operations.registry import OperationRegistry
 from ..settings import Settings, get_settings
-from ..storage.ports import OperationStore, WorkQueue
+from ..storage.ports import OperationStore, SubscriptionStore, WorkQueue
+from .subscription_cache import SubscriptionCache
 
 
 def utc_now() -> datetime:
@@ -26,19 +27,22 @@ class Services:
     store: OperationStore
     queue: WorkQueue
     registry: OperationRegistry
+    subscriptions: SubscriptionStore
+    subscription_cache: SubscriptionCache
     table_service: Any = None  # for handlers that read other tables
     clock: Callable[[], datetime] = field(default=utc_now)
 
 
-def build_services(settings: Settings, *, counter=None) -> Services:
-    """Real adapters for ``settings``; creates the table and queues if missing."""
+def build_services(settings: Settings, *, counter=None, clients: tuple[Any, Any] | None = None) -> Services:
+    """Real adapters for ``settings`` (over ``clients`` when given); creates the table and queues if missing."""
     from ..operations.samples import register_samples
     from ..storage.clients import build_service_clients
+    from ..storage.subscription_store import TableSubscriptionStore
     from ..storage.table_store import TableOperationStore
     from ..storage.work_queue import StorageWorkQueue
     from ..operations.custom import registry as app_registry
 
-    tables, queues = build_service_clients(settings.storage, counter=counter)
+    tables, queues = clients or build_service_clients(settings.storage, counter=counter)
     store, queue = TableOperationStore(tables, settings.table_name), StorageWorkQueue(queues, settings.queue_name)
     store.ensure_table()
     queue.ensure_queues()
@@ -47,7 +51,9 @@ def build_services(settings: Settings, *, counter=None) -> Services:
         registry.register(definition)
     if settings.enable_samples:
         register_samples(registry)
-    return Services(settings=settings, store=store, queue=queue, registry=registry, table_service=tables)
+    subscriptions = TableSubscriptionStore(tables, settings.table_name)
+    return Services(settings=settings, store=store, queue=queue, registry=registry, subscriptions=subscriptions,
+                    subscription_cache=SubscriptionCache(subscriptions.list), table_service=tables)
 
 
 _lock = threading.Lock()

@@ -14,12 +14,13 @@ from ..domain.errors import (
     PreconditionFailed,
     StorageUnavailable,
 )
-from ..domain.operation import Operation
+from ..domain.operation import EVENTS_OWED, Operation
 from ..domain.times import parse_time
 from ..domain.states import Event, State, Status
 from ..storage.ports import ListQuery, Page
 from .container import Services
 from .callbacks import deliver_owed_callback
+from .events import owing
 from .rows import update_row
 
 log = logging.getLogger(__name__)
@@ -121,11 +122,12 @@ def change(svc: Services, row: str | Operation, what: Change, *, if_match: str |
     now = svc.clock()
     before = svc.store.get(row) if isinstance(row, str) else row
     extra = _changes_for(what)
-    op = update_row(svc.store, before, lambda row: _matching(row, if_match).apply(what.event, now, **extra))
+    op = update_row(svc.store, before, lambda row: owing(svc, _matching(row, if_match).apply(what.event, now,
+                                                                                              **extra)))
     log.info("Operation %s: %s -> %s.", op.id, what.event.value, op.status.name)
     if what.event is Event.RESUME:
         _enqueue_or_undo(svc, op, before)
-    elif op.is_terminal and op.callbackurl:
+    elif op.is_terminal and (op.callbackurl or op.eventsstate == EVENTS_OWED):
         _enqueue_or_deliver(svc, op)
     return op
 
@@ -150,12 +152,14 @@ def _enqueue_or_undo(svc: Services, op: Operation, before: Operation) -> None:
 
 
 def _enqueue_or_deliver(svc: Services, op: Operation) -> None:
-    """A cancel that finished an operation owes its callback: the worker sends it, or we do now."""
+    """A cancel that finished an operation owes its event and callback: a worker sends them, or we
+    deliver the callback now (its event stays owed on the row: publishing needs the queue too)."""
     try:
         svc.queue.enqueue(op.id)
     except StorageUnavailable:
-        log.warning("Could not queue the callback of operation %s; delivering it now.", op.id)
-        deliver_owed_callback(svc, op, svc.clock())
+        log.warning("Could not queue the callback and event of operation %s; delivering the callback now.", op.id)
+        if op.callbackurl:
+            deliver_owed_callback(svc, op, svc.clock())
 
 
 def _changes_for(what: Change) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from ..domain.states import Event, Status
 from ..operations.context import OperationContext
 from .callbacks import deliver_callback, deliver_owed_callback
 from .container import Services
+from .events import owing, publish_owed
 from .rows import update_row
 from .handlers import Outcome, failure, run_handler
 
@@ -73,6 +74,8 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
     now = svc.clock()
     if action is Action.DROP:
         log.info("Dropped a message of operation %s (%s).", op.id, op.status.name)
+    elif action is Action.PUBLISH_EVENTS:
+        return publish_owed(svc, op)
     elif action is Action.DELIVER_CALLBACK:
         deliver_owed_callback(svc, op, now)
     elif action is Action.DEFER:
@@ -142,7 +145,7 @@ def _run_attempt(svc: Services, op: Operation, msg: QueueDelivery) -> None:
         new = row.conclude(outcome.event, now, **outcome.changes)
         if new.status is Status.WAITING_FOR_RESOURCES:
             new = new.with_changes(retrycount=msg.dequeue_count)
-        return new
+        return owing(svc, new)
 
     try:
         done = update_row(svc.store, watcher.op, finish)
@@ -156,7 +159,14 @@ def _run_attempt(svc: Services, op: Operation, msg: QueueDelivery) -> None:
         # by this update it gets PopReceiptMismatch, which it ignores, so the message
         # comes back after the backoff with dequeue_count + 1.
         svc.queue.set_visibility(msg.id, msg.pop_receipt, delay)
-    elif done.is_terminal and done.callbackurl:
+    elif done.is_terminal:
+        _after_finish(svc, done)
+
+
+def _after_finish(svc: Services, done: Operation) -> None:
+    """What the worker that finished an operation owes: its event to subscribers, its callback."""
+    done = publish_owed(svc, done)
+    if done.callbackurl:
         deliver_callback(svc, done)
 
 
@@ -167,16 +177,16 @@ def fail_poisoned(svc: Services, body: str) -> None:
         return
     now = svc.clock()
     if op.is_terminal:
+        op = publish_owed(svc, op)
         if callback_owed(op, now):
             deliver_owed_callback(svc, op, now)
         return
     message = ("The operation's queue message reached the poison queue: the host stopped or timed out "
                f"during its last attempt ({svc.settings.max_attempts} attempts in all).")
     try:
-        done = update_row(svc.store, op, lambda row: row.conclude(Event.POISON, now, errorcode=UNEXPECTED,
-                                                                  errormessage=message))
+        done = update_row(svc.store, op, lambda row: owing(svc, row.conclude(
+            Event.POISON, now, errorcode=UNEXPECTED, errormessage=message)))
     except TransitionRefused:
         return  # finished meanwhile by whoever holds it; its callback is theirs to send
     log.warning("Operation %s failed: its message reached the poison queue.", op.id)
-    if done.callbackurl:
-        deliver_callback(svc, done)
+    _after_finish(svc, done)

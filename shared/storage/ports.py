@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ..domain.operation import Operation
+from ..domain.subscriptions import Subscription
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,27 @@ class WorkQueue(Protocol):
     def enqueue(self, operation_id: str, *, delay_seconds: float = 0) -> str:
         """Add a message that becomes visible after ``delay_seconds``; returns its message id."""
 
+    def enqueue_event(self, body: str) -> None:
+        """Add one subscriber's event to the events queue."""
+
     def set_visibility(self, message_id: str, pop_receipt: str, delay_seconds: float) -> None:
         """Hide a received message for ``delay_seconds`` more (used for retry backoff)."""
 
     def ping(self) -> None:
         """Raise StorageUnavailable unless the queue answers."""
+
+
+class SubscriptionStore(Protocol):
+    """Subscriptions to the app's events."""
+
+    def create(self, sub: Subscription) -> Subscription:
+        """Insert a new subscription."""
+
+    def get(self, subscription_id: str) -> Subscription:
+        """One subscription; raises SubscriptionNotFound."""
+
+    def list(self) -> list[Subscription]:
+        """Every subscription."""
+
+    def delete(self, subscription_id: str) -> None:
+        """Delete a subscription; raises SubscriptionNotFound when there is none."""

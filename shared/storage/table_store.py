@@ -38,7 +38,8 @@ BATCH_SIZE = 100  # Table Storage's limit for one entity group transaction
 
 _TIME_COLUMNS = ("createdon", "modifiedon", "starttime", "endtime", "postponeuntil", "callbackclaimedon")
 _PLAIN_COLUMNS = ("name", "displayname", "runas", "retrycount", "errorcode", "errormessage", "ttlinseconds",
-                  "callbackurl", "callbackresult", "messageid", "baseurl", "progresspercent", "progressmessage")
+                  "callbackurl", "callbackresult", "messageid", "baseurl", "progresspercent", "progressmessage",
+                  "eventsstate")
 
 
 def to_entity(op: Operation) -> dict[str, Any]:
@@ -77,21 +78,23 @@ def from_entity(entity: dict[str, Any]) -> Operation:
 
 
 @contextmanager
-def _translated(what: str, operation_id: str | None = None):
-    """Azure errors as the domain's, in one place: a missing row is OperationNotFound, a
-    changed one (412) or a clash on insert (409) ConcurrencyConflict, anything else
-    StorageUnavailable (naming the error type, never a URL or a key)."""
+def translated(what: str, operation_id: str | None = None, *, missing: Exception | None = None):
+    """Azure errors as the domain's, in one place: a missing row is OperationNotFound (or
+    ``missing``), a changed one (412) or a clash on insert (409) ConcurrencyConflict,
+    anything else StorageUnavailable (naming the error type, never a URL or a key)."""
+    if missing is None and operation_id is not None:
+        missing = OperationNotFound(operation_id)
     try:
         yield
     except ResourceNotFoundError as e:
-        if operation_id is None:
+        if missing is None:
             raise StorageUnavailable(f"Table storage failed to {what}: the table does not exist") from e
-        raise OperationNotFound(operation_id) from None
+        raise missing from None
     except HttpResponseError as e:
         if e.status_code in (409, 412) and operation_id is not None:
             raise ConcurrencyConflict(f"Operation {operation_id} changed while it was being written.") from None
-        if e.status_code == 404 and operation_id is not None:
-            raise OperationNotFound(operation_id) from None
+        if e.status_code == 404 and missing is not None:
+            raise missing from None
         raise StorageUnavailable(f"Table storage failed to {what}: {type(e).__name__}") from e
     except AzureError as e:
         raise StorageUnavailable(f"Table storage failed to {what}: {type(e).__name__}") from e
@@ -106,7 +109,7 @@ class TableOperationStore:
 
     def ensure_table(self) -> None:
         """Create the table unless it exists (once per process)."""
-        with _translated("create the table"):
+        with translated("create the table"):
             try:
                 self._service.create_table(self._table.table_name)
             except ResourceExistsError:
@@ -115,7 +118,7 @@ class TableOperationStore:
     def create(self, op: Operation) -> Operation:
         """Insert a new row; returns it with its ETag."""
         entity = to_entity(op)
-        with _translated("insert a row", op.id):
+        with translated("insert a row", op.id):
             if not op.is_terminal:
                 return op.with_changes(etag=self._table.create_entity(entity)["etag"])
             results = self._table.submit_transaction([("create", entity), ("upsert", self._marker_entity(op))])
@@ -123,14 +126,14 @@ class TableOperationStore:
 
     def get(self, operation_id: str) -> Operation:
         """One point read; raises OperationNotFound."""
-        with _translated("read a row", operation_id):
+        with translated("read a row", operation_id):
             return from_entity(self._table.get_entity(shard_of(operation_id), operation_id))
 
     def replace(self, op: Operation) -> Operation:
         """Write the whole row if it still has ``op.etag``; a finished row gets its expiry marker too."""
         entity = to_entity(op)
         condition = {"mode": UpdateMode.REPLACE, "etag": op.etag, "match_condition": MatchConditions.IfNotModified}
-        with _translated("update a row", op.id):
+        with translated("update a row", op.id):
             if not op.is_terminal:
                 return op.with_changes(etag=self._table.update_entity(entity, **condition)["etag"])
             results = self._table.submit_transaction([("update", entity, condition),
@@ -144,7 +147,7 @@ class TableOperationStore:
 
     def delete(self, operation_id: str) -> None:
         """Delete the row; succeeds when it is already gone."""
-        with _translated("delete a row"):
+        with translated("delete a row"):
             self._table.delete_entity(shard_of(operation_id), operation_id)
 
     def _query(self, query_filter: str, parameters: dict, per_page: int | None = None) -> Iterator[Operation]:
@@ -159,7 +162,7 @@ class TableOperationStore:
         if query.filter:
             clauses.append(f"( {query.filter} )")
         text = " and ".join(clauses)
-        with _translated("list rows"):
+        with translated("list rows"):
             return self._page(text, query)
 
     def _page(self, text: str, query: ListQuery) -> Page:
@@ -179,7 +182,7 @@ class TableOperationStore:
         """
         text = "PartitionKey eq @shard and RowKey gt @first and RowKey lt @bound"
         parameters = {"first": MARKER_PREFIX, "bound": expired_bound(now)}
-        with _translated("find expired rows"):
+        with translated("find expired rows"):
             for shard in SHARDS:
                 markers = self._table.query_entities(text, parameters={**parameters, "shard": shard},
                                                      select=["RowKey"])
@@ -196,7 +199,7 @@ class TableOperationStore:
         for shard, group in itertools.groupby(by_shard, key=lambda row: shard_of(row.operation_id)):
             keys = [key for row in group for key in (row.operation_id, row.marker)]
             for start in range(0, len(keys), BATCH_SIZE):
-                with _translated("delete rows"):
+                with translated("delete rows"):
                     self._delete_batch(shard, keys[start:start + BATCH_SIZE])
                 deleted += len(keys[start:start + BATCH_SIZE]) // 2
         return deleted
@@ -212,6 +215,6 @@ class TableOperationStore:
 
     def ping(self) -> None:
         """Raise StorageUnavailable unless the table answers."""
-        with _translated("reach the table"):
+        with translated("reach the table"):
             next(iter(self._table.query_entities("PartitionKey eq @p", parameters={"p": "-"},
                                                  results_per_page=1)), None)

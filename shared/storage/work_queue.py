@@ -1,7 +1,7 @@
 """``WorkQueue`` on Azure Queue Storage (or Azurite).
 
-Messages hold only the operation id, base64-encoded as the Functions queue
-trigger expects.
+Work messages hold only the operation id; event messages (on ``<queue>-events``)
+one subscriber's event. Both are base64-encoded as the Functions queue trigger expects.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64Decod
 
 from ..domain.backoff import MAX_VISIBILITY_SECONDS
 from ..domain.errors import StorageUnavailable
-from ..settings import poison_queue_name
+from ..settings import events_queue_name, poison_queue_name
 
 NEVER_EXPIRES = -1  # a message must outlive long postponements and retries
 
@@ -42,10 +42,11 @@ class StorageWorkQueue:
                     "message_decode_policy": TextBase64DecodePolicy()}
         self.queue: QueueClient = service.get_queue_client(queue_name, **encoding)
         self.poison: QueueClient = service.get_queue_client(poison_queue_name(queue_name), **encoding)
+        self.events: QueueClient = service.get_queue_client(events_queue_name(queue_name), **encoding)
 
     def ensure_queues(self) -> None:
-        """Create both queues unless they exist (once per process)."""
-        for client in (self.queue, self.poison):
+        """Create the queues unless they exist (once per process)."""
+        for client in (self.queue, self.poison, self.events):
             with _translated("create a queue"):
                 try:
                     client.create_queue()
@@ -58,6 +59,11 @@ class StorageWorkQueue:
             message = self.queue.send_message(operation_id, visibility_timeout=_visibility(delay_seconds) or None,
                                               time_to_live=NEVER_EXPIRES)
         return message.id
+
+    def enqueue_event(self, body: str) -> None:
+        """Add a message for the ``notify`` function: one event for one subscriber."""
+        with _translated("enqueue an event"):
+            self.events.send_message(body, time_to_live=NEVER_EXPIRES)
 
     def set_visibility(self, message_id: str, pop_receipt: str, delay_seconds: float) -> None:
         """Hide a received message for ``delay_seconds`` more; its pop receipt changes."""

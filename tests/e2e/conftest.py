@@ -159,6 +159,14 @@ def quiet_app(azurite, tmp_path_factory):
     host.stop()
 
 
+@pytest.fixture(scope="module")
+def events_app(azurite, tmp_path_factory):
+    """An app of its own for event subscriptions, so that no other test's operations notify them."""
+    host = AppHost(azurite, tmp_path_factory.mktemp("events") / "host.log")
+    yield host
+    host.stop()
+
+
 @pytest.fixture(scope="session")
 def keyed_app(azurite, tmp_path_factory):
     """The app with function keys enforced, as in Azure (its key has characters a query string must encode)."""

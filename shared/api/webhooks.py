@@ -1,0 +1,57 @@
+"""Subscriptions to OnBackgroundOperationComplete (Power Automate's webhook-trigger contract).
+
+``POST webhooks/{event}`` subscribes (201 with ``Location``), ``GET webhooks`` and ``GET webhooks/{id}``
+read, ``DELETE webhooks/{id}`` unsubscribes (what a flow calls when it is turned off or deleted).
+The notification URL is a secret: shown masked, never logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+
+from ..domain.subscriptions import Subscription, mask_url
+from ..services import events
+from ..services.container import Services
+from . import odata, urls
+from .errors import json_response
+from .handling import api, json_body
+
+
+def view(sub: Subscription) -> dict[str, Any]:
+    """A subscription as the API shows it, its URL masked."""
+    return {"id": sub.id, "eventName": sub.event, "notificationUrl": mask_url(sub.notification_url),
+            "filter": {"name": sub.operation_name} if sub.operation_name else None,
+            "createdOn": sub.createdon.isoformat().replace("+00:00", "Z") if sub.createdon else None}
+
+
+def _location(svc: Services, req: func.HttpRequest, sub: Subscription) -> str:
+    prefix = f"/{svc.settings.route_prefix}" if svc.settings.route_prefix else ""
+    return urls.with_query(f"{urls.public_base(req, svc.settings)}{prefix}/webhooks/{sub.id}", urls.carried(req))
+
+
+@api()
+def subscribe(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """POST webhooks/{event}: subscribe a notification URL to an event."""
+    odata.check_options(req.params, ())
+    sub = events.subscribe(svc, req.route_params.get("event", ""), json_body(req), svc.clock())
+    return json_response(view(sub), 201, {"Location": _location(svc, req, sub)})
+
+
+@api()
+def list_subscriptions(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET webhooks: every subscription."""
+    odata.check_options(req.params, ())
+    return json_response({"value": [view(s) for s in sorted(svc.subscriptions.list(), key=lambda s: s.id)]})
+
+
+@api()
+def subscription(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET webhooks/{id}: one subscription. DELETE: unsubscribe (204; 404 when there is none)."""
+    sub_id = events.subscription_id(req.route_params.get("id", ""))
+    if req.method.upper() == "DELETE":
+        events.unsubscribe(svc, sub_id)
+        return func.HttpResponse(status_code=204)
+    odata.check_options(req.params, ())
+    return json_response(view(svc.subscriptions.get(sub_id)))

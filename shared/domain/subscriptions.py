@@ -1,0 +1,77 @@
+"""Subscriptions to the ``OnBackgroundOperationComplete`` business event, and the event they receive.
+
+A subscription is Power Automate's webhook-trigger contract: a notification URL (a secret, like a SAS
+URL: validated like a callback URL, shown masked, never logged) and an optional filter on the
+operation's name. Each time an operation reaches Succeeded, Failed or Canceled, every matching
+subscription gets one POST of the event with Dataverse's documented parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import InvalidRequest
+from .operation import Operation
+
+EVENT = "OnBackgroundOperationComplete"
+EVENTS = (EVENT,)
+FILTER_FIELDS = ("name",)
+PAYLOAD_TYPE = 0
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One subscriber. ``notification_url`` is a secret: not in ``repr``, shown only masked."""
+
+    id: str
+    event: str
+    notification_url: str = field(repr=False)
+    operation_name: str = ""  # the filter: only operations of this name ("" for all)
+    createdon: datetime | None = None
+
+    def matches(self, op: Operation) -> bool:
+        """Whether the completion of ``op`` is for this subscriber."""
+        return not self.operation_name or self.operation_name.lower() == op.name.lower()
+
+
+def mask_url(url: str) -> str:
+    """The URL with everything after its host hidden, as Dataverse shows a webhook's URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/***"
+
+
+def check_filter(value: Any) -> str:
+    """The operation name a ``Filter`` asks for ("" for none); InvalidRequest for anything else."""
+    if value is None:
+        return ""
+    if not isinstance(value, dict):
+        raise InvalidRequest('Filter must be an object, such as {"name": "<operation name>"}.')
+    unknown = sorted(set(value) - set(FILTER_FIELDS))
+    if unknown:
+        raise InvalidRequest(f"Filter has no field {', '.join(repr(u[:40]) for u in unknown)}; "
+                             f"it can filter on: {', '.join(FILTER_FIELDS)}.")
+    name = value.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise InvalidRequest("Filter.name must be the name of an operation.")
+    return name or ""
+
+
+def check_event(name: str) -> str:
+    """The event's canonical name; InvalidRequest naming the events there are."""
+    for event in EVENTS:
+        if event.lower() == name.lower():
+            return event
+    raise InvalidRequest(f"There is no event named '{name[:64]}'; subscribe to: {', '.join(EVENTS)}.")
+
+
+def event_payload(op: Operation, location: str) -> dict[str, Any]:
+    """What a subscriber receives when ``op`` has finished (the business event's parameters)."""
+    return {
+        "MessageName": EVENT,
+        "InputParameters": {"PayloadType": PAYLOAD_TYPE, "LocationUrl": location, "BackgroundOperationId": op.id},
+        "OutputParameters": {"BackgroundOperationStateCode": op.status.state.value,
+                             "BackgroundOperationStatusCode": op.status.value, "OperationName": op.name},
+    }

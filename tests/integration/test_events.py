@@ -1,0 +1,99 @@
+"""Completion events on real storage (issue 7): what finishing an operation costs with 0, 1 and 10 subscribers,
+and that an event owed when a worker died is still published by the next message."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+
+import pytest
+from azure.storage.queue import QueueClient
+from helpers import wait_until
+
+from shared.domain.ids import new_operation_id
+from shared.domain.operation import EVENTS_OWED, EVENTS_PUBLISHED, Operation
+from shared.domain.states import Event, Status
+from shared.services.container import Services, build_services
+from shared.services.events import deliver_event, owing, subscribe
+from shared.services.submission import Submission, submit
+from shared.services.worker import QueueDelivery, process_message
+from shared.settings import Settings, events_queue_name
+from shared.storage.metering import TransactionCounter
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@pytest.fixture
+def settings(storage_settings, unique_name) -> Settings:
+    name = unique_name("ev")
+    return Settings(storage=storage_settings, queue_name=name, table_name=name, enable_samples=True,
+                    allow_http_callbacks=True, callback_retry_base_seconds=0.05, max_attempts=4)
+
+
+def _receive(connection_string: str, queue_name: str) -> list:
+    """What the host receives from a queue (raw base64 text, as the trigger gets it decoded)."""
+    client = QueueClient.from_connection_string(connection_string, queue_name)
+    return list(client.receive_messages(max_messages=32, visibility_timeout=60))
+
+
+def _body(message) -> str:
+    return base64.b64decode(message.content).decode("utf-8")
+
+
+def _warm(svc: Services) -> None:
+    now = utc_now()
+    svc.subscription_cache.matching(Operation(id=new_operation_id(now), name="x", displayname="x",
+                                              status=Status.SUCCEEDED, inputs={}, createdon=now, modifiedon=now,
+                                              ttlinseconds=1))
+
+
+@pytest.mark.parametrize("subscribers", [0, 1, 10])
+def test_cost_of_an_operation_with_0_1_and_10_subscribers(settings, azurite, counted_clients, callbacks,
+                                                          subscribers):
+    counter = TransactionCounter()
+    svc = build_services(settings, clients=counted_clients(counter))
+    urls = [callbacks.new_url() for _ in range(subscribers)]
+    for url in urls:
+        subscribe(svc, "OnBackgroundOperationComplete", {"NotificationUrl": url}, utc_now())
+    _warm(svc)
+    counter.reset()
+
+    op = submit(svc, Submission(name="sample_Echo", inputs={"A": 1}, base_url="http://127.0.0.1:7071"))
+    [work] = wait_until(lambda: _receive(azurite, settings.queue_name))
+    process_message(svc, QueueDelivery(work.id, work.pop_receipt, work.dequeue_count, _body(work)))
+    finishing = counter.total
+    counter.reset()
+    events = wait_until(lambda: _receive(azurite, events_queue_name(settings.queue_name)), timeout=5) \
+        if subscribers else []
+    for message in events:
+        deliver_event(svc, _body(message))
+    delivering = counter.total
+
+    print(f"\n{subscribers} subscriber(s): submit + finish {finishing} app requests; "
+          f"delivering {delivering}; event messages {len(events)}")
+    assert svc.store.get(op.id).eventsstate == (EVENTS_PUBLISHED if subscribers else "")
+    assert finishing == 5 + (subscribers + 1 if subscribers else 0)  # + one put per subscriber, + the mark
+    assert len(events) == subscribers and delivering == subscribers  # one subscription read each
+    assert all(len(callbacks.calls(url)) == 1 for url in urls)
+
+
+def test_an_event_owed_when_the_worker_died_is_published_by_the_next_message(settings, azurite, callbacks):
+    svc = build_services(settings)
+    url = callbacks.new_url()
+    subscribe(svc, "OnBackgroundOperationComplete", {"NotificationUrl": url}, utc_now())
+    op = submit(svc, Submission(name="sample_Echo", inputs={}, base_url="http://127.0.0.1:7071"))
+    _receive(azurite, settings.queue_name)  # the first message: its worker dies right after the terminal write
+    now = utc_now()
+    died = svc.store.replace(owing(svc, svc.store.replace(op.apply(Event.START, now)).apply(
+        Event.SUCCEED, now, outputs={})))
+    assert died.eventsstate == EVENTS_OWED
+
+    svc.queue.enqueue(op.id)  # a later message for the same operation (as after a lease expiry)
+    later = wait_until(lambda: [m for m in _receive(azurite, settings.queue_name) if _body(m) == op.id])[0]
+    process_message(svc, QueueDelivery(later.id, later.pop_receipt, later.dequeue_count, _body(later)))
+    assert svc.store.get(op.id).eventsstate == EVENTS_PUBLISHED
+    [event] = wait_until(lambda: _receive(azurite, events_queue_name(settings.queue_name)))
+    deliver_event(svc, _body(event))
+    assert callbacks.calls(url)[0]["body"]["InputParameters"]["BackgroundOperationId"] == op.id
