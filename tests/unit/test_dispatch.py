@@ -104,3 +104,15 @@ def test_locked_operation_owned_by_another_message_is_dropped(make_op, status, o
 def test_only_defer_carries_a_delay(make_op):
     for op in (make_op(), make_op(status=Status.SUCCEEDED), make_op(status=Status.IN_PROGRESS, messageid=MSG)):
         assert decide(op, MSG, NOW).delay_seconds == 0
+
+
+@pytest.mark.parametrize("status", TERMINAL, ids=lambda s: s.name)
+@pytest.mark.parametrize("callback", [CallbackState.NONE, CallbackState.PENDING], ids=lambda c: c.name)
+def test_finished_operation_owing_its_event_publishes_it_first(make_op, status, callback):
+    op = make_op(status=status, eventsstate="owed", callbackstate=callback, callbackurl="https://example.com/cb")
+    assert decide(op, MSG, NOW).action is Action.PUBLISH_EVENTS
+
+
+@pytest.mark.parametrize("status", TERMINAL, ids=lambda s: s.name)
+def test_finished_operation_whose_event_was_published_is_dropped(make_op, status):
+    assert decide(make_op(status=status, eventsstate="published"), MSG, NOW).action is Action.DROP

@@ -1,0 +1,78 @@
+"""Event subscriptions (shared/domain/subscriptions.py) and their cache (shared/services/subscription_cache.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.domain.errors import InvalidRequest
+from shared.domain.states import Status
+from shared.domain.subscriptions import Subscription, check_event, check_filter, event_payload, mask_url
+from shared.services.subscription_cache import SubscriptionCache
+
+
+def sub(name: str = "") -> Subscription:
+    return Subscription(id="s1", event="OnBackgroundOperationComplete",
+                        notification_url="https://flow.example/hook?sig=SECRET", operation_name=name)
+
+
+@pytest.mark.parametrize("url, masked", [
+    ("https://prod-01.westus.logic.azure.com:443/workflows/abc/triggers?sig=XYZ",
+     "https://prod-01.westus.logic.azure.com:443/***"),
+    ("https://user:pass@host.example/p", "https://host.example/***"),
+    ("http://127.0.0.1:9000", "http://127.0.0.1:9000/***"),
+])
+def test_a_notification_url_is_shown_with_its_path_query_and_credentials_hidden(url, masked):
+    assert mask_url(url) == masked
+
+
+def test_the_url_is_not_in_the_repr():
+    assert "SECRET" not in repr(sub())
+
+
+def test_a_filter_matches_the_name_regardless_of_case_and_no_filter_matches_all(make_op):
+    assert sub("SAMPLE_echo").matches(make_op(name="sample_Echo"))
+    assert not sub("sample_Fail").matches(make_op(name="sample_Echo"))
+    assert sub().matches(make_op(name="anything"))
+
+
+@pytest.mark.parametrize("value, message", [
+    ("sample_Echo", "Filter must be an object"), ({"status": 30}, "no field 'status'"),
+    ({"name": ""}, "Filter.name must be"), ({"name": 7}, "Filter.name must be")])
+def test_a_bad_filter_is_refused_saying_what_it_can_be(value, message):
+    with pytest.raises(InvalidRequest, match=message):
+        check_filter(value)
+
+
+def test_no_filter_and_a_name_filter_are_read():
+    assert check_filter(None) == "" and check_filter({"name": "sample_Echo"}) == "sample_Echo"
+
+
+def test_the_event_name_is_matched_regardless_of_case_and_an_unknown_one_named():
+    assert check_event("onbackgroundoperationcomplete") == "OnBackgroundOperationComplete"
+    with pytest.raises(InvalidRequest, match="subscribe to: OnBackgroundOperationComplete"):
+        check_event("OnSomething")
+
+
+def test_the_payload_carries_the_documented_parameters(make_op):
+    op = make_op(status=Status.FAILED, name="sample_Fail")
+    assert event_payload(op, "https://app/api/backgroundoperation/x") == {
+        "MessageName": "OnBackgroundOperationComplete",
+        "InputParameters": {"PayloadType": 0, "LocationUrl": "https://app/api/backgroundoperation/x",
+                            "BackgroundOperationId": op.id},
+        "OutputParameters": {"BackgroundOperationStateCode": 3, "BackgroundOperationStatusCode": 31,
+                             "OperationName": "sample_Fail"}}
+
+
+def test_the_cache_reads_the_list_once_per_ttl_and_again_after_invalidate(make_op):
+    reads, now = [], [0.0]
+    cache = SubscriptionCache(lambda: reads.append(1) or [sub()], ttl_seconds=30, clock=lambda: now[0])
+    op = make_op()
+    for moment in (0.0, 10.0, 29.9):
+        now[0] = moment
+        assert cache.matching(op) == [sub()]
+    assert len(reads) == 1
+    now[0] = 30.0
+    cache.matching(op)
+    cache.invalidate()
+    cache.matching(op)
+    assert len(reads) == 3
