@@ -90,6 +90,12 @@ def test_the_completion_trigger_follows_the_webhook_trigger_contract(served):
     assert unsubscribe["x-ms-visibility"] == "internal" and "204" in unsubscribe["responses"]
 
 
+def test_the_connector_ships_exactly_the_served_document(served):
+    from connector import API_DEFINITION, render
+
+    assert API_DEFINITION.read_text() == render(served)
+
+
 def test_the_list_is_pageable_by_next_link(served):
     assert served["paths"]["/data/v9.2/backgroundoperations"]["get"]["x-ms-pageable"] == {
         "nextLinkName": "@odata.nextLink"}
