@@ -140,3 +140,17 @@ class CallbackServer:
     def stop(self) -> None:
         self._http.shutdown()
         self._http.server_close()
+
+
+def warm_subscription_cache(svc) -> None:
+    """Read the subscription list as a running app has it: once per 30 s, not once per operation."""
+    from datetime import datetime, timezone
+
+    from shared.domain.ids import new_operation_id
+    from shared.domain.operation import Operation
+    from shared.domain.states import Status
+
+    now = datetime.now(timezone.utc)
+    svc.subscription_cache.matching(Operation(id=new_operation_id(now), name="x", displayname="x",
+                                              status=Status.SUCCEEDED, inputs={}, createdon=now, modifiedon=now,
+                                              ttlinseconds=1))

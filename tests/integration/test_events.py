@@ -8,12 +8,11 @@ from datetime import datetime, timezone
 
 import pytest
 from azure.storage.queue import QueueClient
-from helpers import wait_until
+from helpers import wait_until, warm_subscription_cache
 
-from shared.domain.ids import new_operation_id
-from shared.domain.operation import EVENTS_OWED, EVENTS_PUBLISHED, Operation
-from shared.domain.states import Event, Status
-from shared.services.container import Services, build_services
+from shared.domain.operation import EVENTS_OWED, EVENTS_PUBLISHED
+from shared.domain.states import Event
+from shared.services.container import build_services
 from shared.services.events import deliver_event, owing, subscribe
 from shared.services.submission import Submission, submit
 from shared.services.worker import QueueDelivery, process_message
@@ -42,13 +41,6 @@ def _body(message) -> str:
     return base64.b64decode(message.content).decode("utf-8")
 
 
-def _warm(svc: Services) -> None:
-    now = utc_now()
-    svc.subscription_cache.matching(Operation(id=new_operation_id(now), name="x", displayname="x",
-                                              status=Status.SUCCEEDED, inputs={}, createdon=now, modifiedon=now,
-                                              ttlinseconds=1))
-
-
 @pytest.mark.parametrize("subscribers", [0, 1, 10])
 def test_cost_of_an_operation_with_0_1_and_10_subscribers(settings, azurite, counted_clients, callbacks,
                                                           subscribers):
@@ -57,7 +49,7 @@ def test_cost_of_an_operation_with_0_1_and_10_subscribers(settings, azurite, cou
     urls = [callbacks.new_url() for _ in range(subscribers)]
     for url in urls:
         subscribe(svc, "OnBackgroundOperationComplete", {"NotificationUrl": url}, utc_now())
-    _warm(svc)
+    warm_subscription_cache(svc)
     counter.reset()
 
     op = submit(svc, Submission(name="sample_Echo", inputs={"A": 1}, base_url="http://127.0.0.1:7071"))

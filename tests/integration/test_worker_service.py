@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
-from helpers import wait_until
+from helpers import wait_until, warm_subscription_cache
 
 from shared.domain.error_codes import UNEXPECTED
 from shared.domain.errors import NonRetryableError, OperationNotFound
@@ -99,14 +99,6 @@ def lock_as(svc: Services, operation_id: str, message) -> Operation:
     now = utc_now()
     return svc.store.replace(op.apply(Event.START, now, messageid=message.id, starttime=now,
                                       retrycount=message.dequeue_count - 1))
-
-
-def warm_subscription_cache(svc: Services) -> None:
-    """Read the subscription list as a running app has it: once per 30 s, not once per operation."""
-    now = utc_now()
-    svc.subscription_cache.matching(Operation(id=new_operation_id(now), name="x", displayname="x",
-                                              status=Status.SUCCEEDED, inputs={}, createdon=now, modifiedon=now,
-                                              ttlinseconds=1))
 
 
 def location(op_id: str) -> str:
