@@ -158,3 +158,16 @@ def test_plain_http_is_refused_unless_allowed(make_app):
 def test_an_unknown_subscription_is_404(events_app, sub_id):
     assert requests.get(events_app.url(f"webhooks/{sub_id}"), timeout=10).status_code == 404
     assert requests.delete(events_app.url(f"webhooks/{sub_id}"), timeout=10).status_code == 404
+
+
+def test_cancelling_an_operation_that_never_ran_notifies_too(events_app, subscribe, receiver):
+    url = receiver.new_url()
+    subscribe(url)
+    response = requests.post(events_app.url("ExecuteBackgroundOperation"), timeout=10, json={
+        "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": "2099-01-01T00:00:00Z"})
+    op_id = response.json()["backgroundOperationId"]
+    assert requests.delete(events_app.url(f"backgroundoperation/{op_id}"), timeout=10).json()[
+        "backgroundOperationStatusCode"] == 32
+    [call] = wait_until(lambda: receiver.calls(url))
+    assert call["body"]["InputParameters"]["BackgroundOperationId"] == op_id
+    assert call["body"]["OutputParameters"]["BackgroundOperationStatusCode"] == 32
