@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..domain.attempts import Ending
 from ..domain.callbacks import check_callback_url
 from ..domain.errors import (
     HandlerFailed,
@@ -89,7 +90,7 @@ def run_now(svc: Services, name: str, inputs: Any, runas: str = "") -> dict[str,
     """Run the handler inside the request (no ``Prefer: respond-async``); no row is written."""
     definition = svc.registry.get(name)
     context = OperationContext(runas=runas, table_service=svc.table_service)
-    outcome = run_handler(definition, definition.validate(inputs), context, last_attempt=True)
-    if outcome.event is not Event.SUCCEED:
+    outcome = run_handler(definition, definition.validate(inputs), context)
+    if outcome.ending is not Ending.SUCCEEDED or outcome.outputs is None:
         raise HandlerFailed(outcome.errorcode or HANDLER_FAILED, outcome.errormessage or "The operation stopped.")
     return outcome.outputs

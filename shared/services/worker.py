@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from ..domain.backoff import compute_backoff
+from ..domain.attempts import Outcome, RetryPolicy, end_attempt, failed, lost_attempt, poisoned, start_attempt
 from ..domain.dispatch import Action, callback_owed, decide
 from ..domain.errors import (
     ConcurrencyConflict,
@@ -15,7 +15,7 @@ from ..domain.errors import (
     TransitionRefused,
     UnknownOperation,
 )
-from ..domain.error_codes import NOT_REGISTERED, UNEXPECTED
+from ..domain.error_codes import NOT_REGISTERED
 from ..domain.ids import parse_operation_id
 from ..domain.operation import Operation
 from ..domain.states import Event, Status
@@ -24,7 +24,7 @@ from .callbacks import deliver_callback, deliver_owed_callback
 from .container import Services
 from .events import owing, publish_owed
 from .rows import update_row
-from .handlers import Outcome, failure, run_handler
+from .handlers import run_handler
 
 log = logging.getLogger(__name__)
 MAX_STEPS = 8  # decisions one message may lead to (resume, then start, say)
@@ -83,14 +83,11 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
     elif action is Action.RESUME:
         return svc.store.replace(op.apply(Event.RESUME, now))
     elif action is Action.RECOVER:
-        message = (f"The worker running attempt {msg.dequeue_count - 1} stopped before it finished "
-                   "(host restart or timeout).")
-        log.warning("Operation %s: %s", op.id, message)
-        return svc.store.replace(op.apply(Event.FAIL, now, errorcode=UNEXPECTED, errormessage=message))
+        recovered = lost_attempt(op, msg.dequeue_count - 1, now)
+        log.warning("Operation %s: %s", op.id, recovered.errormessage)
+        return svc.store.replace(recovered)
     elif action is Action.START:
-        started = svc.store.replace(op.apply(Event.START, now, messageid=msg.id, retrycount=msg.dequeue_count - 1,
-                                             starttime=op.starttime or now, errorcode=None, errormessage=None))
-        _run_attempt(svc, started, msg)
+        _run_attempt(svc, svc.store.replace(start_attempt(op, msg.id, msg.dequeue_count, now)), msg)
     return None
 
 
@@ -130,35 +127,33 @@ def _run_handler(svc: Services, op: Operation, attempt: int, watcher: _RowWatche
     try:
         definition = svc.registry.get(op.name)
     except UnknownOperation as e:
-        return failure(Event.FAIL_FINAL, NOT_REGISTERED, str(e))
+        return failed(NOT_REGISTERED, str(e), retryable=False)
     context = OperationContext(operation_id=op.id, attempt=attempt, runas=op.runas, status=watcher.status,
                                progress=watcher.progress, table_service=svc.table_service)
-    return run_handler(definition, op.inputs, context, last_attempt=attempt >= svc.settings.max_attempts)
+    return run_handler(definition, op.inputs, context)
 
 
 def _run_attempt(svc: Services, op: Operation, msg: QueueDelivery) -> None:
     watcher = _RowWatcher(svc, op)
     outcome = _run_handler(svc, op, msg.dequeue_count, watcher)
-    now = svc.clock()
+    policy = RetryPolicy(svc.settings.max_attempts, svc.settings.retry_base_seconds)
+    now, plans = svc.clock(), []
 
-    def finish(row: Operation) -> Operation:
-        new = row.conclude(outcome.event, now, **outcome.changes)
-        if new.status is Status.WAITING_FOR_RESOURCES:
-            new = new.with_changes(retrycount=msg.dequeue_count)
-        return owing(svc, new)
+    def finish(row: Operation) -> Operation:  # re-planned on the row as it is, if another writer got there first
+        plans.append(end_attempt(row, outcome, msg.dequeue_count, policy, now))
+        return owing(svc, plans[-1].row)
 
     try:
         done = update_row(svc.store, watcher.op, finish)
     except TransitionRefused:
         log.warning("Operation %s was finished elsewhere while attempt %d ran.", op.id, msg.dequeue_count)
         return
-    log.info("Operation %s attempt %d: %s -> %s.", op.id, msg.dequeue_count, outcome.event.value, done.status.name)
-    if done.status is Status.WAITING_FOR_RESOURCES:
-        delay = compute_backoff(msg.dequeue_count, base_seconds=svc.settings.retry_base_seconds)
+    log.info("Operation %s attempt %d: %s -> %s.", op.id, msg.dequeue_count, outcome.ending.value, done.status.name)
+    if plans[-1].retry_after_seconds is not None:
         # The host deletes this message when we return; with the pop receipt changed
         # by this update it gets PopReceiptMismatch, which it ignores, so the message
         # comes back after the backoff with dequeue_count + 1.
-        svc.queue.set_visibility(msg.id, msg.pop_receipt, delay)
+        svc.queue.set_visibility(msg.id, msg.pop_receipt, plans[-1].retry_after_seconds)
     elif done.is_terminal:
         _after_finish(svc, done)
 
@@ -181,11 +176,8 @@ def fail_poisoned(svc: Services, body: str) -> None:
         if callback_owed(op, now):
             deliver_owed_callback(svc, op, now)
         return
-    message = ("The operation's queue message reached the poison queue: the host stopped or timed out "
-               f"during its last attempt ({svc.settings.max_attempts} attempts in all).")
     try:
-        done = update_row(svc.store, op, lambda row: owing(svc, row.conclude(
-            Event.POISON, now, errorcode=UNEXPECTED, errormessage=message)))
+        done = update_row(svc.store, op, lambda row: owing(svc, poisoned(row, svc.settings.max_attempts, now)))
     except TransitionRefused:
         return  # finished meanwhile by whoever holds it; its callback is theirs to send
     log.warning("Operation %s failed: its message reached the poison queue.", op.id)

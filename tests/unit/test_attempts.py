@@ -1,0 +1,100 @@
+"""The end of an attempt, decided in one place (shared/domain/attempts.py)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.domain.attempts import (
+    RetryPolicy,
+    end_attempt,
+    failed,
+    lost_attempt,
+    poisoned,
+    start_attempt,
+    stopped,
+    succeeded,
+)
+from shared.domain.error_codes import UNEXPECTED
+from shared.domain.errors import TransitionRefused
+from shared.domain.operation import CallbackState
+from shared.domain.states import Status
+
+NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+POLICY = RetryPolicy(max_attempts=4, base_seconds=30)
+
+
+class Midpoint(random.Random):
+    def random(self) -> float:
+        return 0.5  # no jitter
+
+
+def _running(make_op, **changes):
+    return make_op(status=Status.IN_PROGRESS, retrycount=0, **changes)
+
+
+def test_success_finishes_with_the_outputs_and_full_progress(make_op):
+    plan = end_attempt(_running(make_op), succeeded({"N": 1}), 1, POLICY, NOW)
+    assert plan.retry_after_seconds is None
+    assert (plan.row.status, plan.row.outputs, plan.row.progresspercent, plan.row.endtime) == \
+        (Status.SUCCEEDED, {"N": 1}, 100, NOW)
+
+
+@pytest.mark.parametrize("attempt, delay", [(1, 30), (2, 60), (3, 120)])
+def test_a_retryable_failure_with_attempts_left_goes_back_to_ready_after_a_growing_backoff(make_op, attempt, delay):
+    plan = end_attempt(_running(make_op), failed(7, "boom"), attempt, POLICY, NOW, rng=Midpoint())
+    assert plan.row.status is Status.WAITING_FOR_RESOURCES and plan.retry_after_seconds == delay
+    assert (plan.row.retrycount, plan.row.errorcode, plan.row.errormessage) == (attempt, 7, "boom")
+
+
+def test_the_last_attempt_fails_for_good(make_op):
+    plan = end_attempt(_running(make_op), failed(7, "boom"), 4, POLICY, NOW)
+    assert plan.row.status is Status.FAILED and plan.retry_after_seconds is None and plan.row.errorcode == 7
+
+
+def test_a_non_retryable_failure_fails_for_good_on_the_first_attempt(make_op):
+    plan = end_attempt(_running(make_op), failed(7, "no", retryable=False), 1, POLICY, NOW)
+    assert plan.row.status is Status.FAILED and plan.retry_after_seconds is None
+
+
+@pytest.mark.parametrize("asked, outcome, status", [
+    (Status.CANCELING, stopped(), Status.CANCELED), (Status.PAUSING, stopped(), Status.WAITING),
+    (Status.CANCELING, failed(1, "x"), Status.CANCELED), (Status.PAUSING, failed(1, "x"), Status.WAITING),
+    (Status.CANCELING, succeeded({}), Status.SUCCEEDED), (Status.PAUSING, succeeded({}), Status.SUCCEEDED),
+])
+def test_a_cancel_or_pause_asked_meanwhile_decides_where_it_ends(make_op, asked, outcome, status):
+    plan = end_attempt(make_op(status=asked), outcome, 1, POLICY, NOW)
+    assert plan.row.status is status and plan.retry_after_seconds is None
+
+
+def test_the_worker_that_finishes_claims_the_callback(make_op):
+    plan = end_attempt(_running(make_op, callbackurl="https://cb.example/x"), succeeded({}), 1, POLICY, NOW)
+    assert plan.row.callbackstate is CallbackState.SENDING and plan.row.callbackclaimedon == NOW
+
+
+def test_a_finished_row_cannot_end_an_attempt(make_op):
+    with pytest.raises(TransitionRefused):
+        end_attempt(make_op(status=Status.CANCELED), succeeded({}), 1, POLICY, NOW)
+
+
+def test_starting_an_attempt_locks_it_for_this_message_and_clears_the_last_error(make_op):
+    row = start_attempt(make_op(errorcode=7, errormessage="last time"), "msg-2", 2, NOW)
+    assert (row.status, row.messageid, row.retrycount, row.starttime) == (Status.IN_PROGRESS, "msg-2", 1, NOW)
+    assert row.errorcode is None and row.errormessage is None
+
+
+def test_a_lost_attempt_is_a_failed_one_that_says_so(make_op):
+    row = lost_attempt(_running(make_op), 2, NOW)
+    assert row.status is Status.WAITING_FOR_RESOURCES and row.errorcode == UNEXPECTED
+    assert "attempt 2 stopped before it finished" in row.errormessage
+
+
+def test_a_poisoned_message_fails_the_operation_naming_the_attempts(make_op):
+    row = poisoned(_running(make_op), 4, NOW)
+    assert row.status is Status.FAILED and "4 attempts in all" in row.errormessage
+
+
+def test_an_error_message_is_cut_to_fit_the_row():
+    assert len(failed(1, "x" * 10_000).errormessage) == 2000
