@@ -21,8 +21,9 @@ install: $(VENV)/.installed node_modules/.installed
 run: install
 	PORT=$(PORT) bash scripts/run.sh
 
-## Run every test against a private Azurite.
+## Lint, type-check, then run every test against a private Azurite.
 test: install
+	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## Print the cost and speed numbers (transactions per operation, latency, throughput).

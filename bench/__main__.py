@@ -69,7 +69,7 @@ def main() -> int:
     except KeyboardInterrupt:
         _progress("interrupted; every process was stopped")
         results["error"], status = "interrupted", 130
-    except Exception as e:  # noqa: BLE001 - report, keep what was measured, exit non-zero
+    except Exception as e:
         _progress(f"FAILED: {type(e).__name__}: {e} (logs in {RESULTS / 'logs'})")
         results["error"], status = f"{type(e).__name__}: {e}", 1
     path = JSON_PATH if status == 0 else FAILED_JSON_PATH

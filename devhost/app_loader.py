@@ -10,9 +10,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, MutableMapping, Optional
+from typing import Any
 
 from azure.functions.decorators.function_app import FunctionRegister
 
@@ -36,8 +37,8 @@ class FunctionSpec:
     func: Callable[..., Any]
     # Queue output bindings by parameter name ('$return' for the return value).
     queue_outputs: dict[str, Any] = field(default_factory=dict)
-    queue_name: Optional[str] = None   # queue trigger, %SETTING% resolved
-    schedule: Optional[str] = None     # timer trigger, %SETTING% resolved
+    queue_name: str | None = None   # queue trigger, %SETTING% resolved
+    schedule: str | None = None     # timer trigger, %SETTING% resolved
 
     @property
     def is_async(self) -> bool:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, MutableMapping, Optional
+from typing import Any
 
 # Environment variables with this prefix override host.json paths, "__"
 # separating the levels: AzureFunctionsJobHost__extensions__queues__batchSize.
@@ -162,7 +163,7 @@ class QueuesOptions:
     message_encoding: str = "base64"
 
     @classmethod
-    def from_host_config(cls, config: dict) -> "QueuesOptions":
+    def from_host_config(cls, config: dict) -> QueuesOptions:
         """Read and validate the queues section, as QueuesOptions' setters do."""
         section = ("extensions", "queues")
         batch_size = _int(config, section + ("batchSize",), 16)
@@ -191,7 +192,7 @@ class QueuesOptions:
         )
 
 
-def python_thread_count(environ: MutableMapping[str, str]) -> Optional[int]:
+def python_thread_count(environ: MutableMapping[str, str]) -> int | None:
     """``PYTHON_THREADPOOL_THREAD_COUNT``, as the Python worker reads it (None: its default)."""
     configured = environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "")
     return int(configured) if configured.isdigit() and int(configured) > 0 else None
@@ -227,7 +228,7 @@ def http_route_prefix(config: dict) -> str:
 KEY_SETTING = "DEVHOST_FUNCTION_KEY"
 
 
-def function_key(environ: MutableMapping[str, str]) -> Optional[str]:
+def function_key(environ: MutableMapping[str, str]) -> str | None:
     """The key function-level HTTP routes require, or None for no checks (as Core Tools).
 
     A devhost-only setting: in Azure the host keeps the keys itself.

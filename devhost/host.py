@@ -7,8 +7,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
-from typing import MutableMapping, Optional
 
 import azure.functions as func
 from azure.functions.queue import QueueMessage as TriggerMessage
@@ -18,7 +18,7 @@ from .app_loader import FunctionSpec
 from .http_server import FunctionsHttpServer
 from .invoker import Invoker
 from .queue_listener import MIN_RENEWAL_SECONDS, VISIBILITY_TIMEOUT_SECONDS, QueueListener
-from .routing import Route, RouteTemplate, Router
+from .routing import Route, Router, RouteTemplate
 from .timers import TimerRunner
 
 log = logging.getLogger("devhost")
@@ -31,17 +31,17 @@ class Host:
     semantics. ``port=0`` picks a free port; read it back from ``.port``."""
 
     def __init__(self, app_dir: str | Path = ".", *, port: int = 7071, host: str = "127.0.0.1",
-                 environ: Optional[MutableMapping[str, str]] = None,
+                 environ: MutableMapping[str, str] | None = None,
                  grace_seconds: float = DEFAULT_GRACE_SECONDS):
         self.app_dir = Path(app_dir).resolve()
         self.bind_host, self.requested_port = host, port
         self.environ = os.environ if environ is None else environ
         self.grace_seconds = grace_seconds
         self.functions: dict[str, FunctionSpec] = {}
-        self._server: Optional[FunctionsHttpServer] = None
+        self._server: FunctionsHttpServer | None = None
         self._listeners: list[QueueListener] = []
         self._timers: dict[str, TimerRunner] = {}
-        self._invoker: Optional[Invoker] = None
+        self._invoker: Invoker | None = None
 
     @property
     def port(self) -> int:
@@ -49,7 +49,7 @@ class Host:
         assert self._server is not None, "host not started"
         return self._server.server_address[1]
 
-    def start(self) -> "Host":
+    def start(self) -> Host:
         """Load everything, then serve; raises SettingError/AppLoadError/
         RouteTemplateError before anything listens if the app is invalid."""
         config.load_local_settings(self.app_dir, self.environ)
@@ -139,7 +139,7 @@ class Host:
         try:
             self._invoker.invoke(
                 spec, value, reason="This function was programmatically called via the host APIs.")
-        except Exception:  # noqa: BLE001 - logged by the invoker
+        except Exception:
             pass
 
     def _print_banner(self, router: Router, prefix: str) -> None:

@@ -16,8 +16,9 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
@@ -43,7 +44,7 @@ class FunctionsHttpServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], router: Router,
                  invoke_http: Callable[[Any, func.HttpRequest], Any],
-                 run_admin: Callable[[str, str], int], function_key: Optional[str] = None):
+                 run_admin: Callable[[str, str], int], function_key: str | None = None):
         self.router, self.invoke_http, self.run_admin = router, invoke_http, run_admin
         self.function_key = function_key
         super().__init__(address, RequestHandler)
@@ -58,7 +59,7 @@ class FunctionsHttpServer(ThreadingHTTPServer):
         return offered is not None and hmac.compare_digest(offered.encode(), self.function_key.encode())
 
 
-def _valid_host(host: Optional[str]) -> bool:
+def _valid_host(host: str | None) -> bool:
     """Whether a Host header is a host[:port] Kestrel would accept (absent is allowed for HTTP/1.0)."""
     if host is None:
         return True
@@ -80,7 +81,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     server_version = "devhost"
     server: FunctionsHttpServer
 
-    def do_GET(self) -> None:  # noqa: N802 - BaseHTTPRequestHandler's naming
+    def do_GET(self) -> None:
         self._dispatch()
 
     def __getattr__(self, name: str) -> Any:
@@ -90,7 +91,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             return self._dispatch
         raise AttributeError(name)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         # The default logs the request line, query string included.
         pass
 
@@ -101,7 +102,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
             status = self._respond(raw_path, body)
-        except Exception:  # noqa: BLE001 - the function's error is logged by the invoker
+        except Exception:
             self._send(500, {}, b"")
         finally:
             log.info("%s %s -> %d (%d ms)", self.command, raw_path, status,
@@ -136,7 +137,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             return self._send(401, {}, b"")
         request = func.HttpRequest(
             method=self.command,
-            url=f"http://{self.headers.get('Host') or '%s:%d' % self.server.server_address[:2]}"
+            url=f"http://{self.headers.get('Host') or '{}:{}'.format(*self.server.server_address[:2])}"
                 f"{self.path}",
             headers=headers,
             params=params,
@@ -145,7 +146,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         )
         try:
             result = self.server.invoke_http(route.target, request)
-        except Exception:  # noqa: BLE001 - logged by the invoker
+        except Exception:
             return self._send(500, {}, b"")
         return self._send_result(result)
 
@@ -197,7 +198,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         return self._send(status, {}, b"")
 
     def _send(self, status: int, headers: dict[str, str], body: bytes,
-              cookies: Optional[list[str]] = None) -> int:
+              cookies: list[str] | None = None) -> int:
         self.send_response(status)
         for name, value in headers.items():
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):

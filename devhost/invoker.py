@@ -18,7 +18,7 @@ import uuid
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import azure.functions as func
 from azure.functions import _abc as functions_abc
@@ -77,7 +77,7 @@ class Invoker:
     """Calls user functions and flushes their queue outputs."""
 
     def __init__(self, app_dir: Path, queue_clients: storage.QueueClients,
-                 message_encoding: str = "base64", max_workers: Optional[int] = None):
+                 message_encoding: str = "base64", max_workers: int | None = None):
         self._app_dir = str(app_dir)
         self._queues = queue_clients
         self._encoding = message_encoding

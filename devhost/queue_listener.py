@@ -16,11 +16,11 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Optional
 
-from azure.functions.queue import QueueMessage as TriggerMessage
 from azure.core.exceptions import AzureError, HttpResponseError
+from azure.functions.queue import QueueMessage as TriggerMessage
 from azure.storage.queue import QueueClient
 
 from . import storage
@@ -81,7 +81,7 @@ class VisibilityRenewal:
         self._thread = threading.Thread(target=self._run, name=f"devhost-renew-{message_id}",
                                         daemon=True)
 
-    def start(self) -> "VisibilityRenewal":
+    def start(self) -> VisibilityRenewal:
         self._thread.start()
         return self
 
@@ -103,7 +103,7 @@ class VisibilityRenewal:
                     self.pop_receipt = receipt.pop_receipt
                     delay, failures = self._normal, 0
                     log.debug("Renewed visibility of message %s", self._id)
-                except Exception as e:  # noqa: BLE001 - the function keeps running
+                except Exception as e:
                     if storage.lost_ownership(e):
                         log.debug("Stopped renewing message %s: no longer ours (%s)",
                                   self._id, getattr(e, "status_code", e))
@@ -120,7 +120,7 @@ class VisibilityRenewal:
 class QueueListener:
     """Polls one queue for one function."""
 
-    def __init__(self, spec: FunctionSpec, queue: QueueClient, poison: Optional[QueueClient],
+    def __init__(self, spec: FunctionSpec, queue: QueueClient, poison: QueueClient | None,
                  options: QueuesOptions, invoke: Callable[..., object],
                  *, visibility_timeout: float = VISIBILITY_TIMEOUT_SECONDS,
                  minimum_renewal_interval: float = MIN_RENEWAL_SECONDS):
@@ -164,7 +164,7 @@ class QueueListener:
                 # One receive call per poll, like ReceiveMessagesAsync (iterating
                 # the pager would keep receiving until the queue looks empty).
                 messages = list(next(batch.by_page(), []))
-            except Exception as e:  # noqa: BLE001 - polling must go on
+            except Exception as e:
                 # QueueListener resets its existence check on any error and
                 # backs off (it rethrows the rest; we log and keep polling).
                 queue_ready = False
@@ -191,7 +191,7 @@ class QueueListener:
     def _process_guarded(self, message) -> None:
         try:
             self.process(message)
-        except Exception:  # noqa: BLE001 - one message must not stop the loop
+        except Exception:
             log.exception("Processing message %s from '%s' failed",
                           message.id, self.spec.queue_name)
         finally:
@@ -228,7 +228,7 @@ class QueueListener:
             self._invoke(self.spec, trigger,
                          reason=f"New queue message detected on '{self.spec.queue_name}'.")
             succeeded = True
-        except Exception:  # noqa: BLE001 - logged by the invoker
+        except Exception:
             pass
         finally:
             pop_receipt = renewal.stop()

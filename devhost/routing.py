@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 from urllib.parse import unquote
 
 
@@ -33,10 +34,10 @@ class Parameter:
     """A ``{name...}`` part of a segment."""
 
     name: str
-    constraints: tuple[tuple[str, Optional[str]], ...] = ()
+    constraints: tuple[tuple[str, str | None], ...] = ()
     optional: bool = False
     catch_all: bool = False
-    default: Optional[str] = None
+    default: str | None = None
 
 
 def _number(text: str) -> bool:
@@ -63,12 +64,12 @@ def _guid(text: str) -> bool:
         return False
 
 
-def _ints(args: Optional[str]) -> list[int]:
+def _ints(args: str | None) -> list[int]:
     return [int(a) for a in (args or "").split(",") if a.strip()]
 
 
 # Inline constraints of ASP.NET Core routing (RouteOptions' constraint map).
-_CONSTRAINTS: dict[str, Callable[[str, Optional[str]], bool]] = {
+_CONSTRAINTS: dict[str, Callable[[str, str | None], bool]] = {
     "int": lambda v, a: re.fullmatch(r"[+-]?\d+", v) is not None and -2**31 <= int(v) < 2**31,
     "long": lambda v, a: re.fullmatch(r"[+-]?\d+", v) is not None and -2**63 <= int(v) < 2**63,
     "bool": lambda v, a: v.lower() in ("true", "false"),
@@ -104,7 +105,7 @@ def _parse_parameter(text: str) -> Parameter:
         cname, rest, args = cm.group(1).lower(), rest[cm.end():], None
         if rest.startswith("("):
             depth, i = 0, 0
-            for i, ch in enumerate(rest):
+            for i, ch in enumerate(rest):  # noqa: B007 - i is read after the loop
                 depth += ch == "("
                 depth -= ch == ")"
                 if depth == 0:
@@ -193,7 +194,7 @@ class RouteTemplate:
         self._groups[name] = parameter
         return name
 
-    def match(self, path: str) -> Optional[dict[str, str]]:
+    def match(self, path: str) -> dict[str, str] | None:
         """Route values if ``path`` (already decoded, starting with '/')
         matches, including every constraint; otherwise None."""
         m = self._regex.match(path if path.startswith("/") else "/" + path)
@@ -224,7 +225,7 @@ class Route:
     means any), and whatever the caller wants back on a match."""
 
     template: RouteTemplate
-    methods: Optional[frozenset[str]]
+    methods: frozenset[str] | None
     target: Any
 
 
@@ -256,7 +257,7 @@ class Router:
     def __init__(self, routes: Iterable[Route]):
         self.routes = sorted(routes, key=functools.cmp_to_key(_precedence))
 
-    def match(self, method: str, path: str) -> Optional[tuple[Route, dict[str, str]]]:
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         """The first route (in precedence order) matching method and decoded path."""
         for route in self.routes:
             if route.methods is not None and method.upper() not in route.methods:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.queue import QueueClient, QueueServiceClient
@@ -33,7 +33,7 @@ POISON_SUFFIX = "-poison"
 MAX_QUEUE_NAME = 63
 
 
-def connection_string(connection: Optional[str], environ: Mapping[str, str]) -> str:
+def connection_string(connection: str | None, environ: Mapping[str, str]) -> str:
     """The connection string named by a binding's ``connection`` property.
 
     Like the host: an empty name means ``AzureWebJobsStorage``, and a name
@@ -74,7 +74,7 @@ class QueueClients:
         self._services: dict[str, QueueServiceClient] = {}
         self._lock = threading.Lock()
 
-    def queue(self, connection: Optional[str], queue_name: str) -> QueueClient:
+    def queue(self, connection: str | None, queue_name: str) -> QueueClient:
         """A client for ``queue_name`` on the account named by ``connection``."""
         conn = connection_string(connection, self._environ)
         with self._lock:
@@ -84,7 +84,7 @@ class QueueClients:
         return service.get_queue_client(queue_name)
 
 
-def poison_queue_name(queue_name: str) -> Optional[str]:
+def poison_queue_name(queue_name: str) -> str | None:
     """``<queue>-poison``, or None when the host would have no poison queue."""
     if queue_name.endswith(POISON_SUFFIX) or len(queue_name) + len(POISON_SUFFIX) > MAX_QUEUE_NAME:
         return None

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from azure.functions.timer import TimerRequest
 from croniter import croniter
@@ -95,7 +95,7 @@ class TimerRunner:
         with self._running:
             try:
                 self._invoke(self.spec, request, reason=reason)
-            except Exception:  # noqa: BLE001 - logged by the invoker; keep the schedule
+            except Exception:
                 pass
 
 

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -105,7 +106,7 @@ class CallbackServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 path = self.path.split("?")[0]
                 with server._lock:
@@ -144,13 +145,13 @@ class CallbackServer:
 
 def warm_subscription_cache(svc) -> None:
     """Read the subscription list as a running app has it: once per 30 s, not once per operation."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from shared.domain.ids import new_operation_id
     from shared.domain.operation import Operation
     from shared.domain.states import Status
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     svc.subscription_cache.matching(Operation(id=new_operation_id(now), name="x", displayname="x",
                                               status=Status.SUCCEEDED, inputs={}, createdon=now, modifiedon=now,
                                               ttlinseconds=1))

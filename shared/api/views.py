@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.callbacks import status_body
@@ -42,7 +42,7 @@ FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 UTC with a Z, as Dataverse writes times."""
-    return None if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:

@@ -22,14 +22,14 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .errors import InvalidRequest
 
 _MAX_MS = (1 << 48) - 1
 _G = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _GUID = re.compile(rf"^(?:\{{({_G})\}}|({_G}))$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SHARDS = tuple("0123456789abcdef")
 MARKER_PREFIX = "~"  # sorts after 0-9a-f: marker rows come after every operation row
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import InvalidRequest
 
 # Table Storage's Edm.DateTime range.
-EARLIEST = datetime(1601, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+EARLIEST = datetime(1601, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 def parse_time(value: Any, what: str) -> datetime:
@@ -19,7 +19,7 @@ def parse_time(value: Any, what: str) -> datetime:
         raise InvalidRequest(f"{hint}, as a string.")
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise InvalidRequest(f"{hint}.") from None
     if not EARLIEST <= moment <= LATEST:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..operations.registry import OperationRegistry
@@ -16,7 +16,7 @@ from .subscription_cache import SubscriptionCache
 
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -35,12 +35,12 @@ class Services:
 
 def build_services(settings: Settings, *, counter=None, clients: tuple[Any, Any] | None = None) -> Services:
     """Real adapters for ``settings`` (over ``clients`` when given); creates the table and queues if missing."""
+    from ..operations.custom import registry as app_registry
     from ..operations.samples import register_samples
     from ..storage.clients import build_service_clients
     from ..storage.subscription_store import TableSubscriptionStore
     from ..storage.table_store import TableOperationStore
     from ..storage.work_queue import StorageWorkQueue
-    from ..operations.custom import registry as app_registry
 
     tables, queues = clients or build_service_clients(settings.storage, counter=counter)
     store, queue = TableOperationStore(tables, settings.table_name), StorageWorkQueue(queues, settings.queue_name)

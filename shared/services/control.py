@@ -15,11 +15,11 @@ from ..domain.errors import (
     StorageUnavailable,
 )
 from ..domain.operation import EVENTS_OWED, Operation
-from ..domain.times import parse_time
 from ..domain.states import Event, State, Status
+from ..domain.times import parse_time
 from ..storage.ports import ListQuery, Page
-from .container import Services
 from .callbacks import deliver_owed_callback
+from .container import Services
 from .events import owing
 from .rows import update_row
 

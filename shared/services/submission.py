@@ -9,13 +9,13 @@ from typing import Any
 
 from ..domain.attempts import Ending
 from ..domain.callbacks import check_callback_url
+from ..domain.error_codes import HANDLER_FAILED
 from ..domain.errors import (
     HandlerFailed,
     InvalidRequest,
     PayloadTooLarge,
     StorageUnavailable,
 )
-from ..domain.error_codes import HANDLER_FAILED
 from ..domain.ids import new_operation_id
 from ..domain.operation import Operation, to_key_values
 from ..domain.states import Event, Status

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..domain.attempts import Outcome, RetryPolicy, end_attempt, failed, lost_attempt, poisoned, start_attempt
 from ..domain.dispatch import Action, callback_owed, decide
+from ..domain.error_codes import NOT_REGISTERED
 from ..domain.errors import (
     ConcurrencyConflict,
     InvalidRequest,
@@ -15,7 +16,6 @@ from ..domain.errors import (
     TransitionRefused,
     UnknownOperation,
 )
-from ..domain.error_codes import NOT_REGISTERED
 from ..domain.ids import parse_operation_id
 from ..domain.operation import Operation
 from ..domain.states import Event, Status
@@ -23,8 +23,8 @@ from ..operations.context import OperationContext
 from .callbacks import deliver_callback, deliver_owed_callback
 from .container import Services
 from .events import owing, publish_owed
-from .rows import update_row
 from .handlers import run_handler
+from .rows import update_row
 
 log = logging.getLogger(__name__)
 MAX_STEPS = 8  # decisions one message may lead to (resume, then start, say)

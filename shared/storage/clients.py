@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import ExponentialRetry, QueueServiceClient
 

@@ -11,11 +11,11 @@ adds its marker in the same entity group transaction (still one transaction).
 from __future__ import annotations
 
 import heapq
-from contextlib import contextmanager
 import itertools
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core import MatchConditions
@@ -59,7 +59,7 @@ def to_entity(op: Operation) -> dict[str, Any]:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value.timestamp(), tz=timezone.utc)
+    return None if value is None else datetime.fromtimestamp(value.timestamp(), tz=UTC)
 
 
 def from_entity(entity: dict[str, Any]) -> Operation:

@@ -31,7 +31,7 @@ class RunningHost:
             [sys.executable, "-m", "devhost", "--app-dir", str(app_dir), "--port", str(self.port)],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
-    def wait_ready(self) -> "RunningHost":
+    def wait_ready(self) -> RunningHost:
         def answering():
             if self.process.poll() is not None:
                 pytest.fail(f"devhost exited with {self.process.returncode}:\n{self.log()}")

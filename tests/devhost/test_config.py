@@ -1,13 +1,21 @@
 """Settings, host.json, overrides and binding expressions (pure)."""
 
 import json
+from datetime import UTC
 
 import pytest
 from azure.core.exceptions import HttpResponseError
 
 from devhost import storage
-from devhost.config import (QueuesOptions, SettingError, http_route_prefix, load_host_config,
-                            load_local_settings, parse_timespan, resolve_expression)
+from devhost.config import (
+    QueuesOptions,
+    SettingError,
+    http_route_prefix,
+    load_host_config,
+    load_local_settings,
+    parse_timespan,
+    resolve_expression,
+)
 from devhost.queue_listener import PollingBackoff
 from devhost.timers import Schedule
 
@@ -100,14 +108,14 @@ def test_polling_backoff_grows_to_the_maximum_and_resets_after_messages():
     backoff = PollingBackoff(maximum=2.0)
     delays = [backoff.next_delay(False) for _ in range(8)]
     assert delays[0] == 0.1
-    assert all(a <= b for a, b in zip(delays, delays[1:]))
+    assert all(a <= b for a, b in zip(delays, delays[1:], strict=False))
     assert delays[-1] == 2.0
     assert backoff.next_delay(True) == 0.1
 
 
 def test_ncrontab_schedules_have_seconds_first():
-    from datetime import datetime, timezone
-    base = datetime(2024, 1, 1, 0, 0, 0, tzinfo=timezone.utc)
+    from datetime import datetime
+    base = datetime(2024, 1, 1, 0, 0, 0, tzinfo=UTC)
     assert Schedule("*/15 * * * * *").next_after(base) == base.replace(second=15)
     assert Schedule("0 0 * * * *").next_after(base) == base.replace(hour=1)
     assert Schedule("00:05:00").next_after(base) == base.replace(minute=5)

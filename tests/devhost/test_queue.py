@@ -8,7 +8,6 @@ import uuid
 import requests
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient
-
 from helpers import wait_until
 
 

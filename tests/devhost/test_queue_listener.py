@@ -27,7 +27,7 @@ def queues(azurite):
     for q in (queue, poison):
         try:
             q.delete_queue()
-        except Exception:  # noqa: BLE001 - poison queue may not exist
+        except Exception:
             pass
 
 

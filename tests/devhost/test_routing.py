@@ -2,7 +2,7 @@
 
 import pytest
 
-from devhost.routing import Route, RouteTemplate, RouteTemplateError, Router, decode_path
+from devhost.routing import Route, Router, RouteTemplate, RouteTemplateError, decode_path
 
 
 def test_literal_and_parameter_mixed_in_one_segment():

@@ -1,7 +1,6 @@
 """Settings precedence, start-up errors and shutdown of ``python -m devhost``."""
 
 import requests
-
 from helpers import wait_until
 
 

@@ -4,14 +4,13 @@ import json
 import uuid
 
 import requests
-
 from helpers import wait_until
 
 
 def test_timer_fires_on_schedule_and_never_overlaps_itself(host):
     runs = wait_until(lambda: host.records("slow_tick")[:3] if len(host.records("slow_tick")) >= 3
                       else None, timeout=20, message="three slow_tick runs")
-    for earlier, later in zip(runs, runs[1:]):
+    for earlier, later in zip(runs, runs[1:], strict=False):
         assert earlier["ended"] <= later["started"]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import requests
 from helpers import wait_until
@@ -102,7 +102,7 @@ def test_callback_url_never_appears_in_responses_or_logs(app, callbacks):
 
 
 def test_cancel_before_start_ends_canceled_at_once_and_calls_back(app, callbacks):
-    later = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     response = requests.post(app.url("ExecuteBackgroundOperation"), json={
         "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": later, "CallbackUri": f"{callbacks.base}/c1"})
     op_id = response.json()["backgroundOperationId"]
@@ -148,7 +148,7 @@ def test_pause_suspends_a_running_operation_and_resume_starts_it_over(app):
 
 
 def test_postpone_by_patch_then_resume_runs_it(app):
-    later = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     response = requests.post(app.url("ExecuteBackgroundOperation"), json={
         "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": later})
     op_id = response.json()["backgroundOperationId"]
@@ -185,7 +185,7 @@ def test_patch_bodies_of_the_wrong_type_or_with_two_changes_are_refused(app):
 
 
 def test_pause_of_a_ready_operation_is_refused(app):
-    later = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     response = requests.post(app.url("ExecuteBackgroundOperation"), json={
         "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": later})
     op_id = response.json()["backgroundOperationId"]
@@ -201,7 +201,7 @@ def test_unknown_and_malformed_ids(app):
 
 
 def test_poison_queue_message_fails_the_operation_and_calls_back(app, callbacks):
-    later = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     response = requests.post(app.url("ExecuteBackgroundOperation"), json={
         "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": later, "CallbackUri": f"{callbacks.base}/poison"})
     op_id = response.json()["backgroundOperationId"]

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyodata
 import pytest
@@ -31,7 +31,7 @@ def session(keyed_app):
 @pytest.fixture(scope="module")
 def five(keyed_app, session):
     """Five finished operations of this module, newest first, and the time before the first."""
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     ids = []
     for n in range(5):
         response = session.post(keyed_app.url("data/v9.2/sample_Echo"), json={"N": n},

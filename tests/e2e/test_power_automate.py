@@ -4,7 +4,7 @@ the function URL with ``?code=`` pasted into the action, ``Prefer: respond-async
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -99,8 +99,8 @@ def test_a_flow_calls_execute_background_operation_and_gets_the_outputs(keyed_ap
 @pytest.fixture(scope="module")
 def seven_rows(keyed_app):
     """Seven finished operations of this module, newest first, and the $filter that finds exactly them."""
-    since = datetime.now(timezone.utc).replace(microsecond=0)  # rows of earlier tests are older
-    wait_until(lambda: datetime.now(timezone.utc) >= since + timedelta(seconds=1), message="a new second")
+    since = datetime.now(UTC).replace(microsecond=0)  # rows of earlier tests are older
+    wait_until(lambda: datetime.now(UTC) >= since + timedelta(seconds=1), message="a new second")
     since += timedelta(seconds=1)
     ids = []
     for n in range(7):

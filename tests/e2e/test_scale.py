@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -81,8 +81,8 @@ def test_sync_records_posts_every_row_in_batches_and_reports_counts(app, erp, ac
 
 def test_incremental_sync_sends_only_rows_changed_since_last_sync(app, erp, accounts):
     table = TableServiceClient.from_connection_string(app.connection_string).get_table_client(accounts)
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
-    wait_until(lambda: datetime.now(timezone.utc) > since + timedelta(seconds=1.5), interval=0.1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    wait_until(lambda: datetime.now(UTC) > since + timedelta(seconds=1.5), interval=0.1)
     table.upsert_entity({"PartitionKey": "p", "RowKey": "00007", "Name": "Changed"})
     before = len(erp.batches)
     response = app.submit("sample_SyncRecordsToExternalSystem", {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -65,7 +65,7 @@ def test_execute_background_operation_returns_sdk_fields_and_honours_ttl(app):
 
 
 def test_postpone_until_creates_it_suspended_and_it_runs_when_due(app):
-    due = datetime.now(timezone.utc) + timedelta(seconds=3)
+    due = datetime.now(UTC) + timedelta(seconds=3)
     response = requests.post(app.url("ExecuteBackgroundOperation"), json={
         "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": due.isoformat()})
     assert response.status_code == 202
@@ -78,7 +78,7 @@ def test_postpone_until_creates_it_suspended_and_it_runs_when_due(app):
 
 
 def test_postpone_beyond_the_queues_seven_day_limit_is_accepted(app):
-    due = datetime.now(timezone.utc) + timedelta(days=30)
+    due = datetime.now(UTC) + timedelta(days=30)
     response = requests.post(app.url("ExecuteBackgroundOperation"), json={
         "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": due.isoformat()})
     assert response.status_code == 202
@@ -117,8 +117,8 @@ LONG = "x" * 40_000
     ("data/v9.2/sample_Nope", b"{}", {}, 404, "sample_Nope"),
     ("data/v9.2/sample_Echo", b"{}", {"Prefer": 'respond-async, odata.callback; url="ftp://x/y"'}, 400, "https"),
     ("data/v9.2/sample_Echo", b"{}", {"Prefer": 'respond-async, odata.callback; url="/relative"'}, 400, "https"),
-    ("data/v9.2/sample_Echo", ('{"Big": "%s"}' % LONG).encode(), {}, 413, "characters"),
-    ("data/v9.2/sample_Echo", ('{"Big": "%s"}' % ("x" * 300_000)).encode(), {}, 413, "KiB"),
+    ("data/v9.2/sample_Echo", f'{{"Big": "{LONG}"}}'.encode(), {}, 413, "characters"),
+    ("data/v9.2/sample_Echo", f'{{"Big": "{"x" * 300_000}"}}'.encode(), {}, 413, "KiB"),
     ("ExecuteBackgroundOperation", b'{"Request": "sample_Echo"}', {}, 400, "RequestName"),
     ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, "TtlInSeconds": -5}', {}, 400,
      "TtlInSeconds"),

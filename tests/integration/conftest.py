@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from helpers import CallbackServer
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
+from helpers import CallbackServer
 
 from shared.settings import StorageSettings
 from shared.storage.metering import TransactionCounter

@@ -7,7 +7,7 @@ listens on, so every queue call fails the way an outage does.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.storage.queue import QueueServiceClient
@@ -21,7 +21,6 @@ from shared.services.control import Change, cancel, change
 from shared.services.submission import Submission, submit
 from shared.settings import Settings
 from shared.storage.work_queue import StorageWorkQueue
-
 
 BASE_URL = "http://127.0.0.1:7071"
 
@@ -45,7 +44,7 @@ def _queue_down(svc):
 
 
 def test_resume_that_cannot_queue_its_message_is_undone_and_reported(svc):
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    later = datetime.now(UTC) + timedelta(hours=1)
     op = submitted(svc, postpone_until=later)
     with pytest.raises(StorageUnavailable):
         change(_queue_down(svc), op.id, Change(Event.RESUME))
@@ -55,7 +54,7 @@ def test_resume_that_cannot_queue_its_message_is_undone_and_reported(svc):
 
 
 def test_cancel_that_cannot_queue_its_callback_delivers_it_in_the_request(svc, callbacks):
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    later = datetime.now(UTC) + timedelta(hours=1)
     url = callbacks.new_url()
     op = submitted(svc, postpone_until=later, callback_url=url)
     canceled = cancel(_queue_down(svc), op.id)

@@ -4,7 +4,7 @@ and that an event owed when a worker died is still published by the next message
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from azure.storage.queue import QueueClient
@@ -21,7 +21,7 @@ from shared.storage.metering import TransactionCounter
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import dataclasses
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -34,7 +34,7 @@ UNFINISHED = (Status.WAITING_FOR_RESOURCES, Status.WAITING, Status.IN_PROGRESS, 
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id(created: datetime, shard: str | None = None) -> str:
@@ -115,7 +115,7 @@ class OperationStoreContract:
     # --- create / get -------------------------------------------------------------------------
 
     def test_create_then_get_round_trips_every_column(self, store):
-        created = datetime(2031, 3, 4, 5, 6, 7, 123456, tzinfo=timezone.utc)
+        created = datetime(2031, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
         plus_two = timezone(timedelta(hours=2))  # a non-UTC time must come back as the same instant, in UTC
         op = Operation(
             id=new_id(created + timedelta(seconds=7_776_000)), name="sample_Echo", displayname="Echo",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -19,7 +19,7 @@ from shared.storage.work_queue import StorageWorkQueue
 
 
 def an_id() -> str:
-    return new_operation_id(datetime.now(timezone.utc) + timedelta(days=1))
+    return new_operation_id(datetime.now(UTC) + timedelta(days=1))
 
 
 @pytest.fixture

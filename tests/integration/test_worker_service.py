@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
@@ -33,7 +33,7 @@ BASE_URL = "http://127.0.0.1:7071"
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @pytest.fixture(scope="module")
@@ -280,7 +280,7 @@ def test_finished_operation_with_a_pending_callback_is_called_back_once_when_two
         barrier.wait()
         try:
             process_message(svc, d)
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=deliver, args=(d,)) for d in deliveries]

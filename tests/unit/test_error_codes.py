@@ -19,9 +19,9 @@ def test_as_int32_maps_dataverse_hex_codes_to_signed_ints(code, expected):
 
 
 def test_the_apps_own_codes_are_the_signed_forms_of_dataverses_hex_codes():
-    assert error_codes.HANDLER_FAILED == error_codes.as_int32(0x80040265)
-    assert error_codes.UNEXPECTED == error_codes.as_int32(0x80040216)
-    assert error_codes.NOT_REGISTERED == error_codes.as_int32(0x80040217)
+    assert error_codes.as_int32(0x80040265) == error_codes.HANDLER_FAILED
+    assert error_codes.as_int32(0x80040216) == error_codes.UNEXPECTED
+    assert error_codes.as_int32(0x80040217) == error_codes.NOT_REGISTERED
 
 
 @settings(max_examples=300, deadline=None)

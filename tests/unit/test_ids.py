@@ -123,7 +123,7 @@ def test_shard_is_the_last_hex_digit_of_the_id():
 
 
 def test_shards_are_the_16_lower_case_hex_digits():
-    assert SHARDS == tuple("0123456789abcdef")
+    assert tuple("0123456789abcdef") == SHARDS
 
 
 def test_1600_ids_hit_all_16_shards_roughly_evenly():

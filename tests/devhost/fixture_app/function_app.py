@@ -7,7 +7,6 @@ import time
 
 import azure.functions as func
 from azure.storage.queue import QueueClient
-
 from blueprint import bp
 
 
