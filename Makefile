@@ -24,6 +24,7 @@ run: install
 ## Lint, type-check, then run every test against a private Azurite.
 test: install
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## Print the cost and speed numbers (transactions per operation, latency, throughput).

@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 APP_ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +123,7 @@ def _bool(name: str, text: str) -> bool:
     raise SettingsError(f"{name} must be true or false, not '{text}'.")
 
 
-def _number(name: str, text: str, kind: type = int, minimum: float = 0):
+def _number(name: str, text: str, kind: type[int] | type[float] = int, minimum: float = 0) -> Any:
     try:
         value = kind(text)
     except ValueError:
@@ -159,7 +160,7 @@ def storage_settings(env: Mapping[str, str], prefix: str = STORAGE_SETTING) -> S
                            credential=env.get(f"{prefix}__credential"), client_id=env.get(f"{prefix}__clientId"))
 
 
-def _host_value(env: Mapping[str, str], host: dict, *path: str):
+def _host_value(env: Mapping[str, str], host: dict[str, Any], *path: str) -> Any:
     """A host.json value, overridden by ``AzureFunctionsJobHost__a__b`` as the host allows.
 
     Both are matched regardless of case, as the host's configuration is.

@@ -8,6 +8,7 @@ import logging
 import azure.functions as func
 
 from ..domain.errors import InvalidRequest, StorageUnavailable
+from ..domain.operation import Operation
 from ..domain.states import Status
 from ..domain.times import parse_time
 from ..services import control, submission
@@ -21,7 +22,7 @@ from .prefer import parse_prefer
 log = logging.getLogger(__name__)
 
 
-def _accepted(svc: Services, op, carried: dict[str, str], token: str | None, *, sdk: bool = False
+def _accepted(svc: Services, op: Operation, carried: dict[str, str], token: str | None, *, sdk: bool = False
               ) -> func.HttpResponse:
     location = urls.with_query(status_location(svc.settings, op), carried)
     headers = {

@@ -34,13 +34,14 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
 JSON = "application/json; odata.metadata=minimal"
 
 
-def json_response(body: object, status: int = 200, headers: dict | None = None) -> func.HttpResponse:
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
     """A JSON response with the OData headers every response carries."""
     return func.HttpResponse(json.dumps(body), status_code=status, mimetype=JSON,
                              headers={"OData-Version": "4.0", **(headers or {})})
 
 
-def error_response(status: int, code: str, message: str, headers: dict | None = None) -> func.HttpResponse:
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None
+                   ) -> func.HttpResponse:
     """A JSON error response."""
     return json_response({"error": {"code": code, "message": message}}, status, headers)
 

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import azure.functions as func
 
 from ..domain.errors import InvalidRequest, PayloadTooLarge
 from ..domain.ids import parse_operation_id
-from ..services.container import get_services
+from ..services.container import Services, get_services
 from .errors import response_for
 
 MAX_BODY_BYTES = 256 * 1024
 PRINCIPAL_HEADER = "X-MS-CLIENT-PRINCIPAL-ID"
 
 
-def api(overrides: dict | None = None):
+Endpoint = Callable[[Services, func.HttpRequest], func.HttpResponse]
+Function = Callable[[func.HttpRequest], func.HttpResponse]
+
+
+def api(overrides: dict[type[Exception], int] | None = None) -> Callable[[Endpoint], Function]:
     """Decorator: give the endpoint the services, and turn any error into its response."""
 
-    def decorate(endpoint):
+    def decorate(endpoint: Endpoint) -> Function:
         # Not functools.wraps: the Python worker reads the signature, which must stay (req).
         def run(req: func.HttpRequest) -> func.HttpResponse:
             try:
@@ -50,7 +55,7 @@ def json_body(req: func.HttpRequest) -> Any:
     return body
 
 
-def _not_json(constant: str):
+def _not_json(constant: str) -> NoReturn:
     raise ValueError(f"{constant} is not JSON")
 
 

@@ -9,6 +9,7 @@ Edm types come from ``views.COLUMN_TYPES``, the one list of them.
 from __future__ import annotations
 
 import functools
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from .views import COLUMN_TYPES, KEY
@@ -31,7 +32,7 @@ def context(root: str, select: tuple[str, ...] | None = None, *, entity: bool = 
     return f"{root}$metadata#{ENTITY_SET}{columns}{'/$entity' if entity else ''}"
 
 
-def service_document(root: str) -> dict:
+def service_document(root: str) -> dict[str, Any]:
     """The OData service document: the one entity set."""
     return {"@odata.context": f"{root}$metadata",
             "value": [{"name": ENTITY_SET, "kind": "EntitySet", "url": ENTITY_SET}]}

@@ -106,7 +106,8 @@ def parse_filter(text: str | None, *, canonical_name: Callable[[str], str] = lam
         return None
     # Parentheses only group, and with 'and' alone grouping changes nothing.
     tokens = [t for t in _tokens(text) if t not in ("(", ")")]
-    clauses, parameters = [], {}
+    clauses: list[str] = []
+    parameters: dict[str, Any] = {}
     for column, operator, value in _comparisons(tokens, text):
         column, operator = column.lower(), operator.lower()
         if column not in FILTERABLE:

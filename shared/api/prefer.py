@@ -28,7 +28,9 @@ class Preferences:
 
 def _split(text: str, sep: str) -> list[str]:
     """Split on ``sep`` outside double quotes (a quoted URL may hold , and ;)."""
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in text:
         if ch == '"':
             quoted = not quoted

@@ -12,11 +12,11 @@ from .states import Status
 MAX_URL_LENGTH = 2048
 
 
-def check_callback_url(url: Any, *, allow_http: bool, what: str = "The callback URL") -> str:
+def check_callback_url(value: Any, *, allow_http: bool, what: str = "The callback URL") -> str:
     """The URL if it can be called back; InvalidRequest says why not (never echoing the URL: it is a secret)."""
-    if not isinstance(url, str) or not url.strip():
+    if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{what} must be a non-empty string.")
-    url = url.strip()
+    url: str = value.strip()
     allowed = ("https", "http") if allow_http else ("https",)
     if len(url) > MAX_URL_LENGTH:
         raise InvalidRequest(f"{what} is longer than {MAX_URL_LENGTH} characters.")
@@ -33,7 +33,7 @@ def check_callback_url(url: Any, *, allow_http: bool, what: str = "The callback 
 
 def status_body(op: Operation, location: str) -> dict[str, Any]:
     """The fields every status report starts with: id, location, state and status codes."""
-    body = {
+    body: dict[str, Any] = {
         "backgroundOperationId": op.id,
         "location": location,
         "backgroundOperationStateCode": op.status.state.value,

@@ -13,7 +13,7 @@ bp = func.Blueprint()
 @bp.queue_trigger(arg_name="msg", queue_name="%BGOPS_QUEUE_NAME%", connection="AzureWebJobsStorage")
 def worker(msg: func.QueueMessage) -> None:
     """Run one attempt of the operation whose id the message holds."""
-    process_message(get_services(), QueueDelivery(id=msg.id, pop_receipt=msg.pop_receipt,
+    process_message(get_services(), QueueDelivery(id=msg.id or "", pop_receipt=msg.pop_receipt or "",
                                                   dequeue_count=msg.dequeue_count or 1,
                                                   body=msg.get_body().decode("utf-8", "replace")))
 

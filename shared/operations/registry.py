@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -140,7 +140,7 @@ class OperationRegistry:
         except KeyError:
             raise UnknownOperation(name) from None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[OperationDefinition]:
         return iter(self._by_key.values())
 
     def __len__(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import requests
@@ -98,7 +99,7 @@ def sync_records(inputs: dict[str, Any], context: OperationContext) -> dict[str,
     return {"RecordsSynced": synced, "Batches": batches}
 
 
-def _changed_rows(context: OperationContext, entity_name: str, since: str | None):
+def _changed_rows(context: OperationContext, entity_name: str, since: str | None) -> Iterator[dict[str, Any]]:
     table = context.table_service.get_table_client(entity_name)
     if since is None:
         entities = table.list_entities()
@@ -112,8 +113,8 @@ def _changed_rows(context: OperationContext, entity_name: str, since: str | None
         raise NonRetryableError(f"There is no table named '{entity_name}' to sync.") from None
 
 
-def _chunks(items, size: int):
-    batch: list = []
+def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:
@@ -123,7 +124,7 @@ def _chunks(items, size: int):
         yield batch
 
 
-def _post_batch(http: requests.Session, url: str, entity_name: str, batch: list[dict]) -> None:
+def _post_batch(http: requests.Session, url: str, entity_name: str, batch: list[dict[str, Any]]) -> None:
     try:
         response = http.post(url, json={"entityName": entity_name, "records": batch}, timeout=SYNC_TIMEOUT_SECONDS)
     except requests.RequestException as e:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import requests
 
@@ -30,7 +32,8 @@ class Delivery:
     status: int | None = None  # the last HTTP status, if there was an answer
 
 
-def post_callback(url: str, payload: dict, *, base_seconds: float, sleep=time.sleep) -> Delivery:
+def post_callback(url: str, payload: dict[str, Any], *, base_seconds: float,
+                  sleep: Callable[[float], None] = time.sleep) -> Delivery:
     """POST ``payload``; retry connection errors, 429 and 5xx with backoff. Never logs the URL."""
     detail, status = "", None
     for attempt in range(1, ATTEMPTS + 1):
@@ -73,6 +76,8 @@ def deliver_owed_callback(svc: Services, op: Operation, now: datetime) -> None:
 def deliver_callback(svc: Services, op: Operation) -> Operation:
     """POST the completion callback of a claimed, finished operation and record the outcome on its row."""
     payload = status_body(op, status_location(svc.settings, op))
+    if not op.callbackurl:  # nothing to deliver to (only a row with a URL owes a callback)
+        return op
     delivery = post_callback(op.callbackurl, payload, base_seconds=svc.settings.callback_retry_base_seconds)
     log.info("Callback of operation %s: %s (%s).", op.id, "delivered" if delivery.delivered else "FAILED",
              delivery.detail)

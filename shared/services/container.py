@@ -10,6 +10,7 @@ from typing import Any
 
 from ..operations.registry import OperationRegistry
 from ..settings import Settings, get_settings
+from ..storage.metering import TransactionCounter
 from ..storage.ports import OperationStore, SubscriptionStore, WorkQueue
 from .subscription_cache import SubscriptionCache
 
@@ -33,7 +34,8 @@ class Services:
     clock: Callable[[], datetime] = field(default=utc_now)
 
 
-def build_services(settings: Settings, *, counter=None, clients: tuple[Any, Any] | None = None) -> Services:
+def build_services(settings: Settings, *, counter: TransactionCounter | None = None,
+                   clients: tuple[Any, Any] | None = None) -> Services:
     """Real adapters for ``settings`` (over ``clients`` when given); creates the table and queues if missing."""
     from ..operations.custom import registry as app_registry
     from ..operations.samples import register_samples

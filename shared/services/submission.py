@@ -49,7 +49,7 @@ def _check_ttl(value: Any, default: int) -> int:
     return value
 
 
-def _check_size(inputs: dict) -> None:
+def _check_size(inputs: dict[str, Any]) -> None:
     if len(to_key_values(inputs)) > MAX_PARAMETER_CHARS:
         raise PayloadTooLarge(f"The input parameters take more than {MAX_PARAMETER_CHARS} characters; "
                               "pass large data by reference (a blob URL, a table name) instead.")

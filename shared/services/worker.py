@@ -60,11 +60,11 @@ def process_message(svc: Services, msg: QueueDelivery) -> None:
     for _ in range(MAX_STEPS):
         if op is None:
             return
-        decision = decide(op, msg.id, svc.clock())
+        current, decision = op, decide(op, msg.id, svc.clock())
         try:
-            op = _step(svc, op, msg, decision.action, decision.delay_seconds)
+            op = _step(svc, current, msg, decision.action, decision.delay_seconds)
         except ConcurrencyConflict:  # someone else wrote the row: decide again on what is there now
-            op = _read(svc, op.id)
+            op = _read(svc, current.id)
         except TransitionRefused:
             return
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from azure.core.credentials import TokenCredential
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import ExponentialRetry, QueueServiceClient
 
@@ -39,7 +40,7 @@ def normalize_connection_string(text: str) -> str:
     return ";".join(parts)
 
 
-def _credential(storage: StorageSettings):
+def _credential(storage: StorageSettings) -> TokenCredential:
     from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
     if (storage.credential or "").lower() == "managedidentity":

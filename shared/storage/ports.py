@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..domain.operation import Operation
 from ..domain.subscriptions import Subscription
@@ -20,7 +20,7 @@ class ListQuery:
     """A page request: a Table Storage filter (with ``@name`` parameters) over the stored columns."""
 
     filter: str | None = None
-    parameters: dict | None = None
+    parameters: dict[str, Any] | None = None
     top: int = 50
     after: str | None = None  # the last id of the previous page
 

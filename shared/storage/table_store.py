@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,6 +65,8 @@ def _utc(value: datetime | None) -> datetime | None:
 def from_entity(entity: dict[str, Any]) -> Operation:
     """The row an entity holds, with its ETag."""
     outputs = entity.get("outputparameters")
+    columns: dict[str, Any] = {c: _utc(entity.get(c)) for c in _TIME_COLUMNS}
+    columns |= {c: entity[c] for c in _PLAIN_COLUMNS if entity.get(c) is not None}
     return Operation(
         id=entity["RowKey"],
         status=Status(entity["backgroundoperationstatuscode"]),
@@ -72,13 +74,13 @@ def from_entity(entity: dict[str, Any]) -> Operation:
         outputs=None if outputs is None else from_key_values(outputs),
         callbackstate=CallbackState(entity.get("callbackstate", "")),
         etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
-        **{c: _utc(entity.get(c)) for c in _TIME_COLUMNS},
-        **{c: entity[c] for c in _PLAIN_COLUMNS if entity.get(c) is not None},
+        **columns,
     )
 
 
 @contextmanager
-def translated(what: str, operation_id: str | None = None, *, missing: Exception | None = None):
+def translated(what: str, operation_id: str | None = None, *, missing: Exception | None = None
+               ) -> Iterator[None]:
     """Azure errors as the domain's, in one place: a missing row is OperationNotFound (or
     ``missing``), a changed one (412) or a clash on insert (409) ConcurrencyConflict,
     anything else StorageUnavailable (naming the error type, never a URL or a key)."""
@@ -132,7 +134,8 @@ class TableOperationStore:
     def replace(self, op: Operation) -> Operation:
         """Write the whole row if it still has ``op.etag``; a finished row gets its expiry marker too."""
         entity = to_entity(op)
-        condition = {"mode": UpdateMode.REPLACE, "etag": op.etag, "match_condition": MatchConditions.IfNotModified}
+        condition: dict[str, Any] = {"mode": UpdateMode.REPLACE, "etag": op.etag,
+                                     "match_condition": MatchConditions.IfNotModified}
         with translated("update a row", op.id):
             if not op.is_terminal:
                 return op.with_changes(etag=self._table.update_entity(entity, **condition)["etag"])
@@ -150,7 +153,7 @@ class TableOperationStore:
         with translated("delete a row"):
             self._table.delete_entity(shard_of(operation_id), operation_id)
 
-    def _query(self, query_filter: str, parameters: dict, per_page: int | None = None) -> Iterator[Operation]:
+    def _query(self, query_filter: str, parameters: dict[str, Any], per_page: int | None = None) -> Iterator[Operation]:
         pages = self._table.query_entities(query_filter, parameters=parameters, results_per_page=per_page)
         return (from_entity(e) for e in pages)
 
@@ -204,7 +207,7 @@ class TableOperationStore:
                 deleted += len(keys[start:start + BATCH_SIZE]) // 2
         return deleted
 
-    def _delete_batch(self, shard: str, row_keys: list[str]) -> None:
+    def _delete_batch(self, shard: str, row_keys: Sequence[str]) -> None:
         try:
             self._table.submit_transaction([("delete", {"PartitionKey": shard, "RowKey": k}) for k in row_keys])
         except (TableTransactionError, ResourceNotFoundError):

@@ -7,6 +7,7 @@ one subscriber's event. Both are base64-encoded as the Functions queue trigger e
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from azure.core.exceptions import AzureError, ResourceExistsError
@@ -20,7 +21,7 @@ NEVER_EXPIRES = -1  # a message must outlive long postponements and retries
 
 
 @contextmanager
-def _translated(what: str):
+def _translated(what: str) -> Iterator[None]:
     """Any Azure error as StorageUnavailable (naming its type, never a URL or a key)."""
     try:
         yield
