@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from shared.storage.clients import DEVSTORE_KEY as ACCOUNT_KEY  # Azurite's well-known key
+
 REPO = Path(__file__).resolve().parents[1]
-ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 # Every column the API can return, in its order (written out here, not imported from the app).
 ALL_COLUMNS = (
     "backgroundoperationid", "name", "displayname", "backgroundoperationstatecode",
