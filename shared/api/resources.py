@@ -14,6 +14,7 @@ from ..services import control
 from ..services.container import Services
 from ..storage.ports import ListQuery, Page
 from . import metadata, odata, urls, views
+from .changes import parse_change
 from .errors import json_response
 from .handling import api, json_body, operation_id_of
 from .prefer import PAGE_SIZE_PREFERENCE, parse_prefer
@@ -44,7 +45,7 @@ def entity(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET/PATCH backgroundoperations({id}): the row as a resource; PATCH changes its state (If-Match honoured)."""
     operation_id = operation_id_of(req)
     if req.method.upper() == "PATCH":
-        op = control.change(svc, operation_id, control.parse_change(json_body(req) or None, svc.clock()),
+        op = control.change(svc, operation_id, parse_change(json_body(req) or None, svc.clock()),
                             if_match=req.headers.get("If-Match"))
         return func.HttpResponse(status_code=204, headers={**ODATA_VERSION, **_etag(op)})
     params = odata.check_options(req.params, odata.ENTITY_OPTIONS)

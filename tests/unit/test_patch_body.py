@@ -1,4 +1,4 @@
-"""What a PATCH body asks for (services/control.parse_change), as OData clients send it."""
+"""What a PATCH body asks for (api/changes.parse_change), as OData clients send it."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shared.api.changes import parse_change
 from shared.domain.errors import InvalidRequest
 from shared.domain.states import Event
-from shared.services.control import parse_change
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
