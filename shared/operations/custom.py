@@ -1,13 +1,14 @@
-"""Your operations: register handlers here (see README, "Writing an operation").
+"""Your operations: write them here (see README, "Writing an operation").
 
-    @registry.operation("contoso_RecalculateInvoices", display_name="Recalculate invoices",
-                        inputs=[Parameter("Year", ParamType.INT, required=True)],
-                        outputs=[Parameter("Recalculated", ParamType.INT)])
-    def recalculate_invoices(inputs, context):
+    from . import OperationContext, OperationError, Parameter, ParamType, operation
+
+    @operation("contoso_RecalculateInvoices", display_name="Recalculate invoices",
+               inputs=[Parameter("Year", ParamType.INT, required=True)],
+               outputs=[Parameter("Recalculated", ParamType.INT)])
+    def recalculate_invoices(inputs: dict, context: OperationContext) -> dict:
         ...
         return {"Recalculated": 42}
+
+This module is imported when the app loads; an error here, or two operations with one name,
+stops the app from loading rather than failing its first request.
 """
-
-from .registry import OperationRegistry, Parameter, ParamType  # noqa: F401 - for your handlers
-
-registry = OperationRegistry()

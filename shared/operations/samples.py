@@ -19,44 +19,29 @@ SLEEP_STEP_SECONDS = 0.2
 DEFAULT_ERROR_CODE = HANDLER_FAILED
 SYNC_TIMEOUT_SECONDS = 30
 
+# Registered with the same decorator your operations use; the app adds them when BGOPS_ENABLE_SAMPLES is true.
+SAMPLES = OperationRegistry()
+
 
 def register_samples(registry: OperationRegistry) -> None:
-    """Register sample_Echo, sample_Sleep, sample_Fail and sample_SyncRecordsToExternalSystem."""
-    registry.operation("sample_Echo", display_name="Echo", open_inputs=True,
-                       description="Returns its inputs as its outputs.")(echo)
-    registry.operation("sample_Sleep", display_name="Sleep",
-                       description="Sleeps, reporting progress; stops early when cancelled or paused.",
-                       inputs=[Parameter("Seconds", ParamType.NUMBER, required=True,
-                                         description="How long to sleep, in seconds.")],
-                       outputs=[Parameter("SleptSeconds", ParamType.NUMBER,
-                                          description="The seconds it was asked to sleep.")])(sleep)
-    registry.operation("sample_Fail", display_name="Fail",
-                       description="Fails its first attempts on purpose, then succeeds (or fails for good).",
-                       inputs=[Parameter("FailTimes", ParamType.INT, description="How many attempts fail."),
-                               Parameter("NonRetryable", ParamType.BOOL,
-                                         description="Fail once, for good, with no retry."),
-                               Parameter("ErrorCode", ParamType.INT, description="The error code to fail with.")],
-                       outputs=[Parameter("Attempts", ParamType.INT,
-                                          description="The attempt that succeeded.")])(fail)
-    registry.operation("sample_SyncRecordsToExternalSystem", display_name="Sync records to an external system",
-                       description="POSTs the rows of a table, changed since a date or all, to a URL in batches.",
-                       inputs=[Parameter("EntityName", ParamType.STRING, required=True,
-                                         description="The table whose rows are sent."),
-                               Parameter("SyncMode", ParamType.STRING, description="Full (default) or Incremental."),
-                               Parameter("ExternalSystemUrl", ParamType.STRING, required=True,
-                                         description="Where each batch is POSTed as JSON."),
-                               Parameter("LastSyncDate", ParamType.DATETIME,
-                                         description="Incremental: send rows changed after this time."),
-                               Parameter("BatchSize", ParamType.INT, description="Rows per batch (1-1000, 100).")],
-                       outputs=[Parameter("RecordsSynced", ParamType.INT, description="Rows sent."),
-                                Parameter("Batches", ParamType.INT, description="Batches sent.")])(sync_records)
+    """Add sample_Echo, sample_Sleep, sample_Fail and sample_SyncRecordsToExternalSystem to ``registry``."""
+    for definition in SAMPLES:
+        registry.register(definition)
 
 
+@SAMPLES.operation("sample_Echo", display_name="Echo", open_inputs=True,
+                   description="Returns its inputs as its outputs.")
 def echo(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
     """Outputs are the inputs."""
     return dict(inputs)
 
 
+@SAMPLES.operation("sample_Sleep", display_name="Sleep",
+                   description="Sleeps, reporting progress; stops early when cancelled or paused.",
+                   inputs=[Parameter("Seconds", ParamType.NUMBER, required=True,
+                                     description="How long to sleep, in seconds.")],
+                   outputs=[Parameter("SleptSeconds", ParamType.NUMBER,
+                                      description="The seconds it was asked to sleep.")])
 def sleep(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
     """Sleep ``Seconds`` in small steps, reporting progress; stop early on cancel or pause."""
     total = float(inputs["Seconds"])
@@ -68,6 +53,14 @@ def sleep(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
     return {"SleptSeconds": inputs["Seconds"]}
 
 
+@SAMPLES.operation("sample_Fail", display_name="Fail",
+                   description="Fails its first attempts on purpose, then succeeds (or fails for good).",
+                   inputs=[Parameter("FailTimes", ParamType.INT, description="How many attempts fail."),
+                           Parameter("NonRetryable", ParamType.BOOL,
+                                     description="Fail once, for good, with no retry."),
+                           Parameter("ErrorCode", ParamType.INT, description="The error code to fail with.")],
+                   outputs=[Parameter("Attempts", ParamType.INT,
+                                      description="The attempt that succeeded.")])
 def fail(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
     """Fail while attempt <= FailTimes (or once for good with NonRetryable), then succeed."""
     code = inputs.get("ErrorCode") or DEFAULT_ERROR_CODE
@@ -78,6 +71,18 @@ def fail(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
     return {"Attempts": context.attempt}
 
 
+@SAMPLES.operation("sample_SyncRecordsToExternalSystem", display_name="Sync records to an external system",
+                   description="POSTs the rows of a table, changed since a date or all, to a URL in batches.",
+                   inputs=[Parameter("EntityName", ParamType.STRING, required=True,
+                                     description="The table whose rows are sent."),
+                           Parameter("SyncMode", ParamType.STRING, description="Full (default) or Incremental."),
+                           Parameter("ExternalSystemUrl", ParamType.STRING, required=True,
+                                     description="Where each batch is POSTed as JSON."),
+                           Parameter("LastSyncDate", ParamType.DATETIME,
+                                     description="Incremental: send rows changed after this time."),
+                           Parameter("BatchSize", ParamType.INT, description="Rows per batch (1-1000, 100).")],
+                   outputs=[Parameter("RecordsSynced", ParamType.INT, description="Rows sent."),
+                            Parameter("Batches", ParamType.INT, description="Batches sent.")])
 def sync_records(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
     """POST the rows of table EntityName changed since LastSyncDate to ExternalSystemUrl, in batches."""
     mode = inputs.get("SyncMode") or "Full"

@@ -1,4 +1,4 @@
-"""The composition root: builds the storage adapters, registry and sender once per process."""
+"""The composition root: the registry, checked when the app loads; the storage adapters, built once per process."""
 
 from __future__ import annotations
 
@@ -8,10 +8,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..operations import (
+    APP_OPERATIONS,
+    custom,  # noqa: F401 - registers your operations, at import
+)
 from ..operations.registry import OperationRegistry
+from ..operations.samples import register_samples
 from ..settings import Settings, get_settings
+from ..storage.clients import build_service_clients
 from ..storage.metering import TransactionCounter
 from ..storage.ports import OperationStore, SubscriptionStore, WorkQueue
+from ..storage.subscription_store import TableSubscriptionStore
+from ..storage.table_store import TableOperationStore
+from ..storage.work_queue import StorageWorkQueue
 from .subscription_cache import SubscriptionCache
 
 
@@ -34,27 +43,31 @@ class Services:
     clock: Callable[[], datetime] = field(default=utc_now)
 
 
+def build_registry(*, enable_samples: bool) -> OperationRegistry:
+    """Your operations, and the samples when enabled; ValueError when two share a name."""
+    registry = OperationRegistry()
+    for definition in APP_OPERATIONS:
+        registry.register(definition)
+    if enable_samples:
+        register_samples(registry)
+    return registry
+
+
+# At import (when the host indexes function_app.py), not on the first request: a broken
+# custom.py has already failed the import above, and a name clash fails here.
+build_registry(enable_samples=True)
+
+
 def build_services(settings: Settings, *, counter: TransactionCounter | None = None,
                    clients: tuple[Any, Any] | None = None) -> Services:
     """Real adapters for ``settings`` (over ``clients`` when given); creates the table and queues if missing."""
-    from ..operations.custom import registry as app_registry
-    from ..operations.samples import register_samples
-    from ..storage.clients import build_service_clients
-    from ..storage.subscription_store import TableSubscriptionStore
-    from ..storage.table_store import TableOperationStore
-    from ..storage.work_queue import StorageWorkQueue
-
     tables, queues = clients or build_service_clients(settings.storage, counter=counter)
     store, queue = TableOperationStore(tables, settings.table_name), StorageWorkQueue(queues, settings.queue_name)
     store.ensure_table()
     queue.ensure_queues()
-    registry = OperationRegistry()
-    for definition in app_registry:
-        registry.register(definition)
-    if settings.enable_samples:
-        register_samples(registry)
     subscriptions = TableSubscriptionStore(tables, settings.table_name)
-    return Services(settings=settings, store=store, queue=queue, registry=registry, subscriptions=subscriptions,
+    return Services(settings=settings, store=store, queue=queue,
+                    registry=build_registry(enable_samples=settings.enable_samples), subscriptions=subscriptions,
                     subscription_cache=SubscriptionCache(subscriptions.list), table_service=tables)
 
 
