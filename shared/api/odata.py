@@ -7,10 +7,10 @@ when asked, else ``$top`` (up to a page's maximum), else 50. A nextLink
 carries what is left of ``$top`` and the page size, so a client that follows
 it with no headers at all still gets the same pages.
 
-``$filter`` is parsed, checked against the columns it may name, and
-re-emitted as a Table Storage filter whose values are ``@p<n>`` parameters
-(never spliced in as text). Anything unsupported is refused with a message,
-never answered wrongly.
+``$filter`` is parsed and checked against the columns it may name, into typed
+comparisons the storage adapter renders (with its values as parameters, never
+spliced in as text). Anything unsupported is refused with a message, never
+answered wrongly.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from ..domain.errors import InvalidRequest
 from ..domain.ids import parse_operation_id
 from ..domain.times import parse_time
+from ..storage.ports import Comparison
 from .views import KEY
 
 FILTERABLE = {
@@ -35,21 +36,12 @@ FILTERABLE = {
 OPERATORS = ("eq", "ne", "ge", "le", "gt", "lt")
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
 MAX_TOP = 2**31 - 1
-STORED_AS = {KEY: "RowKey"}  # the key is the row's RowKey; every other column is stored under its own name
 _TOKEN = re.compile(r"\s*('(?:[^']|'')*'|\(|\)|[^\s()]+)")
 _DATETIME_LITERAL = re.compile(r"^(?:datetime)?'?(\d{4}-\d\d-\d\dT[^']*)'?$", re.IGNORECASE)
 _HOW = ("Filters compare backgroundoperationid, backgroundoperationstatecode, backgroundoperationstatuscode, "
         "name or createdon "
         "with eq, ne, ge, le, gt or lt, joined by 'and'; for example "
         "\"backgroundoperationstatecode eq 3 and name eq 'sample_Echo'\".")
-
-
-@dataclass(frozen=True)
-class TableFilter:
-    """A Table Storage filter and the values of its parameters."""
-
-    text: str
-    parameters: dict[str, Any]
 
 
 def _tokens(text: str) -> list[str]:
@@ -96,18 +88,17 @@ def _comparisons(tokens: list[str], text: str) -> list[list[str]]:
 
 
 def parse_filter(text: str | None, *, canonical_name: Callable[[str], str] = lambda name: name
-                 ) -> TableFilter | None:
-    """``$filter`` as a Table Storage filter, or InvalidRequest naming what is unsupported.
+                 ) -> tuple[Comparison, ...]:
+    """``$filter`` as comparisons that must all hold, or InvalidRequest naming what is unsupported.
 
     ``canonical_name`` maps an operation name to the spelling rows store, since
     operation names are matched regardless of case everywhere else.
     """
     if text is None or not text.strip():
-        return None
+        return ()
     # Parentheses only group, and with 'and' alone grouping changes nothing.
     tokens = [t for t in _tokens(text) if t not in ("(", ")")]
-    clauses: list[str] = []
-    parameters: dict[str, Any] = {}
+    comparisons = []
     for column, operator, value in _comparisons(tokens, text):
         column, operator = column.lower(), operator.lower()
         if column not in FILTERABLE:
@@ -115,10 +106,8 @@ def parse_filter(text: str | None, *, canonical_name: Callable[[str], str] = lam
         if operator not in OPERATORS:
             raise InvalidRequest(f"$filter: unsupported operator '{operator[:64]}'. {_HOW}")
         literal = _literal(column, value)
-        name = f"p{len(parameters)}"
-        parameters[name] = canonical_name(literal) if column == "name" else literal
-        clauses.append(f"{STORED_AS.get(column, column)} {operator} @{name}")
-    return TableFilter(" and ".join(clauses), parameters)
+        comparisons.append(Comparison(column, operator, canonical_name(literal) if column == "name" else literal))
+    return tuple(comparisons)
 
 
 LIST_OPTIONS = ("$filter", "$select", "$top", "$skiptoken")

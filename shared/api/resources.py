@@ -83,12 +83,10 @@ def list_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
 
 def _read_page(svc: Services, filter_text: str | None, paging: odata.Paging) -> Page:
     """The rows of this page ($top=0 reads nothing, once the filter is known to be good)."""
-    table_filter = odata.parse_filter(filter_text, canonical_name=lambda name: _canonical(svc, name))
+    where = odata.parse_filter(filter_text, canonical_name=lambda name: _canonical(svc, name))
     if not paging.this_page:
         return Page([], None)
-    return control.list_operations(svc, ListQuery(filter=table_filter.text if table_filter else None,
-                                                  parameters=table_filter.parameters if table_filter else None,
-                                                  top=paging.this_page, after=paging.after))
+    return control.list_operations(svc, ListQuery(where=where, top=paging.this_page, after=paging.after))
 
 
 def _canonical(svc: Services, name: str) -> str:

@@ -16,11 +16,19 @@ from ..domain.subscriptions import Subscription
 
 
 @dataclass(frozen=True)
-class ListQuery:
-    """A page request: a Table Storage filter (with ``@name`` parameters) over the stored columns."""
+class Comparison:
+    """``column operator value`` over a logical column (SPEC §3.3): what a list filter is made of."""
 
-    filter: str | None = None
-    parameters: dict[str, Any] | None = None
+    column: str
+    operator: str  # eq, ne, ge, le, gt or lt
+    value: Any
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A page request: comparisons that must all hold, how many rows, and where the last page ended."""
+
+    where: tuple[Comparison, ...] = ()
     top: int = 50
     after: str | None = None  # the last id of the previous page
 

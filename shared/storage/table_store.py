@@ -34,7 +34,10 @@ from ..domain.states import Status
 from .ports import ExpiredRow, ListQuery, Page
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 100  # Table Storage's limit for one entity group transaction
+BATCH_SIZE = 100
+# The id is the row's RowKey; every other column is stored under its logical name (so Table
+# Storage filters over them as they stand).
+STORED_AS = {"backgroundoperationid": "RowKey"}  # Table Storage's limit for one entity group transaction
 
 _TIME_COLUMNS = ("createdon", "modifiedon", "starttime", "endtime", "postponeuntil", "callbackclaimedon")
 _PLAIN_COLUMNS = ("name", "displayname", "runas", "retrycount", "errorcode", "errormessage", "ttlinseconds",
@@ -162,14 +165,13 @@ class TableOperationStore:
         clauses = ["PartitionKey eq @shard", "RowKey lt @markers"]
         if query.after:
             clauses.append("RowKey gt @after")
-        if query.filter:
-            clauses.append(f"( {query.filter} )")
-        text = " and ".join(clauses)
+        clauses += [f"{STORED_AS.get(c.column, c.column)} {c.operator} @p{i}" for i, c in enumerate(query.where)]
+        parameters = {f"p{i}": c.value for i, c in enumerate(query.where)}
         with translated("list rows"):
-            return self._page(text, query)
+            return self._page(" and ".join(clauses), parameters, query)
 
-    def _page(self, text: str, query: ListQuery) -> Page:
-        streams = [self._query(text, {**(query.parameters or {}), "shard": shard, "after": query.after,
+    def _page(self, text: str, parameters: dict[str, Any], query: ListQuery) -> Page:
+        streams = [self._query(text, {**parameters, "shard": shard, "after": query.after,
                                          "markers": MARKER_PREFIX},
                                per_page=query.top + 1) for shard in SHARDS]
         rows = list(itertools.islice(heapq.merge(*streams, key=lambda op: op.id), query.top + 1))

@@ -26,7 +26,7 @@ from shared.domain.operation import CallbackState, Operation
 from shared.domain.states import State, Status
 from shared.storage.clients import build_service_clients
 from shared.storage.metering import TransactionCounter
-from shared.storage.ports import ExpiredRow, ListQuery
+from shared.storage.ports import Comparison, ExpiredRow, ListQuery
 from shared.storage.table_store import TableOperationStore
 
 TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
@@ -245,8 +245,8 @@ class OperationStoreContract:
         now = utc_now()
         ops = [make_op(expires=now + timedelta(seconds=60 + i), status=TERMINAL[i % 3]) for i in range(30)]
         seed(store, ops)
-        pages = all_pages(store, ListQuery(filter="backgroundoperationstatuscode eq @s",
-                                           parameters={"s": Status.FAILED.value}, top=3))
+        pages = all_pages(store, ListQuery(where=(Comparison("backgroundoperationstatuscode", "eq",
+                                                             Status.FAILED.value),), top=3))
         flat = [op for page in pages for op in page]
         assert sorted(ids(flat)) == sorted(op.id for op in ops if op.status is Status.FAILED)
         assert all(len(page) <= 3 for page in pages)
@@ -254,7 +254,7 @@ class OperationStoreContract:
     def test_list_filter_status_eq_keeps_only_that_status(self, store):
         ops = seed(store, [make_op(status=s) for s in (*TERMINAL, *TERMINAL, Status.IN_PROGRESS)])
         for status in (Status.SUCCEEDED, Status.IN_PROGRESS):
-            page = store.list(ListQuery(filter="backgroundoperationstatuscode eq @s", parameters={"s": status.value}))
+            page = store.list(ListQuery(where=(Comparison("backgroundoperationstatuscode", "eq", status.value),)))
             assert sorted(ids(page.operations)) == sorted(op.id for op in ops if op.status is status)
 
     @pytest.mark.parametrize("state", [State.READY, State.SUSPENDED])
@@ -262,26 +262,31 @@ class OperationStoreContract:
         # azure-data-tables tests int parameters with ``val in [True, False]``: 0 and 1 must stay ints.
         status = {State.READY: Status.WAITING_FOR_RESOURCES, State.SUSPENDED: Status.WAITING}[state]
         ops = seed(store, [make_op(status=s) for s in (status, status, Status.SUCCEEDED, Status.IN_PROGRESS)])
-        page = store.list(ListQuery(filter="backgroundoperationstatecode eq @p0", parameters={"p0": state.value}))
+        page = store.list(ListQuery(where=(Comparison("backgroundoperationstatecode", "eq", state.value),)))
         assert sorted(ids(page.operations)) == sorted(op.id for op in ops if op.status is status)
 
     def test_list_filter_name_eq_matches_a_name_with_a_quote(self, store):
         quoted = seed(store, [make_op(name="contoso_O'Brien's"), make_op(name="contoso_O'Brien's")])
         seed(store, [make_op(name="contoso_OBriens"), make_op(name="contoso_O'Brien")])
-        page = store.list(ListQuery(filter="name eq @n", parameters={"n": "contoso_O'Brien's"}))
+        page = store.list(ListQuery(where=(Comparison("name", "eq", "contoso_O'Brien's"),)))
         assert sorted(ids(page.operations)) == sorted(ids(quoted))
 
     def test_list_filter_createdon_ge_keeps_rows_created_at_or_after(self, store):
         base = utc_now().replace(microsecond=0)
         ops = seed(store, [make_op(created=base + timedelta(minutes=i)) for i in range(6)])
-        page = store.list(ListQuery(filter="createdon ge @t", parameters={"t": base + timedelta(minutes=3)}))
+        page = store.list(ListQuery(where=(Comparison("createdon", "ge", base + timedelta(minutes=3)),)))
         assert sorted(ids(page.operations)) == sorted(ids(ops[3:]))  # minute 3 itself is included
+
+    def test_list_filter_on_the_id_reads_the_row_key(self, store):
+        ops = seed(store, [make_op() for _ in range(3)])
+        page = store.list(ListQuery(where=(Comparison("backgroundoperationid", "eq", ops[1].id),)))
+        assert ids(page.operations) == [ops[1].id]
 
     def test_list_combines_filter_clauses_with_and(self, store):
         ops = seed(store, [make_op(name=n, status=s) for n in ("sample_A", "sample_B")
                            for s in (Status.SUCCEEDED, Status.FAILED)])
-        page = store.list(ListQuery(filter="name eq @n and backgroundoperationstatuscode eq @s",
-                                    parameters={"n": "sample_B", "s": Status.FAILED.value}))
+        page = store.list(ListQuery(where=(Comparison("name", "eq", "sample_B"),
+                                           Comparison("backgroundoperationstatuscode", "eq", Status.FAILED.value))))
         assert ids(page.operations) == [op.id for op in ops if op.name == "sample_B" and op.status is Status.FAILED]
 
     # --- expiry and purge -----------------------------------------------------------------------
