@@ -1,0 +1,108 @@
+"""``OperationStore`` in memory: the second implementation the contract suite runs against.
+
+It keeps what the services rely on (ETag-conditional writes, newest-first pages, expiry markers)
+without Azure, for tests of the services that need no storage semantics beyond the port's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import operator
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..domain.errors import ConcurrencyConflict, OperationNotFound
+from ..domain.ids import expired_bound, expiry_marker
+from ..domain.operation import Operation
+from .ports import Comparison, ExpiredRow, ListQuery, Page
+from .table_store import from_entity, to_entity
+
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq, "ne": operator.ne, "ge": operator.ge, "le": operator.le, "gt": operator.gt, "lt": operator.lt}
+
+
+def _holds(op: Operation, comparison: Comparison) -> bool:
+    """As Table Storage compares: a column the row does not have matches nothing."""
+    values = {"backgroundoperationid": op.id, **to_entity(op)}
+    if comparison.column not in values:
+        return False
+    return _OPERATORS[comparison.operator](values[comparison.column], comparison.value)
+
+
+class MemoryOperationStore:
+    """Background operation rows in a dict, safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, Operation] = {}
+        self._markers: dict[str, str] = {}  # operation id -> its expiry marker, once finished
+        self._versions = itertools.count(1)
+
+    def _store(self, op: Operation) -> Operation:
+        # Through the Table entity and back, so that values come back as Table Storage gives them
+        # (times in UTC, parameters as JSON).
+        stored = from_entity(to_entity(op)).with_changes(etag=f'W/"{next(self._versions)}"')
+        self._rows[op.id] = stored
+        if op.is_terminal:
+            self._markers[op.id] = expiry_marker(op.id, op.createdon + timedelta(seconds=op.ttlinseconds))
+        return dataclasses.replace(stored)
+
+    def create(self, op: Operation) -> Operation:
+        """Insert a new row; ConcurrencyConflict when the id exists."""
+        with self._lock:
+            if op.id in self._rows:
+                raise ConcurrencyConflict(f"Operation {op.id} already exists.")
+            return self._store(op)
+
+    def get(self, operation_id: str) -> Operation:
+        """The row; raises OperationNotFound."""
+        with self._lock:
+            try:
+                return dataclasses.replace(self._rows[operation_id])
+            except KeyError:
+                raise OperationNotFound(operation_id) from None
+
+    def replace(self, op: Operation) -> Operation:
+        """Write the row if it still has ``op.etag``."""
+        with self._lock:
+            current = self._rows.get(op.id)
+            if current is None:
+                raise OperationNotFound(op.id)
+            if current.etag != op.etag:
+                raise ConcurrencyConflict(f"Operation {op.id} changed while it was being written.")
+            return self._store(op)
+
+    def delete(self, operation_id: str) -> None:
+        """Delete the row; succeeds when it is already gone."""
+        with self._lock:
+            self._rows.pop(operation_id, None)
+            self._markers.pop(operation_id, None)
+
+    def list(self, query: ListQuery) -> Page:
+        """Rows matching every comparison, newest first (ids sort that way)."""
+        with self._lock:
+            rows = sorted((op for op in self._rows.values() if all(_holds(op, c) for c in query.where)
+                           and (query.after is None or op.id > query.after)), key=lambda op: op.id)
+        page = rows[:query.top]
+        return Page(page, page[-1].id if len(rows) > query.top else None)
+
+    def list_expired(self, now: datetime) -> Iterator[ExpiredRow]:
+        """Finished rows past their TTL, by their markers."""
+        bound = expired_bound(now)
+        with self._lock:
+            expired = sorted((marker, op_id) for op_id, marker in self._markers.items() if marker < bound)
+        return iter([ExpiredRow(op_id, marker) for marker, op_id in expired])
+
+    def delete_expired(self, rows: Iterable[ExpiredRow]) -> int:
+        """Delete these rows; returns how many are gone (ones already deleted count too)."""
+        deleted = 0
+        for row in rows:
+            self.delete(row.operation_id)
+            deleted += 1
+        return deleted
+
+    def ping(self) -> None:
+        """Always answers."""

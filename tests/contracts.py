@@ -1,0 +1,326 @@
+"""The OperationStore contract (huey's pattern): every behaviour the services rely on, run against every
+implementation. An implementation's test class only says how to build a fresh, empty store in its own
+``store`` fixture: ``TestTableOperationStore`` (tests/integration, a real Azurite) and
+``TestMemoryOperationStore`` (tests/unit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from shared.domain.errors import ConcurrencyConflict, OperationNotFound
+from shared.domain.ids import SHARDS, expiry_marker, new_operation_id, shard_of
+from shared.domain.operation import CallbackState, Operation
+from shared.domain.states import State, Status
+from shared.storage.ports import Comparison, ExpiredRow, ListQuery
+
+TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
+UNFINISHED = (Status.WAITING_FOR_RESOURCES, Status.WAITING, Status.IN_PROGRESS, Status.PAUSING, Status.CANCELING)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(created: datetime, shard: str | None = None) -> str:
+    """An operation id created at ``created``, in ``shard`` when one is asked for."""
+    while True:
+        candidate = new_operation_id(created)
+        if shard is None or shard_of(candidate) == shard:
+            return candidate
+
+
+def make_op(*, status: Status = Status.WAITING_FOR_RESOURCES, expires: datetime | None = None,
+            shard: str | None = None, ttl: int = 3600, name: str = "sample_Echo",
+            created: datetime | None = None, **changes) -> Operation:
+    """A row as the services write it, expiring at ``expires`` (default: created + ttl)."""
+    if expires is None:
+        created = created or utc_now()
+        expires = created + timedelta(seconds=ttl)
+    created = created or expires - timedelta(seconds=ttl)
+    return Operation(id=new_id(created, shard), name=name, displayname=name.title(), status=status,
+                     inputs={"Index": 1}, createdon=created, modifiedon=created, ttlinseconds=ttl, **changes)
+
+
+def expired_rows(ops) -> list[ExpiredRow]:
+    """What list_expired would yield for these rows."""
+    return [ExpiredRow(op.id, expiry_marker(op.id, op.createdon + timedelta(seconds=op.ttlinseconds))) for op in ops]
+
+
+def seed(store, ops: list[Operation]) -> list[Operation]:
+    """Create the rows (in parallel: only the final contents matter here)."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(store.create, ops))
+
+
+def all_pages(store, query: ListQuery, max_pages: int = 200) -> list[list[Operation]]:
+    """Follow ``next_after`` until the last page."""
+    pages, after = [], None
+    for _ in range(max_pages):
+        page = store.list(dataclasses.replace(query, after=after))
+        pages.append(page.operations)
+        if page.next_after is None:
+            return pages
+        after = page.next_after
+    pytest.fail(f"paging did not end after {max_pages} pages")
+
+
+def race_replaces(store, read: Operation, values: tuple[int, ...]) -> dict[int, object]:
+    """Replace ``read`` from several threads at once, each with its own retrycount: what each got back."""
+    barrier = threading.Barrier(len(values))
+    results: dict[int, object] = {}
+
+    def write(value: int) -> None:
+        barrier.wait()
+        try:
+            results[value] = store.replace(read.with_changes(retrycount=value))
+        except ConcurrencyConflict as e:
+            results[value] = e
+
+    threads = [threading.Thread(target=write, args=(v,)) for v in values]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def ids(rows) -> list[str]:
+    """The operation ids of rows, or of the ExpiredRows list_expired yields."""
+    return [getattr(row, "operation_id", None) or row.id for row in rows]
+
+
+class OperationStoreContract:
+    """Behaviour every OperationStore must have. Subclasses provide ``store``: a fresh, empty store."""
+
+    @pytest.fixture
+    def store(self):
+        raise NotImplementedError("an implementation's test class says how to build its store")
+
+    # --- create / get -------------------------------------------------------------------------
+
+    def test_create_then_get_round_trips_every_column(self, store):
+        created = datetime(2031, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
+        plus_two = timezone(timedelta(hours=2))  # a non-UTC time must come back as the same instant, in UTC
+        op = Operation(
+            id=new_id(created + timedelta(seconds=7_776_000)), name="sample_Echo", displayname="Echo",
+            status=Status.FAILED,
+            inputs={"Text": "héllo 'single' \"double\" ✓", "N": 3, "F": 2.5, "Nested": {"a": [1, None, True]}},
+            outputs={"Out": "x", "List": [1, 2], "Empty": {}},
+            createdon=created, modifiedon=created + timedelta(seconds=9, microseconds=1),
+            ttlinseconds=7_776_000, runas="00000000-aaaa-bbbb-cccc-000000000001",
+            starttime=(created + timedelta(seconds=1)).astimezone(plus_two),
+            endtime=created + timedelta(seconds=8, microseconds=999999),
+            retrycount=3, errorcode=-2147220891, errormessage="it broke: 'quoted'",
+            postponeuntil=created + timedelta(days=2),
+            callbackurl="https://example.invalid/cb?sv=2024&sig=a%2Bb%3D&se=2031-01-01",
+            callbackstate=CallbackState.SENDING, callbackclaimedon=created + timedelta(seconds=8),
+            callbackresult="503 after 4 attempt(s)", messageid="2f9c0a3e-message", baseurl="https://app.example",
+            progresspercent=42, progressmessage="half way",
+        )
+        stored = store.create(op)
+        got = store.get(op.id)
+
+        assert stored.etag and got.etag == stored.etag
+        for column in dataclasses.fields(Operation):
+            if column.name != "etag":
+                assert getattr(got, column.name) == getattr(op, column.name), column.name
+        for column in ("createdon", "modifiedon", "starttime", "endtime", "postponeuntil", "callbackclaimedon"):
+            assert getattr(got, column).utcoffset() == timedelta(0), f"{column} is not UTC"
+        assert got.callbackurl == op.callbackurl  # kept for the worker, though never shown
+        assert got == op
+
+    def test_create_then_get_keeps_unset_columns_unset(self, store):
+        op = make_op()
+        store.create(op)
+        got = store.get(op.id)
+        assert got == op
+        for column in ("outputs", "starttime", "endtime", "errorcode", "errormessage", "postponeuntil",
+                       "callbackurl", "callbackclaimedon", "progresspercent"):
+            assert getattr(got, column) is None, column
+        assert got.callbackstate is CallbackState.NONE
+
+    def test_create_of_an_existing_id_does_not_overwrite_it(self, store):
+        op = store.create(make_op())
+        with pytest.raises(Exception):  # noqa: B017 - the port names no error for a duplicate id
+            store.create(op.with_changes(name="other"))
+        assert store.get(op.id).name == op.name
+
+    def test_get_of_unknown_id_raises_operation_not_found(self, store):
+        store.create(make_op(shard="3"))  # the partition exists; the row does not
+        missing = new_id(utc_now() + timedelta(hours=1), shard="3")
+        with pytest.raises(OperationNotFound) as raised:
+            store.get(missing)
+        assert raised.value.operation_id == missing
+
+    # --- replace --------------------------------------------------------------------------------
+
+    def test_replace_with_a_stale_etag_conflicts_and_with_the_fresh_one_succeeds(self, store):
+        first = store.create(make_op())
+        second = store.replace(first.with_changes(retrycount=1))
+        assert second.etag != first.etag
+
+        with pytest.raises(ConcurrencyConflict):
+            store.replace(first.with_changes(retrycount=99))  # stale: written over by ``second``
+        assert store.get(first.id).retrycount == 1
+
+        third = store.replace(second.with_changes(retrycount=2))
+        assert store.get(first.id).retrycount == 2
+        assert store.get(first.id).etag == third.etag
+
+    def test_two_concurrent_replaces_from_the_same_read_exactly_one_wins(self, store):
+        for _ in range(3):
+            read = store.get(store.create(make_op()).id)
+            results = race_replaces(store, read, (1, 2))
+            winners = [v for v, r in results.items() if isinstance(r, Operation)]
+            losers = [v for v, r in results.items() if isinstance(r, ConcurrencyConflict)]
+            assert len(winners) == 1 and len(losers) == 1, results
+            assert store.get(read.id).retrycount == winners[0]
+
+    def test_replace_of_a_deleted_row_raises_operation_not_found(self, store):
+        op = store.create(make_op())
+        store.delete(op.id)
+        with pytest.raises(OperationNotFound):
+            store.replace(op.with_changes(retrycount=1))
+
+    # --- delete ---------------------------------------------------------------------------------
+
+    def test_delete_is_idempotent(self, store):
+        op = store.create(make_op())
+        store.delete(op.id)
+        with pytest.raises(OperationNotFound):
+            store.get(op.id)
+        store.delete(op.id)  # already gone
+        store.delete(new_id(utc_now()))  # never existed
+
+    # --- list -----------------------------------------------------------------------------------
+
+    def test_list_returns_newest_first_across_shards(self, store):
+        now = utc_now()
+        # Creation order deliberately differs from seeding order and shard order.
+        ops = [make_op(expires=now + timedelta(minutes=(i * 7) % 40 + 1), shard=SHARDS[i % 16])
+               for i in range(40)]
+        seed(store, ops)
+        listed = store.list(ListQuery(top=1000))
+        assert listed.next_after is None
+        expected = sorted(ops, key=lambda op: op.createdon, reverse=True)
+        assert ids(listed.operations) == ids(expected)
+        assert len({shard_of(i) for i in ids(listed.operations)}) == 16
+
+    def test_list_puts_a_newer_row_first_even_when_its_ttl_is_shorter(self, store):
+        now = utc_now()
+        older = make_op(created=now - timedelta(hours=1), ttl=7_776_000)
+        newer = make_op(created=now, ttl=60)
+        seed(store, [older, newer])
+        assert ids(store.list(ListQuery()).operations) == [newer.id, older.id]
+
+    @pytest.mark.parametrize("count", [35, 37])  # a multiple of $top, and not
+    def test_list_pages_with_top_and_after_cover_every_row_exactly_once(self, store, count):
+        now = utc_now()
+        ops = seed(store, [make_op(expires=now + timedelta(seconds=60 + i)) for i in range(count)])
+        pages = all_pages(store, ListQuery(top=5))
+
+        assert [len(p) for p in pages] == [5] * (count // 5) + ([count % 5] if count % 5 else [])
+        flat = [op.id for page in pages for op in page]
+        assert len(flat) == len(set(flat)) == count
+        assert set(flat) == set(ids(ops))
+        assert flat == sorted(flat)  # one global order, newest first, across page boundaries
+
+    def test_list_pages_through_a_filtered_query(self, store):
+        now = utc_now()
+        ops = [make_op(expires=now + timedelta(seconds=60 + i), status=TERMINAL[i % 3]) for i in range(30)]
+        seed(store, ops)
+        pages = all_pages(store, ListQuery(where=(Comparison("backgroundoperationstatuscode", "eq",
+                                                             Status.FAILED.value),), top=3))
+        flat = [op for page in pages for op in page]
+        assert sorted(ids(flat)) == sorted(op.id for op in ops if op.status is Status.FAILED)
+        assert all(len(page) <= 3 for page in pages)
+
+    def test_list_filter_status_eq_keeps_only_that_status(self, store):
+        ops = seed(store, [make_op(status=s) for s in (*TERMINAL, *TERMINAL, Status.IN_PROGRESS)])
+        for status in (Status.SUCCEEDED, Status.IN_PROGRESS):
+            page = store.list(ListQuery(where=(Comparison("backgroundoperationstatuscode", "eq", status.value),)))
+            assert sorted(ids(page.operations)) == sorted(op.id for op in ops if op.status is status)
+
+    @pytest.mark.parametrize("state", [State.READY, State.SUSPENDED])
+    def test_list_filter_statecode_eq_zero_or_one_finds_ready_or_suspended_rows(self, store, state):
+        # azure-data-tables tests int parameters with ``val in [True, False]``: 0 and 1 must stay ints.
+        status = {State.READY: Status.WAITING_FOR_RESOURCES, State.SUSPENDED: Status.WAITING}[state]
+        ops = seed(store, [make_op(status=s) for s in (status, status, Status.SUCCEEDED, Status.IN_PROGRESS)])
+        page = store.list(ListQuery(where=(Comparison("backgroundoperationstatecode", "eq", state.value),)))
+        assert sorted(ids(page.operations)) == sorted(op.id for op in ops if op.status is status)
+
+    def test_list_filter_name_eq_matches_a_name_with_a_quote(self, store):
+        quoted = seed(store, [make_op(name="contoso_O'Brien's"), make_op(name="contoso_O'Brien's")])
+        seed(store, [make_op(name="contoso_OBriens"), make_op(name="contoso_O'Brien")])
+        page = store.list(ListQuery(where=(Comparison("name", "eq", "contoso_O'Brien's"),)))
+        assert sorted(ids(page.operations)) == sorted(ids(quoted))
+
+    def test_list_filter_createdon_ge_keeps_rows_created_at_or_after(self, store):
+        base = utc_now().replace(microsecond=0)
+        ops = seed(store, [make_op(created=base + timedelta(minutes=i)) for i in range(6)])
+        page = store.list(ListQuery(where=(Comparison("createdon", "ge", base + timedelta(minutes=3)),)))
+        assert sorted(ids(page.operations)) == sorted(ids(ops[3:]))  # minute 3 itself is included
+
+    def test_list_filter_on_the_id_reads_the_row_key(self, store):
+        ops = seed(store, [make_op() for _ in range(3)])
+        page = store.list(ListQuery(where=(Comparison("backgroundoperationid", "eq", ops[1].id),)))
+        assert ids(page.operations) == [ops[1].id]
+
+    def test_list_combines_filter_clauses_with_and(self, store):
+        ops = seed(store, [make_op(name=n, status=s) for n in ("sample_A", "sample_B")
+                           for s in (Status.SUCCEEDED, Status.FAILED)])
+        page = store.list(ListQuery(where=(Comparison("name", "eq", "sample_B"),
+                                           Comparison("backgroundoperationstatuscode", "eq", Status.FAILED.value))))
+        assert ids(page.operations) == [op.id for op in ops if op.name == "sample_B" and op.status is Status.FAILED]
+
+    # --- expiry and purge -----------------------------------------------------------------------
+
+    def test_list_expired_returns_only_finished_rows_whose_expiry_passed(self, store):
+        now = utc_now()
+        past, future = now - timedelta(hours=1), now + timedelta(hours=1)
+        expired_done = [make_op(status=s, expires=past, shard=SHARDS[i]) for i, s in enumerate(TERMINAL)]
+        expired_running = [make_op(status=s, expires=past, shard=SHARDS[i]) for i, s in enumerate(UNFINISHED)]
+        live_done = [make_op(status=s, expires=future, shard=SHARDS[i]) for i, s in enumerate(TERMINAL)]
+        live_running = [make_op(status=s, expires=future) for s in UNFINISHED]
+        soon = make_op(status=Status.SUCCEEDED, expires=now + timedelta(seconds=30))
+        seed(store, expired_done + expired_running + live_done + live_running + [soon])
+
+        assert sorted(ids(store.list_expired(now))) == sorted(ids(expired_done))
+        # The bound moves with ``now``: half a minute later the next row has expired too.
+        later = now + timedelta(seconds=31)
+        assert sorted(ids(store.list_expired(later))) == sorted(ids(expired_done + [soon]))
+
+    def test_list_expired_of_a_store_with_nothing_expired_is_empty(self, store):
+        seed(store, [make_op(status=Status.SUCCEEDED) for _ in range(5)])
+        assert list(store.list_expired(utc_now())) == []
+
+    def test_delete_expired_deletes_more_than_a_batch_across_several_shards(self, store):
+        expires = utc_now() + timedelta(hours=1)
+        ops = [make_op(expires=expires, shard="a") for _ in range(130)]  # two batches in one shard
+        ops += [make_op(expires=expires, shard=SHARDS[i % 5]) for i in range(95)]
+        seed(store, ops)
+        assert store.delete_expired(expired_rows(ops)) == len(ops)
+        assert store.list(ListQuery(top=1000)).operations == []
+
+    def test_delete_expired_succeeds_when_some_rows_are_already_gone(self, store):
+        ops = seed(store, [make_op(shard=SHARDS[i % 3]) for i in range(30)])
+        for op in ops[::4]:
+            store.delete(op.id)  # a concurrent purge got there first
+        store.delete_expired(expired_rows(ops))
+        assert store.list(ListQuery(top=1000)).operations == []
+
+    def test_delete_expired_leaves_other_rows_alone(self, store):
+        ops = seed(store, [make_op(shard=SHARDS[i % 4]) for i in range(20)])
+        assert store.delete_expired(expired_rows(ops[:10])) == 10
+        assert sorted(ids(store.list(ListQuery(top=1000)).operations)) == sorted(ids(ops[10:]))
+
+    def test_ping_succeeds_when_storage_answers(self, store):
+        store.ping()
+
+
