@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .states import Event, Status
@@ -98,12 +98,11 @@ class OperationError(Exception):
 
     retryable = True
 
-    def __init__(self, message: str, *, code: int | None = None, **details: Any) -> None:
+    def __init__(self, message: str, *, code: int | None = None) -> None:
         from .error_codes import as_int32
 
         super().__init__(message)
         self.code = None if code is None else as_int32(code)
-        self.details = details
 
 
 class NonRetryableError(OperationError):

@@ -37,4 +37,4 @@ def test_as_int32_lands_in_int32_range_congruent_mod_2_to_the_32(code):
 def test_handler_errors_store_codes_as_int32_and_keep_none(cls):
     assert cls("x", code=0x80040265).code == -2147220891
     assert cls("x").code is None
-    assert cls("x", code=-5, detail=1).details == {"detail": 1}
+    assert cls("x", code=-5).code == -5
