@@ -1,7 +1,7 @@
 """The OperationStore contract (huey's pattern): every behaviour the services rely on, run against every
 implementation. An implementation's test class only says how to build a fresh, empty store in its own
 ``store`` fixture: ``TestTableOperationStore`` (tests/integration, a real Azurite) and
-``TestMemoryOperationStore`` (tests/unit).
+``TestMemoryOperationStore`` (tests/unit). ``SubscriptionStoreContract`` does the same for subscriptions.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared.domain.errors import ConcurrencyConflict, OperationNotFound
+from shared.domain.errors import ConcurrencyConflict, OperationNotFound, SubscriptionNotFound
 from shared.domain.ids import SHARDS, expiry_marker, new_operation_id, shard_of
 from shared.domain.operation import CallbackState, Operation
 from shared.domain.states import State, Status
+from shared.domain.subscriptions import Subscription
 from shared.storage.ports import Comparison, ExpiredRow, ListQuery
 
 TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
@@ -324,3 +325,36 @@ class OperationStoreContract:
         store.ping()
 
 
+
+
+class SubscriptionStoreContract:
+    """Behaviour every SubscriptionStore must have. Subclasses provide ``subscriptions``: a fresh, empty store."""
+
+    @pytest.fixture
+    def subscriptions(self):
+        raise NotImplementedError("an implementation's test class says how to build its store")
+
+    @staticmethod
+    def _sub(name: str = "") -> Subscription:
+        import uuid
+
+        return Subscription(id=str(uuid.uuid4()), event="OnBackgroundOperationComplete",
+                            notification_url="https://flow.example/hook?sig=S", operation_name=name,
+                            createdon=datetime(2030, 1, 1, tzinfo=UTC))
+
+    def test_create_then_get_round_trips_every_field(self, subscriptions):
+        sub = subscriptions.create(self._sub("sample_Echo"))
+        assert subscriptions.get(sub.id) == sub
+
+    def test_list_holds_every_subscription(self, subscriptions):
+        made = [subscriptions.create(self._sub()) for _ in range(3)]
+        assert sorted(s.id for s in subscriptions.list()) == sorted(s.id for s in made)
+
+    def test_delete_removes_it_and_a_second_delete_is_not_found(self, subscriptions):
+        sub = subscriptions.create(self._sub())
+        subscriptions.delete(sub.id)
+        with pytest.raises(SubscriptionNotFound):
+            subscriptions.get(sub.id)
+        with pytest.raises(SubscriptionNotFound):
+            subscriptions.delete(sub.id)
+        assert subscriptions.list() == []

@@ -1,4 +1,4 @@
-"""``OperationStore`` in memory: the second implementation the contract suite runs against.
+"""``OperationStore`` and ``SubscriptionStore`` in memory: the second implementations the contract suites run against.
 
 It keeps what the services rely on (ETag-conditional writes, newest-first pages, expiry markers)
 without Azure, for tests of the services that need no storage semantics beyond the port's.
@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..domain.errors import ConcurrencyConflict, OperationNotFound
+from ..domain.errors import ConcurrencyConflict, OperationNotFound, SubscriptionNotFound
 from ..domain.ids import expired_bound, expiry_marker
 from ..domain.operation import Operation
+from ..domain.subscriptions import Subscription
 from .ports import Comparison, ExpiredRow, ListQuery, Page
 from .table_store import from_entity, to_entity
 
@@ -106,3 +107,38 @@ class MemoryOperationStore:
 
     def ping(self) -> None:
         """Always answers."""
+
+
+class MemorySubscriptionStore:
+    """Event subscriptions in a dict."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscriptions: dict[str, Subscription] = {}
+
+    def create(self, sub: Subscription) -> Subscription:
+        """Insert a new subscription."""
+        with self._lock:
+            if sub.id in self._subscriptions:
+                raise ConcurrencyConflict(f"Subscription {sub.id} already exists.")
+            self._subscriptions[sub.id] = sub
+        return sub
+
+    def get(self, subscription_id: str) -> Subscription:
+        """One subscription; raises SubscriptionNotFound."""
+        with self._lock:
+            try:
+                return self._subscriptions[subscription_id]
+            except KeyError:
+                raise SubscriptionNotFound(subscription_id) from None
+
+    def list(self) -> list[Subscription]:
+        """Every subscription."""
+        with self._lock:
+            return list(self._subscriptions.values())
+
+    def delete(self, subscription_id: str) -> None:
+        """Delete a subscription; raises SubscriptionNotFound when there is none."""
+        with self._lock:
+            if self._subscriptions.pop(subscription_id, None) is None:
+                raise SubscriptionNotFound(subscription_id)
