@@ -12,6 +12,7 @@ import functools
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
+from ..services.locations import api_url
 from .views import COLUMN_TYPES, KEY
 
 NAMESPACE, ALIAS = "Microsoft.Dynamics.CRM", "mscrm"
@@ -22,8 +23,7 @@ NOT_NULL = (KEY, "name", "backgroundoperationstatecode", "backgroundoperationsta
 
 def service_root(base: str, route_prefix: str) -> str:
     """``<base>/api/data/v9.2/``: where the service document is, and what entity set URLs are relative to."""
-    prefix = f"/{route_prefix}" if route_prefix else ""
-    return f"{base}{prefix}/{SERVICE_PATH}/"
+    return api_url(base, route_prefix, f"{SERVICE_PATH}/")
 
 
 def context(root: str, select: tuple[str, ...] | None = None, *, entity: bool = False) -> str:

@@ -14,21 +14,23 @@ import azure.functions as func
 from ..domain.subscriptions import Subscription, mask_url
 from ..services import events
 from ..services.container import Services
+from ..services.locations import api_url
 from . import odata, urls
 from .errors import json_response
 from .handling import api, json_body
+from .views import iso
 
 
 def view(sub: Subscription) -> dict[str, Any]:
     """A subscription as the API shows it, its URL masked."""
     return {"id": sub.id, "eventName": sub.event, "notificationUrl": mask_url(sub.notification_url),
             "filter": {"name": sub.operation_name} if sub.operation_name else None,
-            "createdOn": sub.createdon.isoformat().replace("+00:00", "Z") if sub.createdon else None}
+            "createdOn": iso(sub.createdon)}
 
 
 def _location(svc: Services, req: func.HttpRequest, sub: Subscription) -> str:
-    prefix = f"/{svc.settings.route_prefix}" if svc.settings.route_prefix else ""
-    return urls.with_query(f"{urls.public_base(req, svc.settings)}{prefix}/webhooks/{sub.id}", urls.carried(req))
+    url = api_url(urls.public_base(req, svc.settings), svc.settings.route_prefix, f"webhooks/{sub.id}")
+    return urls.with_query(url, urls.carried(req))
 
 
 @api()
