@@ -17,7 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
+from shared.services.worker import QueueDelivery
 from shared.storage.clients import DEVSTORE_KEY as ACCOUNT_KEY  # Azurite's well-known key
 
 REPO = Path(__file__).resolve().parents[1]
@@ -156,3 +158,27 @@ def warm_subscription_cache(svc) -> None:
     svc.subscription_cache.matching(Operation(id=new_operation_id(now), name="x", displayname="x",
                                               status=Status.SUCCEEDED, inputs={}, createdon=now, modifiedon=now,
                                               ttlinseconds=1))
+
+
+class HostQueue:
+    """The work queue as the Functions host sees it: receives with real pop receipts and dequeue counts."""
+
+    def __init__(self, connection_string: str, queue_name: str) -> None:
+        self.client = QueueClient.from_connection_string(connection_string, queue_name,
+                                                         message_decode_policy=TextBase64DecodePolicy())
+
+    def receive(self, *, visibility_timeout: int = 30, timeout: float = 15):
+        return wait_until(lambda: self.client.receive_message(visibility_timeout=visibility_timeout),
+                          timeout=timeout, message=f"a message on {self.client.queue_name}")
+
+    def try_receive(self):
+        return self.client.receive_message(visibility_timeout=30)
+
+    def count(self) -> int:
+        return self.client.get_queue_properties().approximate_message_count
+
+
+def delivery(message) -> QueueDelivery:
+    """What the worker function builds from the trigger's ``func.QueueMessage``."""
+    return QueueDelivery(id=message.id, pop_receipt=message.pop_receipt, dequeue_count=message.dequeue_count,
+                         body=message.content)

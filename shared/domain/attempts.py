@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -21,6 +21,16 @@ from .operation import Operation
 from .states import Event, Status
 
 MAX_ERROR_MESSAGE_CHARS = 2000
+
+# An attempt that starts while its row is this young may run without first writing In Progress
+# (its message carries the row, so it needs no read either): the write that ends it records
+# the start too. One that outlives this window, or reports progress, is recorded then. This is
+# what brings a quick operation down to four storage transactions.
+UNRECORDED_WINDOW = timedelta(seconds=5)
+# A cancel of a Ready row this young, with no attempt recorded, cannot know that no worker is
+# running it unrecorded: it asks (Canceling) rather than ends (Canceled). The margin covers
+# clock skew between instances and the time the recording write takes.
+CANCEL_UNSURE_WINDOW = UNRECORDED_WINDOW + timedelta(seconds=5)
 
 
 class Ending(str, Enum):
@@ -74,15 +84,46 @@ class Plan:
     retry_after_seconds: float | None = None
 
 
+def may_run_unrecorded(row: Operation, attempt: int, now: datetime) -> bool:
+    """True if a worker holding ``row`` from its message (no read) may start it without writing first."""
+    return attempt == 1 and _young_and_unstarted(row, now, UNRECORDED_WINDOW)
+
+
+def recording_due(row: Operation, now: datetime) -> float:
+    """Seconds until an unrecorded attempt of ``row`` must write that it is In Progress."""
+    return max(0.0, min((row.createdon + UNRECORDED_WINDOW - now).total_seconds(),
+                        UNRECORDED_WINDOW.total_seconds()))
+
+
+def cancel_event(row: Operation, now: datetime) -> Event:
+    """CANCEL, or CANCEL_UNSURE for a young Ready row that a worker may be running unrecorded."""
+    return Event.CANCEL_UNSURE if _young_and_unstarted(row, now, CANCEL_UNSURE_WINDOW) else Event.CANCEL
+
+
+def _young_and_unstarted(row: Operation, now: datetime, window: timedelta) -> bool:
+    # A row with a callback URL is never carried by its message (the URL is a secret), so it is
+    # always read, and recorded, before it runs.
+    return (row.status is Status.WAITING_FOR_RESOURCES and not row.messageid and not row.callbackurl
+            and now - row.createdon < window)
+
+
 def start_attempt(row: Operation, message_id: str, attempt: int, now: datetime) -> Operation:
     """The row as attempt ``attempt`` starts: Locked, owned by this message, the last error cleared."""
     return row.apply(Event.START, now, messageid=message_id, retrycount=attempt - 1,
                      starttime=row.starttime or now, errorcode=None, errormessage=None)
 
 
+def started(row: Operation, message_id: str, attempt: int, at: datetime) -> Operation:
+    """``row`` with attempt ``attempt`` recorded as started ``at``, unless it already is (or was asked to stop)."""
+    return start_attempt(row, message_id, attempt, at) if row.status is Status.WAITING_FOR_RESOURCES else row
+
+
 def end_attempt(row: Operation, outcome: Outcome, attempt: int, policy: RetryPolicy, now: datetime,
                 *, rng: random.Random | None = None) -> Plan:
-    """The plan after attempt ``attempt`` ended with ``outcome``; TransitionRefused if it cannot apply."""
+    """The plan after attempt ``attempt`` ended with ``outcome``; TransitionRefused if it cannot apply.
+
+    ``row`` is the row as stored, with the attempt recorded as started (see ``started``).
+    """
     last = attempt >= policy.max_attempts or not outcome.retryable
     event = {Ending.SUCCEEDED: Event.SUCCEED, Ending.STOPPED: Event.STOP}.get(
         outcome.ending, Event.FAIL_FINAL if last else Event.FAIL)
@@ -105,6 +146,11 @@ def lost_attempt(row: Operation, attempt: int, now: datetime) -> Operation:
     """The row when attempt ``attempt`` died mid-run (its message came back): a failed attempt."""
     message = f"The worker running attempt {attempt} stopped before it finished (host restart or timeout)."
     return row.apply(Event.FAIL, now, errorcode=UNEXPECTED, errormessage=message)
+
+
+def stop_unstarted(row: Operation, now: datetime) -> Operation:
+    """The row when a cancel asked of it while unsure turns out to have stopped it before any attempt ran."""
+    return row.conclude(Event.STOP, now)
 
 
 def poisoned(row: Operation, max_attempts: int, now: datetime) -> Operation:

@@ -27,6 +27,7 @@ class Action(str, Enum):
     RESUME = "resume"  # postponeuntil has come: Suspended -> Ready
     START = "start"  # run an attempt
     RECOVER = "recover"  # this message's previous attempt died mid-run
+    STOP_UNSTARTED = "stop_unstarted"  # canceled while unsure, and no attempt was ever recorded: Canceled
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ def decide(op: Operation, message_id: str, now: datetime) -> Decision:
     owned_by_other = bool(op.messageid) and op.messageid != message_id
     if op.status is Status.WAITING_FOR_RESOURCES:
         return Decision(Action.DROP if owned_by_other else Action.START)
+    if op.status is Status.CANCELING and not op.messageid:
+        return Decision(Action.STOP_UNSTARTED)
     # Locked: the message that locked it came back only if its worker died,
     # because a live host keeps renewing the visibility of a running message.
     return Decision(Action.DROP if op.messageid != message_id else Action.RECOVER)

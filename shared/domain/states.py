@@ -73,6 +73,7 @@ class Event(str, Enum):
 
     START = "start"  # a worker starts an attempt
     CANCEL = "cancel"  # a caller asks for cancellation
+    CANCEL_UNSURE = "cancel_unsure"  # the same, of a Ready row a worker may already be running unrecorded
     POSTPONE = "postpone"  # a caller sets postponeuntil in the future
     RESUME = "resume"  # a caller resumes it, or postponeuntil is reached
     PAUSE = "pause"  # a caller asks a running operation to pause
@@ -93,6 +94,7 @@ E = Event
 TRANSITIONS: dict[tuple[Status, Event], Status] = {
     (S.WAITING_FOR_RESOURCES, E.START): S.IN_PROGRESS,
     (S.WAITING_FOR_RESOURCES, E.CANCEL): S.CANCELED,
+    (S.WAITING_FOR_RESOURCES, E.CANCEL_UNSURE): S.CANCELING,
     (S.WAITING_FOR_RESOURCES, E.POSTPONE): S.WAITING,
     (S.WAITING_FOR_RESOURCES, E.POISON): S.FAILED,
     (S.WAITING, E.RESUME): S.WAITING_FOR_RESOURCES,
@@ -122,6 +124,7 @@ TRANSITIONS: dict[tuple[Status, Event], Status] = {
 # The status a caller's event asks for, named in refusals ("from X to Y").
 REQUESTED: dict[Event, Status] = {
     E.CANCEL: S.CANCELING,
+    E.CANCEL_UNSURE: S.CANCELING,
     E.POSTPONE: S.WAITING,
     E.RESUME: S.WAITING_FOR_RESOURCES,
     E.PAUSE: S.PAUSING,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from ..domain.attempts import cancel_event
 from ..domain.errors import (
     ConcurrencyConflict,
     OperationNotFound,
@@ -43,14 +43,9 @@ class Change:
 
 
 def cancel(svc: Services, operation_id: str, *, if_match: str | None = None) -> Operation:
-    """Ask for cancellation: Canceled at once if it has not started, Canceling if it is running.
-
-    Asking again while it is Canceling changes nothing and is not an error.
-    """
-    op = svc.store.get(operation_id)
-    if op.status is Status.CANCELING:
-        return _matching(op, if_match)
-    return change(svc, op, Change(Event.CANCEL), if_match=if_match)
+    """Ask for cancellation: Canceled at once if it has not started, Canceling if it is running,
+    or may be (``domain.attempts.cancel_event``). Asking again while it is Canceling changes nothing."""
+    return change(svc, operation_id, Change(Event.CANCEL), if_match=if_match)
 
 
 def _matching(op: Operation, if_match: str | None) -> Operation:
@@ -69,9 +64,7 @@ def change(svc: Services, row: str | Operation, what: Change, *, if_match: str |
     """
     now = svc.clock()
     before = svc.store.get(row) if isinstance(row, str) else row
-    extra = _changes_for(what)
-    op = update_row(svc.store, before, lambda row: owing(svc, _matching(row, if_match).apply(what.event, now,
-                                                                                              **extra)))
+    op = update_row(svc.store, before, lambda row: _changed(_matching(row, if_match), what, now, svc))
     log.info("Operation %s: %s -> %s.", op.id, what.event.value, op.status.name)
     if what.event is Event.RESUME:
         _enqueue_or_undo(svc, op, before)
@@ -110,7 +103,11 @@ def _enqueue_or_deliver(svc: Services, op: Operation) -> None:
             deliver_owed_callback(svc, op, svc.clock())
 
 
-def _changes_for(what: Change) -> dict[str, Any]:
-    if what.event is Event.POSTPONE:
-        return {"postponeuntil": what.postpone_until}
-    return {}
+def _changed(row: Operation, what: Change, now: datetime, svc: Services) -> Operation | None:
+    """The row after the caller's change; None when there is nothing to write (a repeated cancel)."""
+    if what.event is Event.CANCEL:
+        if row.status is Status.CANCELING:
+            return None
+        return owing(svc, row.apply(cancel_event(row, now), now))
+    extra = {"postponeuntil": what.postpone_until} if what.event is Event.POSTPONE else {}
+    return owing(svc, row.apply(what.event, now, **extra))

@@ -78,7 +78,7 @@ def submit(svc: Services, sub: Submission) -> Operation:
         delay = (sub.postpone_until - now).total_seconds()
     op = svc.store.create(op)
     try:
-        svc.queue.enqueue(op.id, delay_seconds=delay)
+        svc.queue.enqueue(op.id, delay_seconds=delay, row=op)
     except StorageUnavailable:
         svc.store.delete(op.id)
         raise

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..domain.attempts import Outcome, RetryPolicy, end_attempt, failed, lost_attempt, poisoned, start_attempt
+from ..domain.attempts import (
+    Outcome,
+    RetryPolicy,
+    end_attempt,
+    failed,
+    lost_attempt,
+    may_run_unrecorded,
+    poisoned,
+    recording_due,
+    start_attempt,
+    started,
+    stop_unstarted,
+)
 from ..domain.dispatch import Action, callback_owed, decide
 from ..domain.error_codes import NOT_REGISTERED
 from ..domain.errors import (
@@ -16,10 +30,10 @@ from ..domain.errors import (
     TransitionRefused,
     UnknownOperation,
 )
-from ..domain.ids import parse_operation_id
 from ..domain.operation import Operation
 from ..domain.states import Event, Status
 from ..operations.context import OperationContext
+from ..storage.work_messages import decode
 from .callbacks import deliver_callback, deliver_owed_callback
 from .container import Services
 from .events import owing, publish_owed
@@ -44,32 +58,44 @@ class QueueDelivery:
     body: str
 
 
-def _read(svc: Services, body: str) -> Operation | None:
+def _read(svc: Services, operation_id: str) -> Operation | None:
     try:
-        return svc.store.get(parse_operation_id(body))
-    except InvalidRequest:
-        log.warning("Dropped a queue message that is not an operation id.")
+        return svc.store.get(operation_id)
     except OperationNotFound as e:
         log.info("Dropped the message of operation %s: it no longer exists.", e.operation_id)
     return None
 
 
+def _first_view(svc: Services, msg: QueueDelivery) -> tuple[Operation | None, bool]:
+    """The row to decide on first, and True when it is the one the message carries (nothing read)."""
+    try:
+        work = decode(msg.body)
+    except InvalidRequest:
+        log.warning("Dropped a queue message that is not an operation id.")
+        return None, False
+    if work.row is not None and may_run_unrecorded(work.row, msg.dequeue_count, svc.clock()):
+        return work.row, True
+    return _read(svc, work.operation_id), False
+
+
 def process_message(svc: Services, msg: QueueDelivery) -> None:
     """Do what the row says this message should lead to; at most one attempt runs."""
-    op = _read(svc, msg.body)
+    op, carried = _first_view(svc, msg)
     for _ in range(MAX_STEPS):
         if op is None:
             return
         current, decision = op, decide(op, msg.id, svc.clock())
         try:
-            op = _step(svc, current, msg, decision.action, decision.delay_seconds)
+            op = _step(svc, current, msg, decision.action, decision.delay_seconds, carried)
         except ConcurrencyConflict:  # someone else wrote the row: decide again on what is there now
             op = _read(svc, current.id)
         except TransitionRefused:
             return
+        carried = False
 
 
-def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, delay: float) -> Operation | None:
+def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, delay: float,
+          carried: bool) -> Operation | None:
     """One step; returns the row to decide on again, or None when this message is done."""
     now = svc.clock()
     if action is Action.DROP:
@@ -86,76 +112,138 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
         recovered = lost_attempt(op, msg.dequeue_count - 1, now)
         log.warning("Operation %s: %s", op.id, recovered.errormessage)
         return svc.store.replace(recovered)
+    elif action is Action.STOP_UNSTARTED:
+        _after_finish(svc, svc.store.replace(owing(svc, stop_unstarted(op, now))))
     elif action is Action.START:
-        _run_attempt(svc, svc.store.replace(start_attempt(op, msg.id, msg.dequeue_count, now)), msg)
+        if not carried:  # recorded before it runs, so that a cancel finds it running
+            op = svc.store.replace(start_attempt(op, msg.id, msg.dequeue_count, now))
+        return _run_attempt(svc, _Attempt(svc, op, msg, recorded=not carried))
     return None
 
 
-class _RowWatcher:
-    """The running attempt's view of its row: fresh enough status, throttled progress writes."""
+class _Attempt:
+    """A running attempt's view of its row.
 
-    def __init__(self, svc: Services, op: Operation) -> None:
-        self._svc = svc
-        self.op = op
+    It records the start (In Progress) when it is due (``recording_due``), when the handler
+    first asks about a cancel or a pause, or reports progress, whichever comes first; an
+    attempt that ends sooner is recorded by the write that ends it. After that, the status
+    the handler sees is re-read at most every ``STATUS_REFRESH_SECONDS``, and progress is
+    written at most every ``PROGRESS_WRITE_SECONDS``. The timer thread and the handler's
+    thread take turns under one lock.
+    """
+
+    def __init__(self, svc: Services, op: Operation, msg: QueueDelivery, *, recorded: bool) -> None:
+        self._svc, self._msg = svc, msg
+        self.row = op
+        self.started_at = svc.clock()
+        self._recorded, self._ended = recorded, False
+        self._lock = threading.Lock()
         self._read_at = self._wrote_at = time.monotonic()
+        self._timer: threading.Timer | None = None
+        if not recorded:
+            self._timer = threading.Timer(recording_due(op, self.started_at), self._record)
+            self._timer.daemon = True
+            self._timer.start()
+
+    @property
+    def message(self) -> QueueDelivery:
+        return self._msg
+
+    @property
+    def attempt(self) -> int:
+        return self._msg.dequeue_count
 
     def status(self) -> Status:
-        if time.monotonic() - self._read_at >= STATUS_REFRESH_SECONDS:
-            self._refresh()
-        return self.op.status
+        with self._lock:
+            if not self._recorded:
+                self._record_locked()
+            elif time.monotonic() - self._read_at >= STATUS_REFRESH_SECONDS:
+                self._refresh()
+            return self.row.status
 
     def progress(self, percent: int, message: str) -> None:
-        if time.monotonic() - self._wrote_at < PROGRESS_WRITE_SECONDS:
-            return
-        self._wrote_at = time.monotonic()
+        with self._lock:
+            if time.monotonic() - self._wrote_at < PROGRESS_WRITE_SECONDS:
+                return
+            self._wrote_at = time.monotonic()
+            self._write(lambda row: self._started(row).with_changes(
+                progresspercent=percent, progressmessage=message, modifiedon=self._svc.clock()), "progress")
+
+    def end(self, outcome: Outcome) -> tuple[Operation, float | None]:
+        """Write how the attempt ended; returns the row and the retry delay (TransitionRefused if it cannot)."""
+        with self._lock:
+            self._ended = True
+            if self._timer is not None:
+                self._timer.cancel()
+        settings, now, plans = self._svc.settings, self._svc.clock(), []
+        policy = RetryPolicy(settings.max_attempts, settings.retry_base_seconds)
+
+        def plan(row: Operation) -> Operation:  # re-planned on the row as it is, if another writer got there first
+            plans.append(end_attempt(self._started(row), outcome, self.attempt, policy, now))
+            return owing(self._svc, plans[-1].row)
+
+        return update_row(self._svc.store, self.row, plan), plans[-1].retry_after_seconds
+
+    def _started(self, row: Operation) -> Operation:
+        return started(row, self._msg.id, self.attempt, self.started_at)
+
+    def _record(self) -> None:
+        with self._lock:
+            if not self._recorded and not self._ended:
+                self._record_locked()
+
+    def _record_locked(self) -> None:
+        # Nothing to write if it is no longer Ready: a cancel asked while unsure made it Canceling.
+        self._write(lambda row: self._started(row) if row.status is Status.WAITING_FOR_RESOURCES else None,
+                    "its start")
+
+    def _write(self, change: Callable[[Operation], Operation | None], what: str) -> None:
         try:
-            self.op = update_row(self._svc.store, self.op, lambda row: row.with_changes(
-                progresspercent=percent, progressmessage=message, modifiedon=self._svc.clock()))
-            self._read_at = time.monotonic()
-        except Exception:  # progress is best effort; the attempt goes on
-            log.warning("Could not record progress of operation %s.", self.op.id, exc_info=True)
+            self.row = update_row(self._svc.store, self.row, change)
+        except Exception:  # best effort: the write that ends the attempt records it anyway
+            log.warning("Could not record %s for operation %s.", what, self.row.id, exc_info=True)
+            return
+        self._recorded = True
+        self._read_at = self._wrote_at = time.monotonic()
 
     def _refresh(self) -> None:
         try:
-            self.op = self._svc.store.get(self.op.id)
+            self.row = self._svc.store.get(self.row.id)
         except Exception:
-            log.warning("Could not re-read operation %s.", self.op.id, exc_info=True)
+            log.warning("Could not re-read operation %s.", self.row.id, exc_info=True)
         self._read_at = time.monotonic()
 
 
-def _run_handler(svc: Services, op: Operation, attempt: int, watcher: _RowWatcher) -> Outcome:
+def _run_handler(svc: Services, attempt: _Attempt) -> Outcome:
+    op = attempt.row
     try:
         definition = svc.registry.get(op.name)
     except UnknownOperation as e:
         return failed(NOT_REGISTERED, str(e), retryable=False)
-    context = OperationContext(operation_id=op.id, attempt=attempt, runas=op.runas, status=watcher.status,
-                               progress=watcher.progress, table_service=svc.table_service)
+    context = OperationContext(operation_id=op.id, attempt=attempt.attempt, runas=op.runas, status=attempt.status,
+                               progress=attempt.progress, table_service=svc.table_service)
     return run_handler(definition, op.inputs, context)
 
 
-def _run_attempt(svc: Services, op: Operation, msg: QueueDelivery) -> None:
-    watcher = _RowWatcher(svc, op)
-    outcome = _run_handler(svc, op, msg.dequeue_count, watcher)
-    policy = RetryPolicy(svc.settings.max_attempts, svc.settings.retry_base_seconds)
-    now, plans = svc.clock(), []
-
-    def finish(row: Operation) -> Operation:  # re-planned on the row as it is, if another writer got there first
-        plans.append(end_attempt(row, outcome, msg.dequeue_count, policy, now))
-        return owing(svc, plans[-1].row)
-
+def _run_attempt(svc: Services, attempt: _Attempt) -> Operation | None:
+    """Run the handler and write how it ended; returns a row to decide on again, if the outcome was refused."""
+    op, msg = attempt.row, attempt.message
+    outcome = _run_handler(svc, attempt)
     try:
-        done = update_row(svc.store, watcher.op, finish)
+        done, retry_after = attempt.end(outcome)
     except TransitionRefused:
-        log.warning("Operation %s was finished elsewhere while attempt %d ran.", op.id, msg.dequeue_count)
-        return
-    log.info("Operation %s attempt %d: %s -> %s.", op.id, msg.dequeue_count, outcome.ending.value, done.status.name)
-    if plans[-1].retry_after_seconds is not None:
+        log.warning("Operation %s changed while attempt %d ran; its outcome was dropped.", op.id, attempt.attempt)
+        now = _read(svc, op.id)  # a postponed row needs this message to defer; a finished one, nothing
+        return None if now is None or now.status is Status.WAITING_FOR_RESOURCES else now
+    log.info("Operation %s attempt %d: %s -> %s.", op.id, attempt.attempt, outcome.ending.value, done.status.name)
+    if retry_after is not None:
         # The host deletes this message when we return; with the pop receipt changed
         # by this update it gets PopReceiptMismatch, which it ignores, so the message
         # comes back after the backoff with dequeue_count + 1.
-        svc.queue.set_visibility(msg.id, msg.pop_receipt, plans[-1].retry_after_seconds)
+        svc.queue.set_visibility(msg.id, msg.pop_receipt, retry_after)
     elif done.is_terminal:
         _after_finish(svc, done)
+    return None
 
 
 def _after_finish(svc: Services, done: Operation) -> None:
@@ -167,7 +255,11 @@ def _after_finish(svc: Services, done: Operation) -> None:
 
 def fail_poisoned(svc: Services, body: str) -> None:
     """The host moved an operation's message to the poison queue: mark it Failed and call back."""
-    op = _read(svc, body)
+    try:
+        op = _read(svc, decode(body).operation_id)
+    except InvalidRequest:
+        log.warning("Dropped a poison message that is not an operation id.")
+        return
     if op is None:
         return
     now = svc.clock()

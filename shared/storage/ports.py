@@ -81,10 +81,11 @@ class OperationStore(Protocol):
 
 
 class WorkQueue(Protocol):
-    """The queue the worker function is triggered by; messages hold only an operation id."""
+    """The queue the worker function is triggered by; messages as ``work_messages`` writes them."""
 
-    def enqueue(self, operation_id: str, *, delay_seconds: float = 0) -> str:
-        """Add a message that becomes visible after ``delay_seconds``; returns its message id."""
+    def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None) -> str:
+        """Add a message (carrying ``row`` when it may) that becomes visible after ``delay_seconds``;
+        returns its message id."""
 
     def enqueue_event(self, body: str) -> None:
         """Add one subscriber's event to the events queue."""

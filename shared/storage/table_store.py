@@ -39,7 +39,7 @@ BATCH_SIZE = 100
 # Storage filters over them as they stand).
 STORED_AS = {"backgroundoperationid": "RowKey"}  # Table Storage's limit for one entity group transaction
 
-_TIME_COLUMNS = ("createdon", "modifiedon", "starttime", "endtime", "postponeuntil", "callbackclaimedon")
+TIME_COLUMNS = ("createdon", "modifiedon", "starttime", "endtime", "postponeuntil", "callbackclaimedon")
 _PLAIN_COLUMNS = ("name", "displayname", "runas", "retrycount", "errorcode", "errormessage", "ttlinseconds",
                   "callbackurl", "callbackresult", "messageid", "baseurl", "progresspercent", "progressmessage",
                   "eventsstate")
@@ -56,7 +56,7 @@ def to_entity(op: Operation) -> dict[str, Any]:
         "outputparameters": None if op.outputs is None else to_key_values(op.outputs),
         "callbackstate": op.callbackstate.value,
     }
-    for column in _TIME_COLUMNS + _PLAIN_COLUMNS:
+    for column in TIME_COLUMNS + _PLAIN_COLUMNS:
         entity[column] = getattr(op, column)
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -68,7 +68,7 @@ def _utc(value: datetime | None) -> datetime | None:
 def from_entity(entity: dict[str, Any]) -> Operation:
     """The row an entity holds, with its ETag."""
     outputs = entity.get("outputparameters")
-    columns: dict[str, Any] = {c: _utc(entity.get(c)) for c in _TIME_COLUMNS}
+    columns: dict[str, Any] = {c: _utc(entity.get(c)) for c in TIME_COLUMNS}
     columns |= {c: entity[c] for c in _PLAIN_COLUMNS if entity.get(c) is not None}
     return Operation(
         id=entity["RowKey"],

@@ -1,6 +1,6 @@
 """``WorkQueue`` on Azure Queue Storage (or Azurite).
 
-Work messages hold only the operation id; event messages (on ``<queue>-events``)
+Work messages are ``work_messages``' (the id, or a new operation's row); event messages (on ``<queue>-events``)
 one subscriber's event. Both are base64-encoded as the Functions queue trigger expects.
 """
 
@@ -15,7 +15,9 @@ from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64Decod
 
 from ..domain.backoff import MAX_VISIBILITY_SECONDS
 from ..domain.errors import StorageUnavailable
+from ..domain.operation import Operation
 from ..settings import events_queue_name, poison_queue_name
+from .work_messages import encode
 
 NEVER_EXPIRES = -1  # a message must outlive long postponements and retries
 
@@ -54,11 +56,12 @@ class StorageWorkQueue:
                 except ResourceExistsError:
                     pass
 
-    def enqueue(self, operation_id: str, *, delay_seconds: float = 0) -> str:
-        """Add a message that becomes visible after ``delay_seconds`` (at most 7 days)."""
+    def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None) -> str:
+        """Add a message (carrying ``row`` when it may) that becomes visible after ``delay_seconds``
+        (at most 7 days)."""
         with _translated("enqueue"):
-            message = self.queue.send_message(operation_id, visibility_timeout=_visibility(delay_seconds) or None,
-                                              time_to_live=NEVER_EXPIRES)
+            message = self.queue.send_message(encode(operation_id, row), time_to_live=NEVER_EXPIRES,
+                                              visibility_timeout=_visibility(delay_seconds) or None)
         return message.id
 
     def enqueue_event(self, body: str) -> None:

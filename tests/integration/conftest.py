@@ -8,7 +8,7 @@ import pytest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
-from helpers import CallbackServer
+from helpers import CallbackServer, HostQueue
 
 from shared.settings import StorageSettings
 from shared.storage.metering import TransactionCounter
@@ -68,3 +68,13 @@ def callbacks():
     server = CallbackServer()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def host(azurite, settings) -> HostQueue:
+    return HostQueue(azurite, settings.queue_name)
+
+
+@pytest.fixture
+def poison_host(azurite, settings) -> HostQueue:
+    return HostQueue(azurite, settings.poison_queue_name)

@@ -66,7 +66,7 @@ def test_cost_of_an_operation_with_0_1_and_10_subscribers(settings, azurite, cou
     print(f"\n{subscribers} subscriber(s): submit + finish {finishing} app requests; "
           f"delivering {delivering}; event messages {len(events)}")
     assert svc.store.get(op.id).eventsstate == (EVENTS_PUBLISHED if subscribers else "")
-    assert finishing == 5 + (subscribers + 1 if subscribers else 0)  # + one put per subscriber, + the mark
+    assert finishing == 3 + (subscribers + 1 if subscribers else 0)  # + one put per subscriber, + the mark
     assert len(events) == subscribers and delivering == subscribers  # one subscription read each
     assert all(len(callbacks.calls(url)) == 1 for url in urls)
 

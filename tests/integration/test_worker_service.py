@@ -13,9 +13,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.storage.queue import QueueClient, TextBase64DecodePolicy
-from helpers import wait_until, warm_subscription_cache
+from helpers import delivery, wait_until, warm_subscription_cache
 
+from shared.domain.attempts import CANCEL_UNSURE_WINDOW, UNRECORDED_WINDOW
 from shared.domain.error_codes import UNEXPECTED
 from shared.domain.errors import NonRetryableError, OperationNotFound
 from shared.domain.ids import new_operation_id
@@ -23,7 +23,7 @@ from shared.domain.operation import CallbackState, Operation
 from shared.domain.states import Event, Status
 from shared.operations.samples import DEFAULT_ERROR_CODE
 from shared.services.container import Services, build_services
-from shared.services.control import cancel
+from shared.services.control import Change, cancel, change
 from shared.services.submission import Submission, submit
 from shared.services.worker import QueueDelivery, fail_poisoned, process_message
 from shared.settings import Settings
@@ -51,40 +51,6 @@ def settings(storage_settings, unique_name, table_name) -> Settings:
 @pytest.fixture
 def svc(settings) -> Services:
     return build_services(settings)
-
-
-class HostQueue:
-    """The work queue as the Functions host sees it: receives with real pop receipts and dequeue counts."""
-
-    def __init__(self, connection_string: str, queue_name: str) -> None:
-        self.client = QueueClient.from_connection_string(connection_string, queue_name,
-                                                         message_decode_policy=TextBase64DecodePolicy())
-
-    def receive(self, *, visibility_timeout: int = 30, timeout: float = 15):
-        return wait_until(lambda: self.client.receive_message(visibility_timeout=visibility_timeout),
-                          timeout=timeout, message=f"a message on {self.client.queue_name}")
-
-    def try_receive(self):
-        return self.client.receive_message(visibility_timeout=30)
-
-    def count(self) -> int:
-        return self.client.get_queue_properties().approximate_message_count
-
-
-@pytest.fixture
-def host(azurite, settings) -> HostQueue:
-    return HostQueue(azurite, settings.queue_name)
-
-
-@pytest.fixture
-def poison_host(azurite, settings) -> HostQueue:
-    return HostQueue(azurite, settings.poison_queue_name)
-
-
-def delivery(message) -> QueueDelivery:
-    """What the worker function builds from the trigger's ``func.QueueMessage``."""
-    return QueueDelivery(id=message.id, pop_receipt=message.pop_receipt, dequeue_count=message.dequeue_count,
-                         body=message.content)
 
 
 def submitted(svc: Services, name: str = "sample_Echo", inputs: dict | None = None, callback_url: str | None = None,
@@ -392,7 +358,8 @@ def _counted_services(settings: Settings, counted_clients, counter: TransactionC
     return build_services(settings, clients=counted_clients(counter))
 
 
-def test_submit_and_process_of_echo_without_callback_costs_five_app_requests(settings, host, counted_clients):
+def test_submit_and_process_of_a_quick_echo_without_callback_costs_three_app_requests(settings, host,
+                                                                                     counted_clients):
     counter = TransactionCounter()
     svc = _counted_services(settings, counted_clients, counter)
     warm_subscription_cache(svc)
@@ -407,16 +374,125 @@ def test_submit_and_process_of_echo_without_callback_costs_five_app_requests(set
     print(f"\nsubmit: {submit_counts}; submit + process: {counts} (total {total})")
     assert svc.store.get(op.id).status is Status.SUCCEEDED
     assert submit_counts == {"table POST": 1, "queue POST": 1}  # insert, enqueue
-    # read (GET), lock (PUT), complete (POST: the row and its expiry marker in one batch)
-    assert counts == {"table POST": 2, "queue POST": 1, "table GET": 1, "table PUT": 1}
-    assert total == 5  # + read, lock, complete; the host's delete would be the 6th
+    # The message carries the row, and the attempt ends before it is due to be recorded: no read,
+    # no In Progress write; one write (POST: the row and its expiry marker in one batch) ends it.
+    assert counts == {"table POST": 2, "queue POST": 1}
+    assert total == 3  # the host's receive share and delete come on top
 
 
-def test_build_services_with_a_counter_counts_the_five_requests_of_submit_and_process(settings, host):
+def test_build_services_with_a_counter_counts_the_three_requests_of_submit_and_process(settings, host):
     counter = TransactionCounter()
     svc = build_services(settings, counter=counter)
     warm_subscription_cache(svc)
     counter.reset()
     submitted(svc, inputs={"A": 1})
     process_message(svc, delivery(host.receive()))
-    assert counter.total == 5, dict(counter.counts)
+    assert counter.total == 3, dict(counter.counts)
+
+
+# --- Attempts that run before they are recorded: the message carries a young row (issue 8) ---
+
+def _later(svc: Services, seconds: float) -> Services:
+    """The services as they are ``seconds`` from now (the row is that much older)."""
+    return dataclasses.replace(svc, clock=lambda: utc_now() + timedelta(seconds=seconds))
+
+
+def _blocking(svc: Services, name: str = "test_Block") -> threading.Event:
+    """Register an operation that runs until the returned event is set, never asking about a cancel."""
+    release = threading.Event()
+    svc.registry.operation(name)(lambda inputs, context: {"Released": release.wait(30)})
+    return release
+
+
+def _process_in_background(svc: Services, message) -> threading.Thread:
+    thread = threading.Thread(target=process_message, args=(svc, delivery(message)), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_message_received_after_the_window_reads_the_row_and_records_the_start_before_running(
+        settings, host, counted_clients):
+    counter = TransactionCounter()
+    svc = _counted_services(settings, counted_clients, counter)
+    warm_subscription_cache(svc)
+    op = submitted(svc, inputs={"A": 1})
+    counter.reset()
+    process_message(_later(svc, UNRECORDED_WINDOW.total_seconds() + 1), delivery(host.receive()))
+    assert dict(counter.counts) == {"table GET": 1, "table PUT": 1, "table POST": 1}  # read, record, end
+    assert svc.store.get(op.id).status is Status.SUCCEEDED
+
+
+def test_an_operation_with_a_callback_is_not_carried_by_its_message(svc, host, callbacks):
+    op = submitted(svc, callback_url=callbacks.new_url())
+    assert host.receive().content == op.id  # the SAS URL stays in the table
+
+
+def test_a_long_unrecorded_attempt_shows_in_progress_when_its_recording_is_due(svc, host):
+    release = _blocking(svc)
+    op = submitted(svc, name="test_Block")
+    # The row is 4.5 s old when the attempt starts: its start is recorded half a second later.
+    thread = _process_in_background(_later(svc, UNRECORDED_WINDOW.total_seconds() - 0.5), host.receive())
+    running = wait_until(lambda: (row := svc.store.get(op.id)).status is Status.IN_PROGRESS and row,
+                         timeout=10, message="the attempt recorded as In Progress")
+    assert running.starttime is not None and running.retrycount == 0 and running.messageid
+    release.set()
+    thread.join(10)
+    assert svc.store.get(op.id).status is Status.SUCCEEDED
+
+
+def test_cancel_in_the_window_answers_canceling_and_a_handler_that_checks_ends_canceled(svc, host):
+    op = submitted(svc, name="sample_Sleep", inputs={"Seconds": 30})
+    asked = cancel(svc, op.id)
+    assert asked.status is Status.CANCELING  # a worker may be running it unrecorded: 2/22, not 3/32
+    process_message(svc, delivery(host.receive()))  # the first status check finds the cancel
+    done = svc.store.get(op.id)
+    assert done.status is Status.CANCELED and done.outputs is None
+
+
+def test_cancel_in_the_window_of_a_handler_that_never_checks_ends_as_the_work_ended(svc, host):
+    op = submitted(svc, inputs={"A": 1})
+    assert cancel(svc, op.id).status is Status.CANCELING
+    process_message(svc, delivery(host.receive()))
+    done = svc.store.get(op.id)
+    assert done.status is Status.SUCCEEDED and done.outputs == {"A": 1}  # the work was done: 3/30, as when running
+
+
+def test_cancel_in_the_window_stops_an_operation_no_worker_ran_without_running_it(svc, host):
+    op = submitted(svc, inputs={"A": 1})
+    assert cancel(svc, op.id).status is Status.CANCELING
+    process_message(_later(svc, UNRECORDED_WINDOW.total_seconds() + 1), delivery(host.receive()))
+    done = svc.store.get(op.id)
+    assert (done.status, done.starttime, done.outputs) == (Status.CANCELED, None, None)
+
+
+def test_cancel_after_the_window_of_an_operation_that_never_started_ends_it_at_once(svc, host):
+    op = submitted(svc, inputs={"A": 1})
+    done = cancel(_later(svc, CANCEL_UNSURE_WINDOW.total_seconds() + 1), op.id)
+    assert done.status is Status.CANCELED
+
+
+def test_postpone_while_an_unrecorded_attempt_runs_drops_its_outcome_and_defers_the_message(svc, host):
+    release = _blocking(svc)
+    op = submitted(svc, name="test_Block")
+    message = host.receive()
+    thread = _process_in_background(svc, message)
+    until = utc_now() + timedelta(hours=1)
+    postponed = change(svc, op.id, Change(Event.POSTPONE, postpone_until=until))
+    assert postponed.status is Status.WAITING
+    release.set()
+    thread.join(10)
+    host.client.delete_message(message)  # as the host does when the function returns
+    row = svc.store.get(op.id)
+    assert (row.status, row.outputs, row.postponeuntil) == (Status.WAITING, None, until)
+    assert host.count() == 1  # a fresh message, hidden until the postponement ends
+    assert host.try_receive() is None
+
+
+def test_an_unrecorded_attempt_whose_worker_died_runs_again_as_attempt_two(svc, host):
+    op = submitted(svc, inputs={"A": 1})
+    host.receive(visibility_timeout=1)  # received, then its worker died without a write
+    again = host.receive(timeout=10)
+    assert again.dequeue_count == 2
+    process_message(svc, delivery(again))
+    done = svc.store.get(op.id)
+    assert (done.status, done.retrycount) == (Status.SUCCEEDED, 1)

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shared.domain.attempts import (
+    CANCEL_UNSURE_WINDOW,
+    UNRECORDED_WINDOW,
     RetryPolicy,
+    cancel_event,
     end_attempt,
     failed,
     lost_attempt,
+    may_run_unrecorded,
     poisoned,
+    recording_due,
     start_attempt,
+    started,
+    stop_unstarted,
     stopped,
     succeeded,
 )
 from shared.domain.error_codes import UNEXPECTED
 from shared.domain.errors import TransitionRefused
 from shared.domain.operation import CallbackState
-from shared.domain.states import Status
+from shared.domain.states import Event, Status
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=4, base_seconds=30)
@@ -98,3 +105,65 @@ def test_a_poisoned_message_fails_the_operation_naming_the_attempts(make_op):
 
 def test_an_error_message_is_cut_to_fit_the_row():
     assert len(failed(1, "x" * 10_000).errormessage) == 2000
+
+
+# --- Attempts that run before they are recorded (issue 8: four transactions for a quick operation) ---
+
+def test_a_young_ready_row_carried_by_its_first_message_may_run_unrecorded(make_op):
+    row = make_op(createdon=NOW - timedelta(seconds=1))
+    assert may_run_unrecorded(row, 1, NOW)
+
+
+@pytest.mark.parametrize("why", ["second attempt", "old", "has a callback", "owned", "not ready"])
+def test_anything_else_is_read_and_recorded_before_it_runs(make_op, why):
+    row, attempt = make_op(createdon=NOW - timedelta(seconds=1)), 1
+    if why == "second attempt":
+        attempt = 2
+    elif why == "old":
+        row = row.with_changes(createdon=NOW - UNRECORDED_WINDOW)
+    elif why == "has a callback":
+        row = row.with_changes(callbackurl="https://example.com/cb")
+    elif why == "owned":
+        row = row.with_changes(messageid="message-0")
+    else:
+        row = row.with_changes(status=Status.WAITING)
+    assert not may_run_unrecorded(row, attempt, NOW)
+
+
+def test_recording_is_due_when_the_row_leaves_the_window_and_never_later_than_the_window(make_op):
+    assert recording_due(make_op(createdon=NOW - timedelta(seconds=2)), NOW) == 3.0
+    assert recording_due(make_op(createdon=NOW - timedelta(seconds=9)), NOW) == 0.0
+    assert recording_due(make_op(createdon=NOW + timedelta(seconds=60)), NOW) == UNRECORDED_WINDOW.total_seconds()
+
+
+def test_cancel_of_a_row_a_worker_may_be_running_unrecorded_asks_instead_of_ending(make_op):
+    young = make_op(createdon=NOW - timedelta(seconds=7))  # past the run window, inside the margin
+    assert cancel_event(young, NOW) is Event.CANCEL_UNSURE
+    assert young.apply(Event.CANCEL_UNSURE, NOW).status is Status.CANCELING
+
+
+@pytest.mark.parametrize("changes", [{"createdon": NOW - CANCEL_UNSURE_WINDOW}, {"callbackurl": "https://e.com/cb"},
+                                     {"messageid": "message-0"}, {"status": Status.WAITING}])
+def test_cancel_of_a_row_no_worker_can_be_running_unrecorded_ends_it(make_op, changes):
+    row = make_op(**{"createdon": NOW - timedelta(seconds=1), **changes})
+    assert cancel_event(row, NOW) is Event.CANCEL
+
+
+def test_the_end_of_an_unrecorded_attempt_records_its_start_too(make_op):
+    began = NOW - timedelta(seconds=1)
+    row = started(make_op(createdon=NOW - timedelta(seconds=2)), "message-1", 1, began)
+    done = end_attempt(row, succeeded({"N": 1}), 1, POLICY, NOW).row
+    assert (done.status, done.starttime, done.endtime, done.messageid, done.retrycount) == (
+        Status.SUCCEEDED, began, NOW, "message-1", 0)
+
+
+def test_an_attempt_canceled_while_unrecorded_ends_as_the_handler_ended(make_op):
+    asked = make_op(status=Status.CANCELING)
+    assert started(asked, "message-1", 1, NOW) is asked  # nothing to record: it was asked to stop
+    assert end_attempt(asked, succeeded({"N": 1}), 1, POLICY, NOW).row.status is Status.SUCCEEDED  # work was done
+    assert end_attempt(asked, stopped(), 1, POLICY, NOW).row.status is Status.CANCELED
+
+
+def test_a_cancel_that_stopped_a_row_before_any_attempt_ends_it_canceled_without_a_start(make_op):
+    done = stop_unstarted(make_op(status=Status.CANCELING), NOW)
+    assert (done.status, done.starttime, done.endtime) == (Status.CANCELED, None, NOW)

@@ -95,10 +95,19 @@ def test_locked_operation_seen_again_by_its_own_message_is_recovered(make_op, st
 
 
 @pytest.mark.parametrize("status", [Status.IN_PROGRESS, Status.PAUSING, Status.CANCELING], ids=lambda s: s.name)
-@pytest.mark.parametrize("owner", ["message-2", ""])
-def test_locked_operation_owned_by_another_message_is_dropped(make_op, status, owner):
-    op = make_op(status=status, messageid=owner)
+def test_locked_operation_owned_by_another_message_is_dropped(make_op, status):
+    op = make_op(status=status, messageid="message-2")
     assert decide(op, MSG, NOW).action is Action.DROP
+
+
+@pytest.mark.parametrize("status", [Status.IN_PROGRESS, Status.PAUSING], ids=lambda s: s.name)
+def test_locked_operation_owned_by_no_message_is_dropped(make_op, status):
+    assert decide(make_op(status=status, messageid=""), MSG, NOW).action is Action.DROP
+
+
+def test_canceling_with_no_attempt_ever_recorded_is_stopped_without_running(make_op):
+    """A cancel asked while unsure whether a worker ran it unrecorded; the next message settles it."""
+    assert decide(make_op(status=Status.CANCELING, messageid=""), MSG, NOW).action is Action.STOP_UNSTARTED
 
 
 def test_only_defer_carries_a_delay(make_op):

@@ -1,0 +1,116 @@
+"""Flat at scale: the same reads and the same purge on a table of 1,000 rows and one of 100,000.
+
+Each table is seeded with entity group transactions (100 rows to a request, per partition),
+with rows shaped as the app writes them (``to_entity``): ``live`` finished rows that expire in
+90 days, plus 1,000 finished rows that expired yesterday, each with its expiry marker. Then,
+through the app's own store:
+
+* status read: ``get`` of a random live row, ``READS`` times, p50;
+* first list page: ``list(top=50)``, newest first over the 16 partitions, ``PAGES`` times, p50;
+* purge: ``purge_expired`` of the 1,000 expired rows, counted in storage transactions.
+
+The figures are the ratios 100k / 1k. Azurite is not Azure (it keeps a table in memory and
+may scan it), so these ratios are a check of the layout: a point read, a partition range
+per shard, and markers sorted by expiry must not depend on how many other rows there are.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from azure.data.tables import TableServiceClient
+
+from shared.domain.ids import expiry_marker, new_operation_id, shard_of
+from shared.domain.operation import Operation
+from shared.domain.states import Status
+from shared.services.container import build_services
+from shared.services.retention import purge_expired
+from shared.settings import load_settings
+from shared.storage.metering import TransactionCounter
+from shared.storage.ports import ListQuery
+from shared.storage.table_store import to_entity
+
+from .stats import percentile
+
+SIZES = (1_000, 100_000)
+EXPIRED = 1_000
+READS = 300
+PAGES = 50
+BATCH = 100  # Table Storage's limit for one entity group transaction
+TARGETS = {"status_read": 1.2, "first_page": 1.5, "purge_transactions": 1.1}
+
+
+def _row(created: datetime, ttl: timedelta) -> tuple[Operation, dict]:
+    op = Operation(id=new_operation_id(created), name="sample_Echo", displayname="Echo", status=Status.SUCCEEDED,
+                   inputs={"Index": 1, "Text": "bench"}, outputs={"Index": 1, "Text": "bench"}, createdon=created,
+                   modifiedon=created, starttime=created, endtime=created, ttlinseconds=int(ttl.total_seconds()),
+                   baseurl="http://bench.invalid")
+    marker = {"PartitionKey": shard_of(op.id), "RowKey": expiry_marker(op.id, created + ttl)}
+    return op, marker
+
+
+def _entities(live: int, now: datetime) -> Iterator[dict]:
+    for i in range(live):  # one a second back from now: they expire in about 90 days
+        op, marker = _row(now - timedelta(seconds=i), timedelta(days=90))
+        yield from (to_entity(op), marker)
+    for i in range(EXPIRED):  # created 91 days ago, expired a day ago
+        op, marker = _row(now - timedelta(days=91, seconds=i), timedelta(days=90))
+        yield from (to_entity(op), marker)
+
+
+def _timed(call, times: int) -> float:
+    spent = []
+    for _ in range(times):
+        started = time.perf_counter()
+        call()
+        spent.append(time.perf_counter() - started)
+    return round(percentile(spent, 50) * 1000, 2)
+
+
+def _measure(connection_string: str, live: int) -> dict:
+    name = f"scale{uuid.uuid4().hex[:8]}"
+    counter = TransactionCounter()
+    settings = load_settings({"AzureWebJobsStorage": connection_string, "BGOPS_QUEUE_NAME": name,
+                              "BGOPS_TABLE_NAME": name})
+    svc = build_services(settings, counter=counter)
+    started = time.monotonic()
+    ids = _seed_table(connection_string, name, live)
+    seeded = round(time.monotonic() - started, 1)
+    rng = random.Random(live)
+    read = _timed(lambda: svc.store.get(rng.choice(ids)), READS)
+    page = _timed(lambda: svc.store.list(ListQuery(top=50)), PAGES)
+    counter.reset()
+    purged = purge_expired(svc)
+    return {"rows": live + EXPIRED, "seed_seconds": seeded, "status_read_p50_ms": read, "first_page_p50_ms": page,
+            "purged": purged, "purge_transactions": counter.total}
+
+
+def _seed_table(connection_string: str, name: str, live: int) -> list[str]:
+    service = TableServiceClient.from_connection_string(connection_string)
+    table = service.create_table(name)
+    ids, pending = [], {}
+    for entity in _entities(live, datetime.now(UTC)):
+        if not entity["RowKey"].startswith("~") and len(ids) < live:
+            ids.append(entity["RowKey"])
+        rows = pending.setdefault(entity["PartitionKey"], [])
+        rows.append(("create", entity))
+        if len(rows) == BATCH:
+            table.submit_transaction(rows)
+            pending[entity["PartitionKey"]] = []
+    for rows in pending.values():
+        if rows:
+            table.submit_transaction(rows)
+    return ids
+
+
+def measure_scale(connection_string: str, sizes: tuple[int, int] = SIZES) -> dict:
+    """Measure both sizes; the ratios of the larger to the smaller, with their targets."""
+    small, large = (_measure(connection_string, live) for live in sizes)
+    ratios = {"status_read": round(large["status_read_p50_ms"] / small["status_read_p50_ms"], 2),
+              "first_page": round(large["first_page_p50_ms"] / small["first_page_p50_ms"], 2),
+              "purge_transactions": round(large["purge_transactions"] / small["purge_transactions"], 2)}
+    return {"small": small, "large": large, "ratios": ratios, "targets": TARGETS}

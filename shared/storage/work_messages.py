@@ -1,0 +1,59 @@
+"""What a work-queue message says: the operation id, and for a new operation the row itself.
+
+The message a submission sends carries the row as it was inserted, with its ETag, so that a
+worker that gets it while the row is young runs the attempt without reading it first
+(``domain.attempts.may_run_unrecorded``). A row with a callback URL is not carried (the URL is
+a secret, and a poison message outlives the row), nor one too large for a message. Every other
+message is the bare id, as before. Either way the table holds the truth: every write a worker
+makes is conditional on the ETag it started from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..domain.errors import InvalidRequest
+from ..domain.ids import parse_operation_id
+from ..domain.operation import Operation
+from .table_store import TIME_COLUMNS, from_entity, to_entity
+
+# A queue message holds 64 KiB once base64-encoded (48 KiB of text); stay well inside it.
+MAX_BODY_CHARS = 40_000
+
+
+@dataclass(frozen=True)
+class WorkMessage:
+    """A decoded work message: whose it is, and the row it carries (None: read the row)."""
+
+    operation_id: str
+    row: Operation | None = field(default=None, repr=False)
+
+
+def encode(operation_id: str, row: Operation | None = None) -> str:
+    """The body for ``operation_id``'s message; carries ``row`` when it may (see the module doc)."""
+    if row is None or row.callbackurl or row.etag is None:
+        return operation_id
+    entity = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in to_entity(row).items()}
+    body = json.dumps({"id": operation_id, "etag": row.etag, "row": entity}, separators=(",", ":"))
+    return body if len(body) <= MAX_BODY_CHARS else operation_id
+
+
+def decode(body: str) -> WorkMessage:
+    """The message ``body`` holds; InvalidRequest if it is neither an id nor a carried row."""
+    text = body.strip()
+    if not text.startswith("{"):
+        return WorkMessage(parse_operation_id(text))
+    try:
+        message = json.loads(text)
+        operation_id = parse_operation_id(str(message["id"]))
+        return WorkMessage(operation_id, _row(message["row"], str(message["etag"])))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise InvalidRequest(f"The message is not a work message: {type(e).__name__}") from None
+
+
+def _row(entity: dict[str, Any], etag: str) -> Operation:
+    times = {c: datetime.fromisoformat(entity[c]) for c in TIME_COLUMNS if entity.get(c)}
+    return from_entity({**entity, **times}).with_changes(etag=etag)
