@@ -1,4 +1,4 @@
-"""``python -m bench``: one private Azurite, four measurements, a table on stdout and results/latest.json."""
+"""``python -m bench [--no-scale]``: private Azurites, six measurements, a table on stdout and results/latest.json."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from pathlib import Path
 
 from azure.data.tables import TableClient
 
-from .baseline import measure_baseline
+from .baseline import RawWrites
+from .idle import measure_idle
 from .latency import measure_submit_latency
 from .processes import AppHost, PrivateAzurite, machine_facts
 from .report import format_report, write_json
+from .scale import measure_scale
 from .throughput import TIMEOUT_SECONDS, measure_throughput, wait_until_succeeded
 from .transactions import measure_transactions
 
@@ -31,30 +33,34 @@ def _on_sigterm(*_) -> None:
     raise KeyboardInterrupt  # unwinds through the context managers, which stop every child
 
 
-def run(results: dict) -> None:
+def run(results: dict, *, scale: bool = True) -> None:
     """Take every measurement into ``results`` (filled as it goes, so a failure keeps what was measured)."""
     logs = RESULTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-azurite-") as data, \
             PrivateAzurite(Path(data), logs / "azurite.log") as azurite:
-        _progress("4/4 raw baseline (table insert + queue put)")
-        results["baseline"] = measure_baseline(azurite.connection_string)
-        _progress("1/4 transactions per operation (in-process)")
+        _progress("1/6 transactions per operation (in-process)")
         results["transactions"] = measure_transactions(azurite.connection_string)
         _progress("starting the app under devhost")
         with AppHost(azurite.connection_string, logs / "devhost.log") as host:
-            _progress("2/4 submit latency over HTTP")
+            _progress("2/6 submit latency over HTTP, in turns with 4/6 the raw insert + put")
             since = datetime.now(UTC)
-            results["submit_latency"], ids = measure_submit_latency(host)
-            results["submit_latency"]["over_baseline_p50"] = round(
-                results["submit_latency"]["p50_ms"] / results["baseline"]["p50_ms"], 2)
+            results["submit_latency"], results["baseline"], ids = measure_submit_latency(
+                host, RawWrites(azurite.connection_string))
             # Let those finish first, so the throughput run starts with an empty queue.
             wait_until_succeeded(TableClient.from_connection_string(host.connection_string, host.table_name),
                                  since, set(ids), TIMEOUT_SECONDS)
-            _progress("3/4 end-to-end throughput")
+            _progress("3/6 end-to-end throughput")
             results["throughput"] = measure_throughput(
                 host, {"devhost (app + host)": host.process.pid, "azurite": azurite.process.pid,
                        "bench client": None})
+    _progress("5/6 idle cost (its own Azurite, logging every request; about 80 s)")
+    results["idle"] = measure_idle()
+    if scale:
+        with tempfile.TemporaryDirectory(prefix="bench-azurite-") as data, \
+                PrivateAzurite(Path(data), logs / "azurite-scale.log") as azurite:
+            _progress("6/6 1,000 rows vs 100,000 (its own Azurite; seeding takes about 5 minutes)")
+            results["scale"] = measure_scale(azurite.connection_string)
 
 
 def main() -> int:
@@ -65,7 +71,7 @@ def main() -> int:
     results: dict = {"machine": machine_facts()}
     status = 0
     try:
-        run(results)
+        run(results, scale="--no-scale" not in sys.argv[1:])
     except KeyboardInterrupt:
         _progress("interrupted; every process was stopped")
         results["error"], status = "interrupted", 130

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime
 
-from azure.data.tables import TableServiceClient
+from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
-
-from .stats import summarize_ms
-
-ITERATIONS = 500
-WARMUP = 10
 
 
 def _row(now: datetime) -> dict:
@@ -27,19 +21,18 @@ def _row(now: datetime) -> dict:
     }
 
 
-def measure_baseline(connection_string: str, iterations: int = ITERATIONS) -> dict:
-    """Time ``iterations`` insert+put pairs, sequentially, on a fresh table and queue."""
-    name = f"base{uuid.uuid4().hex[:8]}"
-    table = TableServiceClient.from_connection_string(connection_string).create_table(name)
-    queue = QueueClient.from_connection_string(connection_string, name,
-                                               message_encode_policy=TextBase64EncodePolicy())
-    queue.create_queue()
-    timings = []
-    for i in range(WARMUP + iterations):
-        started = time.perf_counter()
+class RawWrites:
+    """A fresh table and queue of their own, written the plainest way the SDKs allow."""
+
+    def __init__(self, connection_string: str) -> None:
+        name = f"base{uuid.uuid4().hex[:8]}"
+        self.table: TableClient = TableServiceClient.from_connection_string(connection_string).create_table(name)
+        self.queue = QueueClient.from_connection_string(connection_string, name,
+                                                        message_encode_policy=TextBase64EncodePolicy())
+        self.queue.create_queue()
+
+    def write_once(self) -> None:
+        """One insert of an operation-sized row, then one put of its id."""
         row = _row(datetime.now(UTC))
-        table.create_entity(row)
-        queue.send_message(row["RowKey"], time_to_live=-1)
-        if i >= WARMUP:
-            timings.append(time.perf_counter() - started)
-    return summarize_ms(timings)
+        self.table.create_entity(row)
+        self.queue.send_message(row["RowKey"], time_to_live=-1)

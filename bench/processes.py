@@ -41,8 +41,8 @@ class PrivateAzurite:
     start-up fails or is interrupted, and raises ordinary exceptions.
     """
 
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
-        self.data_dir, self.log_path = data_dir, log_path
+    def __init__(self, data_dir: Path, log_path: Path, *, debug_log: Path | None = None) -> None:
+        self.data_dir, self.log_path, self.debug_log = data_dir, log_path, debug_log
         self.process: subprocess.Popen | None = None
         self.connection_string = ""
 
@@ -51,7 +51,8 @@ class PrivateAzurite:
             self.process = subprocess.Popen(
                 azurite_command() + ["--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry",
                                      "--location", str(self.data_dir), "--blobPort", "0", "--queuePort", "0",
-                                     "--tablePort", "0"],
+                                     "--tablePort", "0"]
+                + (["--debug", str(self.debug_log)] if self.debug_log else []),
                 stdout=log, stderr=subprocess.STDOUT)
         try:
             ports = wait_for(self._listening, timeout=START_TIMEOUT_SECONDS, interval=0.1, what="Azurite")
@@ -79,7 +80,9 @@ class PrivateAzurite:
 class AppHost:
     """``python -m devhost`` serving this repo's app (samples on, its own queue and table)."""
 
-    def __init__(self, connection_string: str, log_path: Path) -> None:
+    def __init__(self, connection_string: str, log_path: Path, *, polling: str | None = "00:00:00.2") -> None:
+        """``polling`` overrides host.json's maxPollingInterval (None: keep host.json's)."""
+        self.polling = polling
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         suffix = uuid.uuid4().hex[:8]
@@ -95,9 +98,10 @@ class AppHost:
             "BGOPS_TABLE_NAME": self.table_name,
             "BGOPS_ENABLE_SAMPLES": "true",
             "BGOPS_PURGE_SCHEDULE": "0 0 0 1 1 *",  # keep the purge timer out of the numbers
-            "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.2",
             "PYTHONDONTWRITEBYTECODE": "1",
         })
+        if self.polling:
+            env["AzureFunctionsJobHost__extensions__queues__maxPollingInterval"] = self.polling
         return env
 
     def __enter__(self) -> Self:

@@ -29,7 +29,7 @@ OPERATIONS = 50
 HOST_BATCH_SIZE = 16  # host.json extensions.queues.batchSize
 HOST_VISIBILITY_SECONDS = 600  # what the host hides a received message for
 TIMEOUT_SECONDS = 60
-TARGET_PER_OPERATION = 6  # the issue's budget, not counting the share of a batched receive
+TARGET_PER_OPERATION = 4.5  # issue 8's budget, the share of a batched receive included
 SUCCEEDED = 30
 
 
@@ -93,5 +93,6 @@ def measure_transactions(connection_string: str, n: int = OPERATIONS) -> dict:
         "host_delete_per_op": round(deletes / n, 3),
         "total_per_op": round((app_total + receives + deletes) / n, 3),
         "happy_path_per_op": round((app_total + deletes) / n, 3),
+        "unread_per_op": round(1 - worker_counts["table GET"] / n, 3),  # attempts run from the carried row
         "target_per_op": TARGET_PER_OPERATION,
     }

@@ -16,7 +16,7 @@ from ..domain.errors import ConcurrencyConflict, OperationNotFound
 from ..domain.operation import CallbackState, Operation
 from .container import Services
 from .locations import status_location
-from .rows import update_row
+from .rows import update_row, write
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 4
@@ -60,7 +60,7 @@ def claim_callback(svc: Services, op: Operation, now: datetime) -> Operation | N
     if op.callbackstate not in (CallbackState.PENDING, CallbackState.SENDING):
         return None
     try:
-        return svc.store.replace(op.with_changes(callbackstate=CallbackState.SENDING, callbackclaimedon=now))
+        return write(svc, op.with_changes(callbackstate=CallbackState.SENDING, callbackclaimedon=now))
     except (ConcurrencyConflict, OperationNotFound):
         log.info("Callback of operation %s is being delivered elsewhere.", op.id)
         return None
@@ -83,7 +83,7 @@ def deliver_callback(svc: Services, op: Operation) -> Operation:
              delivery.detail)
     state = CallbackState.DELIVERED if delivery.delivered else CallbackState.FAILED
     try:
-        return update_row(svc.store, op, lambda row: row.with_changes(callbackstate=state,
+        return update_row(svc, op, lambda row: row.with_changes(callbackstate=state,
                                                                       callbackresult=delivery.detail))
     except OperationNotFound:
         return op

@@ -18,8 +18,7 @@ from ..domain.states import Event, Status
 from ..storage.ports import ListQuery, Page
 from .callbacks import deliver_owed_callback
 from .container import Services
-from .events import owing
-from .rows import update_row
+from .rows import update_row, write
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ def change(svc: Services, row: str | Operation, what: Change, *, if_match: str |
     """
     now = svc.clock()
     before = svc.store.get(row) if isinstance(row, str) else row
-    op = update_row(svc.store, before, lambda row: _changed(_matching(row, if_match), what, now, svc))
+    op = update_row(svc, before, lambda row: _changed(_matching(row, if_match), what, now))
     log.info("Operation %s: %s -> %s.", op.id, what.event.value, op.status.name)
     if what.event is Event.RESUME:
         _enqueue_or_undo(svc, op, before)
@@ -86,7 +85,7 @@ def _enqueue_or_undo(svc: Services, op: Operation, before: Operation) -> None:
         # resume, and only while the row is still as this call left it.
         undo = op.with_changes(status=before.status, postponeuntil=before.postponeuntil, modifiedon=before.modifiedon)
         try:
-            svc.store.replace(undo)
+            write(svc, undo)
         except (ConcurrencyConflict, OperationNotFound):
             log.warning("Operation %s changed while its resume was being undone.", op.id)
         raise
@@ -103,11 +102,11 @@ def _enqueue_or_deliver(svc: Services, op: Operation) -> None:
             deliver_owed_callback(svc, op, svc.clock())
 
 
-def _changed(row: Operation, what: Change, now: datetime, svc: Services) -> Operation | None:
+def _changed(row: Operation, what: Change, now: datetime) -> Operation | None:
     """The row after the caller's change; None when there is nothing to write (a repeated cancel)."""
     if what.event is Event.CANCEL:
         if row.status is Status.CANCELING:
             return None
-        return owing(svc, row.apply(cancel_event(row, now), now))
+        return row.apply(cancel_event(row, now), now)
     extra = {"postponeuntil": what.postpone_until} if what.event is Event.POSTPONE else {}
-    return owing(svc, row.apply(what.event, now, **extra))
+    return row.apply(what.event, now, **extra)

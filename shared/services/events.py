@@ -1,6 +1,6 @@
 """Completion events: who is owed one, fanning them out through the events queue, delivering each.
 
-* **Owed.** The write that finishes an operation also marks it ``eventsstate=owed`` when a
+* **Owed.** The write that finishes an operation (``rows.write``) also marks it ``eventsstate=owed`` when a
   subscription matches, in the same transaction. The subscription list is cached in memory for
   ``CACHE_SECONDS``, so with no subscribers an operation costs no extra storage transaction.
 * **Published.** Whoever finished it (or, after a crash, whichever worker gets its message next)
@@ -31,13 +31,6 @@ log = logging.getLogger(__name__)
 GONE = 410
 
 
-def owing(svc: Services, row: Operation) -> Operation:
-    """``row`` as it is about to be written: marked as owing its event if it finishes and a subscriber matches."""
-    if row.is_terminal and not row.eventsstate and svc.subscription_cache.matching(row):
-        return row.with_changes(eventsstate=EVENTS_OWED)
-    return row
-
-
 def publish_owed(svc: Services, op: Operation) -> Operation:
     """Put the owed event on the events queue, one message per subscriber, then mark it published."""
     if op.eventsstate != EVENTS_OWED:
@@ -48,7 +41,7 @@ def publish_owed(svc: Services, op: Operation) -> Operation:
         svc.queue.enqueue_event(json.dumps({"subscription": sub.id, "event": payload}))
     log.info("Operation %s: completion event queued for %d subscriber(s).", op.id, len(subscribers))
     try:
-        return update_row(svc.store, op, lambda row: row.with_changes(eventsstate=EVENTS_PUBLISHED)
+        return update_row(svc, op, lambda row: row.with_changes(eventsstate=EVENTS_PUBLISHED)
                           if row.eventsstate == EVENTS_OWED else None)
     except OperationNotFound:
         return op

@@ -1,17 +1,33 @@
-"""Read-modify-write of one row under its ETag, retried when another writer got there first."""
+"""Every write of an operation row: ETag-conditional, and marked when it owes a completion event.
+
+The write that finishes an operation also records, in the same write, that its completion
+event is owed when a subscription matches (``eventsstate=owed``; see ``events``). Doing that
+here, for every write, means no path that finishes an operation can forget it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from ..domain.errors import ConcurrencyConflict
-from ..domain.operation import Operation
-from ..storage.ports import OperationStore
+from ..domain.operation import EVENTS_OWED, Operation
+from .container import Services
 
 MAX_ROUNDS = 8
 
 
-def update_row(store: OperationStore, op: Operation, change: Callable[[Operation], Operation | None]) -> Operation:
+def write(svc: Services, row: Operation) -> Operation:
+    """Write ``row`` if the stored one still has ``row.etag``; raises ConcurrencyConflict or OperationNotFound."""
+    return svc.store.replace(_owing(svc, row))
+
+
+def _owing(svc: Services, row: Operation) -> Operation:
+    if row.is_terminal and not row.eventsstate and svc.subscription_cache.matching(row):
+        return row.with_changes(eventsstate=EVENTS_OWED)
+    return row
+
+
+def update_row(svc: Services, op: Operation, change: Callable[[Operation], Operation | None]) -> Operation:
     """Apply ``change`` to ``op`` and write it if the row is unchanged; on a conflict read it again.
 
     ``change`` returns the new row, or None to write nothing; it may raise
@@ -22,7 +38,7 @@ def update_row(store: OperationStore, op: Operation, change: Callable[[Operation
         if new is None:
             return op
         try:
-            return store.replace(new)
+            return write(svc, new)
         except ConcurrencyConflict:
-            op = store.get(op.id)
+            op = svc.store.get(op.id)
     raise ConcurrencyConflict(f"Operation {op.id} kept changing; gave up after {MAX_ROUNDS} tries.")

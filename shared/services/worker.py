@@ -36,9 +36,9 @@ from ..operations.context import OperationContext
 from ..storage.work_messages import decode
 from .callbacks import deliver_callback, deliver_owed_callback
 from .container import Services
-from .events import owing, publish_owed
+from .events import publish_owed
 from .handlers import run_handler
-from .rows import update_row
+from .rows import update_row, write
 
 log = logging.getLogger(__name__)
 MAX_STEPS = 8  # decisions one message may lead to (resume, then start, say)
@@ -107,16 +107,16 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
     elif action is Action.DEFER:
         svc.queue.enqueue(op.id, delay_seconds=delay)
     elif action is Action.RESUME:
-        return svc.store.replace(op.apply(Event.RESUME, now))
+        return write(svc, op.apply(Event.RESUME, now))
     elif action is Action.RECOVER:
         recovered = lost_attempt(op, msg.dequeue_count - 1, now)
         log.warning("Operation %s: %s", op.id, recovered.errormessage)
-        return svc.store.replace(recovered)
+        return write(svc, recovered)
     elif action is Action.STOP_UNSTARTED:
-        _after_finish(svc, svc.store.replace(owing(svc, stop_unstarted(op, now))))
+        _after_finish(svc, write(svc, stop_unstarted(op, now)))
     elif action is Action.START:
         if not carried:  # recorded before it runs, so that a cancel finds it running
-            op = svc.store.replace(start_attempt(op, msg.id, msg.dequeue_count, now))
+            op = write(svc, start_attempt(op, msg.id, msg.dequeue_count, now))
         return _run_attempt(svc, _Attempt(svc, op, msg, recorded=not carried))
     return None
 
@@ -180,9 +180,9 @@ class _Attempt:
 
         def plan(row: Operation) -> Operation:  # re-planned on the row as it is, if another writer got there first
             plans.append(end_attempt(self._started(row), outcome, self.attempt, policy, now))
-            return owing(self._svc, plans[-1].row)
+            return plans[-1].row
 
-        return update_row(self._svc.store, self.row, plan), plans[-1].retry_after_seconds
+        return update_row(self._svc, self.row, plan), plans[-1].retry_after_seconds
 
     def _started(self, row: Operation) -> Operation:
         return started(row, self._msg.id, self.attempt, self.started_at)
@@ -199,7 +199,7 @@ class _Attempt:
 
     def _write(self, change: Callable[[Operation], Operation | None], what: str) -> None:
         try:
-            self.row = update_row(self._svc.store, self.row, change)
+            self.row = update_row(self._svc, self.row, change)
         except Exception:  # best effort: the write that ends the attempt records it anyway
             log.warning("Could not record %s for operation %s.", what, self.row.id, exc_info=True)
             return
@@ -269,7 +269,7 @@ def fail_poisoned(svc: Services, body: str) -> None:
             deliver_owed_callback(svc, op, now)
         return
     try:
-        done = update_row(svc.store, op, lambda row: owing(svc, poisoned(row, svc.settings.max_attempts, now)))
+        done = update_row(svc, op, lambda row: poisoned(row, svc.settings.max_attempts, now))
     except TransitionRefused:
         return  # finished meanwhile by whoever holds it; its callback is theirs to send
     log.warning("Operation %s failed: its message reached the poison queue.", op.id)

@@ -13,7 +13,8 @@ from helpers import wait_until, warm_subscription_cache
 from shared.domain.operation import EVENTS_OWED, EVENTS_PUBLISHED
 from shared.domain.states import Event
 from shared.services.container import build_services
-from shared.services.events import deliver_event, owing, subscribe
+from shared.services.events import deliver_event, subscribe
+from shared.services.rows import write
 from shared.services.submission import Submission, submit
 from shared.services.worker import QueueDelivery, process_message
 from shared.settings import Settings, events_queue_name
@@ -78,8 +79,7 @@ def test_an_event_owed_when_the_worker_died_is_published_by_the_next_message(set
     op = submit(svc, Submission(name="sample_Echo", inputs={}, base_url="http://127.0.0.1:7071"))
     _receive(azurite, settings.queue_name)  # the first message: its worker dies right after the terminal write
     now = utc_now()
-    died = svc.store.replace(owing(svc, svc.store.replace(op.apply(Event.START, now)).apply(
-        Event.SUCCEED, now, outputs={})))
+    died = write(svc, write(svc, op.apply(Event.START, now)).apply(Event.SUCCEED, now, outputs={}))
     assert died.eventsstate == EVENTS_OWED
 
     svc.queue.enqueue(op.id)  # a later message for the same operation (as after a lease expiry)
