@@ -1,24 +1,28 @@
 """The OperationStore contract (huey's pattern): every behaviour the services rely on, run against every
 implementation. An implementation's test class only says how to build a fresh, empty store in its own
 ``store`` fixture: ``TestTableOperationStore`` (tests/integration, a real Azurite) and
-``TestMemoryOperationStore`` (tests/unit). ``SubscriptionStoreContract`` does the same for subscriptions.
+``TestMemoryOperationStore`` (tests/unit). ``SubscriptionStoreContract`` and ``WorkQueueContract`` do the same
+for subscriptions and for the work queue.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from helpers import wait_until
 
-from shared.domain.errors import ConcurrencyConflict, OperationNotFound, SubscriptionNotFound
+from shared.domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable, SubscriptionNotFound
 from shared.domain.ids import SHARDS, expiry_marker, new_operation_id, shard_of
 from shared.domain.operation import CallbackState, Operation
 from shared.domain.states import State, Status
 from shared.domain.subscriptions import Subscription
 from shared.storage.ports import Comparison, ExpiredRow, ListQuery
+from shared.storage.work_messages import WorkMessage, decode
 
 TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
 UNFINISHED = (Status.WAITING_FOR_RESOURCES, Status.WAITING, Status.IN_PROGRESS, Status.PAUSING, Status.CANCELING)
@@ -358,3 +362,54 @@ class SubscriptionStoreContract:
         with pytest.raises(SubscriptionNotFound):
             subscriptions.delete(sub.id)
         assert subscriptions.list() == []
+
+
+class WorkQueueContract:
+    """What the services rely on from ``WorkQueue``, and what a host sees of its messages.
+
+    An implementation's test class provides ``work_queue`` (the port) and ``host``: ``receive(
+    visibility_seconds, events=False)`` returning a message with ``id``, ``pop_receipt``,
+    ``dequeue_count`` and ``body`` (or None), and ``delete(message_id, pop_receipt)`` → False
+    when the pop receipt is stale, as the Functions host does them.
+    """
+
+    def test_a_message_is_received_with_its_id_and_the_row_it_carries(self, work_queue, host):
+        row = make_op(etag='W/"1"')
+        message_id = work_queue.enqueue(row.id, row=row)
+        message = host.receive(30)
+        assert (message.id, message.dequeue_count) == (message_id, 1)
+        assert decode(message.body) == WorkMessage(row.id, row) and decode(message.body).row == row
+        assert host.receive(30) is None  # hidden while it is being worked on
+
+    def test_a_message_without_a_row_is_the_bare_id(self, work_queue, host):
+        row = make_op()
+        work_queue.enqueue(row.id)
+        assert host.receive(30).body == row.id
+
+    def test_a_delayed_message_stays_hidden_until_its_delay_has_passed(self, work_queue, host):
+        started = time.monotonic()
+        work_queue.enqueue(make_op().id, delay_seconds=1)
+        assert host.receive(30) is None
+        message = wait_until(lambda: host.receive(30), timeout=10, interval=0.1)
+        assert time.monotonic() - started >= 0.9 and message.dequeue_count == 1
+
+    def test_a_received_message_delayed_again_comes_back_as_its_next_delivery(self, work_queue, host):
+        work_queue.enqueue(make_op().id)
+        first = host.receive(30)
+        work_queue.set_visibility(first.id, first.pop_receipt, 1)
+        assert host.delete(first.id, first.pop_receipt) is False  # the host's delete: its receipt is stale
+        again = wait_until(lambda: host.receive(30), timeout=10, interval=0.1)
+        assert (again.id, again.dequeue_count) == (first.id, 2)
+        assert host.delete(again.id, again.pop_receipt) is True
+
+    def test_delaying_with_a_stale_pop_receipt_is_refused(self, work_queue, host):
+        work_queue.enqueue(make_op().id)
+        first = host.receive(1)
+        again = wait_until(lambda: host.receive(30), timeout=10, interval=0.1)
+        with pytest.raises(StorageUnavailable):
+            work_queue.set_visibility(again.id, first.pop_receipt, 5)
+
+    def test_events_go_to_their_own_queue(self, work_queue, host):
+        work_queue.enqueue_event('{"subscription": "s", "event": {}}')
+        assert host.receive(30) is None
+        assert host.receive(30, events=True).body == '{"subscription": "s", "event": {}}'

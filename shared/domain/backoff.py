@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 # A queue message cannot stay invisible longer than seven days.
@@ -17,3 +18,8 @@ def compute_backoff(attempt: int, *, base_seconds: float, max_seconds: float = M
     delay = base_seconds * 2.0 ** min(max(attempt - 1, 0), 60)
     spread = delay * jitter * (2 * (rng or random).random() - 1)
     return max(0.0, min(delay + spread, max_seconds))
+
+
+def visibility_seconds(seconds: float) -> int:
+    """A delay as a queue message takes it: whole seconds, from 0 to ``MAX_VISIBILITY_SECONDS``."""
+    return min(max(math.ceil(seconds), 0), MAX_VISIBILITY_SECONDS)

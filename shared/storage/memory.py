@@ -1,4 +1,5 @@
-"""``OperationStore`` and ``SubscriptionStore`` in memory: the second implementations the contract suites run against.
+"""``OperationStore``, ``SubscriptionStore`` and ``WorkQueue`` in memory: the second implementations the
+contract suites run against.
 
 It keeps what the services rely on (ETag-conditional writes, newest-first pages, expiry markers)
 without Azure, for tests of the services that need no storage semantics beyond the port's.
@@ -10,16 +11,21 @@ import dataclasses
 import itertools
 import operator
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..domain.errors import ConcurrencyConflict, OperationNotFound, SubscriptionNotFound
+from ..domain.backoff import visibility_seconds
+from ..domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable, SubscriptionNotFound
 from ..domain.ids import expired_bound, expiry_marker
 from ..domain.operation import Operation
 from ..domain.subscriptions import Subscription
 from .ports import Comparison, ExpiredRow, ListQuery, Page
 from .table_store import from_entity, to_entity
+from .work_messages import encode
 
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq, "ne": operator.ne, "ge": operator.ge, "le": operator.le, "gt": operator.gt, "lt": operator.lt}
@@ -142,3 +148,77 @@ class MemorySubscriptionStore:
         with self._lock:
             if self._subscriptions.pop(subscription_id, None) is None:
                 raise SubscriptionNotFound(subscription_id)
+
+
+@dataclass
+class MemoryMessage:
+    """A message as a host receives it: its id, current pop receipt and how often it was received."""
+
+    id: str
+    body: str
+    pop_receipt: str = ""
+    dequeue_count: int = 0
+    visible_at: float = 0.0
+
+
+class MemoryWorkQueue:
+    """``WorkQueue`` in memory, with the visibility rules of Queue Storage that the services rely on.
+
+    ``receive`` and ``delete`` are what a host does with the messages; the services never call them.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.work: dict[str, MemoryMessage] = {}
+        self.events: dict[str, MemoryMessage] = {}
+
+    def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None) -> str:
+        """Add a message (carrying ``row`` when it may) that becomes visible after ``delay_seconds``."""
+        return self._add(self.work, encode(operation_id, row), delay_seconds)
+
+    def enqueue_event(self, body: str) -> None:
+        """Add a message for the ``notify`` function."""
+        self._add(self.events, body, 0)
+
+    def set_visibility(self, message_id: str, pop_receipt: str, delay_seconds: float) -> None:
+        """Hide a received message for ``delay_seconds`` more; a stale pop receipt is refused."""
+        with self._lock:
+            message = self.work.get(message_id)
+            if message is None or message.pop_receipt != pop_receipt:
+                raise StorageUnavailable("Queue storage failed to delay a message: MessageNotFound")
+            message.pop_receipt = uuid.uuid4().hex
+            message.visible_at = self._clock() + visibility_seconds(delay_seconds)
+
+    def ping(self) -> None:
+        """Always answers."""
+
+    def receive(self, *, visibility_seconds: float = 30, events: bool = False) -> MemoryMessage | None:
+        """The oldest visible message, hidden for ``visibility_seconds`` with a new pop receipt (a copy)."""
+        with self._lock:
+            now = self._clock()
+            visible = [m for m in (self.events if events else self.work).values() if m.visible_at <= now]
+            if not visible:
+                return None
+            message = visible[0]
+            message.dequeue_count += 1
+            message.pop_receipt = uuid.uuid4().hex
+            message.visible_at = now + visibility_seconds
+            return dataclasses.replace(message)
+
+    def delete(self, message_id: str, pop_receipt: str, *, events: bool = False) -> bool:
+        """Delete a received message; False (and nothing deleted) when the pop receipt is stale."""
+        with self._lock:
+            queue = self.events if events else self.work
+            if message_id not in queue or queue[message_id].pop_receipt != pop_receipt:
+                return False
+            del queue[message_id]
+            return True
+
+    def _add(self, queue: dict[str, MemoryMessage], body: str, delay_seconds: float) -> str:
+        visible_at = self._clock() + visibility_seconds(delay_seconds)
+        message = MemoryMessage(id=uuid.uuid4().hex, body=body, visible_at=visible_at)
+        with self._lock:
+            queue[message.id] = message
+        return message.id
+

@@ -6,14 +6,13 @@ one subscriber's event. Both are base64-encoded as the Functions queue trigger e
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
-from ..domain.backoff import MAX_VISIBILITY_SECONDS
+from ..domain.backoff import visibility_seconds
 from ..domain.errors import StorageUnavailable
 from ..domain.operation import Operation
 from ..settings import events_queue_name, poison_queue_name
@@ -29,11 +28,6 @@ def _translated(what: str) -> Iterator[None]:
         yield
     except AzureError as e:
         raise StorageUnavailable(f"Queue storage failed to {what}: {type(e).__name__}") from e
-
-
-def _visibility(seconds: float) -> int:
-    """Whole seconds, within what a queue message allows (0 to 7 days)."""
-    return min(max(math.ceil(seconds), 0), MAX_VISIBILITY_SECONDS)
 
 
 class StorageWorkQueue:
@@ -61,7 +55,7 @@ class StorageWorkQueue:
         (at most 7 days)."""
         with _translated("enqueue"):
             message = self.queue.send_message(encode(operation_id, row), time_to_live=NEVER_EXPIRES,
-                                              visibility_timeout=_visibility(delay_seconds) or None)
+                                              visibility_timeout=visibility_seconds(delay_seconds) or None)
         return message.id
 
     def enqueue_event(self, body: str) -> None:
@@ -72,7 +66,7 @@ class StorageWorkQueue:
     def set_visibility(self, message_id: str, pop_receipt: str, delay_seconds: float) -> None:
         """Hide a received message for ``delay_seconds`` more; its pop receipt changes."""
         with _translated("delay a message"):
-            self.queue.update_message(message_id, pop_receipt, visibility_timeout=_visibility(delay_seconds))
+            self.queue.update_message(message_id, pop_receipt, visibility_timeout=visibility_seconds(delay_seconds))
 
     def ping(self) -> None:
         """Raise StorageUnavailable unless the queue answers."""

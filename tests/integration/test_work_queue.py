@@ -1,19 +1,21 @@
-"""StorageWorkQueue on a real Azurite: message encoding, delays, visibility and queue creation."""
+"""StorageWorkQueue on a real Azurite: the WorkQueue contract (tests/contracts.py), message encoding, expiry,
+queue creation."""
 
 from __future__ import annotations
 
 import base64
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
-from helpers import wait_until
+from contracts import WorkQueueContract
 
 from shared.domain.errors import StorageUnavailable
 from shared.domain.ids import new_operation_id
+from shared.settings import events_queue_name
 from shared.storage.clients import build_service_clients
+from shared.storage.memory import MemoryMessage
 from shared.storage.metering import TransactionCounter
 from shared.storage.work_queue import StorageWorkQueue
 
@@ -65,47 +67,10 @@ def test_enqueued_message_never_expires(work_queue, reader):
     assert message.expires_on is None or message.expires_on.year >= 9999, message.expires_on
 
 
-def test_enqueue_with_delay_seconds_hides_the_message_until_the_delay_has_passed(work_queue, reader):
-    operation_id = an_id()
-    sent = time.monotonic()
-    message_id = work_queue.enqueue(operation_id, delay_seconds=2)
-
-    assert reader.receive_message() is None
-    message = wait_until(reader.receive_message, timeout=15, message="the delayed message")
-    assert time.monotonic() - sent >= 1.5
-    assert (message.id, message.content) == (message_id, operation_id)
-
-
 def test_enqueue_caps_a_delay_beyond_the_seven_day_visibility_limit(work_queue, reader):
     work_queue.enqueue(an_id(), delay_seconds=30 * 24 * 3600)  # a long postponement: refused by storage if not capped
     assert reader.receive_message() is None
     assert reader.get_queue_properties().approximate_message_count == 1
-
-
-def test_set_visibility_with_the_pop_receipt_hides_a_received_message_and_changes_its_pop_receipt(
-        work_queue, reader):
-    operation_id = an_id()
-    work_queue.enqueue(operation_id)
-    received = reader.receive_message(visibility_timeout=1)
-
-    hidden_at = time.monotonic()
-    work_queue.set_visibility(received.id, received.pop_receipt, 3)
-    assert reader.receive_message() is None
-    # The receipt the trigger got is stale now: the host's delete with it fails (and the host ignores that).
-    with pytest.raises(HttpResponseError):
-        reader.delete_message(received.id, received.pop_receipt)
-
-    back = wait_until(reader.receive_message, timeout=15, message="the message to come back")
-    assert time.monotonic() - hidden_at >= 2  # hidden for the 3 s asked, not the 1 s of the receive
-    assert (back.id, back.content, back.dequeue_count) == (received.id, operation_id, 2)
-
-
-def test_set_visibility_with_an_unknown_message_raises_storage_unavailable(work_queue, reader):
-    work_queue.enqueue(an_id())
-    received = reader.receive_message()
-    reader.delete_message(received)
-    with pytest.raises(StorageUnavailable):
-        work_queue.set_visibility(received.id, received.pop_receipt, 5)
 
 
 def test_ensure_queues_creates_the_queue_and_its_poison_queue_and_is_idempotent(storage_settings, unique_name,
@@ -145,3 +110,30 @@ def test_transaction_counter_given_to_build_service_clients_counts_queue_request
     _, queues = build_service_clients(storage_settings, counter=counter)
     StorageWorkQueue(queues, queue_name).enqueue(an_id())
     assert dict(counter.counts) == {"queue POST": 1}
+
+
+class StorageHost:
+    """The work and events queues as the Functions host uses them."""
+
+    def __init__(self, azurite: str, queue_name: str) -> None:
+        decoding = {"message_decode_policy": TextBase64DecodePolicy()}
+        self.work = QueueClient.from_connection_string(azurite, queue_name, **decoding)
+        self.events = QueueClient.from_connection_string(azurite, events_queue_name(queue_name), **decoding)
+
+    def receive(self, visibility_seconds, events=False):
+        message = (self.events if events else self.work).receive_message(visibility_timeout=visibility_seconds)
+        return None if message is None else MemoryMessage(message.id, message.content, message.pop_receipt,
+                                                          message.dequeue_count)
+
+    def delete(self, message_id, pop_receipt):
+        try:
+            self.work.delete_message(message_id, pop_receipt)
+        except HttpResponseError:  # PopReceiptMismatch or MessageNotFound, as the host ignores them
+            return False
+        return True
+
+
+class TestStorageWorkQueue(WorkQueueContract):
+    @pytest.fixture
+    def host(self, azurite, queue_name):
+        return StorageHost(azurite, queue_name)

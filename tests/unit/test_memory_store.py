@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from contracts import OperationStoreContract, SubscriptionStoreContract
+from contracts import OperationStoreContract, SubscriptionStoreContract, WorkQueueContract
 
-from shared.storage.memory import MemoryOperationStore, MemorySubscriptionStore
+from shared.storage.memory import MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
 
 
 class TestMemoryOperationStore(OperationStoreContract):
@@ -18,3 +18,20 @@ class TestMemorySubscriptionStore(SubscriptionStoreContract):
     @pytest.fixture
     def subscriptions(self):
         return MemorySubscriptionStore()
+
+
+class TestMemoryWorkQueue(WorkQueueContract):
+    @pytest.fixture
+    def work_queue(self):
+        return MemoryWorkQueue()
+
+    @pytest.fixture
+    def host(self, work_queue):
+        class Host:
+            def receive(self, visibility_seconds, events=False):
+                return work_queue.receive(visibility_seconds=visibility_seconds, events=events)
+
+            def delete(self, message_id, pop_receipt):
+                return work_queue.delete(message_id, pop_receipt)
+
+        return Host()
