@@ -11,7 +11,7 @@ import importlib
 import inspect
 import sys
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from azure.functions.decorators.function_app import FunctionRegister
 from .config import resolve_expression
 
 HTTP, QUEUE, TIMER = "httpTrigger", "queueTrigger", "timerTrigger"
-HTTP_OUTPUT, QUEUE_OUTPUT = "http", "queue"
+HTTP_OUTPUT = "http"
 
 
 class AppLoadError(Exception):
@@ -35,15 +35,8 @@ class FunctionSpec:
     trigger_type: str
     trigger: Any
     func: Callable[..., Any]
-    # Queue output bindings by parameter name ('$return' for the return value).
-    queue_outputs: dict[str, Any] = field(default_factory=dict)
     queue_name: str | None = None   # queue trigger, %SETTING% resolved
     schedule: str | None = None     # timer trigger, %SETTING% resolved
-
-    @property
-    def is_async(self) -> bool:
-        """Whether the user function is ``async def``."""
-        return inspect.iscoroutinefunction(self.func)
 
     @property
     def parameters(self) -> list[str]:
@@ -93,20 +86,16 @@ def describe_functions(app, environ: MutableMapping[str, str]) -> list[FunctionS
         elif ttype == TIMER:
             spec.schedule = resolve_expression(trigger.schedule, environ, what=where)
         for binding in function.get_bindings():
-            if binding is trigger:
-                continue
             btype = binding.get_binding_name()
-            if btype == QUEUE_OUTPUT:
-                binding.queue_name = resolve_expression(binding.queue_name, environ, what=where)
-                spec.queue_outputs[binding.name] = binding
-            elif not (btype == HTTP_OUTPUT and ttype == HTTP):
+            if binding is not trigger and not (btype == HTTP_OUTPUT and ttype == HTTP):
                 raise AppLoadError(f"{where}: binding '{btype}' ({binding.name}) is not "
-                                   "supported by the local host")
-        unbound = [p for p in spec.parameters
-                   if p not in (spec.trigger_param, "context") and p not in spec.queue_outputs]
+                                   "supported by the local host (the app uses none)")
+        if inspect.iscoroutinefunction(spec.func):
+            raise AppLoadError(f"{where}: async functions are not supported by the local host (the app has none)")
+        unbound = [p for p in spec.parameters if p != spec.trigger_param]
         if unbound:
-            # The worker refuses these at indexing time too.
-            raise AppLoadError(f"{where}: parameters {unbound} have no binding")
+            # The worker binds 'context' too; the app never asks for it, so neither does this host.
+            raise AppLoadError(f"{where}: parameters {unbound} are not supported by the local host")
         specs.append(spec)
     return specs
 

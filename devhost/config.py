@@ -16,12 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Environment variables with this prefix override host.json paths, "__"
-# separating the levels: AzureFunctionsJobHost__extensions__queues__batchSize.
-# (learn.microsoft.com/azure/azure-functions/functions-host-json
-# "Override host.json values"; the key match is case-insensitive because
-# .NET configuration keys are.)
-HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
+from shared.settings import HOST_MAX_DEQUEUE_COUNT, HOST_ROUTE_PREFIX, host_value, with_host_overrides
 
 _EXPRESSION = re.compile(r"%([^%]+)%")
 # .NET TimeSpan.Parse forms: "d", "hh:mm", "hh:mm:ss", "d.hh:mm:ss", with an
@@ -74,36 +69,7 @@ def load_host_config(app_dir: Path, environ: MutableMapping[str, str]) -> dict:
             config = json.loads(path.read_text(encoding="utf-8-sig"))
         except ValueError as e:
             raise SettingError(f"{path} is not valid JSON: {e}") from e
-    prefix = HOST_OVERRIDE_PREFIX.lower()
-    for name, value in environ.items():
-        if name.lower().startswith(prefix) and len(name) > len(prefix):
-            _set_path(config, name[len(prefix):].split("__"), value)
-    return config
-
-
-def _set_path(node: dict, keys: list[str], value: Any) -> None:
-    for i, key in enumerate(keys):
-        existing = next((k for k in node if k.lower() == key.lower()), key)
-        if i == len(keys) - 1:
-            node[existing] = value
-        else:
-            child = node.get(existing)
-            if not isinstance(child, dict):
-                child = node[existing] = {}
-            node = child
-
-
-def get_path(config: dict, *keys: str, default: Any = None) -> Any:
-    """Case-insensitive lookup of a nested host.json value."""
-    node: Any = config
-    for key in keys:
-        if not isinstance(node, dict):
-            return default
-        match = next((k for k in node if k.lower() == key.lower()), None)
-        if match is None:
-            return default
-        node = node[match]
-    return node
+    return with_host_overrides(config, environ)
 
 
 def parse_timespan(value: Any) -> float:
@@ -138,7 +104,7 @@ def resolve_expression(value: str, environ: MutableMapping[str, str], *, what: s
 
 
 def _int(config: dict, path: tuple[str, ...], default: int) -> int:
-    value = get_path(config, *path, default=default)
+    value = host_value(config, *path, default=default)
     try:
         return int(value)
     except (TypeError, ValueError) as e:
@@ -146,7 +112,7 @@ def _int(config: dict, path: tuple[str, ...], default: int) -> int:
 
 
 def _seconds(config: dict, path: tuple[str, ...], default: float) -> float:
-    value = get_path(config, *path)
+    value = host_value(config, *path)
     return default if value is None else parse_timespan(value)
 
 
@@ -159,7 +125,7 @@ class QueuesOptions:
     new_batch_threshold: int = 8
     max_polling_interval_seconds: float = 60.0
     visibility_timeout_seconds: float = 0.0
-    max_dequeue_count: int = 5
+    max_dequeue_count: int = HOST_MAX_DEQUEUE_COUNT
     message_encoding: str = "base64"
 
     @classmethod
@@ -176,10 +142,10 @@ class QueuesOptions:
         if max_polling < 0.1:
             raise SettingError("host.json extensions.queues.maxPollingInterval "
                                "must not be less than 00:00:00.1")
-        max_dequeue = _int(config, section + ("maxDequeueCount",), 5)
+        max_dequeue = _int(config, section + ("maxDequeueCount",), HOST_MAX_DEQUEUE_COUNT)
         if max_dequeue < 1:
             raise SettingError("host.json extensions.queues.maxDequeueCount must be >= 1")
-        encoding = str(get_path(config, *section, "messageEncoding", default="base64")).lower()
+        encoding = str(host_value(config, *section, "messageEncoding", default="base64")).lower()
         if encoding not in ("base64", "none"):
             raise SettingError("host.json extensions.queues.messageEncoding must be base64 or none")
         return cls(
@@ -221,7 +187,7 @@ def message_lease_seconds(environ: MutableMapping[str, str], default: float) -> 
 
 def http_route_prefix(config: dict) -> str:
     """``extensions.http.routePrefix`` (default ``api``; empty means none)."""
-    prefix = get_path(config, "extensions", "http", "routePrefix", default="api")
+    prefix = host_value(config, "extensions", "http", "routePrefix", default=HOST_ROUTE_PREFIX)
     return str(prefix).strip("/")
 
 

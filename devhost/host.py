@@ -60,8 +60,7 @@ class Host:
         self.functions = {s.name.lower(): s for s in specs}
 
         clients = storage.QueueClients(self.environ)
-        self._invoker = Invoker(self.app_dir, clients, queues_options.message_encoding,
-                                max_workers=config.python_thread_count(self.environ))
+        self._invoker = Invoker(max_workers=config.python_thread_count(self.environ))
         router = Router(self._route(s, prefix) for s in specs if s.trigger_type == app_loader.HTTP)
         timers = {s.name.lower(): TimerRunner(s, self._invoker.invoke)
                   for s in specs if s.trigger_type == app_loader.TIMER}

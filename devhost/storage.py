@@ -1,4 +1,4 @@
-"""Storage connections for queue triggers and queue output bindings.
+"""Storage connections for queue triggers.
 
 Resolves a binding's ``connection`` the way the WebJobs storage extensions do
 and classifies the storage errors the queue listener is allowed to ignore.
@@ -13,23 +13,14 @@ from collections.abc import Mapping
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.queue import QueueClient, QueueServiceClient
 
-from .config import SettingError
+from shared.settings import poison_queue_name as poison_queue_name_of
+from shared.storage.clients import normalize_connection_string
 
-# Azurite's well-known development account, what "UseDevelopmentStorage=true"
-# stands for (learn.microsoft.com/azure/storage/common/storage-use-azurite).
-DEVELOPMENT_STORAGE = (
-    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
-    "K1SZFPTOtr/KBHBeksoGMGw==;"
-    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
-    "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
-    "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1"
-)
+from .config import SettingError
 
 # A queue name is at most 63 characters; the host has no poison queue for a
 # queue already ending in "-poison" or too long to take the suffix
 # (QueuesOptions.MaxDequeueCount remarks, QueueListenerFactory).
-POISON_SUFFIX = "-poison"
 MAX_QUEUE_NAME = 63
 
 
@@ -49,16 +40,6 @@ def connection_string(connection: str | None, environ: Mapping[str, str]) -> str
             f"connection '{name}' is identity-based ({name}__...); the local host "
             "only supports connection strings (use Azurite's or an account key)")
     raise SettingError(f"connection setting '{name}' is not defined")
-
-
-def normalize_connection_string(value: str) -> str:
-    """Expand ``UseDevelopmentStorage=true`` and drop a trailing ';' (which
-    some Azure SDK parsers reject)."""
-    value = value.strip().rstrip(";")
-    settings = dict(part.split("=", 1) for part in value.split(";") if "=" in part)
-    if settings.get("UseDevelopmentStorage", "").lower() == "true":
-        return DEVELOPMENT_STORAGE
-    return value
 
 
 class QueueClients:
@@ -86,9 +67,9 @@ class QueueClients:
 
 def poison_queue_name(queue_name: str) -> str | None:
     """``<queue>-poison``, or None when the host would have no poison queue."""
-    if queue_name.endswith(POISON_SUFFIX) or len(queue_name) + len(POISON_SUFFIX) > MAX_QUEUE_NAME:
-        return None
-    return queue_name + POISON_SUFFIX
+    poison = poison_queue_name_of(queue_name)
+    suffix = poison[len(queue_name):]  # "-poison"
+    return None if queue_name.endswith(suffix) or len(poison) > MAX_QUEUE_NAME else poison
 
 
 def error_code(error: HttpResponseError) -> str:
@@ -129,14 +110,6 @@ def send_raw(client: QueueClient, content: str) -> None:
             raise
         ensure_queue(client)
         client.send_message(content)
-
-
-def encode_message(body: bytes | str, encoding: str) -> str:
-    """Message text for ``body`` under host.json ``messageEncoding``."""
-    data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-    if encoding == "base64":
-        return base64.b64encode(data).decode("ascii")
-    return data.decode("utf-8")
 
 
 def decode_message(content: str, encoding: str) -> bytes:

@@ -7,6 +7,7 @@ host values the app must agree with: the route prefix and maxDequeueCount.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
@@ -160,19 +161,36 @@ def storage_settings(env: Mapping[str, str], prefix: str = STORAGE_SETTING) -> S
                            credential=env.get(f"{prefix}__credential"), client_id=env.get(f"{prefix}__clientId"))
 
 
-def _host_value(env: Mapping[str, str], host: dict[str, Any], *path: str) -> Any:
-    """A host.json value, overridden by ``AzureFunctionsJobHost__a__b`` as the host allows.
+HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
 
-    Both are matched regardless of case, as the host's configuration is.
-    """
-    wanted = "__".join(("AzureFunctionsJobHost", *path)).lower()
-    override = next((v for k, v in env.items() if k.lower() == wanted), None)
-    if override is not None:
-        return override
-    node: object = host
+
+def with_host_overrides(host: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """host.json with the environment's ``AzureFunctionsJobHost__a__b`` overrides applied, as the
+    host reads it (learn.microsoft.com/azure/azure-functions/functions-host-json, "Override host.json
+    values"). Keys match regardless of case, as .NET configuration keys do; overrides stay strings."""
+    config = copy.deepcopy(host)
+    prefix = HOST_OVERRIDE_PREFIX.lower()
+    for name, value in env.items():
+        if name.lower().startswith(prefix) and len(name) > len(prefix):
+            node = config
+            *parents, leaf = name[len(prefix):].split("__")
+            for key in parents:
+                existing = next((k for k in node if k.lower() == key.lower()), key)
+                if not isinstance(node.get(existing), dict):
+                    node[existing] = {}
+                node = node[existing]
+            node[next((k for k in node if k.lower() == leaf.lower()), leaf)] = value
+    return config
+
+
+def host_value(config: dict[str, Any], *path: str, default: Any = None) -> Any:
+    """A host.json value by its path, matched regardless of case (``default`` when absent)."""
+    node: Any = config
     for key in path:
-        node = next((v for k, v in node.items() if k.lower() == key.lower()), None) \
-            if isinstance(node, dict) else None
+        match = next((k for k in node if k.lower() == key.lower()), None) if isinstance(node, dict) else None
+        if match is None:
+            return default
+        node = node[match]
     return node
 
 
@@ -180,9 +198,9 @@ def load_settings(env: Mapping[str, str] | None = None, host_json: Path = APP_RO
     """Read and check every setting; raise SettingsError naming the first bad one."""
     env = os.environ if env is None else env
     value = {name: env.get(name, default) for name, default in DEFAULTS.items()}
-    host = json.loads(host_json.read_text()) if host_json.exists() else {}
-    max_attempts = _host_value(env, host, "extensions", "queues", "maxDequeueCount")
-    route_prefix = _host_value(env, host, "extensions", "http", "routePrefix")
+    host = with_host_overrides(json.loads(host_json.read_text()) if host_json.exists() else {}, env)
+    max_attempts = host_value(host, "extensions", "queues", "maxDequeueCount")
+    route_prefix = host_value(host, "extensions", "http", "routePrefix")
     return Settings(
         storage=storage_settings(env),
         queue_name=value["BGOPS_QUEUE_NAME"],

@@ -3,10 +3,12 @@
 import json
 from datetime import UTC
 
+import azure.functions as func
 import pytest
 from azure.core.exceptions import HttpResponseError
 
 from devhost import storage
+from devhost.app_loader import AppLoadError, describe_functions
 from devhost.config import (
     QueuesOptions,
     SettingError,
@@ -18,6 +20,7 @@ from devhost.config import (
 )
 from devhost.queue_listener import PollingBackoff
 from devhost.timers import Schedule
+from shared.storage.clients import DEVSTORE_CONNECTION
 
 
 def test_local_settings_fill_only_unset_variables(tmp_path):
@@ -76,7 +79,7 @@ def test_binding_expressions_resolve_from_settings_and_name_unknown_ones():
 
 def test_connection_setting_resolution():
     env = {"AzureWebJobsStorage": "UseDevelopmentStorage=true;", "AzureWebJobsOther": "a=b;"}
-    assert storage.connection_string(None, env) == storage.DEVELOPMENT_STORAGE
+    assert storage.connection_string(None, env) == DEVSTORE_CONNECTION
     assert storage.connection_string("Other", env) == "a=b"  # AzureWebJobs<name> fallback
     with pytest.raises(SettingError, match="Nope"):
         storage.connection_string("Nope", env)
@@ -132,3 +135,36 @@ def test_message_lease_defaults_to_the_hosts_ten_minutes_and_can_be_shortened_fo
     for bad in ("soon", "1"):
         with pytest.raises(SettingError):
             message_lease_seconds({"DEVHOST_QUEUE_MESSAGE_LEASE_SECONDS": bad}, 600.0)
+
+
+def _app_with(register):
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+    register(app)
+    return app
+
+
+def _output_binding(app):
+    @app.route(route="x")
+    @app.queue_output(arg_name="out", queue_name="q", connection="AzureWebJobsStorage")
+    def f(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
+        return func.HttpResponse()
+
+
+def _async_function(app):
+    @app.route(route="x")
+    async def f(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse()
+
+
+def _context_parameter(app):
+    @app.queue_trigger(arg_name="msg", queue_name="q", connection="AzureWebJobsStorage")
+    def f(msg: func.QueueMessage, context: func.Context) -> None:
+        pass
+
+
+@pytest.mark.parametrize("register,named", [(_output_binding, "binding 'queue'"), (_async_function, "async"),
+                                            (_context_parameter, "['context']")])
+def test_what_the_app_does_not_use_is_refused_when_the_app_loads(register, named):
+    with pytest.raises(AppLoadError) as refused:
+        describe_functions(_app_with(register), {})
+    assert named in str(refused.value) and "not supported by the local host" in str(refused.value)

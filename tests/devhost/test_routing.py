@@ -21,43 +21,21 @@ def test_trailing_slash_is_ignored():
     assert RouteTemplate("api/things").match("/api/things/") == {}
 
 
-@pytest.mark.parametrize("template,path,expected", [
-    ("x/{id:guid}", "/x/6f1c5c9e-1d0e-4a51-9a1e-2f64b7d2b0aa",
-     {"id": "6f1c5c9e-1d0e-4a51-9a1e-2f64b7d2b0aa"}),
-    ("x/{id:guid}", "/x/not-a-guid", None),
-    ("x/{n:int}", "/x/-42", {"n": "-42"}),
-    ("x/{n:int}", "/x/4.2", None),
-    ("x/{n:int}", "/x/99999999999", None),
-    ("x/{s:alpha}", "/x/abc", {"s": "abc"}),
-    ("x/{s:alpha}", "/x/ab1", None),
-    ("x/{s:minlength(2):maxlength(3)}", "/x/abcd", None),
-    ("x/{n:range(1,5)}", "/x/5", {"n": "5"}),
-    ("x/{s:regex(^a\\d$)}", "/x/a1", {"s": "a1"}),
-])
-def test_inline_constraints(template, path, expected):
-    assert RouteTemplate(template).match(path) == expected
-
-
-def test_optional_default_and_catch_all_parameters():
-    optional = RouteTemplate("x/{id?}")
-    assert optional.match("/x") == {}
-    assert optional.match("/x/7") == {"id": "7"}
-    assert RouteTemplate("x/{page=1}").match("/x") == {"page": "1"}
-    catch_all = RouteTemplate("files/{*path}")
-    assert catch_all.match("/files/a/b/c.txt") == {"path": "a/b/c.txt"}
-    assert catch_all.match("/files") == {}
-
-
 def test_encoded_slash_stays_inside_a_segment():
     path = decode_path("/x/a%2Fb%20c")
     assert RouteTemplate("x/{v}").match(path) == {"v": "a%2Fb c"}
 
 
-@pytest.mark.parametrize("bad", ["x/{id", "x/id}", "x//y", "x/{id:nope}", "x/{*rest}/y",
-                                 "x/a{id?}"])
+@pytest.mark.parametrize("bad", ["x/{id", "x/id}", "x//y", "x/{id}{id}"])
 def test_invalid_templates_are_rejected(bad):
     with pytest.raises(RouteTemplateError):
         RouteTemplate(bad)
+
+
+@pytest.mark.parametrize("unsupported", ["x/{id:guid}", "x/{id?}", "x/{page=1}", "files/{*path}"])
+def test_route_syntax_the_app_does_not_use_is_refused_rather_than_matched_wrongly(unsupported):
+    with pytest.raises(RouteTemplateError):
+        RouteTemplate(unsupported)
 
 
 def _router(*specs):

@@ -33,7 +33,7 @@ def open_route(req: func.HttpRequest) -> str:
     return "open"
 
 
-@app.route(route="echo/{*rest}", methods=["POST", "PUT"])
+@app.route(route="echo/{rest}", methods=["POST", "PUT"])
 def echo(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(req.get_body(), status_code=201,
                              headers={"X-Rest": req.route_params.get("rest", ""),
@@ -57,27 +57,20 @@ def settings(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(json.dumps({n: os.environ.get(n) for n in names}))
 
 
-@app.route(route="sleep/{seconds:int}")
+@app.route(route="sleep/{seconds}")
 def sleep(req: func.HttpRequest) -> func.HttpResponse:
     time.sleep(int(req.route_params["seconds"]))
     return func.HttpResponse("slept")
 
 
-@app.route(route="enqueue/{key}", methods=["POST"])
-@app.queue_output(arg_name="out", queue_name="%FIXTURE_QUEUE%", connection="AzureWebJobsStorage")
-def enqueue(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
-    out.set(json.dumps({"key": req.route_params["key"], "mode": "ok"}))
-    return func.HttpResponse(status_code=202)
-
-
 @app.queue_trigger(arg_name="msg", queue_name="%FIXTURE_QUEUE%", connection="AzureWebJobsStorage")
-def work(msg: func.QueueMessage, context: func.Context) -> None:
+def work(msg: func.QueueMessage) -> None:
     """Modes: ok; fail_until (fail while dequeue_count < n); always_fail;
     self_visibility (first attempt hides its own message for 2 s, then
     returns - the host's delete then meets a stale pop receipt)."""
     job = json.loads(msg.get_body())
     record(job["key"], dequeue_count=msg.dequeue_count, id=msg.id,
-           body=msg.get_body().decode(), function=context.function_name)
+           body=msg.get_body().decode())
     mode = job.get("mode", "ok")
     if mode == "always_fail" or (mode == "fail_until" and msg.dequeue_count < job["n"]):
         raise RuntimeError(f"attempt {msg.dequeue_count} fails")
