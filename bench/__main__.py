@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from azure.data.tables import TableClient
+from helpers import Azurite  # tests/, on sys.path (bench/__init__)
 
 from .baseline import RawWrites
 from .idle import measure_idle
 from .latency import measure_submit_latency
-from .processes import AppHost, PrivateAzurite, machine_facts
+from .processes import AppHost, machine_facts
 from .report import format_report, write_json
 from .scale import measure_scale
 from .throughput import TIMEOUT_SECONDS, measure_throughput, wait_until_succeeded
@@ -38,7 +39,7 @@ def run(results: dict, *, scale: bool = True) -> None:
     logs = RESULTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-azurite-") as data, \
-            PrivateAzurite(Path(data), logs / "azurite.log") as azurite:
+            Azurite(Path(data), logs / "azurite.log") as azurite:
         _progress("1/6 transactions per operation (in-process)")
         results["transactions"] = measure_transactions(azurite.connection_string)
         _progress("starting the app under devhost")
@@ -58,7 +59,7 @@ def run(results: dict, *, scale: bool = True) -> None:
     results["idle"] = measure_idle()
     if scale:
         with tempfile.TemporaryDirectory(prefix="bench-azurite-") as data, \
-                PrivateAzurite(Path(data), logs / "azurite-scale.log") as azurite:
+                Azurite(Path(data), logs / "azurite-scale.log") as azurite:
             _progress("6/6 1,000 rows vs 100,000 (its own Azurite; seeding takes about 5 minutes)")
             results["scale"] = measure_scale(azurite.connection_string)
 

@@ -24,12 +24,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from helpers import Azurite  # tests/, on sys.path (bench/__init__)
+
 from devhost.app_loader import QUEUE, TIMER, load
 from devhost.config import QueuesOptions, load_host_config
 from devhost.timers import Schedule
 
 from . import REPO
-from .processes import AppHost, PrivateAzurite
+from .processes import AppHost
 
 WINDOW_SECONDS = 60
 SETTLE_SECONDS = 15  # the listeners' backoff reaches maxPollingInterval well within this
@@ -70,7 +72,7 @@ def measured_per_hour(window: float = WINDOW_SECONDS) -> dict:
     logs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-idle-") as data:
         debug_log = Path(data) / "requests.log"
-        with PrivateAzurite(Path(data), logs / "azurite-idle.log", debug_log=debug_log) as azurite, \
+        with Azurite(Path(data), logs / "azurite-idle.log", debug_log=debug_log) as azurite, \
                 AppHost(azurite.connection_string, logs / "devhost-idle.log", polling=None):
             time.sleep(SETTLE_SECONDS)
             before = _requests(debug_log)

@@ -1,10 +1,11 @@
-"""The processes a run needs: one private Azurite and the app under devhost. Both always stop."""
+"""The app under devhost for a bench run (it always stops), and the facts of the machine it runs on.
+
+Azurite is ``tests/helpers.Azurite``, the same private Azurite the tests use."""
 
 from __future__ import annotations
 
 import os
 import platform
-import signal
 import subprocess
 import sys
 import time
@@ -14,67 +15,12 @@ from pathlib import Path
 from typing import Self
 
 import requests
-from helpers import ACCOUNT_KEY, LISTENING, azurite_command, free_port  # tests/, put on sys.path by bench/__init__
+from helpers import azurite_command, free_port, stop_process, wait_until  # tests/, on sys.path (bench/__init__)
 
 from . import REPO
-from .stats import wait_for
 
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
-
-
-def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    """Signal a child we started, wait for it, kill it if it lingers."""
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
-class PrivateAzurite:
-    """An Azurite on free ports with its own data folder; a context manager that always stops it.
-
-    Like ``tests/helpers.py``'s ``Azurite``, but it stops the process even when
-    start-up fails or is interrupted, and raises ordinary exceptions.
-    """
-
-    def __init__(self, data_dir: Path, log_path: Path, *, debug_log: Path | None = None) -> None:
-        self.data_dir, self.log_path, self.debug_log = data_dir, log_path, debug_log
-        self.process: subprocess.Popen | None = None
-        self.connection_string = ""
-
-    def __enter__(self) -> Self:
-        with open(self.log_path, "w") as log:  # a file, so Azurite never blocks on a full pipe
-            self.process = subprocess.Popen(
-                azurite_command() + ["--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry",
-                                     "--location", str(self.data_dir), "--blobPort", "0", "--queuePort", "0",
-                                     "--tablePort", "0"]
-                + (["--debug", str(self.debug_log)] if self.debug_log else []),
-                stdout=log, stderr=subprocess.STDOUT)
-        try:
-            ports = wait_for(self._listening, timeout=START_TIMEOUT_SECONDS, interval=0.1, what="Azurite")
-        except BaseException:
-            _stop(self.process)
-            raise
-        self.connection_string = (
-            f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};"
-            f"BlobEndpoint=http://127.0.0.1:{ports['Blob']}/devstoreaccount1;"
-            f"QueueEndpoint=http://127.0.0.1:{ports['Queue']}/devstoreaccount1;"
-            f"TableEndpoint=http://127.0.0.1:{ports['Table']}/devstoreaccount1")
-        return self
-
-    def _listening(self) -> dict | None:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"Azurite exited:\n{self.log_path.read_text()}")
-        found = dict(LISTENING.findall(self.log_path.read_text()))
-        return found if len(found) == 3 else None
-
-    def __exit__(self, *exc) -> None:
-        if self.process is not None:
-            _stop(self.process)
 
 
 class AppHost:
@@ -110,9 +56,9 @@ class AppHost:
                 [sys.executable, "-m", "devhost", "--app-dir", str(REPO), "--port", str(self.port)],
                 cwd=REPO, env=self._environment(), stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_for(self._answers, timeout=START_TIMEOUT_SECONDS, what="the app to answer /api/health")
+            wait_until(self._answers, timeout=START_TIMEOUT_SECONDS, message="the app to answer /api/health")
         except BaseException:
-            _stop(self.process)
+            stop_process(self.process, STOP_TIMEOUT_SECONDS)
             raise
         return self
 
@@ -130,7 +76,7 @@ class AppHost:
 
     def __exit__(self, *exc) -> None:
         if self.process is not None:
-            _stop(self.process)
+            stop_process(self.process, STOP_TIMEOUT_SECONDS)
 
 
 def cpu_seconds(pid: int | None = None) -> float | None:

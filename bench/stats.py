@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -25,15 +24,3 @@ def summarize_ms(seconds: Sequence[float]) -> dict[str, float]:
         "mean_ms": round(sum(seconds) / len(seconds) * 1000, 2) if seconds else float("nan"),
         "max_ms": round(max(seconds) * 1000, 2) if seconds else float("nan"),
     }
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float, interval: float = 0.2, what: str = "") -> object:
-    """Poll ``condition`` until it returns something truthy; TimeoutError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what or condition}")
-        time.sleep(interval)

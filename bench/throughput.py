@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 
 import requests
 from azure.data.tables import TableClient
+from helpers import wait_until  # tests/, on sys.path (bench/__init__)
 
 from .latency import submit_once
 from .processes import AppHost, cpu_seconds
-from .stats import percentile, wait_for
+from .stats import percentile
 
 OPERATIONS = 1000
 THREADS = 8
@@ -40,7 +41,7 @@ def wait_until_succeeded(table: TableClient, since: datetime, ids: set[str], tim
         rows = [r for r in succeeded_rows(table, since) if r["RowKey"] in ids]
         return rows if len(rows) >= len(ids) else None
 
-    return wait_for(done, timeout=timeout, interval=POLL_SECONDS, what=f"{len(ids)} operations to succeed")
+    return wait_until(done, timeout=timeout, interval=POLL_SECONDS, message=f"{len(ids)} operations to succeed")
 
 
 def _submit_all(host: AppHost, n: int, threads: int) -> list[str]:

@@ -16,7 +16,6 @@ from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
 from shared.services.worker import QueueDelivery
@@ -34,14 +33,17 @@ LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully list
 
 
 def wait_until(condition, timeout: float = 20.0, interval: float = 0.1, message: str = ""):
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
+    """Poll ``condition`` until it returns something truthy; TimeoutError after ``timeout`` seconds.
+
+    The one bounded wait of the tests and the bench alike.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message or condition}")
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {message or condition}")
         time.sleep(interval)
 
 
@@ -58,41 +60,66 @@ def azurite_command() -> list[str]:
         if candidate and Path(candidate).exists():
             return [str(candidate)]
     # Tests run against a real Azurite or fail; they are never skipped.
-    pytest.fail("Azurite not found: run the tests with 'make test', which installs it.")
+    raise RuntimeError("Azurite not found: run 'make test' or 'make bench', which install it.")
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Ask a child we started to stop (SIGTERM), wait for it, kill it if it lingers."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 class Azurite:
-    """A private Azurite on free ports, with its own data folder."""
+    """A private Azurite on free ports with its own data folder, for the tests and the bench.
 
-    def __init__(self, location: Path) -> None:
-        self.log_path = location / "azurite.log"
+    A context manager that always stops it, even when start-up fails or is interrupted.
+    ``debug_log`` makes Azurite log every request it serves to that file.
+    """
+
+    def __init__(self, location: Path, log_path: Path | None = None, *, debug_log: Path | None = None) -> None:
+        self.location, self.debug_log = location, debug_log
+        self.log_path = log_path or location / "azurite.log"
+        self.process: subprocess.Popen | None = None
+        self.connection_string = ""
+
+    def __enter__(self) -> Azurite:
         with open(self.log_path, "w") as log:  # a file, so Azurite can never block on a full pipe
             self.process = subprocess.Popen(
                 azurite_command() + ["--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry",
-                                     "--location", str(location), "--blobPort", "0", "--queuePort", "0",
-                                     "--tablePort", "0"],
+                                     "--location", str(self.location), "--blobPort", "0", "--queuePort", "0",
+                                     "--tablePort", "0"] + (["--debug", str(self.debug_log)] if self.debug_log else []),
                 stdout=log, stderr=subprocess.STDOUT)
-        ports = wait_until(self._listening, timeout=60, message="Azurite to listen")
-        self.ports = {k: int(v) for k, v in ports.items()}
+        try:
+            ports = wait_until(self._listening, timeout=60, message="Azurite to listen")
+        except BaseException:
+            self.stop()
+            raise
         self.connection_string = (
             f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};"
             f"BlobEndpoint=http://127.0.0.1:{ports['Blob']}/devstoreaccount1;"
             f"QueueEndpoint=http://127.0.0.1:{ports['Queue']}/devstoreaccount1;"
             f"TableEndpoint=http://127.0.0.1:{ports['Table']}/devstoreaccount1")
+        return self
 
-    def _listening(self):
+    def _listening(self) -> dict[str, str] | None:
+        assert self.process is not None
         if self.process.poll() is not None:
-            pytest.fail(f"Azurite exited: {self.log_path.read_text()}")
+            raise RuntimeError(f"Azurite exited: {self.log_path.read_text()}")
         found = dict(LISTENING.findall(self.log_path.read_text()))
         return found if len(found) == 3 else None
 
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         """Stop it and wait for it to exit."""
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        if self.process is not None:
+            stop_process(self.process)
 
 
 class CallbackServer:
