@@ -11,7 +11,6 @@ from collections.abc import MutableMapping
 from pathlib import Path
 
 import azure.functions as func
-from azure.functions.queue import QueueMessage as TriggerMessage
 
 from . import app_loader, config, storage
 from .app_loader import FunctionSpec
@@ -121,25 +120,11 @@ class Host:
         spec = self.functions.get(name.lower())
         if spec is None:
             return 404
-        if spec.trigger_type == app_loader.HTTP:
-            return 400  # call its URL instead (deviation: the host would try)
-        if spec.trigger_type == app_loader.TIMER:
-            target, args = self._timers[spec.name.lower()].run_now, ()
-        else:
-            # StringToStorageQueueMessageConverter: the input becomes the body
-            # of a message with no id or pop receipt and DequeueCount 0.
-            message = TriggerMessage(body=payload.encode("utf-8"), dequeue_count=0)
-            target, args = self._run_quietly, (spec, message)
-        threading.Thread(target=target, args=args, name=f"devhost-admin-{spec.name}",
+        if spec.trigger_type != app_loader.TIMER:
+            return 400  # the app runs only its timer this way (deviation: the host would run any function)
+        threading.Thread(target=self._timers[spec.name.lower()].run_now, name=f"devhost-admin-{spec.name}",
                          daemon=True).start()
         return 202
-
-    def _run_quietly(self, spec: FunctionSpec, value) -> None:
-        try:
-            self._invoker.invoke(
-                spec, value, reason="This function was programmatically called via the host APIs.")
-        except Exception:
-            pass
 
     def _print_banner(self, router: Router, prefix: str) -> None:
         address = f"http://{self.bind_host}:{self.port}"

@@ -12,7 +12,7 @@ import functools
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,24 +20,6 @@ from urllib.parse import urlsplit
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 STORAGE_SETTING = "AzureWebJobsStorage"
-
-# name -> default, for every BGOPS_* setting (the deployment checks use this list).
-# BGOPS_QUEUE_NAME and BGOPS_PURGE_SCHEDULE are also read by the host, for the
-# bindings (%BGOPS_QUEUE_NAME%, %BGOPS_PURGE_SCHEDULE%), which have no defaults:
-# set them in the app settings (the sample settings and the Bicep do).
-DEFAULTS: dict[str, str] = {
-    "BGOPS_QUEUE_NAME": "backgroundoperations",
-    "BGOPS_TABLE_NAME": "backgroundoperations",
-    "BGOPS_RETRY_BASE_SECONDS": "30",
-    "BGOPS_RETRY_AFTER_SECONDS": "10",
-    "BGOPS_DEFAULT_TTL_SECONDS": "7776000",
-    "BGOPS_PURGE_SCHEDULE": "0 0 * * * *",
-    "BGOPS_ALLOW_HTTP_CALLBACKS": "false",
-    "BGOPS_ENABLE_SAMPLES": "false",
-    "BGOPS_CALLBACK_RETRY_BASE_SECONDS": "2",
-    "BGOPS_PUBLIC_BASE_URL": "",
-}
-
 
 # The host's own defaults, for a host.json that does not say (QueuesOptions, HttpOptions).
 HOST_MAX_DEQUEUE_COUNT = 5
@@ -61,58 +43,6 @@ def known_settings() -> frozenset[str]:
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
-
-
-@dataclass(frozen=True)
-class StorageSettings:
-    """How to reach the storage account: a connection string, or identity-based.
-
-    Exactly one of ``connection_string``, ``account_name`` or the two service
-    URIs is set. ``client_id`` picks a user-assigned managed identity.
-    """
-
-    connection_string: str | None = field(default=None, repr=False)
-    account_name: str | None = None
-    table_service_uri: str | None = None
-    queue_service_uri: str | None = None
-    credential: str | None = None
-    client_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The app's settings, typed, with units in the names."""
-
-    storage: StorageSettings
-    queue_name: str = DEFAULTS["BGOPS_QUEUE_NAME"]
-    table_name: str = DEFAULTS["BGOPS_TABLE_NAME"]
-    retry_base_seconds: float = float(DEFAULTS["BGOPS_RETRY_BASE_SECONDS"])
-    retry_after_seconds: int = int(DEFAULTS["BGOPS_RETRY_AFTER_SECONDS"])
-    default_ttl_seconds: int = int(DEFAULTS["BGOPS_DEFAULT_TTL_SECONDS"])
-    allow_http_callbacks: bool = False
-    enable_samples: bool = False
-    callback_retry_base_seconds: float = float(DEFAULTS["BGOPS_CALLBACK_RETRY_BASE_SECONDS"])
-    max_attempts: int = HOST_MAX_DEQUEUE_COUNT  # host.json extensions.queues.maxDequeueCount
-    route_prefix: str = HOST_ROUTE_PREFIX  # host.json extensions.http.routePrefix
-    # Where clients reach the app, for the URLs handed back to them: BGOPS_PUBLIC_BASE_URL
-    # (scheme://host[:port]) when set, else the platform's host name (Azure), else the request's.
-    public_base_url: str = ""
-    public_host_name: str = ""  # WEBSITE_HOSTNAME
-
-    @property
-    def poison_queue_name(self) -> str:
-        """The queue the host moves a message to after maxDequeueCount attempts."""
-        return poison_queue_name(self.queue_name)
-
-
-def poison_queue_name(queue_name: str) -> str:
-    """``<queue>-poison``, as the Functions host names it."""
-    return f"{queue_name}-poison"
-
-
-def events_queue_name(queue_name: str) -> str:
-    """``<queue>-events``: completion events on their way to subscribers (the notify function's trigger)."""
-    return f"{queue_name}-events"
 
 
 def _bool(name: str, text: str) -> bool:
@@ -143,6 +73,102 @@ def _base_url(name: str, text: str) -> str:
         raise SettingsError(f"{name} must be an absolute http(s) URL with no path or query, such as "
                             f"https://ops.contoso.com, not '{text}'.")
     return text
+
+
+@dataclass(frozen=True)
+class AppSetting:
+    """One BGOPS_* app setting: the ``Settings`` field it fills (None: read by the host only), its
+    name, its default as the app settings would spell it, and how its text becomes the value."""
+
+    field: str | None
+    name: str
+    default: str
+    parse: Callable[[str, str], Any] = lambda name, text: text
+
+
+def _whole(minimum: int) -> Callable[[str, str], int]:
+    return lambda name, text: _number(name, text, int, minimum)
+
+
+def _seconds(name: str, text: str) -> float:
+    return float(_number(name, text, float))
+
+
+# Every BGOPS_* setting, read in load_settings and listed by the deployment checks.
+# BGOPS_QUEUE_NAME and BGOPS_PURGE_SCHEDULE are also read by the host, for the bindings
+# (%BGOPS_QUEUE_NAME%, %BGOPS_PURGE_SCHEDULE%), which have no defaults: set them in the app
+# settings (the sample settings and the Bicep do).
+APP_SETTINGS = (
+    AppSetting("queue_name", "BGOPS_QUEUE_NAME", "backgroundoperations"),
+    AppSetting("table_name", "BGOPS_TABLE_NAME", "backgroundoperations"),
+    AppSetting("retry_base_seconds", "BGOPS_RETRY_BASE_SECONDS", "30", _seconds),
+    AppSetting("retry_after_seconds", "BGOPS_RETRY_AFTER_SECONDS", "10", _whole(0)),
+    AppSetting("default_ttl_seconds", "BGOPS_DEFAULT_TTL_SECONDS", "7776000", _whole(1)),
+    AppSetting(None, "BGOPS_PURGE_SCHEDULE", "0 0 * * * *"),
+    AppSetting("allow_http_callbacks", "BGOPS_ALLOW_HTTP_CALLBACKS", "false", lambda n, t: _bool(n, t)),
+    AppSetting("enable_samples", "BGOPS_ENABLE_SAMPLES", "false", lambda n, t: _bool(n, t)),
+    AppSetting("callback_retry_base_seconds", "BGOPS_CALLBACK_RETRY_BASE_SECONDS", "2", _seconds),
+    AppSetting("public_base_url", "BGOPS_PUBLIC_BASE_URL", "", lambda n, t: _base_url(n, t)),
+)
+DEFAULTS = {setting.name: setting.default for setting in APP_SETTINGS}
+
+
+def _default(field_name: str) -> Any:
+    """A ``Settings`` field's default: its setting's default, parsed."""
+    setting = next(s for s in APP_SETTINGS if s.field == field_name)
+    return setting.parse(setting.name, setting.default)
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """How to reach the storage account: a connection string, or identity-based.
+
+    Exactly one of ``connection_string``, ``account_name`` or the two service
+    URIs is set. ``client_id`` picks a user-assigned managed identity.
+    """
+
+    connection_string: str | None = field(default=None, repr=False)
+    account_name: str | None = None
+    table_service_uri: str | None = None
+    queue_service_uri: str | None = None
+    credential: str | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The app's settings, typed, with units in the names."""
+
+    storage: StorageSettings
+    queue_name: str = _default("queue_name")
+    table_name: str = _default("table_name")
+    retry_base_seconds: float = _default("retry_base_seconds")
+    retry_after_seconds: int = _default("retry_after_seconds")
+    default_ttl_seconds: int = _default("default_ttl_seconds")
+    allow_http_callbacks: bool = _default("allow_http_callbacks")
+    enable_samples: bool = _default("enable_samples")
+    callback_retry_base_seconds: float = _default("callback_retry_base_seconds")
+    max_attempts: int = HOST_MAX_DEQUEUE_COUNT  # host.json extensions.queues.maxDequeueCount
+    route_prefix: str = HOST_ROUTE_PREFIX  # host.json extensions.http.routePrefix
+    # Where clients reach the app, for the URLs handed back to them: BGOPS_PUBLIC_BASE_URL
+    # (scheme://host[:port]) when set, else the platform's host name (Azure), else the request's.
+    public_base_url: str = _default("public_base_url")
+    public_host_name: str = ""  # WEBSITE_HOSTNAME
+
+    @property
+    def poison_queue_name(self) -> str:
+        """The queue the host moves a message to after maxDequeueCount attempts."""
+        return poison_queue_name(self.queue_name)
+
+
+def poison_queue_name(queue_name: str) -> str:
+    """``<queue>-poison``, as the Functions host names it."""
+    return f"{queue_name}-poison"
+
+
+def events_queue_name(queue_name: str) -> str:
+    """``<queue>-events``: completion events on their way to subscribers (the notify function's trigger)."""
+    return f"{queue_name}-events"
 
 
 def storage_settings(env: Mapping[str, str], prefix: str = STORAGE_SETTING) -> StorageSettings:
@@ -197,25 +223,17 @@ def host_value(config: dict[str, Any], *path: str, default: Any = None) -> Any:
 def load_settings(env: Mapping[str, str] | None = None, host_json: Path = APP_ROOT / "host.json") -> Settings:
     """Read and check every setting; raise SettingsError naming the first bad one."""
     env = os.environ if env is None else env
-    value = {name: env.get(name, default) for name, default in DEFAULTS.items()}
+    app = {setting.field: setting.parse(setting.name, env.get(setting.name, setting.default))
+           for setting in APP_SETTINGS if setting.field}
     host = with_host_overrides(json.loads(host_json.read_text()) if host_json.exists() else {}, env)
     max_attempts = host_value(host, "extensions", "queues", "maxDequeueCount")
     route_prefix = host_value(host, "extensions", "http", "routePrefix")
     return Settings(
         storage=storage_settings(env),
-        queue_name=value["BGOPS_QUEUE_NAME"],
-        table_name=value["BGOPS_TABLE_NAME"],
-        retry_base_seconds=_number("BGOPS_RETRY_BASE_SECONDS", value["BGOPS_RETRY_BASE_SECONDS"], float),
-        retry_after_seconds=_number("BGOPS_RETRY_AFTER_SECONDS", value["BGOPS_RETRY_AFTER_SECONDS"]),
-        default_ttl_seconds=_number("BGOPS_DEFAULT_TTL_SECONDS", value["BGOPS_DEFAULT_TTL_SECONDS"], int, 1),
-        allow_http_callbacks=_bool("BGOPS_ALLOW_HTTP_CALLBACKS", value["BGOPS_ALLOW_HTTP_CALLBACKS"]),
-        enable_samples=_bool("BGOPS_ENABLE_SAMPLES", value["BGOPS_ENABLE_SAMPLES"]),
-        callback_retry_base_seconds=_number("BGOPS_CALLBACK_RETRY_BASE_SECONDS",
-                                            value["BGOPS_CALLBACK_RETRY_BASE_SECONDS"], float),
+        **app,
         max_attempts=HOST_MAX_DEQUEUE_COUNT if max_attempts is None
         else _number("maxDequeueCount", str(max_attempts), int, 1),
         route_prefix=(HOST_ROUTE_PREFIX if route_prefix is None else str(route_prefix)).strip("/"),
-        public_base_url=_base_url("BGOPS_PUBLIC_BASE_URL", value["BGOPS_PUBLIC_BASE_URL"]),
         public_host_name=env.get(WEBSITE_HOSTNAME, "").strip(),
     )
 

@@ -8,6 +8,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -16,6 +17,7 @@ from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import requests
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
 from shared.services.worker import QueueDelivery
@@ -209,3 +211,65 @@ def delivery(message) -> QueueDelivery:
     """What the worker function builds from the trigger's ``func.QueueMessage``."""
     return QueueDelivery(id=message.id, pop_receipt=message.pop_receipt, dequeue_count=message.dequeue_count,
                          body=message.content)
+
+
+class AppProcess:
+    """``python -m devhost`` serving this repo's app on a free port, with a queue and a table of its own.
+
+    For the end-to-end tests and the bench alike. ``settings`` are app settings on top of the
+    storage connection and the names; any BGOPS_* or host.json override in the environment is
+    left out, so only what is given applies. It stops (``stop``, or leaving the ``with`` block),
+    and it does so even when it fails to start.
+    """
+
+    def __init__(self, connection_string: str, log_path: Path, *, name: str | None = None,
+                 settings: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.queue_name = self.table_name = name or f"ops{uuid.uuid4().hex[:8]}"
+        self.connection_string, self.log_path = connection_string, log_path
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BGOPS_", "AzureFunctionsJobHost__"))}
+        env.update({"AzureWebJobsStorage": connection_string, "BGOPS_QUEUE_NAME": self.queue_name,
+                    "BGOPS_TABLE_NAME": self.table_name, "PYTHONDONTWRITEBYTECODE": "1", **(settings or {})})
+        self._log = open(log_path, "w")  # a file, so the host can never block on a full pipe
+        self.process = subprocess.Popen([sys.executable, "-m", "devhost", "--app-dir", str(REPO),
+                                         "--port", str(self.port)], cwd=REPO, env=env,
+                                        stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(self._answers, timeout=60, message="the app to answer /api/health")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"devhost exited:\n{self.log()[-4000:]}")
+        try:
+            return requests.get(f"{self.base}/api/health", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def __enter__(self) -> AppProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def url(self, path: str) -> str:
+        """An absolute URL under the app's ``/api`` prefix."""
+        return f"{self.base}/api/{path.lstrip('/')}"
+
+    def log(self) -> str:
+        """What the host and the app logged so far."""
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        """SIGTERM, as the host gets it; killed if it lingers."""
+        stop_process(self.process, timeout=20)
+        self._log.close()
+
+    def kill(self) -> None:
+        """Stop the host the hard way, as a crash or a scale-in would: nothing gets to clean up."""
+        self.process.kill()
+        self.process.wait(10)
+        self._log.close()

@@ -10,6 +10,7 @@ adds its marker in the same entity group transaction (still one transaction).
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -34,15 +35,17 @@ from ..domain.states import Status
 from .ports import ExpiredRow, ListQuery, Page
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 100
+BATCH_SIZE = 100  # Table Storage's limit for one entity group transaction
 # The id is the row's RowKey; every other column is stored under its logical name (so Table
 # Storage filters over them as they stand).
-STORED_AS = {"backgroundoperationid": "RowKey"}  # Table Storage's limit for one entity group transaction
+STORED_AS = {"backgroundoperationid": "RowKey"}
 
-TIME_COLUMNS = ("createdon", "modifiedon", "starttime", "endtime", "postponeuntil", "callbackclaimedon")
-_PLAIN_COLUMNS = ("name", "displayname", "runas", "retrycount", "errorcode", "errormessage", "ttlinseconds",
-                  "callbackurl", "callbackresult", "messageid", "baseurl", "progresspercent", "progressmessage",
-                  "eventsstate")
+# The columns are the Operation's fields: times stored as datetimes, the rest as they are, but for
+# the few stored in another form (the id is the RowKey; status, parameters, callback state below).
+_OTHER_FORM = {"id", "status", "inputs", "outputs", "callbackstate", "etag"}
+TIME_COLUMNS = tuple(f.name for f in dataclasses.fields(Operation) if "datetime" in str(f.type))
+_PLAIN_COLUMNS = tuple(f.name for f in dataclasses.fields(Operation)
+                       if f.name not in _OTHER_FORM and f.name not in TIME_COLUMNS)
 
 
 def to_entity(op: Operation) -> dict[str, Any]:

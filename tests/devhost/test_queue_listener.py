@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from azure.storage.queue import QueueClient
+from helpers import wait_until
 
 from devhost.app_loader import QUEUE, FunctionSpec
 from devhost.config import QueuesOptions
@@ -41,17 +42,28 @@ def _receive(queue, visibility=60):
     return next(iter(queue.receive_messages(visibility_timeout=visibility)))
 
 
-def test_running_function_keeps_its_message_through_renewals(queues):
+def _renewals(caplog) -> int:
+    return caplog.text.count("Renewed visibility of message")
+
+
+def test_running_function_keeps_its_message_through_renewals(queues, caplog):
     queue, poison = queues
     queue.send_message(base64.b64encode(b"long").decode())
     stolen = []
 
     def invoke(spec, message, reason):
-        time.sleep(2.5)  # past the 2 s visibility timeout: only renewal hides it
+        # Decided by events, not by sleeping: once the 4 s the message was received for have
+        # passed, and right after a renewal (every 2 s), only that renewal hides it.
+        lapsed = time.monotonic() + 4
+        wait_until(lambda: time.monotonic() > lapsed and _renewals(caplog) >= 2, timeout=30,
+                   message="two renewals, past the first visibility timeout")
+        seen = _renewals(caplog)
+        wait_until(lambda: _renewals(caplog) > seen, timeout=30, message="one more renewal")
         stolen.extend(queue.receive_messages(visibility_timeout=1))
 
-    listener = _listener(queue, poison, invoke, visibility_timeout=2, minimum_renewal_interval=0.5)
-    listener.process(_receive(queue, visibility=2))
+    listener = _listener(queue, poison, invoke, visibility_timeout=4, minimum_renewal_interval=0.5)
+    with caplog.at_level(logging.DEBUG, logger="devhost"):
+        listener.process(_receive(queue, visibility=4))
     assert stolen == []
     # Deleted with the pop receipt of the last renewal.
     assert queue.get_queue_properties().approximate_message_count == 0
@@ -63,7 +75,8 @@ def test_renewal_and_delete_stop_quietly_when_function_changed_its_pop_receipt(q
 
     def invoke(spec, message, reason):
         queue.update_message(message.id, message.pop_receipt, visibility_timeout=1)
-        time.sleep(2.0)  # a renewal (every 1 s) meets the stale pop receipt
+        # The next renewal (every 1 s) meets the stale pop receipt and stops.
+        wait_until(lambda: "Stopped renewing" in caplog.text, timeout=30, message="the renewal to stop")
 
     listener = _listener(queue, poison, invoke, visibility_timeout=2, minimum_renewal_interval=0.5)
     with caplog.at_level(logging.DEBUG, logger="devhost"):

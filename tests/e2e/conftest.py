@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import uuid
-
 import pytest
 import requests
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
-from helpers import ALL_COLUMNS, REPO, CallbackServer, free_port, wait_until
+from helpers import ALL_COLUMNS, AppProcess, CallbackServer, wait_until
 
 TERMINAL_STATES = {3}
 
 
-class AppHost:
-    """``python -m devhost`` serving this repo's app against the test Azurite."""
+class AppHost(AppProcess):
+    """The app against the test Azurite, with short retries and waits, and helpers for the tests."""
 
     def __init__(self, connection_string: str, log_path, name: str | None = None, **settings: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.queue_name = self.table_name = name or f"ops{uuid.uuid4().hex[:8]}"
-        self.connection_string = connection_string
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("BGOPS_", "AzureFunctionsJobHost__"))}
-        env.update({
-            "AzureWebJobsStorage": connection_string,
-            "BGOPS_QUEUE_NAME": self.queue_name,
-            "BGOPS_TABLE_NAME": self.table_name,
+        super().__init__(connection_string, log_path, name=name, settings={
             "BGOPS_RETRY_BASE_SECONDS": "0.5",
             "BGOPS_RETRY_AFTER_SECONDS": "1",
             "BGOPS_DEFAULT_TTL_SECONDS": "7776000",
@@ -38,7 +24,6 @@ class AppHost:
             "BGOPS_ENABLE_SAMPLES": "true",
             "BGOPS_CALLBACK_RETRY_BASE_SECONDS": "0.2",
             "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.2",
-            "PYTHONDONTWRITEBYTECODE": "1",
             **settings,
         })
         # With DEVHOST_FUNCTION_KEY set, the helpers below send the key in its header.
@@ -46,27 +31,6 @@ class AppHost:
         self.http = requests.Session()
         if self.key:
             self.http.headers["x-functions-key"] = self.key
-        self.log_path = log_path
-        self._log = open(log_path, "w")
-        self.process = subprocess.Popen([sys.executable, "-m", "devhost", "--app-dir", str(REPO),
-                                         "--port", str(self.port)], cwd=REPO, env=env,
-                                        stdout=self._log, stderr=subprocess.STDOUT)
-        wait_until(self._answers, timeout=60, message="the app to answer /api/health")
-
-    def _answers(self) -> bool:
-        if self.process.poll() is not None:
-            pytest.fail(f"devhost exited:\n{self.log()}")
-        try:
-            return requests.get(f"{self.base}/api/health", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    def log(self) -> str:
-        """What the host and the app logged so far."""
-        return self.log_path.read_text()
-
-    def url(self, path: str) -> str:
-        return f"{self.base}/api/{path.lstrip('/')}"
 
     def submit(self, name: str, inputs: dict | None = None, callback: str | None = None, **kwargs):
         prefer = "respond-async" + (f', odata.callback; url="{callback}"' if callback else "")
@@ -109,23 +73,6 @@ class AppHost:
 
     def count_messages(self) -> int:
         return self.queues().get_queue_client(self.queue_name).get_queue_properties().approximate_message_count
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self._log.close()
-
-    def kill(self) -> None:
-        """Stop the host the hard way, as a crash or a scale-in would: nothing gets to clean up."""
-        self.process.kill()
-        self.process.wait(10)
-        self._log.close()
-
-
 
 
 @pytest.fixture(scope="session")

@@ -205,3 +205,9 @@ def test_public_base_url_loses_a_trailing_slash(host_json):
 def test_public_base_url_that_is_not_a_scheme_and_host_is_refused_naming_it(host_json, value):
     with pytest.raises(SettingsError, match="BGOPS_PUBLIC_BASE_URL must be an absolute http"):
         load_settings(env={**BASE_ENV, "BGOPS_PUBLIC_BASE_URL": value}, host_json=host_json())
+
+
+def test_the_defaults_of_settings_are_those_of_the_app_settings_table():
+    """One table says each setting's default; an app with none set gets exactly the typed defaults."""
+    read = load_settings({"AzureWebJobsStorage": "UseDevelopmentStorage=true"}, host_json=APP_ROOT / "missing.json")
+    assert read == Settings(storage=read.storage)
