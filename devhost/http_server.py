@@ -165,19 +165,16 @@ class RequestHandler(BaseHTTPRequestHandler):
             log.error("HTTP function returned %s; expected func.HttpResponse or str",
                       type(result).__name__)
             return self._send(500, {}, b"")
-        # The worker's own converter: Content-Type from mimetype/charset,
-        # Set-Cookie split into cookies.
+        # The worker's own converter: Content-Type from mimetype/charset. (The app sets no cookies.)
         datum = HttpResponseConverter.encode(result, expected_type=None)
         if datum.type == "string":
             return self._send(200, {"Content-Type": "text/plain; charset=utf-8"},
                               datum.value.encode("utf-8"))
         value = datum.value
         headers = {name: d.value for name, d in value["headers"].items()}
-        cookies = [m.OutputString() for c in value.get("cookies") or [] for m in c.values()]
         body = value["body"].value or b""
         return self._send(int(value["status_code"].value), headers,
-                          body if isinstance(body, bytes) else str(body).encode("utf-8"),
-                          cookies)
+                          body if isinstance(body, bytes) else str(body).encode("utf-8"))
 
     def _admin(self, name: str, body: bytes) -> int:
         # AdminController.Invoke (azure-functions-host): POST only, a null
@@ -197,14 +194,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         status = self.server.run_admin(name.strip("/"), payload or "")
         return self._send(status, {}, b"")
 
-    def _send(self, status: int, headers: dict[str, str], body: bytes,
-              cookies: list[str] | None = None) -> int:
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> int:
         self.send_response(status)
         for name, value in headers.items():
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                 self.send_header(name, value)
-        for cookie in cookies or []:
-            self.send_header("Set-Cookie", cookie)
         self.send_header("Content-Length", str(0 if self.command == "HEAD" else len(body)))
         self.end_headers()
         if self.command != "HEAD" and body:

@@ -15,6 +15,7 @@ import heapq
 import itertools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,6 +47,11 @@ _OTHER_FORM = {"id", "status", "inputs", "outputs", "callbackstate", "etag"}
 TIME_COLUMNS = tuple(f.name for f in dataclasses.fields(Operation) if "datetime" in str(f.type))
 _PLAIN_COLUMNS = tuple(f.name for f in dataclasses.fields(Operation)
                        if f.name not in _OTHER_FORM and f.name not in TIME_COLUMNS)
+
+
+# Lists read the first page of every partition at once (a list is 16 queries; one after another
+# they would cost 16 round trips). Threads start on first use.
+_SHARD_POOL = ThreadPoolExecutor(max_workers=len(SHARDS), thread_name_prefix="bgops-shards")
 
 
 def to_entity(op: Operation) -> dict[str, Any]:
@@ -159,12 +165,8 @@ class TableOperationStore:
         with translated("delete a row"):
             self._table.delete_entity(shard_of(operation_id), operation_id)
 
-    def _query(self, query_filter: str, parameters: dict[str, Any], per_page: int | None = None) -> Iterator[Operation]:
-        pages = self._table.query_entities(query_filter, parameters=parameters, results_per_page=per_page)
-        return (from_entity(e) for e in pages)
-
     def list(self, query: ListQuery) -> Page:
-        """Rows newest first: one lazy query per shard, merged by RowKey."""
+        """Rows newest first: one query per shard (their first pages fetched at once), merged by RowKey."""
         clauses = ["PartitionKey eq @shard", "RowKey lt @markers"]
         if query.after:
             clauses.append("RowKey gt @after")
@@ -174,9 +176,13 @@ class TableOperationStore:
             return self._page(" and ".join(clauses), parameters, query)
 
     def _page(self, text: str, parameters: dict[str, Any], query: ListQuery) -> Page:
-        streams = [self._query(text, {**parameters, "shard": shard, "after": query.after,
-                                         "markers": MARKER_PREFIX},
-                               per_page=query.top + 1) for shard in SHARDS]
+        def shard_stream(shard: str) -> Iterator[Operation]:
+            pages = self._table.query_entities(text, results_per_page=query.top + 1, parameters={
+                **parameters, "shard": shard, "after": query.after, "markers": MARKER_PREFIX}).by_page()
+            first = list(next(pages, []))  # fetched here, in the pool; later pages only if the merge needs them
+            return (from_entity(e) for e in itertools.chain(first, itertools.chain.from_iterable(pages)))
+
+        streams = list(_SHARD_POOL.map(shard_stream, SHARDS))  # the 16 first pages at once, not one after another
         rows = list(itertools.islice(heapq.merge(*streams, key=lambda op: op.id), query.top + 1))
         more = len(rows) > query.top
         rows = rows[: query.top]
