@@ -15,6 +15,8 @@ from ..services.container import Services, get_services
 from .errors import response_for
 
 MAX_BODY_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32  # objects and arrays inside one another; real requests use a handful
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # Table Storage's Int64; also what .NET clients parse
 PRINCIPAL_HEADER = "X-MS-CLIENT-PRINCIPAL-ID"
 
 
@@ -48,11 +50,33 @@ def json_body(req: func.HttpRequest) -> Any:
         return {}
     try:
         body = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
-    except (ValueError, RecursionError):
-        raise InvalidRequest("The request body is not valid JSON (or is nested too deeply).") from None
+    except RecursionError:
+        raise InvalidRequest(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.") from None
+    except ValueError as e:
+        if "integer string conversion" in str(e):  # thousands of digits: Python's own limit
+            raise InvalidRequest("A number in the request body is too large: whole numbers must be from -2^63 "
+                                 "to 2^63-1 (send bigger ones as strings).") from None
+        raise InvalidRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    _check_shape(body)
     return body
+
+
+def _check_shape(body: dict[str, Any]) -> None:
+    """Refuse JSON nested more than MAX_JSON_DEPTH deep, or with whole numbers no client or column holds."""
+    stack: list[tuple[Any, int, str]] = [(body, 1, "$")]
+    while stack:
+        node, depth, path = stack.pop()
+        if isinstance(node, int) and not isinstance(node, bool) and not INT64_MIN <= node <= INT64_MAX:
+            raise InvalidRequest(f"The number at {path[:200]} is too large: whole numbers must be from -2^63 to "
+                                 "2^63-1 (send bigger ones as strings).")
+        if isinstance(node, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidRequest(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep "
+                                     f"(at {path[:200]}).")
+            children = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend((value, depth + 1, f"{path}[{key!r}]") for key, value in children)
 
 
 def _not_json(constant: str) -> NoReturn:

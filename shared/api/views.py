@@ -69,7 +69,8 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
         "progressmessage": op.progressmessage,
     }
     etag = {"@odata.etag": op.etag} if op.etag else {}
-    return etag | {column: values[column] for column in select}
+    damaged = {"@bgops.damaged": op.damaged} if op.damaged else {}  # an instance annotation OData clients skip
+    return etag | damaged | {column: values[column] for column in select}
 
 
 def accepted(op: Operation, location: str) -> dict[str, Any]:

@@ -10,6 +10,19 @@ from .operation import Operation
 from .states import Status
 
 MAX_URL_LENGTH = 2048
+MAX_HOST_LENGTH, MAX_LABEL_LENGTH = 253, 63  # DNS (RFC 1035): what a resolver will look up
+
+
+def _valid_host(host: str) -> bool:
+    """Whether DNS could resolve a name like this (or it is an IP literal)."""
+    if ":" in host or host.replace(".", "").isdigit():  # an IPv6 or IPv4 literal
+        return True
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_host.rstrip(".").split(".")
+    return len(ascii_host) <= MAX_HOST_LENGTH and all(0 < len(label) <= MAX_LABEL_LENGTH for label in labels)
 
 
 def check_callback_url(value: Any, *, allow_http: bool, what: str = "The callback URL") -> str:
@@ -28,6 +41,9 @@ def check_callback_url(value: Any, *, allow_http: bool, what: str = "The callbac
     if parts.scheme.lower() not in allowed or not parts.hostname or any(c.isspace() for c in url):
         hint = "" if allow_http else " (plain http is allowed only when BGOPS_ALLOW_HTTP_CALLBACKS is true)"
         raise InvalidRequest(f"{what} must be an absolute {' or '.join(allowed)} URL{hint}.")
+    if not _valid_host(parts.hostname):
+        raise InvalidRequest(f"{what} has a host name DNS cannot look up: each dot-separated label must be 1 to "
+                             f"{MAX_LABEL_LENGTH} characters, and the name at most {MAX_HOST_LENGTH}.")
     return url
 
 

@@ -60,6 +60,7 @@ class Operation:
     progresspercent: int | None = None
     progressmessage: str = ""
     eventsstate: str = ""  # "", EVENTS_OWED or EVENTS_PUBLISHED
+    damaged: str = ""  # not stored: why the stored row could not be read whole (its parameters), if it could not
     etag: str | None = field(default=None, compare=False)
 
     @property

@@ -39,8 +39,8 @@ def post_callback(url: str, payload: dict[str, Any], *, base_seconds: float,
     for attempt in range(1, ATTEMPTS + 1):
         try:
             response = requests.post(url, json=payload, timeout=TIMEOUT_SECONDS, allow_redirects=False)
-        except requests.RequestException as e:
-            detail, status = type(e).__name__, None  # the exception text would carry the URL
+        except Exception as e:  # any failure is recorded; the exception text would carry the URL
+            detail, status = type(e).__name__, None
         else:
             detail, status = str(response.status_code), response.status_code
             if status < 300:

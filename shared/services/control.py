@@ -43,7 +43,8 @@ class Change:
 
 def cancel(svc: Services, operation_id: str, *, if_match: str | None = None) -> Operation:
     """Ask for cancellation: Canceled at once if it has not started, Canceling if it is running,
-    or may be (``domain.attempts.cancel_event``). Asking again while it is Canceling changes nothing."""
+    or may be (``domain.attempts.cancel_event``). Asking again, while it is Canceling or once it is
+    Canceled, changes nothing and is not an error (issue 9: concurrent DELETEs all answer 200)."""
     return change(svc, operation_id, Change(Event.CANCEL), if_match=if_match)
 
 
@@ -105,7 +106,7 @@ def _enqueue_or_deliver(svc: Services, op: Operation) -> None:
 def _changed(row: Operation, what: Change, now: datetime) -> Operation | None:
     """The row after the caller's change; None when there is nothing to write (a repeated cancel)."""
     if what.event is Event.CANCEL:
-        if row.status is Status.CANCELING:
+        if row.status in (Status.CANCELING, Status.CANCELED):  # asked again: the answer stands, nothing to write
             return None
         return row.apply(cancel_event(row, now), now)
     extra = {"postponeuntil": what.postpone_until} if what.event is Event.POSTPONE else {}

@@ -14,8 +14,13 @@ from ..operations.registry import OperationDefinition
 
 log = logging.getLogger(__name__)
 
-# A Table Storage string property holds at most 64 KiB (32K UTF-16 characters).
+# A Table Storage string property holds at most 64 KiB: 32K UTF-16 code units.
 MAX_PARAMETER_CHARS = 32_000
+
+
+def stored_length(text: str) -> int:
+    """The length of ``text`` as Table Storage counts it: UTF-16 code units (an emoji is two)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def run_handler(definition: OperationDefinition, inputs: dict[str, Any], context: OperationContext) -> Outcome:
@@ -50,7 +55,7 @@ def check_outputs(definition: OperationDefinition, outputs: Any) -> dict[str, An
         raise NonRetryableError(f"The handler's output {e}") from None
     except (TypeError, ValueError) as e:
         raise NonRetryableError(f"The handler's outputs are not JSON: {e}") from None
-    if len(text) > MAX_PARAMETER_CHARS:
-        raise NonRetryableError(f"The handler's outputs take {len(text)} characters; at most "
+    if stored_length(text) > MAX_PARAMETER_CHARS:
+        raise NonRetryableError(f"The handler's outputs take {stored_length(text)} characters (UTF-16); at most "
                                 f"{MAX_PARAMETER_CHARS} fit.")
     return from_key_values(text)

@@ -21,7 +21,7 @@ from ..domain.operation import Operation, to_key_values
 from ..domain.states import Event, Status
 from ..operations.context import OperationContext
 from .container import Services
-from .handlers import MAX_PARAMETER_CHARS, run_handler
+from .handlers import MAX_PARAMETER_CHARS, run_handler, stored_length
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def _check_ttl(value: Any, default: int) -> int:
 
 
 def _check_size(inputs: dict[str, Any]) -> None:
-    if len(to_key_values(inputs)) > MAX_PARAMETER_CHARS:
+    if stored_length(to_key_values(inputs)) > MAX_PARAMETER_CHARS:
         raise PayloadTooLarge(f"The input parameters take more than {MAX_PARAMETER_CHARS} characters; "
                               "pass large data by reference (a blob URL, a table name) instead.")
 

@@ -22,7 +22,7 @@ from ..domain.attempts import (
     stop_unstarted,
 )
 from ..domain.dispatch import Action, callback_owed, decide
-from ..domain.error_codes import NOT_REGISTERED
+from ..domain.error_codes import NOT_REGISTERED, UNEXPECTED
 from ..domain.errors import (
     ConcurrencyConflict,
     InvalidRequest,
@@ -216,6 +216,8 @@ class _Attempt:
 
 def _run_handler(svc: Services, attempt: _Attempt) -> Outcome:
     op = attempt.row
+    if op.damaged:  # its inputs cannot be read: no attempt can do better
+        return failed(UNEXPECTED, op.damaged, retryable=False)
     try:
         definition = svc.registry.get(op.name)
     except UnknownOperation as e:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import itertools
+import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,13 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
-from ..domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable
+from ..domain.errors import (
+    ConcurrencyConflict,
+    InvalidRequest,
+    OperationNotFound,
+    PayloadTooLarge,
+    StorageUnavailable,
+)
 from ..domain.ids import MARKER_PREFIX, SHARDS, expired_bound, expiry_marker, marker_operation_id, shard_of
 from ..domain.operation import CallbackState, Operation, from_key_values, to_key_values
 from ..domain.states import Status
@@ -43,7 +50,7 @@ STORED_AS = {"backgroundoperationid": "RowKey"}
 
 # The columns are the Operation's fields: times stored as datetimes, the rest as they are, but for
 # the few stored in another form (the id is the RowKey; status, parameters, callback state below).
-_OTHER_FORM = {"id", "status", "inputs", "outputs", "callbackstate", "etag"}
+_OTHER_FORM = {"id", "status", "inputs", "outputs", "callbackstate", "etag", "damaged"}
 TIME_COLUMNS = tuple(f.name for f in dataclasses.fields(Operation) if "datetime" in str(f.type))
 _PLAIN_COLUMNS = tuple(f.name for f in dataclasses.fields(Operation)
                        if f.name not in _OTHER_FORM and f.name not in TIME_COLUMNS)
@@ -74,20 +81,45 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value.timestamp(), tz=UTC)
 
 
+def _parameters(entity: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
+    """Inputs and outputs; a row whose parameters cannot be read (written before they were bounded,
+    or by hand) reads as damaged with empty ones, so that one bad row fails itself, not every list."""
+    try:
+        outputs = entity.get("outputparameters")
+        return (from_key_values(entity.get("inputparameters")),
+                None if outputs is None else from_key_values(outputs), "")
+    except (ValueError, TypeError, KeyError, RecursionError) as e:
+        return {}, None, f"Its stored parameters cannot be read ({type(e).__name__})."
+
+
 def from_entity(entity: dict[str, Any]) -> Operation:
     """The row an entity holds, with its ETag."""
-    outputs = entity.get("outputparameters")
+    inputs, outputs, damaged = _parameters(entity)
     columns: dict[str, Any] = {c: _utc(entity.get(c)) for c in TIME_COLUMNS}
     columns |= {c: entity[c] for c in _PLAIN_COLUMNS if entity.get(c) is not None}
     return Operation(
         id=entity["RowKey"],
         status=Status(entity["backgroundoperationstatuscode"]),
-        inputs=from_key_values(entity.get("inputparameters")),
-        outputs=None if outputs is None else from_key_values(outputs),
+        inputs=inputs,
+        outputs=outputs,
+        damaged=damaged,
         callbackstate=CallbackState(entity.get("callbackstate", "")),
         etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
         **columns,
     )
+
+
+def _error_code(error: HttpResponseError) -> str:
+    """Table Storage's error code (``PropertyValueTooLarge``...), from the error or its OData body."""
+    code = getattr(error, "error_code", None)
+    if code:
+        return str(getattr(code, "value", code))
+    if error.response is None:
+        return ""
+    try:
+        return str(json.loads(error.response.text())["odata.error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 @contextmanager
@@ -109,6 +141,11 @@ def translated(what: str, operation_id: str | None = None, *, missing: Exception
             raise ConcurrencyConflict(f"Operation {operation_id} changed while it was being written.") from None
         if e.status_code == 404 and missing is not None:
             raise missing from None
+        if e.status_code in (400, 413):  # the data, not the service: the caller's to fix, never "retry later"
+            code = _error_code(e)
+            refused = PayloadTooLarge if e.status_code == 413 or "Too" in code else InvalidRequest
+            raise refused(f"Table storage refused to {what} ({code or e.status_code}): a value is too large "
+                          "or of a kind it cannot store.") from None
         raise StorageUnavailable(f"Table storage failed to {what}: {type(e).__name__}") from e
     except AzureError as e:
         raise StorageUnavailable(f"Table storage failed to {what}: {type(e).__name__}") from e

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -111,8 +112,34 @@ def test_cancel_before_start_ends_canceled_at_once_and_calls_back(app, callbacks
     assert cancel.json() == {"backgroundOperationStateCode": 3, "backgroundOperationStatusCode": 32}
     payload = wait_until(lambda: callbacks.calls("/c1"))[0]["body"]
     assert payload["backgroundOperationStatusCode"] == 32
+    # Asked again: the same answer, as an idempotent DELETE (issue 9), and no second callback.
     again = requests.delete(app.url(f"backgroundoperation/{op_id}"))
-    assert again.status_code == 409 and "terminal state" in again.json()["error"]["message"]
+    assert again.status_code == 200 and again.json()["backgroundOperationStatusCode"] == 32
+    assert len(callbacks.calls("/c1")) == 1
+
+
+def test_cancel_of_an_operation_that_finished_otherwise_is_409(app):
+    op_id = _submit(app, "sample_Echo", {"A": 1})
+    app.wait_for_status(op_id, 30)
+    refused = requests.delete(app.url(f"backgroundoperation/{op_id}"))
+    assert refused.status_code == 409 and "terminal state" in refused.json()["error"]["message"]
+
+
+def test_a_hundred_simultaneous_cancels_of_a_running_operation_all_answer_200_and_call_back_once(app, callbacks):
+    response = requests.post(app.url("ExecuteBackgroundOperation"), json={
+        "Request": {"RequestName": "sample_Sleep", "Parameters": {"Seconds": 30}},
+        "CallbackUri": f"{callbacks.base}/c100"})
+    op_id = response.json()["backgroundOperationId"]
+    app.wait_for_status(op_id, 20)
+    url = app.url(f"backgroundoperation/{op_id}")
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(lambda _: requests.delete(url, timeout=60), range(100)))
+    assert [a.status_code for a in answers] == [200] * 100
+    assert {a.json()["backgroundOperationStatusCode"] for a in answers} <= {22, 32}
+    app.wait_for_status(op_id, 32)
+    # Delivered is final: a callback is sent only by the one writer whose claim (ETag-conditional) won.
+    wait_until(lambda: app.table_row(op_id).get("callbackstate") == "delivered", message="the callback delivered")
+    assert [c["body"]["backgroundOperationStatusCode"] for c in callbacks.calls("/c100")] == [32]
 
 
 def test_cancel_while_running_goes_canceling_then_canceled(app):

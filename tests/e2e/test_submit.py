@@ -143,6 +143,13 @@ LONG = "x" * 40_000
     ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, "PostponeUntil": 20300101}', {},
      400, "PostponeUntil"),
     ("data/v9.2/" + "x" * 3000, b"{}", {}, 404, "No operation named"),
+    # Issue 9: bounded input. Deep nesting once made every later list answer 500.
+    ("data/v9.2/sample_Echo", b'{"A": ' + b"[" * 40 + b"]" * 40 + b"}", {}, 400, "nested more than 32 levels"),
+    ("data/v9.2/sample_Echo", b'{"A": ' + b"[" * 980 + b"]" * 980 + b"}", {}, 400, "nested more than 32 levels"),
+    ("data/v9.2/sample_Echo", b'{"A": ' + b"9" * 400 + b"}", {}, 400, "too large"),
+    ("data/v9.2/sample_Echo", ('{"A": "' + "\U0001F600" * 20_000 + '"}').encode("utf-8"), {}, 413, "32000"),
+    ("data/v9.2/sample_Echo", b'{"A": 1}', {"Prefer": 'respond-async, odata.callback; url="https://'
+                                               + "a" * 70 + '.example.com/cb"'}, 400, "DNS cannot look up"),
 ])
 def test_refused_submission_says_what_to_fix_and_leaves_no_row_or_message(quiet_app, path, body, headers, status,
                                                                         words):
@@ -154,3 +161,16 @@ def test_refused_submission_says_what_to_fix_and_leaves_no_row_or_message(quiet_
     error = response.json()["error"]
     assert error["code"] and words in error["message"] and len(error["message"]) < 600
     assert (app.count_rows(), app.count_messages()) == (rows, messages)
+
+
+def test_a_row_that_cannot_be_read_is_listed_as_damaged_and_the_list_still_answers(app):
+    op_id = app.submit("sample_Echo", {"A": 1}).json()["backgroundOperationId"]
+    app.wait_for_status(op_id, 30)
+    # As a row written before input was bounded (or by hand) would be.
+    app.tables().update_entity({"PartitionKey": op_id[-1], "RowKey": op_id,
+                                "inputparameters": '[{"Key":"A","Value":' + "[" * 5000 + "]" * 5000 + "}]"})
+    listed = app.http.get(app.url("data/v9.2/backgroundoperations"), timeout=30)
+    assert listed.status_code == 200
+    [row] = [r for r in listed.json()["value"] if r["backgroundoperationid"] == op_id]
+    assert "cannot be read" in row["@bgops.damaged"]
+    assert app.row(op_id)["@bgops.damaged"] == row["@bgops.damaged"]

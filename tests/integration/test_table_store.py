@@ -13,7 +13,7 @@ from azure.data.tables import TableServiceClient
 from contracts import TERMINAL, OperationStoreContract, expired_rows, ids, make_op, seed, utc_now
 from helpers import ACCOUNT_KEY, free_port
 
-from shared.domain.errors import StorageUnavailable
+from shared.domain.errors import OperationNotFound, PayloadTooLarge, StorageUnavailable
 from shared.domain.ids import SHARDS, shard_of
 from shared.domain.states import Status
 from shared.storage.clients import build_service_clients
@@ -162,3 +162,32 @@ def test_unreachable_table_storage_raises_storage_unavailable(unreachable_store,
 def test_unreachable_table_storage_raises_storage_unavailable_from_list_expired(unreachable_store):
     with pytest.raises(StorageUnavailable):
         list(unreachable_store.list_expired(utc_now()))
+
+
+def _fresh_store(storage_settings, unique_name) -> TableOperationStore:
+    tables, _ = build_service_clients(storage_settings)
+    store = TableOperationStore(tables, unique_name("ops"))
+    store.ensure_table()
+    return store
+
+
+@pytest.mark.parametrize("column", ["errormessage", "runas"])
+def test_a_value_too_large_for_table_storage_is_the_callers_413_not_a_503(storage_settings, unique_name, column):
+    store = _fresh_store(storage_settings, unique_name)
+    too_large = make_op(**{column: "😀" * 20_000})  # 40,000 UTF-16 units: over the 64 KiB of a property
+    with pytest.raises(PayloadTooLarge, match="PropertyValueTooLarge"):
+        store.create(too_large)
+    with pytest.raises(OperationNotFound):
+        store.get(too_large.id)  # nothing was written
+
+
+def test_a_row_whose_parameters_cannot_be_read_is_listed_as_damaged_and_the_others_still_are(
+        storage_settings, unique_name):
+    store = _fresh_store(storage_settings, unique_name)
+    good, bad = seed(store, [make_op(), make_op()])
+    store._table.update_entity({"PartitionKey": bad.id[-1], "RowKey": bad.id,  # written before input was bounded
+                                "inputparameters": '[{"Key":"A","Value":' + "[" * 5000 + "]" * 5000 + "}]"})
+    listed = {op.id: op for op in store.list(ListQuery(top=10)).operations}
+    assert set(listed) == {good.id, bad.id}
+    assert listed[bad.id].damaged and listed[bad.id].inputs == {} and not listed[good.id].damaged
+    assert store.get(bad.id).damaged
