@@ -71,6 +71,8 @@ var bgopsSettings = {
   BGOPS_CALLBACK_RETRY_BASE_SECONDS: '2'
   // Empty: URLs handed to callers use WEBSITE_HOSTNAME. Set it for a custom domain or a gateway.
   BGOPS_PUBLIC_BASE_URL: ''
+  // Comma-separated hosts callbacks and webhooks may reach although they are not public (a private ERP).
+  BGOPS_CALLBACK_ALLOWED_HOSTS: ''
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .domain.addresses import OutboundPolicy
+
 APP_ROOT = Path(__file__).resolve().parent.parent
 STORAGE_SETTING = "AzureWebJobsStorage"
 
@@ -75,6 +77,10 @@ def _base_url(name: str, text: str) -> str:
     return text
 
 
+def _hosts(text: str) -> frozenset[str]:
+    return frozenset(h.strip().lower().rstrip(".") for h in text.split(",") if h.strip())
+
+
 @dataclass(frozen=True)
 class AppSetting:
     """One BGOPS_* app setting: the ``Settings`` field it fills (None: read by the host only), its
@@ -109,6 +115,7 @@ APP_SETTINGS = (
     AppSetting("enable_samples", "BGOPS_ENABLE_SAMPLES", "false", lambda n, t: _bool(n, t)),
     AppSetting("callback_retry_base_seconds", "BGOPS_CALLBACK_RETRY_BASE_SECONDS", "2", _seconds),
     AppSetting("public_base_url", "BGOPS_PUBLIC_BASE_URL", "", lambda n, t: _base_url(n, t)),
+    AppSetting("callback_allowed_hosts", "BGOPS_CALLBACK_ALLOWED_HOSTS", "", lambda n, t: _hosts(t)),
 )
 DEFAULTS = {setting.name: setting.default for setting in APP_SETTINGS}
 
@@ -153,7 +160,14 @@ class Settings:
     # Where clients reach the app, for the URLs handed back to them: BGOPS_PUBLIC_BASE_URL
     # (scheme://host[:port]) when set, else the platform's host name (Azure), else the request's.
     public_base_url: str = _default("public_base_url")
+    # Hosts callbacks and webhooks may reach although they are not public (a private ERP, say).
+    callback_allowed_hosts: frozenset[str] = _default("callback_allowed_hosts")
     public_host_name: str = ""  # WEBSITE_HOSTNAME
+
+    @property
+    def outbound(self) -> OutboundPolicy:
+        """Where callbacks and webhooks may go: anywhere in development, else public hosts and the allowed ones."""
+        return OutboundPolicy(open=self.allow_http_callbacks, allowed_hosts=self.callback_allowed_hosts)
 
     @property
     def poison_queue_name(self) -> str:

@@ -145,8 +145,11 @@ class CallbackServer:
                     answers = server.respond.get(path, [])
                     status = answers.pop(0) if answers else 200
                     server._calls[path].append({"status": status, "content_type": self.headers.get("Content-Type"),
+                                                "host": self.headers.get("Host"),
                                                 "body": json.loads(body or b"null")})
                 self.send_response(status)
+                if 300 <= status < 400:  # a redirect, to see that nobody follows it
+                    self.send_header("Location", f"{server.base}/redirected")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

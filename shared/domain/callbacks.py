@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from .addresses import OutboundPolicy, refused_host
 from .errors import InvalidRequest
 from .operation import Operation
 from .states import Status
@@ -25,12 +26,12 @@ def _valid_host(host: str) -> bool:
     return len(ascii_host) <= MAX_HOST_LENGTH and all(0 < len(label) <= MAX_LABEL_LENGTH for label in labels)
 
 
-def check_callback_url(value: Any, *, allow_http: bool, what: str = "The callback URL") -> str:
+def check_callback_url(value: Any, *, policy: OutboundPolicy, what: str = "The callback URL") -> str:
     """The URL if it can be called back; InvalidRequest says why not (never echoing the URL: it is a secret)."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{what} must be a non-empty string.")
     url: str = value.strip()
-    allowed = ("https", "http") if allow_http else ("https",)
+    allowed = ("https", "http") if policy.open else ("https",)
     if len(url) > MAX_URL_LENGTH:
         raise InvalidRequest(f"{what} is longer than {MAX_URL_LENGTH} characters.")
     try:
@@ -39,11 +40,17 @@ def check_callback_url(value: Any, *, allow_http: bool, what: str = "The callbac
     except ValueError:
         raise InvalidRequest(f"{what} is malformed (its host or port cannot be read).") from None
     if parts.scheme.lower() not in allowed or not parts.hostname or any(c.isspace() for c in url):
-        hint = "" if allow_http else " (plain http is allowed only when BGOPS_ALLOW_HTTP_CALLBACKS is true)"
+        hint = "" if policy.open else " (plain http is allowed only when BGOPS_ALLOW_HTTP_CALLBACKS is true)"
         raise InvalidRequest(f"{what} must be an absolute {' or '.join(allowed)} URL{hint}.")
     if not _valid_host(parts.hostname):
         raise InvalidRequest(f"{what} has a host name DNS cannot look up: each dot-separated label must be 1 to "
                              f"{MAX_LABEL_LENGTH} characters, and the name at most {MAX_HOST_LENGTH}.")
+    if policy.guards(parts.hostname) and (parts.username is not None or parts.password is not None):
+        raise InvalidRequest(f"{what} must not carry a user name or password; put a token in its query instead.")
+    if policy.guards(parts.hostname) and refused_host(parts.hostname):
+        raise InvalidRequest(f"{what} points at a loopback, private, link-local or otherwise non-public address, "
+                             "which callbacks may not reach; name the host in BGOPS_CALLBACK_ALLOWED_HOSTS to "
+                             "allow it anyway.")
     return url
 
 

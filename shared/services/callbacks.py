@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import requests
-
+from ..domain.addresses import OutboundPolicy
 from ..domain.callbacks import status_body
 from ..domain.errors import ConcurrencyConflict, OperationNotFound
 from ..domain.operation import CallbackState, Operation
 from .container import Services
 from .locations import status_location
+from .outbound import OutboundRefused, post_json
 from .rows import update_row, write
 
 log = logging.getLogger(__name__)
@@ -32,17 +32,20 @@ class Delivery:
     status: int | None = None  # the last HTTP status, if there was an answer
 
 
-def post_callback(url: str, payload: dict[str, Any], *, base_seconds: float,
+def post_callback(url: str, payload: dict[str, Any], *, policy: OutboundPolicy, base_seconds: float,
                   sleep: Callable[[float], None] = time.sleep) -> Delivery:
-    """POST ``payload``; retry connection errors, 429 and 5xx with backoff. Never logs the URL."""
+    """POST ``payload`` (``outbound``: checked address, no redirects); retry connection errors, 429 and
+    5xx with backoff. A refused address is not retried. Never logs the URL."""
     detail, status = "", None
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            response = requests.post(url, json=payload, timeout=TIMEOUT_SECONDS, allow_redirects=False)
+            status = post_json(url, payload, policy=policy, timeout=TIMEOUT_SECONDS)
+        except OutboundRefused:
+            return Delivery(False, "OutboundRefused: the host resolves to a non-public address (not retried)")
         except Exception as e:  # any failure is recorded; the exception text would carry the URL
             detail, status = type(e).__name__, None
         else:
-            detail, status = str(response.status_code), response.status_code
+            detail = str(status)
             if status < 300:
                 return Delivery(True, f"{detail} after {attempt} attempt(s)", status)
             if status != 429 and status < 500:
@@ -78,7 +81,8 @@ def deliver_callback(svc: Services, op: Operation) -> Operation:
     payload = status_body(op, status_location(svc.settings, op))
     if not op.callbackurl:  # nothing to deliver to (only a row with a URL owes a callback)
         return op
-    delivery = post_callback(op.callbackurl, payload, base_seconds=svc.settings.callback_retry_base_seconds)
+    delivery = post_callback(op.callbackurl, payload, policy=svc.settings.outbound,
+                             base_seconds=svc.settings.callback_retry_base_seconds)
     log.info("Callback of operation %s: %s (%s).", op.id, "delivered" if delivery.delivered else "FAILED",
              delivery.detail)
     state = CallbackState.DELIVERED if delivery.delivered else CallbackState.FAILED

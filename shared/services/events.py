@@ -60,7 +60,8 @@ def deliver_event(svc: Services, body: str) -> None:
     except SubscriptionNotFound:
         log.info("Dropped an event for subscription %s: it no longer exists.", sub_id)
         return
-    delivery = post_callback(sub.notification_url, payload, base_seconds=svc.settings.callback_retry_base_seconds)
+    delivery = post_callback(sub.notification_url, payload, policy=svc.settings.outbound,
+                             base_seconds=svc.settings.callback_retry_base_seconds)
     operation_id = payload.get("InputParameters", {}).get("BackgroundOperationId")
     log.info("Event of operation %s to subscription %s: %s (%s).", operation_id, sub.id,
              "delivered" if delivery.delivered else "FAILED", delivery.detail)
@@ -90,7 +91,7 @@ def subscribe(svc: Services, event: str, body: dict[str, Any], now: datetime) ->
     if unknown:
         raise InvalidRequest(f"A subscription has no field {', '.join(repr(u[:40]) for u in unknown)}; "
                              f"send {{\"NotificationUrl\": \"https://...\", \"Filter\": {{\"name\": \"...\"}}}}.")
-    url = check_callback_url(body.get("NotificationUrl"), allow_http=svc.settings.allow_http_callbacks,
+    url = check_callback_url(body.get("NotificationUrl"), policy=svc.settings.outbound,
                              what="NotificationUrl")
     name = check_filter(body.get("Filter"))
     if name:

@@ -64,7 +64,7 @@ def submit(svc: Services, sub: Submission) -> Operation:
     definition = svc.registry.get(sub.name)
     inputs = definition.validate(sub.inputs)
     _check_size(inputs)
-    callback = check_callback_url(sub.callback_url, allow_http=svc.settings.allow_http_callbacks) \
+    callback = check_callback_url(sub.callback_url, policy=svc.settings.outbound) \
         if sub.callback_url is not None else None
     ttl = _check_ttl(sub.ttl_seconds, svc.settings.default_ttl_seconds)
     now = svc.clock()

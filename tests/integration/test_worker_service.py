@@ -87,7 +87,8 @@ def test_happy_path_runs_ready_to_succeeded_with_outputs_and_calls_back_exactly_
     assert done.starttime and done.endtime and done.starttime <= done.endtime
     assert done.messageid == message.id
     assert done.callbackstate is CallbackState.DELIVERED and done.callbackresult.startswith("200")
-    assert callbacks.calls(url) == [{"status": 200, "content_type": "application/json", "body": {
+    assert callbacks.calls(url) == [{"status": 200, "content_type": "application/json", "host": url.split("/")[2],
+                                     "body": {
         "location": location(op.id), "backgroundOperationId": op.id,
         "backgroundOperationStateCode": 3, "backgroundOperationStatusCode": 30}}]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from shared.domain.addresses import OutboundPolicy
 from shared.domain.callbacks import MAX_URL_LENGTH, check_callback_url, status_body
 from shared.domain.errors import InvalidRequest
 from shared.domain.states import Status
@@ -15,21 +16,21 @@ LOCATION = "https://app.example.com/api/backgroundoperation/x"
     "https://example.com/cb",
     "HTTPS://EXAMPLE.COM/cb",
     "https://prod-01.westus.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?sig=a%2Bb&sp=x",
-    "https://127.0.0.1:8443/cb",
+    "https://1.1.1.1:8443/cb",
 ])
 @pytest.mark.parametrize("allow_http", [False, True])
 def test_https_urls_are_accepted(url, allow_http):
-    assert check_callback_url(url, allow_http=allow_http) == url
+    assert check_callback_url(url, policy=OutboundPolicy(open=allow_http)) == url
 
 
 def test_surrounding_whitespace_is_trimmed():
-    assert check_callback_url("  https://example.com/cb\n", allow_http=False) == "https://example.com/cb"
+    assert check_callback_url("  https://example.com/cb\n", policy=OutboundPolicy(open=False)) == "https://example.com/cb"
 
 
 def test_http_is_accepted_only_when_allowed():
-    assert check_callback_url("http://localhost:7071/cb", allow_http=True) == "http://localhost:7071/cb"
+    assert check_callback_url("http://localhost:7071/cb", policy=OutboundPolicy(open=True)) == "http://localhost:7071/cb"
     with pytest.raises(InvalidRequest, match="BGOPS_ALLOW_HTTP_CALLBACKS"):
-        check_callback_url("http://localhost:7071/cb", allow_http=False)
+        check_callback_url("http://localhost:7071/cb", policy=OutboundPolicy(open=False))
 
 
 @pytest.mark.parametrize("url", [
@@ -42,7 +43,7 @@ def test_http_is_accepted_only_when_allowed():
 @pytest.mark.parametrize("allow_http", [False, True])
 def test_unusable_urls_are_refused_without_echoing_the_url(url, allow_http):
     with pytest.raises(InvalidRequest) as info:
-        check_callback_url(url, allow_http=allow_http)
+        check_callback_url(url, policy=OutboundPolicy(open=allow_http))
     message = str(info.value)
     assert "SECRETSIG" not in message and "example.com" not in message
     assert "callback URL" in message
@@ -51,16 +52,16 @@ def test_unusable_urls_are_refused_without_echoing_the_url(url, allow_http):
 @pytest.mark.parametrize("value", [None, "", "   ", 42, ["https://example.com"], {"url": "https://x"}])
 def test_non_string_or_empty_values_are_refused(value):
     with pytest.raises(InvalidRequest, match="non-empty string"):
-        check_callback_url(value, allow_http=True)
+        check_callback_url(value, policy=OutboundPolicy(open=True))
 
 
 def test_a_url_of_exactly_the_maximum_length_is_accepted():
     url = "https://example.com/"
     url += "a" * (MAX_URL_LENGTH - len(url))
     assert len(url) == MAX_URL_LENGTH
-    assert check_callback_url(url, allow_http=False) == url
+    assert check_callback_url(url, policy=OutboundPolicy(open=False)) == url
     with pytest.raises(InvalidRequest, match="longer than"):
-        check_callback_url(url + "a", allow_http=False)
+        check_callback_url(url + "a", policy=OutboundPolicy(open=False))
 
 
 @pytest.mark.parametrize("status", [s for s in Status if s is not Status.FAILED], ids=lambda s: s.name)

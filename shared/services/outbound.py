@@ -1,0 +1,62 @@
+"""POSTing JSON to a caller's URL without letting the URL aim inside the network (issue 9).
+
+The host is resolved here, each address it resolves to is checked (``domain.addresses``), and
+the connection goes to the address that was checked: a DNS answer that changes between the
+check and the connection (rebinding) cannot redirect it. TLS still verifies the certificate
+against the host name (SNI and hostname check), and redirects are never followed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+import certifi
+import urllib3
+
+from ..domain.addresses import OutboundPolicy, refused
+
+
+class OutboundRefused(Exception):
+    """The URL's host resolves to an address callbacks may not reach."""
+
+
+def _address(host: str, port: int, policy: OutboundPolicy) -> str:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = [info[4][0] for info in infos]
+    if policy.guards(host) and any(refused(_ip(a)) for a in addresses):
+        raise OutboundRefused("the host resolves to a non-public address")
+    return str(addresses[0])
+
+
+def _ip(address: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(str(address).split("%", 1)[0])  # without an IPv6 zone (fe80::1%eth0)
+
+
+def post_json(url: str, payload: Any, *, policy: OutboundPolicy, timeout: float) -> int:
+    """POST ``payload`` as JSON to ``url`` at the address its host was checked to resolve to; the status code.
+
+    Raises OutboundRefused, or whatever the connection raises (the caller records it, never the URL).
+    """
+    parts = urlsplit(url)
+    host, https = parts.hostname or "", parts.scheme.lower() == "https"
+    port = parts.port or (443 if https else 80)
+    address = _address(host, port, policy)
+    pool: urllib3.HTTPConnectionPool
+    if https:
+        pool = urllib3.HTTPSConnectionPool(
+            address, port, timeout=timeout, retries=False, cert_reqs="CERT_REQUIRED", server_hostname=host,
+            assert_hostname=host, ca_certs=os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where())
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "Content-Type": "application/json",
+               "User-Agent": "background-operations"}
+    with pool:
+        response = pool.urlopen("POST", target, body=json.dumps(payload).encode("utf-8"), headers=headers,
+                                redirect=False, assert_same_host=False)
+    return int(response.status)

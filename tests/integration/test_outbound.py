@@ -1,0 +1,43 @@
+"""Callbacks and webhooks at delivery (issue 9): the host is resolved and checked, the connection goes to
+the checked address, and redirects are not followed. Against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from shared.domain.addresses import OutboundPolicy
+from shared.services.callbacks import post_callback
+
+
+def _post(url: str, policy: OutboundPolicy):
+    return post_callback(url, {"A": 1}, policy=policy, base_seconds=0, sleep=lambda s: None)
+
+
+def test_a_name_that_resolves_to_a_non_public_address_is_refused_at_delivery_and_not_retried(callbacks):
+    url = callbacks.new_url().replace("127.0.0.1", "localhost")  # passed submit as a name; resolves to loopback
+    delivery = _post(url, OutboundPolicy())
+    assert not delivery.delivered and "OutboundRefused" in delivery.detail and "not retried" in delivery.detail
+    assert callbacks.calls(urlsplit(url).path) == []  # nothing reached the server
+
+
+def test_an_allowed_host_is_reached_at_the_address_it_resolved_to_with_its_own_host_header(callbacks):
+    url = callbacks.new_url().replace("127.0.0.1", "localhost")
+    delivery = _post(url, OutboundPolicy(allowed_hosts=frozenset({"localhost"})))
+    assert delivery.delivered
+    [call] = callbacks.calls(urlsplit(url).path)
+    assert call["host"] == url.split("/")[2] and call["body"] == {"A": 1}
+    assert call["content_type"] == "application/json"
+
+
+def test_a_redirect_is_not_followed(callbacks):
+    url = callbacks.new_url(answers=(302,))
+    delivery = _post(url, OutboundPolicy(open=True))
+    assert not delivery.delivered and delivery.detail == "302 (not retried)"
+    assert len(callbacks.calls(url)) == 1 and callbacks.calls("/redirected") == []
+
+
+def test_connection_failures_and_5xx_are_retried_then_recorded(callbacks):
+    url = callbacks.new_url(answers=(503, 500))
+    assert _post(url, OutboundPolicy(open=True)).delivered and len(callbacks.calls(url)) == 3
+    nobody = _post("http://127.0.0.1:9/cb", OutboundPolicy(open=True))  # the discard port: nobody listens
+    assert not nobody.delivered and nobody.detail.endswith("after 4 attempts")
