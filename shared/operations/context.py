@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..domain.errors import OperationInterrupted
+from ..domain.errors import NonRetryableError, OperationInterrupted
 from ..domain.states import Status
 
 
@@ -20,13 +20,31 @@ class OperationContext:
     def __init__(self, *, operation_id: str = "", attempt: int = 1, runas: str = "",
                  status: Callable[[], Status] = lambda: Status.IN_PROGRESS,
                  progress: Callable[[int, str], None] = lambda percent, message: None,
-                 table_service: Any = None) -> None:
+                 table_service: Any = None, own_tables: frozenset[str] = frozenset(),
+                 post_json: Callable[[str, Any], int] | None = None) -> None:
         self.operation_id = operation_id
         self.attempt = attempt
         self.runas = runas
         self.table_service = table_service  # the app's storage account, for handlers that read tables
+        self._own_tables = frozenset(name.lower() for name in own_tables)
         self._status = status
         self._progress = progress
+        self._post_json = post_json
+
+    def table(self, name: str) -> Any:
+        """A client for table ``name`` of the app's account; never one of the app's own tables (its rows hold
+        every caller's inputs and callback URLs): NonRetryableError for those."""
+        if name.lower() in self._own_tables:
+            raise NonRetryableError(f"The table '{name}' holds this app's own records; operations may not read it.")
+        return self.table_service.get_table_client(name)
+
+    def post_json(self, url: str, payload: Any) -> int:
+        """POST ``payload`` as JSON to ``url``, by the rules callbacks follow: a public address (or one in
+        BGOPS_CALLBACK_ALLOWED_HOSTS), no redirects. Returns the status code; NonRetryableError for a URL
+        those rules refuse, the connection's own error otherwise."""
+        if self._post_json is None:
+            raise NonRetryableError("This context cannot send HTTP requests.")
+        return self._post_json(url, payload)
 
     @property
     def cancel_requested(self) -> bool:

@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import requests
 from azure.core.exceptions import ResourceNotFoundError
 
 from ..domain.error_codes import HANDLER_FAILED
@@ -17,7 +16,6 @@ from .registry import OperationRegistry, Parameter, ParamType
 
 SLEEP_STEP_SECONDS = 0.2
 DEFAULT_ERROR_CODE = HANDLER_FAILED
-SYNC_TIMEOUT_SECONDS = 30
 
 # Registered with the same decorator your operations use; the app adds them when BGOPS_ENABLE_SAMPLES is true.
 SAMPLES = OperationRegistry()
@@ -95,17 +93,16 @@ def sync_records(inputs: dict[str, Any], context: OperationContext) -> dict[str,
         raise NonRetryableError(f"BatchSize must be between 1 and 1000, not {batch_size}.")
     rows = _changed_rows(context, inputs["EntityName"], inputs.get("LastSyncDate") if mode == "Incremental" else None)
     synced = batches = 0
-    with requests.Session() as http:
-        for batch in _chunks(rows, batch_size):
-            context.raise_if_interrupted()
-            _post_batch(http, inputs["ExternalSystemUrl"], inputs["EntityName"], batch)
-            synced, batches = synced + len(batch), batches + 1
-            context.report_progress(0, f"{synced} records in {batches} batches")
+    for batch in _chunks(rows, batch_size):
+        context.raise_if_interrupted()
+        _post_batch(context, inputs["ExternalSystemUrl"], inputs["EntityName"], batch)
+        synced, batches = synced + len(batch), batches + 1
+        context.report_progress(0, f"{synced} records in {batches} batches")
     return {"RecordsSynced": synced, "Batches": batches}
 
 
 def _changed_rows(context: OperationContext, entity_name: str, since: str | None) -> Iterator[dict[str, Any]]:
-    table = context.table_service.get_table_client(entity_name)
+    table = context.table(entity_name)  # never the app's own table: its rows are every caller's operations
     if since is None:
         entities = table.list_entities()
     else:
@@ -129,12 +126,14 @@ def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[st
         yield batch
 
 
-def _post_batch(http: requests.Session, url: str, entity_name: str, batch: list[dict[str, Any]]) -> None:
-    try:
-        response = http.post(url, json={"entityName": entity_name, "records": batch}, timeout=SYNC_TIMEOUT_SECONDS)
-    except requests.RequestException as e:
+def _post_batch(context: OperationContext, url: str, entity_name: str, batch: list[dict[str, Any]]) -> None:
+    try:  # by the rules callbacks follow: a public address (or an allowed host), no redirects
+        status = context.post_json(url, {"entityName": entity_name, "records": batch})
+    except NonRetryableError:
+        raise
+    except Exception as e:
         raise OperationError(f"The external system could not be reached ({type(e).__name__}).") from None
-    if response.status_code == 429 or response.status_code >= 500:
-        raise OperationError(f"The external system answered {response.status_code}; will retry.")
-    if response.status_code >= 400:
-        raise NonRetryableError(f"The external system refused a batch with {response.status_code}.")
+    if status == 429 or status >= 500:
+        raise OperationError(f"The external system answered {status}; will retry.")
+    if status >= 300:
+        raise NonRetryableError(f"The external system refused a batch with {status}.")

@@ -6,11 +6,14 @@ import logging
 from typing import Any
 
 from ..domain.attempts import Outcome, failed, stopped, succeeded
+from ..domain.callbacks import check_callback_url
 from ..domain.error_codes import HANDLER_FAILED
 from ..domain.errors import InvalidRequest, NonRetryableError, OperationError, OperationInterrupted
 from ..domain.operation import from_key_values, to_key_values
 from ..operations.context import OperationContext
 from ..operations.registry import OperationDefinition
+from . import outbound
+from .container import Services
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +24,25 @@ MAX_PARAMETER_CHARS = 32_000
 def stored_length(text: str) -> int:
     """The length of ``text`` as Table Storage counts it: UTF-16 code units (an emoji is two)."""
     return len(text.encode("utf-16-le")) // 2
+
+
+OUTBOUND_TIMEOUT_SECONDS = 30
+
+
+def handler_context(svc: Services, **facts: Any) -> OperationContext:
+    """The context a handler runs with: ``facts`` (id, attempt, runas, status, progress), the app's storage
+    account but not its own tables, and outbound HTTP by the rules callbacks follow."""
+
+    def post_json(url: str, payload: Any) -> int:
+        try:
+            checked = check_callback_url(url, policy=svc.settings.outbound, what="The URL")
+            return outbound.post_json(checked, payload, policy=svc.settings.outbound,
+                                      timeout=OUTBOUND_TIMEOUT_SECONDS)
+        except (InvalidRequest, outbound.OutboundRefused) as e:
+            raise NonRetryableError(str(e)) from None
+
+    return OperationContext(table_service=svc.table_service, own_tables=frozenset({svc.settings.table_name}),
+                            post_json=post_json, **facts)
 
 
 def run_handler(definition: OperationDefinition, inputs: dict[str, Any], context: OperationContext) -> Outcome:

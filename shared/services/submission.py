@@ -19,9 +19,8 @@ from ..domain.errors import (
 from ..domain.ids import new_operation_id
 from ..domain.operation import Operation, to_key_values
 from ..domain.states import Event, Status
-from ..operations.context import OperationContext
 from .container import Services
-from .handlers import MAX_PARAMETER_CHARS, run_handler, stored_length
+from .handlers import MAX_PARAMETER_CHARS, handler_context, run_handler, stored_length
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def submit(svc: Services, sub: Submission) -> Operation:
 def run_now(svc: Services, name: str, inputs: Any, runas: str = "") -> dict[str, Any]:
     """Run the handler inside the request (no ``Prefer: respond-async``); no row is written."""
     definition = svc.registry.get(name)
-    context = OperationContext(runas=runas, table_service=svc.table_service)
+    context = handler_context(svc, runas=runas)
     outcome = run_handler(definition, definition.validate(inputs), context)
     if outcome.ending is not Ending.SUCCEEDED or outcome.outputs is None:
         raise HandlerFailed(outcome.errorcode or HANDLER_FAILED, outcome.errormessage or "The operation stopped.")

@@ -32,12 +32,11 @@ from ..domain.errors import (
 )
 from ..domain.operation import Operation
 from ..domain.states import Event, Status
-from ..operations.context import OperationContext
 from ..storage.work_messages import decode
 from .callbacks import deliver_callback, deliver_owed_callback
 from .container import Services
 from .events import publish_owed
-from .handlers import run_handler
+from .handlers import handler_context, run_handler
 from .rows import update_row, write
 
 log = logging.getLogger(__name__)
@@ -222,8 +221,8 @@ def _run_handler(svc: Services, attempt: _Attempt) -> Outcome:
         definition = svc.registry.get(op.name)
     except UnknownOperation as e:
         return failed(NOT_REGISTERED, str(e), retryable=False)
-    context = OperationContext(operation_id=op.id, attempt=attempt.attempt, runas=op.runas, status=attempt.status,
-                               progress=attempt.progress, table_service=svc.table_service)
+    context = handler_context(svc, operation_id=op.id, attempt=attempt.attempt, runas=op.runas,
+                              status=attempt.status, progress=attempt.progress)
     return run_handler(definition, op.inputs, context)
 
 

@@ -145,3 +145,16 @@ def test_sync_refuses_bad_options_for_good_before_reading_any_table(inputs, mess
     context = OperationContext(table_service=NoStorage())
     with pytest.raises(NonRetryableError, match=message):
         sync_records({"EntityName": "Contacts", "ExternalSystemUrl": "https://example.com/in", **inputs}, context)
+
+
+@pytest.mark.parametrize("name", ["backgroundoperations", "BackgroundOperations"])
+def test_no_handler_may_read_the_apps_own_table_through_the_context(name):
+    class Storage:
+        def get_table_client(self, table):
+            raise AssertionError(f"{table} was opened")
+
+    context = OperationContext(table_service=Storage(), own_tables=frozenset({"backgroundoperations"}))
+    with pytest.raises(NonRetryableError, match="this app's own records"):
+        context.table(name)
+    with pytest.raises(NonRetryableError, match="this app's own records"):
+        sync_records({"EntityName": name, "ExternalSystemUrl": "https://example.com/in"}, context)
