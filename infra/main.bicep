@@ -73,6 +73,9 @@ var bgopsSettings = {
   BGOPS_PUBLIC_BASE_URL: ''
   // Comma-separated hosts callbacks and webhooks may reach although they are not public (a private ERP).
   BGOPS_CALLBACK_ALLOWED_HOSTS: ''
+  // Signs callbacks and webhooks (Standard Webhooks) when set: whsec_ + base64 of 32 random bytes.
+  // A secret: set it as a Key Vault reference (@Microsoft.KeyVault(SecretUri=...)), not here.
+  BGOPS_CALLBACK_SIGNING_KEY: ''
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .domain.addresses import OutboundPolicy
+from .domain.signing import parse_signing_key
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 STORAGE_SETTING = "AzureWebJobsStorage"
@@ -77,6 +78,13 @@ def _base_url(name: str, text: str) -> str:
     return text
 
 
+def _signing_key(name: str, text: str) -> bytes | None:
+    try:
+        return parse_signing_key(text)
+    except ValueError as e:
+        raise SettingsError(f"{name} {e}.") from None  # never echoes the value: it is a secret
+
+
 def _hosts(text: str) -> frozenset[str]:
     return frozenset(h.strip().lower().rstrip(".") for h in text.split(",") if h.strip())
 
@@ -116,6 +124,7 @@ APP_SETTINGS = (
     AppSetting("callback_retry_base_seconds", "BGOPS_CALLBACK_RETRY_BASE_SECONDS", "2", _seconds),
     AppSetting("public_base_url", "BGOPS_PUBLIC_BASE_URL", "", lambda n, t: _base_url(n, t)),
     AppSetting("callback_allowed_hosts", "BGOPS_CALLBACK_ALLOWED_HOSTS", "", lambda n, t: _hosts(t)),
+    AppSetting("callback_signing_key", "BGOPS_CALLBACK_SIGNING_KEY", "", lambda n, t: _signing_key(n, t)),
 )
 DEFAULTS = {setting.name: setting.default for setting in APP_SETTINGS}
 
@@ -162,6 +171,8 @@ class Settings:
     public_base_url: str = _default("public_base_url")
     # Hosts callbacks and webhooks may reach although they are not public (a private ERP, say).
     callback_allowed_hosts: frozenset[str] = _default("callback_allowed_hosts")
+    # Signs every callback and webhook (Standard Webhooks) when set. A secret: kept out of repr and logs.
+    callback_signing_key: bytes | None = field(default=None, repr=False)
     public_host_name: str = ""  # WEBSITE_HOSTNAME
 
     @property

@@ -134,6 +134,7 @@ class CallbackServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: dict[str, list[dict]] = defaultdict(list)
+        self._raw: dict[str, list[tuple[dict[str, str], bytes]]] = defaultdict(list)
         self.respond: dict[str, list[int]] = {}
         server = self
 
@@ -147,6 +148,7 @@ class CallbackServer:
                     server._calls[path].append({"status": status, "content_type": self.headers.get("Content-Type"),
                                                 "host": self.headers.get("Host"),
                                                 "body": json.loads(body or b"null")})
+                    server._raw[path].append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(status)
                 if 300 <= status < 400:  # a redirect, to see that nobody follows it
                     self.send_header("Location", f"{server.base}/redirected")
@@ -172,6 +174,12 @@ class CallbackServer:
         path = url_or_path.removeprefix(self.base).split("?")[0]
         with self._lock:
             return list(self._calls[path])
+
+    def raw_calls(self, url_or_path: str) -> list[tuple[dict[str, str], bytes]]:
+        """Every request's headers (lower-case names) and exact body, as a receiver verifies them."""
+        path = url_or_path.removeprefix(self.base).split("?")[0]
+        with self._lock:
+            return list(self._raw[path])
 
     def stop(self) -> None:
         self._http.shutdown()

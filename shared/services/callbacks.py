@@ -13,6 +13,7 @@ from ..domain.addresses import OutboundPolicy
 from ..domain.callbacks import status_body
 from ..domain.errors import ConcurrencyConflict, OperationNotFound
 from ..domain.operation import CallbackState, Operation
+from ..domain.signing import signature_headers
 from .container import Services
 from .locations import status_location
 from .outbound import OutboundRefused, post_json
@@ -33,13 +34,21 @@ class Delivery:
 
 
 def post_callback(url: str, payload: dict[str, Any], *, policy: OutboundPolicy, base_seconds: float,
+                  message_id: str = "", signing_key: bytes | None = None,
                   sleep: Callable[[float], None] = time.sleep) -> Delivery:
     """POST ``payload`` (``outbound``: checked address, no redirects); retry connection errors, 429 and
-    5xx with backoff. A refused address is not retried. Never logs the URL."""
+    5xx with backoff. A refused address is not retried. Never logs the URL.
+
+    With a ``signing_key``, each attempt is signed (Standard Webhooks) as message ``message_id``, the
+    same id for every retry, so that a receiver can tell a repeat from a new message.
+    """
+    def sign(body: bytes) -> dict[str, str]:
+        return signature_headers(signing_key, message_id, int(time.time()), body) if signing_key else {}
+
     detail, status = "", None
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            status = post_json(url, payload, policy=policy, timeout=TIMEOUT_SECONDS)
+            status = post_json(url, payload, policy=policy, timeout=TIMEOUT_SECONDS, sign=sign)
         except OutboundRefused:
             return Delivery(False, "OutboundRefused: the host resolves to a non-public address (not retried)")
         except Exception as e:  # any failure is recorded; the exception text would carry the URL
@@ -82,7 +91,8 @@ def deliver_callback(svc: Services, op: Operation) -> Operation:
     if not op.callbackurl:  # nothing to deliver to (only a row with a URL owes a callback)
         return op
     delivery = post_callback(op.callbackurl, payload, policy=svc.settings.outbound,
-                             base_seconds=svc.settings.callback_retry_base_seconds)
+                             base_seconds=svc.settings.callback_retry_base_seconds,
+                             message_id=f"msg_{op.id}", signing_key=svc.settings.callback_signing_key)
     log.info("Callback of operation %s: %s (%s).", op.id, "delivered" if delivery.delivered else "FAILED",
              delivery.detail)
     state = CallbackState.DELIVERED if delivery.delivered else CallbackState.FAILED

@@ -60,9 +60,10 @@ def deliver_event(svc: Services, body: str) -> None:
     except SubscriptionNotFound:
         log.info("Dropped an event for subscription %s: it no longer exists.", sub_id)
         return
-    delivery = post_callback(sub.notification_url, payload, policy=svc.settings.outbound,
-                             base_seconds=svc.settings.callback_retry_base_seconds)
     operation_id = payload.get("InputParameters", {}).get("BackgroundOperationId")
+    delivery = post_callback(sub.notification_url, payload, policy=svc.settings.outbound,
+                             base_seconds=svc.settings.callback_retry_base_seconds,
+                             message_id=f"msg_{operation_id}_{sub.id}", signing_key=svc.settings.callback_signing_key)
     log.info("Event of operation %s to subscription %s: %s (%s).", operation_id, sub.id,
              "delivered" if delivery.delivered else "FAILED", delivery.detail)
     if delivery.status == GONE:

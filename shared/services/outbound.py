@@ -12,6 +12,7 @@ import ipaddress
 import json
 import os
 import socket
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,10 +38,12 @@ def _ip(address: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ipaddress.ip_address(str(address).split("%", 1)[0])  # without an IPv6 zone (fe80::1%eth0)
 
 
-def post_json(url: str, payload: Any, *, policy: OutboundPolicy, timeout: float) -> int:
+def post_json(url: str, payload: Any, *, policy: OutboundPolicy, timeout: float,
+              sign: Callable[[bytes], dict[str, str]] | None = None) -> int:
     """POST ``payload`` as JSON to ``url`` at the address its host was checked to resolve to; the status code.
 
-    Raises OutboundRefused, or whatever the connection raises (the caller records it, never the URL).
+    ``sign`` gives extra headers for the exact body bytes (the signature). Raises OutboundRefused,
+    or whatever the connection raises (the caller records it, never the URL).
     """
     parts = urlsplit(url)
     host, https = parts.hostname or "", parts.scheme.lower() == "https"
@@ -54,9 +57,9 @@ def post_json(url: str, payload: Any, *, policy: OutboundPolicy, timeout: float)
     else:
         pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    body = json.dumps(payload).encode("utf-8")
     headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "Content-Type": "application/json",
-               "User-Agent": "background-operations"}
+               "User-Agent": "background-operations", **(sign(body) if sign else {})}
     with pool:
-        response = pool.urlopen("POST", target, body=json.dumps(payload).encode("utf-8"), headers=headers,
-                                redirect=False, assert_same_host=False)
+        response = pool.urlopen("POST", target, body=body, headers=headers, redirect=False, assert_same_host=False)
     return int(response.status)

@@ -3,9 +3,13 @@ the checked address, and redirects are not followed. Against a real HTTP server 
 
 from __future__ import annotations
 
+import base64
 from urllib.parse import urlsplit
 
+from standardwebhooks.webhooks import Webhook
+
 from shared.domain.addresses import OutboundPolicy
+from shared.domain.signing import parse_signing_key
 from shared.services.callbacks import post_callback
 
 
@@ -41,3 +45,22 @@ def test_connection_failures_and_5xx_are_retried_then_recorded(callbacks):
     assert _post(url, OutboundPolicy(open=True)).delivered and len(callbacks.calls(url)) == 3
     nobody = _post("http://127.0.0.1:9/cb", OutboundPolicy(open=True))  # the discard port: nobody listens
     assert not nobody.delivered and nobody.detail.endswith("after 4 attempts")
+
+
+def test_with_a_signing_key_every_attempt_is_signed_as_one_message_a_receiver_verifies(callbacks):
+    secret = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+    url = callbacks.new_url(answers=(503,))  # one retry: the same message id, signed again
+    delivery = post_callback(url, {"A": 1}, policy=OutboundPolicy(open=True), base_seconds=0, sleep=lambda s: None,
+                             message_id="msg_op1", signing_key=parse_signing_key(secret))
+    assert delivery.delivered
+    received = callbacks.raw_calls(url)
+    assert len(received) == 2 and {headers["webhook-id"] for headers, _ in received} == {"msg_op1"}
+    for headers, body in received:
+        assert Webhook(secret).verify(body, headers) == {"A": 1}
+
+
+def test_without_a_signing_key_nothing_is_signed(callbacks):
+    url = callbacks.new_url()
+    assert _post(url, OutboundPolicy(open=True)).delivered
+    [(headers, _)] = callbacks.raw_calls(url)
+    assert not {"webhook-id", "webhook-timestamp", "webhook-signature"} & set(headers)
