@@ -14,6 +14,10 @@ from ..domain.errors import InvalidRequest
 
 CALLBACK_TOKENS = ("odata.callback", "callback")
 PAGE_SIZE_PREFERENCE = "odata.maxpagesize"
+# The header's shape, bounded: a callback URL (at most 2,048 characters) and a few preferences fit well.
+MAX_HEADER_CHARS = 4096
+MAX_PREFERENCES = 16
+MAX_PARAMETERS = 8
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,14 @@ def parse_prefer(header: str | None) -> Preferences:
     """``respond-async, odata.callback; url="..."`` (or the older ``callback; url=...``), and
     ``odata.maxpagesize=N``; InvalidRequest for a header that cannot be read."""
     respond_async, url, token, page_size = False, None, None, None
-    for preference in _split(header or "", ","):
+    if len(header or "") > MAX_HEADER_CHARS:
+        raise InvalidRequest(f"The Prefer header is longer than {MAX_HEADER_CHARS} characters.")
+    preferences = _split(header or "", ",")
+    if len(preferences) > MAX_PREFERENCES:
+        raise InvalidRequest(f"The Prefer header has more than {MAX_PREFERENCES} preferences.")
+    for preference in preferences:
+        if len(_split(preference, ";")) > MAX_PARAMETERS + 1:
+            raise InvalidRequest(f"A preference in the Prefer header has more than {MAX_PARAMETERS} parameters.")
         name, value = _name_value(preference.split(";", 1)[0])
         if not name:
             raise InvalidRequest("The Prefer header has a preference with no name; send, for example, "

@@ -126,3 +126,19 @@ def test_any_header_is_read_or_refused_never_crashes(header):
         parse_prefer(header)
     except InvalidRequest:
         pass
+
+
+@pytest.mark.parametrize("header, words", [
+    ("respond-async, " + "x" * 5000, "longer than 4096"),
+    (", ".join(["respond-async"] * 17), "more than 16 preferences"),
+    ("odata.callback; " + "; ".join(f"p{i}=1" for i in range(9)), "more than 8 parameters"),
+])
+def test_a_prefer_header_of_an_unbounded_shape_is_refused(header, words):
+    with pytest.raises(InvalidRequest, match=words):
+        parse_prefer(header)
+
+
+def test_a_prefer_header_at_its_bounds_is_read():
+    url = "https://example.com/" + "a" * 2000
+    header = ", ".join(["respond-async"] * 15 + [f'odata.callback; url="{url}"'])
+    assert parse_prefer(header).callback_url == url
