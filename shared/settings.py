@@ -37,6 +37,9 @@ HOST_SETTINGS = ("FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsFeatureFlags", "APPLIC
                  "APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
 # Set by the platform in Azure (never in app settings): the app's default host name.
 WEBSITE_HOSTNAME = "WEBSITE_HOSTNAME"
+# "True" when App Service Authentication (Easy Auth) is on: only then does the platform put the
+# caller's identity in X-MS-CLIENT-PRINCIPAL* (and strip any a client sent).
+WEBSITE_AUTH_ENABLED = "WEBSITE_AUTH_ENABLED"
 
 
 def known_settings() -> frozenset[str]:
@@ -174,6 +177,7 @@ class Settings:
     # Signs every callback and webhook (Standard Webhooks) when set. A secret: kept out of repr and logs.
     callback_signing_key: bytes | None = field(default=None, repr=False)
     public_host_name: str = ""  # WEBSITE_HOSTNAME
+    platform_authentication: bool = False  # WEBSITE_AUTH_ENABLED: principal headers are the platform's
 
     @property
     def outbound(self) -> OutboundPolicy:
@@ -260,6 +264,7 @@ def load_settings(env: Mapping[str, str] | None = None, host_json: Path = APP_RO
         else _number("maxDequeueCount", str(max_attempts), int, 1),
         route_prefix=(HOST_ROUTE_PREFIX if route_prefix is None else str(route_prefix)).strip("/"),
         public_host_name=env.get(WEBSITE_HOSTNAME, "").strip(),
+        platform_authentication=env.get(WEBSITE_AUTH_ENABLED, "").strip().lower() == "true",
     )
 
 

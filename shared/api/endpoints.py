@@ -16,7 +16,7 @@ from ..services.container import Services, get_services
 from ..services.locations import status_location
 from . import urls, views
 from .errors import json_response
-from .handling import PRINCIPAL_HEADER, api, json_body, operation_id_of
+from .handling import api, caller_of, json_body, operation_id_of
 from .prefer import parse_prefer
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def _accepted(svc: Services, op: Operation, carried: dict[str, str], token: str 
 def submit_webapi(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """POST data/v9.2/{name}: in the background with Prefer: respond-async, else synchronously."""
     prefs = parse_prefer(req.headers.get("Prefer"))
-    name, inputs, runas = req.route_params.get("name", ""), json_body(req), req.headers.get(PRINCIPAL_HEADER, "")
+    name, inputs, runas = req.route_params.get("name", ""), json_body(req), caller_of(svc, req)
     if not prefs.respond_async:
         return json_response(submission.run_now(svc, name, inputs, runas))
     carried = urls.carried(req)  # read (and a bad opt-in refused) before anything is written
@@ -63,7 +63,7 @@ def execute_background_operation(svc: Services, req: func.HttpRequest) -> func.H
     sub = submission.Submission(
         name=request["RequestName"], inputs={} if request.get("Parameters") is None else request["Parameters"],
         base_url=urls.public_base(req, svc.settings),
-        runas=req.headers.get(PRINCIPAL_HEADER, ""), callback_url=body.get("CallbackUri"),
+        runas=caller_of(svc, req), callback_url=body.get("CallbackUri"),
         ttl_seconds=body.get("TtlInSeconds"),
         postpone_until=None if postpone is None else parse_time(postpone, "PostponeUntil"))
     op = submission.submit(svc, sub)

@@ -90,6 +90,13 @@ def _finite(text: str) -> float:
     return value
 
 
+def caller_of(svc: Services, req: func.HttpRequest) -> str:
+    """The caller's principal id for ``runas``: the platform's X-MS-CLIENT-PRINCIPAL-ID when App Service
+    Authentication is on (it strips any a client sends); otherwise nobody vouches for the header, so it is
+    ignored and ``runas`` is empty: a caller cannot make itself someone else."""
+    return req.headers.get(PRINCIPAL_HEADER, "") if svc.settings.platform_authentication else ""
+
+
 def operation_id_of(req: func.HttpRequest) -> str:
     """The operation id in the route (``{id}``); InvalidRequest when it is not one."""
     return parse_operation_id(req.route_params.get("id", ""))
