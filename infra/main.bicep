@@ -50,6 +50,9 @@ param location string
 @description('Optional: the object id of a user or group to grant the same data roles, for local debugging against the cloud account.')
 param principalId string = ''
 
+@description('Optional: the application (client) id of an Entra ID app registration. Set, it turns on App Service Authentication: every call needs an Entra ID token, and runas is the caller. Empty: function keys only.')
+param entraClientId string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 // azd allows - _ . ( ) in environment names; storage account names allow none of them.
 var prefix = toLower(take(replace(replace(replace(replace(replace(environmentName, '-', ''), '_', ''), '.', ''), '(', ''), ')', ''), 9))
@@ -143,6 +146,7 @@ module app 'modules/functionapp.bicep' = {
     identityClientId: identity.outputs.clientId
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     bgopsSettings: bgopsSettings
+    entraClientId: entraClientId
   }
   // The app must not start before its identity may read and write storage.
   dependsOn: [ rbac ]

@@ -12,6 +12,8 @@ param identityClientId string
 param applicationInsightsName string
 @description('The BGOPS_* settings of the app (main.bicep holds them with their defaults).')
 param bgopsSettings object
+@description('Entra ID app registration (client id) for App Service Authentication; empty leaves it off.')
+param entraClientId string = ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -85,6 +87,33 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
     })
+  }
+}
+
+// App Service Authentication (Easy Auth), only with an app registration: every request needs an Entra ID
+// token (401 without one), /api/health stays open for probes, and the platform passes the caller on
+// as X-MS-CLIENT-PRINCIPAL*, which the app then records as runas (WEBSITE_AUTH_ENABLED is set by it).
+resource authentication 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(entraClientId)) {
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: [ '/api/health' ]
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: entraClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: { allowedAudiences: [ 'api://${entraClientId}', entraClientId ] }
+      }
+    }
+    login: { tokenStore: { enabled: false } }
   }
 }
 

@@ -197,3 +197,14 @@ def test_the_deployed_package_imports_nothing_from_development_folders():
     sources = "\n".join(p.read_text() for p in (REPO / "shared").rglob("*.py"))
     sources += (REPO / "function_app.py").read_text()
     assert not re.search(r"^\s*(from|import)\s+(devhost|tests|bench|pytest|croniter)\b", sources, flags=re.M)
+
+
+def test_bicep_turns_on_entra_id_authentication_only_when_given_an_app_registration():
+    main, site = (INFRA / "main.bicep").read_text(), (INFRA / "modules" / "functionapp.bicep").read_text()
+    assert re.search(r"^param entraClientId string = ''$", main, flags=re.M)  # off by default
+    assert "entraClientId: entraClientId" in main
+    assert "resource authentication 'Microsoft.Web/sites/config@" in site
+    assert "= if (!empty(entraClientId))" in site and "name: 'authsettingsV2'" in site
+    for required in ("requireAuthentication: true", "unauthenticatedClientAction: 'Return401'",
+                     "excludedPaths: [ '/api/health' ]", "clientId: entraClientId"):
+        assert required in site, required
