@@ -19,23 +19,26 @@ from urllib.parse import urlsplit
 import certifi
 import urllib3
 
-from ..domain.addresses import OutboundPolicy, refused
+from ..domain.addresses import OutboundPolicy, ip_literal, refused
 
 
 class OutboundRefused(Exception):
     """The URL's host resolves to an address callbacks may not reach."""
 
 
+def _resolved(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    parsed = ip_literal(address)  # the one parser of addresses (it drops an IPv6 zone such as %eth0)
+    if parsed is None:
+        raise OutboundRefused("the resolver returned something that is not an address")
+    return parsed
+
+
 def _address(host: str, port: int, policy: OutboundPolicy) -> str:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = [info[4][0] for info in infos]
-    if policy.guards(host) and any(refused(_ip(a)) for a in addresses):
+    addresses = [str(info[4][0]) for info in infos]
+    if policy.guards(host) and any(refused(_resolved(a)) for a in addresses):
         raise OutboundRefused("the host resolves to a non-public address")
     return str(addresses[0])
-
-
-def _ip(address: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    return ipaddress.ip_address(str(address).split("%", 1)[0])  # without an IPv6 zone (fe80::1%eth0)
 
 
 def post_json(url: str, payload: Any, *, policy: OutboundPolicy, timeout: float,
