@@ -79,6 +79,9 @@ var bgopsSettings = {
   // Signs callbacks and webhooks (Standard Webhooks) when set: whsec_ + base64 of 32 random bytes.
   // A secret: set it as a Key Vault reference (@Microsoft.KeyVault(SecretUri=...)), not here.
   BGOPS_CALLBACK_SIGNING_KEY: ''
+  // With Entra ID authentication on: the app role (its value in the app registration) that sees every
+  // caller's operations; everyone else sees only their own.
+  BGOPS_ADMIN_ROLE: 'BackgroundOperations.Admin'
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

@@ -88,6 +88,12 @@ def _signing_key(name: str, text: str) -> bytes | None:
         raise SettingsError(f"{name} {e}.") from None  # never echoes the value: it is a secret
 
 
+def _role(name: str, text: str) -> str:
+    if not text.strip():
+        raise SettingsError(f"{name} must name an app role (the value of a role in the app registration).")
+    return text.strip()
+
+
 def _hosts(text: str) -> frozenset[str]:
     return frozenset(h.strip().lower().rstrip(".") for h in text.split(",") if h.strip())
 
@@ -128,6 +134,7 @@ APP_SETTINGS = (
     AppSetting("public_base_url", "BGOPS_PUBLIC_BASE_URL", "", lambda n, t: _base_url(n, t)),
     AppSetting("callback_allowed_hosts", "BGOPS_CALLBACK_ALLOWED_HOSTS", "", lambda n, t: _hosts(t)),
     AppSetting("callback_signing_key", "BGOPS_CALLBACK_SIGNING_KEY", "", lambda n, t: _signing_key(n, t)),
+    AppSetting("admin_role", "BGOPS_ADMIN_ROLE", "BackgroundOperations.Admin", lambda n, t: _role(n, t)),
 )
 DEFAULTS = {setting.name: setting.default for setting in APP_SETTINGS}
 
@@ -176,6 +183,8 @@ class Settings:
     callback_allowed_hosts: frozenset[str] = _default("callback_allowed_hosts")
     # Signs every callback and webhook (Standard Webhooks) when set. A secret: kept out of repr and logs.
     callback_signing_key: bytes | None = field(default=None, repr=False)
+    # The app role that sees and steers every caller's operations when App Service Authentication is on.
+    admin_role: str = _default("admin_role")
     public_host_name: str = ""  # WEBSITE_HOSTNAME
     platform_authentication: bool = False  # WEBSITE_AUTH_ENABLED: principal headers are the platform's
 

@@ -54,7 +54,8 @@ def make_op(*, status: Status = Status.WAITING_FOR_RESOURCES, expires: datetime 
 
 def expired_rows(ops) -> list[ExpiredRow]:
     """What list_expired would yield for these rows."""
-    return [ExpiredRow(op.id, expiry_marker(op.id, op.createdon + timedelta(seconds=op.ttlinseconds))) for op in ops]
+    return [ExpiredRow(op.id, expiry_marker(op.id, op.createdon + timedelta(seconds=op.ttlinseconds), op.runas))
+            for op in ops]
 
 
 def seed(store, ops: list[Operation]) -> list[Operation]:
@@ -132,19 +133,20 @@ class OperationStoreContract:
         got = store.get(op.id)
 
         assert stored.etag and got.etag == stored.etag
+        assert stored.versionnumber == got.versionnumber == 1  # the store counts writes, whatever it was given
         for column in dataclasses.fields(Operation):
-            if column.name != "etag":
+            if column.name not in ("etag", "versionnumber"):
                 assert getattr(got, column.name) == getattr(op, column.name), column.name
         for column in ("createdon", "modifiedon", "starttime", "endtime", "postponeuntil", "callbackclaimedon"):
             assert getattr(got, column).utcoffset() == timedelta(0), f"{column} is not UTC"
         assert got.callbackurl == op.callbackurl  # kept for the worker, though never shown
-        assert got == op
+        assert got == op.with_changes(versionnumber=1)
 
     def test_create_then_get_keeps_unset_columns_unset(self, store):
         op = make_op()
         store.create(op)
         got = store.get(op.id)
-        assert got == op
+        assert got == op.with_changes(versionnumber=1)
         for column in ("outputs", "starttime", "endtime", "errorcode", "errormessage", "postponeuntil",
                        "callbackurl", "callbackclaimedon", "progresspercent"):
             assert getattr(got, column) is None, column
@@ -189,7 +191,7 @@ class OperationStoreContract:
 
     def test_replace_of_a_deleted_row_raises_operation_not_found(self, store):
         op = store.create(make_op())
-        store.delete(op.id)
+        store.delete(op)
         with pytest.raises(OperationNotFound):
             store.replace(op.with_changes(retrycount=1))
 
@@ -197,11 +199,11 @@ class OperationStoreContract:
 
     def test_delete_is_idempotent(self, store):
         op = store.create(make_op())
-        store.delete(op.id)
+        store.delete(op)
         with pytest.raises(OperationNotFound):
             store.get(op.id)
-        store.delete(op.id)  # already gone
-        store.delete(new_id(utc_now()))  # never existed
+        store.delete(op)  # already gone
+        store.delete(make_op())  # never existed
 
     # --- list -----------------------------------------------------------------------------------
 
@@ -284,6 +286,53 @@ class OperationStoreContract:
                                            Comparison("backgroundoperationstatuscode", "eq", Status.FAILED.value))))
         assert ids(page.operations) == [op.id for op in ops if op.name == "sample_B" and op.status is Status.FAILED]
 
+    # --- owners (issue 9) ------------------------------------------------------------------------
+
+    def test_versionnumber_counts_every_write_and_makes_the_callers_etag(self, store):
+        op = store.create(make_op(runas="alice"))
+        assert (op.versionnumber, op.version_tag) == (1, 'W/"1"')
+        op = store.replace(op.with_changes(retrycount=1))
+        op = store.replace(op.with_changes(retrycount=2, status=Status.SUCCEEDED))
+        assert op.versionnumber == store.get(op.id).versionnumber == 3
+        listed = store.list(ListQuery(owner="alice")).operations
+        assert [(r.versionnumber, r.retrycount, r.status) for r in listed] == [(3, 2, Status.SUCCEEDED)]
+
+    def test_list_for_an_owner_returns_only_its_rows_newest_first_in_pages(self, store):
+        now = utc_now()
+        owners = ("alice", "bob", "", "al", "alice ")  # look-alikes must not match
+        ops = seed(store, [make_op(created=now - timedelta(seconds=i), shard=SHARDS[i % 16], runas=owners[i % 5])
+                           for i in range(40)])
+        alices = sorted(op.id for op in ops if op.runas == "alice")
+        pages = all_pages(store, ListQuery(top=3, owner="alice"))
+        assert [op.id for page in pages for op in page] == alices
+        assert all(op.runas == "alice" for page in pages for op in page)
+        # Everyone's list has every row once (an owner's copy is never listed as a row of its own).
+        assert sorted(ids(store.list(ListQuery(top=1000)).operations)) == sorted(ids(ops))
+
+    def test_list_for_an_owner_applies_the_filter_too(self, store):
+        ops = seed(store, [make_op(runas=r, status=s) for r in ("alice", "bob") for s in (*TERMINAL, *TERMINAL)])
+        failed = Comparison("backgroundoperationstatuscode", "eq", Status.FAILED.value)
+        page = store.list(ListQuery(where=(failed,), owner="bob"))
+        assert sorted(ids(page.operations)) == sorted(op.id for op in ops
+                                                      if op.runas == "bob" and op.status is Status.FAILED)
+
+    def test_an_owners_list_sees_each_write_to_its_rows(self, store):
+        op = store.create(make_op(runas="carol"))
+        op = store.replace(op.with_changes(status=Status.IN_PROGRESS, progresspercent=40))
+        [listed] = store.list(ListQuery(owner="carol")).operations
+        assert (listed.status, listed.progresspercent, listed.version_tag) == (Status.IN_PROGRESS, 40, op.version_tag)
+
+    def test_delete_and_purge_remove_an_owners_rows_from_its_list(self, store):
+        past = utc_now() - timedelta(hours=1)
+        kept, deleted = store.create(make_op(runas="dave")), store.create(make_op(runas="dave"))
+        expired = seed(store, [make_op(status=Status.SUCCEEDED, expires=past, runas="dave", shard=SHARDS[i])
+                               for i in range(3)])
+        store.delete(deleted)
+        assert sorted(ids(store.list_expired(utc_now()))) == sorted(ids(expired))
+        assert store.delete_expired(store.list_expired(utc_now())) == 3
+        assert ids(store.list(ListQuery(owner="dave")).operations) == [kept.id]
+        assert list(store.list_expired(utc_now())) == []
+
     # --- expiry and purge -----------------------------------------------------------------------
 
     def test_list_expired_returns_only_finished_rows_whose_expiry_passed(self, store):
@@ -316,7 +365,7 @@ class OperationStoreContract:
     def test_delete_expired_succeeds_when_some_rows_are_already_gone(self, store):
         ops = seed(store, [make_op(shard=SHARDS[i % 3]) for i in range(30)])
         for op in ops[::4]:
-            store.delete(op.id)  # a concurrent purge got there first
+            store.delete(op)  # a concurrent purge got there first
         store.delete_expired(expired_rows(ops))
         assert store.list(ListQuery(top=1000)).operations == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -284,3 +285,21 @@ class AppProcess:
         self.process.kill()
         self.process.wait(10)
         self._log.close()
+
+
+ROLE_CLAIM = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
+ADMIN_ROLE = "BackgroundOperations.Admin"  # BGOPS_ADMIN_ROLE's default
+
+
+def principal(user: str, *roles: str) -> requests.Session:
+    """A session that arrives as App Service's front end hands a signed-in ``user`` on, with its app roles:
+    ``X-MS-CLIENT-PRINCIPAL-ID`` and the claims, base64 JSON, in ``X-MS-CLIENT-PRINCIPAL``
+    (learn.microsoft.com/azure/app-service/configure-authentication-user-identities)."""
+    claims = [{"typ": "http://schemas.microsoft.com/identity/claims/objectidentifier", "val": user},
+              *({"typ": ROLE_CLAIM, "val": role} for role in roles)]
+    payload = {"auth_typ": "aad", "claims": claims, "name_typ": "name", "role_typ": ROLE_CLAIM}
+    session = requests.Session()
+    session.headers.update({"X-MS-CLIENT-PRINCIPAL-ID": user, "X-MS-CLIENT-PRINCIPAL-NAME": f"{user}@contoso.com",
+                            "X-MS-CLIENT-PRINCIPAL-IDP": "aad",
+                            "X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps(payload).encode()).decode()})
+    return session

@@ -41,7 +41,7 @@ def _accepted(svc: Services, op: Operation, carried: dict[str, str], token: str 
 def submit_webapi(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """POST data/v9.2/{name}: in the background with Prefer: respond-async, else synchronously."""
     prefs = parse_prefer(req.headers.get("Prefer"))
-    name, inputs, runas = req.route_params.get("name", ""), json_body(req), caller_of(svc, req)
+    name, inputs, runas = req.route_params.get("name", ""), json_body(req), caller_of(svc, req).id
     if not prefs.respond_async:
         return json_response(submission.run_now(svc, name, inputs, runas))
     carried = urls.carried(req)  # read (and a bad opt-in refused) before anything is written
@@ -63,7 +63,7 @@ def execute_background_operation(svc: Services, req: func.HttpRequest) -> func.H
     sub = submission.Submission(
         name=request["RequestName"], inputs={} if request.get("Parameters") is None else request["Parameters"],
         base_url=urls.public_base(req, svc.settings),
-        runas=caller_of(svc, req), callback_url=body.get("CallbackUri"),
+        runas=caller_of(svc, req).id, callback_url=body.get("CallbackUri"),
         ttl_seconds=body.get("TtlInSeconds"),
         postpone_until=None if postpone is None else parse_time(postpone, "PostponeUntil"))
     op = submission.submit(svc, sub)
@@ -74,13 +74,13 @@ def execute_background_operation(svc: Services, req: func.HttpRequest) -> func.H
 def status_monitor(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET backgroundoperation/{id}: 202 while it runs (clients keep polling), 200 when done
     (500 for Failed or Canceled when the caller opted in). DELETE: ask for cancellation."""
-    operation_id = operation_id_of(req)
+    operation_id, caller = operation_id_of(req), caller_of(svc, req)
     if req.method.upper() == "DELETE":
-        op = control.cancel(svc, operation_id, if_match=req.headers.get("If-Match"))
+        op = control.cancel(svc, operation_id, caller, if_match=req.headers.get("If-Match"))
         return json_response({"backgroundOperationStateCode": op.status.state.value,
                               "backgroundOperationStatusCode": op.status.value})
     carried = urls.carried(req)
-    op = control.get_operation(svc, operation_id)
+    op = control.get_operation(svc, operation_id, caller)
     location = urls.with_query(status_location(svc.settings, op), carried)
     body = views.monitor(op, location)
     if not op.is_terminal:

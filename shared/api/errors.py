@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (e.PayloadTooLarge, 413, "PayloadTooLarge"),
     (e.InvalidRequest, 400, "InvalidRequest"),
+    (e.Unauthenticated, 401, "Unauthenticated"),
+    (e.Forbidden, 403, "Forbidden"),
     (e.UnknownOperation, 404, "UnknownOperation"),
     (e.OperationNotFound, 404, "OperationNotFound"),
     (e.SubscriptionNotFound, 404, "SubscriptionNotFound"),
@@ -53,7 +55,7 @@ def response_for(exc: Exception, overrides: dict[type[Exception], int] | None = 
             status = next((s for c, s in (overrides or {}).items() if isinstance(exc, c)), status)
             if isinstance(exc, e.HandlerFailed):
                 code = as_hex(exc.code)
-            headers = {"Retry-After": "5"} if status == 503 else None
+            headers = {503: {"Retry-After": "5"}, 401: {"WWW-Authenticate": "Bearer"}}.get(status)
             return error_response(status, code, str(exc), headers)
     log.exception("Unexpected error while serving a request.")
     return error_response(500, "InternalError", "An unexpected error occurred; the app's logs have the details.")

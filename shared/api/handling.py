@@ -9,7 +9,8 @@ from typing import Any, NoReturn
 
 import azure.functions as func
 
-from ..domain.errors import InvalidRequest, PayloadTooLarge
+from ..domain.callers import Caller, caller_from
+from ..domain.errors import Forbidden, InvalidRequest, PayloadTooLarge
 from ..domain.ids import parse_operation_id
 from ..services.container import Services, get_services
 from .errors import response_for
@@ -17,7 +18,6 @@ from .errors import response_for
 MAX_BODY_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 32  # objects and arrays inside one another; real requests use a handful
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # Table Storage's Int64; also what .NET clients parse
-PRINCIPAL_HEADER = "X-MS-CLIENT-PRINCIPAL-ID"
 
 
 Endpoint = Callable[[Services, func.HttpRequest], func.HttpResponse]
@@ -90,11 +90,20 @@ def _finite(text: str) -> float:
     return value
 
 
-def caller_of(svc: Services, req: func.HttpRequest) -> str:
-    """The caller's principal id for ``runas``: the platform's X-MS-CLIENT-PRINCIPAL-ID when App Service
-    Authentication is on (it strips any a client sends); otherwise nobody vouches for the header, so it is
-    ignored and ``runas`` is empty: a caller cannot make itself someone else."""
-    return req.headers.get(PRINCIPAL_HEADER, "") if svc.settings.platform_authentication else ""
+def caller_of(svc: Services, req: func.HttpRequest) -> Caller:
+    """Who calls (``domain.callers``): the platform's principal when App Service Authentication is on (it
+    strips any principal header a client sends); otherwise nobody vouches for the headers, so they are
+    ignored and a key grants every operation: a caller cannot make itself someone else."""
+    return caller_from(req.headers, platform_authentication=svc.settings.platform_authentication,
+                       admin_role=svc.settings.admin_role)
+
+
+def admin_of(svc: Services, req: func.HttpRequest, what: str) -> Caller:
+    """The caller, if it may act on every caller's operations (``what`` does); Forbidden otherwise."""
+    caller = caller_of(svc, req)
+    if not caller.admin:
+        raise Forbidden(f"{what} every caller's operations, so it needs the '{svc.settings.admin_role}' app role.")
+    return caller
 
 
 def operation_id_of(req: func.HttpRequest) -> str:

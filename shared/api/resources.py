@@ -16,7 +16,7 @@ from ..storage.ports import ListQuery, Page
 from . import metadata, odata, urls, views
 from .changes import parse_change
 from .errors import json_response
-from .handling import api, json_body, operation_id_of
+from .handling import api, caller_of, json_body, operation_id_of
 from .prefer import PAGE_SIZE_PREFERENCE, parse_prefer
 
 ODATA_VERSION = {"OData-Version": "4.0"}
@@ -43,20 +43,20 @@ def metadata_document(svc: Services, req: func.HttpRequest) -> func.HttpResponse
 @api(overrides={OperationFinished: 400})
 def entity(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET/PATCH backgroundoperations({id}): the row as a resource; PATCH changes its state (If-Match honoured)."""
-    operation_id = operation_id_of(req)
+    operation_id, caller = operation_id_of(req), caller_of(svc, req)
     if req.method.upper() == "PATCH":
-        op = control.change(svc, operation_id, parse_change(json_body(req) or None, svc.clock()),
+        op = control.change(svc, operation_id, parse_change(json_body(req) or None, svc.clock()), caller,
                             if_match=req.headers.get("If-Match"))
         return func.HttpResponse(status_code=204, headers={**ODATA_VERSION, **_etag(op)})
     params = odata.check_options(req.params, odata.ENTITY_OPTIONS)
     select = odata.parse_select(params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
-    op = control.get_operation(svc, operation_id)
+    op = control.get_operation(svc, operation_id, caller)
     context = metadata.context(_root(svc, req), select if params.get("$select") else None, entity=True)
     return json_response({"@odata.context": context} | views.entity(op, select), headers=_etag(op))
 
 
 def _etag(op: Operation) -> dict[str, str]:
-    return {"ETag": op.etag} if op.etag else {}
+    return {"ETag": op.version_tag}
 
 
 @api()
@@ -66,7 +66,7 @@ def list_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     prefs, carried = parse_prefer(req.headers.get("Prefer")), urls.carried(req)
     select = odata.parse_select(params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
     paging = odata.parse_paging(params.get("$top"), params.get("$skiptoken"), prefs.max_page_size)
-    page = _read_page(svc, params.get("$filter"), paging)
+    page = _read_page(svc, req, params.get("$filter"), paging)
     base = urls.public_base(req, svc.settings)
     body: dict[str, Any] = {
         "@odata.context": metadata.context(metadata.service_root(base, svc.settings.route_prefix),
@@ -81,12 +81,13 @@ def list_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     return json_response(body, headers=applied)
 
 
-def _read_page(svc: Services, filter_text: str | None, paging: odata.Paging) -> Page:
+def _read_page(svc: Services, req: func.HttpRequest, filter_text: str | None, paging: odata.Paging) -> Page:
     """The rows of this page ($top=0 reads nothing, once the filter is known to be good)."""
+    caller = caller_of(svc, req)
     where = odata.parse_filter(filter_text, canonical_name=lambda name: _canonical(svc, name))
     if not paging.this_page:
         return Page([], None)
-    return control.list_operations(svc, ListQuery(where=where, top=paging.this_page, after=paging.after))
+    return control.list_operations(svc, ListQuery(where=where, top=paging.this_page, after=paging.after), caller)
 
 
 def _canonical(svc: Services, name: str) -> str:

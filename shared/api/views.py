@@ -68,7 +68,7 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
         "progresspercent": op.progresspercent,
         "progressmessage": op.progressmessage,
     }
-    etag = {"@odata.etag": op.etag} if op.etag else {}
+    etag = {"@odata.etag": op.version_tag}
     damaged = {"@bgops.damaged": op.damaged} if op.damaged else {}  # an instance annotation OData clients skip
     return etag | damaged | {column: values[column] for column in select}
 

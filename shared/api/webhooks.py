@@ -17,7 +17,7 @@ from ..services.container import Services
 from ..services.locations import api_url
 from . import odata, urls
 from .errors import json_response
-from .handling import api, json_body
+from .handling import admin_of, api, json_body
 from .views import iso
 
 
@@ -37,6 +37,7 @@ def _location(svc: Services, req: func.HttpRequest, sub: Subscription) -> str:
 def subscribe(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """POST webhooks/{event}: subscribe a notification URL to an event."""
     odata.check_options(req.params, ())
+    admin_of(svc, req, "A subscription hears about")
     sub = events.subscribe(svc, req.route_params.get("event", ""), json_body(req), svc.clock())
     return json_response(view(sub), 201, {"Location": _location(svc, req, sub)})
 
@@ -45,6 +46,7 @@ def subscribe(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
 def list_subscriptions(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET webhooks: every subscription."""
     odata.check_options(req.params, ())
+    admin_of(svc, req, "Subscriptions hear about")
     return json_response({"value": [view(s) for s in sorted(svc.subscriptions.list(), key=lambda s: s.id)]})
 
 
@@ -52,6 +54,7 @@ def list_subscriptions(svc: Services, req: func.HttpRequest) -> func.HttpRespons
 def subscription(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET webhooks/{id}: one subscription. DELETE: unsubscribe (204; 404 when there is none)."""
     sub_id = events.subscription_id(req.route_params.get("id", ""))
+    admin_of(svc, req, "A subscription hears about")
     if req.method.upper() == "DELETE":
         events.unsubscribe(svc, sub_id)
         return func.HttpResponse(status_code=204)

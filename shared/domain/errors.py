@@ -20,6 +20,14 @@ class PayloadTooLarge(InvalidRequest):
     """The request body is larger than an operation row can hold."""
 
 
+class Unauthenticated(BackgroundOperationError):
+    """App Service Authentication is on and the request has no signed-in principal."""
+
+
+class Forbidden(BackgroundOperationError):
+    """The caller is signed in but its role does not allow this; the message names the role it needs."""
+
+
 class UnknownOperation(BackgroundOperationError):
     """No handler is registered under the requested name."""
 

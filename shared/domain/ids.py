@@ -15,10 +15,19 @@ Table Storage has no TTL and no secondary index, so the layout does the work:
   ``~<expiry ms, 12 hex digits>-<id>``. ``~`` sorts after every hex digit, so
   markers never mix with operation rows, and they sort by expiry: purge asks
   each partition for the markers up to ``now`` and touches nothing else.
+* An operation submitted by a signed-in principal (``runas``, issue 9) also
+  has an *owner's copy* in its partition, written in the same entity group
+  transaction as the row every time: RowKey = ``o<owner key>-<id>``, the
+  owner key being 16 hex digits of the principal id's SHA-256. ``o`` sorts
+  between the ids and ``~``, and the copies of one owner sit together, newest
+  first: listing one caller's operations reads a key range holding only that
+  caller's rows, never a scan of everyone else's. Its marker ends in
+  ``-<owner key>`` so that purge deletes the copy too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import uuid
@@ -32,6 +41,8 @@ _GUID = re.compile(rf"^(?:\{{({_G})\}}|({_G}))$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SHARDS = tuple("0123456789abcdef")
 MARKER_PREFIX = "~"  # sorts after 0-9a-f: marker rows come after every operation row
+OWNER_PREFIX = "o"  # sorts after 0-9a-f and before "~": owners' copies sit between the rows and the markers
+_ID_CHARS = 36
 
 
 def _ms(moment: datetime) -> int:
@@ -58,14 +69,43 @@ def shard_of(operation_id: str) -> str:
     return operation_id[-1]
 
 
-def expiry_marker(operation_id: str, expires_at: datetime) -> str:
+def owner_key(runas: str) -> str:
+    """16 hex digits naming an owner in row keys (a principal id may hold characters a RowKey cannot)."""
+    return hashlib.sha256(runas.encode()).hexdigest()[:16]
+
+
+def owner_copy(runas: str, operation_id: str) -> str:
+    """The RowKey of the owner's copy of an operation submitted as ``runas`` (non-empty)."""
+    return f"{OWNER_PREFIX}{owner_key(runas)}-{operation_id}"
+
+
+def owner_range(runas: str) -> tuple[str, str]:
+    """RowKeys strictly between these two are the owner's copies (``.`` sorts right after ``-``)."""
+    prefix = f"{OWNER_PREFIX}{owner_key(runas)}"
+    return f"{prefix}-", f"{prefix}."
+
+
+def row_operation_id(row_key: str) -> str:
+    """The operation id of a row or of an owner's copy."""
+    return row_key[-_ID_CHARS:]
+
+
+def expiry_marker(operation_id: str, expires_at: datetime, runas: str = "") -> str:
     """The RowKey of the marker that says this finished operation expires at ``expires_at``."""
-    return f"{MARKER_PREFIX}{_ms(expires_at):012x}-{operation_id}"
+    owner = f"-{owner_key(runas)}" if runas else ""
+    return f"{MARKER_PREFIX}{_ms(expires_at):012x}-{operation_id}{owner}"
 
 
 def marker_operation_id(marker: str) -> str:
     """The operation id an expiry marker names."""
-    return marker[len(MARKER_PREFIX) + 13:]
+    start = len(MARKER_PREFIX) + 13
+    return marker[start:start + _ID_CHARS]
+
+
+def marker_copy(marker: str) -> str | None:
+    """The RowKey of the owner's copy an expiry marker's operation has, if it has one."""
+    owner = marker[len(MARKER_PREFIX) + 13 + _ID_CHARS + 1:]
+    return f"{OWNER_PREFIX}{owner}-{marker_operation_id(marker)}" if owner else None
 
 
 def expired_bound(now: datetime) -> str:

@@ -60,6 +60,7 @@ class Operation:
     progresspercent: int | None = None
     progressmessage: str = ""
     eventsstate: str = ""  # "", EVENTS_OWED or EVENTS_PUBLISHED
+    versionnumber: int = 0  # counts writes (the store sets it): callers' ETags are made of it, as Dataverse's
     damaged: str = ""  # not stored: why the stored row could not be read whole (its parameters), if it could not
     etag: str | None = field(default=None, compare=False)
 
@@ -67,6 +68,12 @@ class Operation:
     def is_terminal(self) -> bool:
         """True once the operation is Completed (Succeeded, Failed or Canceled)."""
         return self.status.is_terminal
+
+    @property
+    def version_tag(self) -> str:
+        """The ETag callers see and send back in If-Match: Dataverse's ``W/"<versionnumber>"``. Not the
+        storage ETag, which differs between the row and its owner's copy (``domain.ids``)."""
+        return f'W/"{self.versionnumber}"'
 
     def apply(self, event: Event, now: datetime, **changes: Any) -> Operation:
         """The row after ``event``: new status, timestamps, plus ``changes``.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..domain.attempts import cancel_event
+from ..domain.callers import Caller
 from ..domain.errors import (
     ConcurrencyConflict,
     OperationNotFound,
@@ -23,14 +25,21 @@ from .rows import update_row, write
 log = logging.getLogger(__name__)
 
 
-def get_operation(svc: Services, operation_id: str) -> Operation:
-    """One point read; raises OperationNotFound."""
-    return svc.store.get(operation_id)
+def get_operation(svc: Services, operation_id: str, caller: Caller) -> Operation:
+    """One point read; OperationNotFound when there is none, or none this caller may see."""
+    return _visible(svc.store.get(operation_id), caller)
 
 
-def list_operations(svc: Services, query: ListQuery) -> Page:
-    """A page of rows, newest first."""
-    return svc.store.list(query)
+def _visible(op: Operation, caller: Caller) -> Operation:
+    """The row, if the caller may see it; to anyone else it does not exist (no 403 that says it does)."""
+    if not caller.may_see(op.runas):
+        raise OperationNotFound(op.id)
+    return op
+
+
+def list_operations(svc: Services, query: ListQuery, caller: Caller) -> Page:
+    """A page of rows, newest first: the caller's own, or everyone's for an admin."""
+    return svc.store.list(dataclasses.replace(query, owner=caller.owner))
 
 
 @dataclass(frozen=True)
@@ -41,29 +50,30 @@ class Change:
     postpone_until: datetime | None = None
 
 
-def cancel(svc: Services, operation_id: str, *, if_match: str | None = None) -> Operation:
+def cancel(svc: Services, operation_id: str, caller: Caller, *, if_match: str | None = None) -> Operation:
     """Ask for cancellation: Canceled at once if it has not started, Canceling if it is running,
     or may be (``domain.attempts.cancel_event``). Asking again, while it is Canceling or once it is
     Canceled, changes nothing and is not an error (issue 9: concurrent DELETEs all answer 200)."""
-    return change(svc, operation_id, Change(Event.CANCEL), if_match=if_match)
+    return change(svc, operation_id, Change(Event.CANCEL), caller, if_match=if_match)
 
 
 def _matching(op: Operation, if_match: str | None) -> Operation:
     """The row, if the caller's ``If-Match`` allows a change to it (absent or ``*``: any version)."""
     tags = [tag.strip() for tag in (if_match or "*").split(",")]
-    if "*" not in tags and op.etag not in tags:
+    if "*" not in tags and op.version_tag not in tags:
         raise PreconditionFailed(op.id)
     return op
 
 
-def change(svc: Services, row: str | Operation, what: Change, *, if_match: str | None = None) -> Operation:
+def change(svc: Services, row: str | Operation, what: Change, caller: Caller, *, if_match: str | None = None
+           ) -> Operation:
     """Apply a caller's event to the row (ETag-conditional), then queue what the new state needs.
 
     With ``if_match``, the change applies only to that version of the row: a
     row that changed before or during the write is PreconditionFailed.
     """
     now = svc.clock()
-    before = svc.store.get(row) if isinstance(row, str) else row
+    before = _visible(svc.store.get(row) if isinstance(row, str) else row, caller)
     op = update_row(svc, before, lambda row: _changed(_matching(row, if_match), what, now))
     log.info("Operation %s: %s -> %s.", op.id, what.event.value, op.status.name)
     if what.event is Event.RESUME:

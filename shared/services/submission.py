@@ -79,7 +79,7 @@ def submit(svc: Services, sub: Submission) -> Operation:
     try:
         svc.queue.enqueue(op.id, delay_seconds=delay, row=op)
     except StorageUnavailable:
-        svc.store.delete(op.id)
+        svc.store.delete(op)
         raise
     log.info("Accepted operation %s (%s).", op.id, op.name)
     return op

@@ -48,10 +48,11 @@ class MemoryOperationStore:
         self._markers: dict[str, str] = {}  # operation id -> its expiry marker, once finished
         self._versions = itertools.count(1)
 
-    def _store(self, op: Operation) -> Operation:
+    def _store(self, op: Operation, versionnumber: int) -> Operation:
         # Through the Table entity and back, so that values come back as Table Storage gives them
         # (times in UTC, parameters as JSON).
-        stored = from_entity(to_entity(op)).with_changes(etag=f'W/"{next(self._versions)}"')
+        stored = from_entity(to_entity(op.with_changes(versionnumber=versionnumber))).with_changes(
+            etag=f'W/"datetime{next(self._versions)}"')
         self._rows[op.id] = stored
         if op.is_terminal:
             self._markers[op.id] = expiry_marker(op.id, op.createdon + timedelta(seconds=op.ttlinseconds))
@@ -62,7 +63,7 @@ class MemoryOperationStore:
         with self._lock:
             if op.id in self._rows:
                 raise ConcurrencyConflict(f"Operation {op.id} already exists.")
-            return self._store(op)
+            return self._store(op, 1)
 
     def get(self, operation_id: str) -> Operation:
         """The row; raises OperationNotFound."""
@@ -80,18 +81,22 @@ class MemoryOperationStore:
                 raise OperationNotFound(op.id)
             if current.etag != op.etag:
                 raise ConcurrencyConflict(f"Operation {op.id} changed while it was being written.")
-            return self._store(op)
+            return self._store(op, op.versionnumber + 1)
 
-    def delete(self, operation_id: str) -> None:
+    def delete(self, op: Operation) -> None:
         """Delete the row; succeeds when it is already gone."""
+        self._forget(op.id)
+
+    def _forget(self, operation_id: str) -> None:
         with self._lock:
             self._rows.pop(operation_id, None)
             self._markers.pop(operation_id, None)
 
     def list(self, query: ListQuery) -> Page:
-        """Rows matching every comparison, newest first (ids sort that way)."""
+        """Rows matching every comparison (and the owner, if the query names one), newest first."""
         with self._lock:
             rows = sorted((op for op in self._rows.values() if all(_holds(op, c) for c in query.where)
+                           and query.owner in (None, op.runas)
                            and (query.after is None or op.id > query.after)), key=lambda op: op.id)
         page = rows[:query.top]
         return Page(page, page[-1].id if len(rows) > query.top else None)
@@ -107,7 +112,7 @@ class MemoryOperationStore:
         """Delete these rows; returns how many are gone (ones already deleted count too)."""
         deleted = 0
         for row in rows:
-            self.delete(row.operation_id)
+            self._forget(row.operation_id)
             deleted += 1
         return deleted
 

@@ -31,6 +31,7 @@ class ListQuery:
     where: tuple[Comparison, ...] = ()
     top: int = 50
     after: str | None = None  # the last id of the previous page
+    owner: str | None = None  # only the operations submitted as this principal (None: everyone's)
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,11 @@ class OperationStore(Protocol):
         Writing a finished row also records when it expires, for ``list_expired``.
         """
 
-    def delete(self, operation_id: str) -> None:
-        """Delete the row; succeeds when it is already gone."""
+    def delete(self, op: Operation) -> None:
+        """Delete the row (and its owner's copy); succeeds when it is already gone."""
 
     def list(self, query: ListQuery) -> Page:
-        """Rows matching the query, newest first."""
+        """Rows matching the query, newest first; with ``query.owner``, reading only that owner's rows."""
 
     def list_expired(self, now: datetime) -> Iterator[ExpiredRow]:
         """Finished rows whose time to live has passed, found without scanning live rows."""

@@ -1,11 +1,13 @@
 """``OperationStore`` on Azure Table Storage (or Azurite).
 
 Layout (see ``domain.ids``): PartitionKey = the id's shard digit, RowKey =
-the id; a finished operation also has an expiry marker row in its partition.
+the id; an operation a principal submitted also has its owner's copy, and a
+finished operation an expiry marker row, in its partition.
 Columns carry the logical names of SPEC §3.3, so a ``$filter`` over them is a
 Table Storage filter as it stands. Every update is a REPLACE with
-``IfNotModified`` on the row's ETag; the write that finishes an operation
-adds its marker in the same entity group transaction (still one transaction).
+``IfNotModified`` on the row's ETag and counts ``versionnumber`` up; the
+owner's copy and the expiry marker are written in the same entity group
+transaction (one request, all or nothing).
 """
 
 from __future__ import annotations
@@ -37,7 +39,19 @@ from ..domain.errors import (
     PayloadTooLarge,
     StorageUnavailable,
 )
-from ..domain.ids import MARKER_PREFIX, SHARDS, expired_bound, expiry_marker, marker_operation_id, shard_of
+from ..domain.ids import (
+    MARKER_PREFIX,
+    OWNER_PREFIX,
+    SHARDS,
+    expired_bound,
+    expiry_marker,
+    marker_copy,
+    marker_operation_id,
+    owner_copy,
+    owner_range,
+    row_operation_id,
+    shard_of,
+)
 from ..domain.operation import CallbackState, Operation, from_key_values, to_key_values
 from ..domain.states import Status
 from .ports import ExpiredRow, ListQuery, Page
@@ -98,7 +112,7 @@ def from_entity(entity: dict[str, Any]) -> Operation:
     columns: dict[str, Any] = {c: _utc(entity.get(c)) for c in TIME_COLUMNS}
     columns |= {c: entity[c] for c in _PLAIN_COLUMNS if entity.get(c) is not None}
     return Operation(
-        id=entity["RowKey"],
+        id=row_operation_id(entity["RowKey"]),
         status=Status(entity["backgroundoperationstatuscode"]),
         inputs=inputs,
         outputs=outputs,
@@ -151,6 +165,25 @@ def translated(what: str, operation_id: str | None = None, *, missing: Exception
         raise StorageUnavailable(f"Table storage failed to {what}: {type(e).__name__}") from e
 
 
+def _keys_of(rows: Iterable[ExpiredRow]) -> Iterator[tuple[str, ...]]:
+    """Each expired operation's RowKeys: the row, its marker, and its owner's copy if it has one."""
+    for row in rows:
+        copy = marker_copy(row.marker)
+        yield (row.operation_id, row.marker, *((copy,) if copy else ()))
+
+
+def _batches(groups: Iterable[tuple[str, ...]]) -> Iterator[list[tuple[str, ...]]]:
+    """Groups of keys packed into batches of at most BATCH_SIZE keys, never splitting a group."""
+    batch: list[tuple[str, ...]] = []
+    for keys in groups:
+        if sum(map(len, batch)) + len(keys) > BATCH_SIZE:
+            yield batch
+            batch = []
+        batch.append(keys)
+    if batch:
+        yield batch
+
+
 class TableOperationStore:
     """Background operation rows in one table."""
 
@@ -168,12 +201,9 @@ class TableOperationStore:
 
     def create(self, op: Operation) -> Operation:
         """Insert a new row; returns it with its ETag."""
-        entity = to_entity(op)
+        op = op.with_changes(versionnumber=1)
         with translated("insert a row", op.id):
-            if not op.is_terminal:
-                return op.with_changes(etag=self._table.create_entity(entity)["etag"])
-            results = self._table.submit_transaction([("create", entity), ("upsert", self._marker_entity(op))])
-            return op.with_changes(etag=results[0]["etag"])
+            return self._write(op, ("create", to_entity(op)), "create")
 
     def get(self, operation_id: str) -> Operation:
         """One point read; raises OperationNotFound."""
@@ -181,41 +211,54 @@ class TableOperationStore:
             return from_entity(self._table.get_entity(shard_of(operation_id), operation_id))
 
     def replace(self, op: Operation) -> Operation:
-        """Write the whole row if it still has ``op.etag``; a finished row gets its expiry marker too."""
-        entity = to_entity(op)
+        """Write the whole row if it still has ``op.etag`` (with its owner's copy, and its expiry marker
+        once finished)."""
         condition: dict[str, Any] = {"mode": UpdateMode.REPLACE, "etag": op.etag,
                                      "match_condition": MatchConditions.IfNotModified}
+        op = op.with_changes(versionnumber=op.versionnumber + 1)
         with translated("update a row", op.id):
-            if not op.is_terminal:
-                return op.with_changes(etag=self._table.update_entity(entity, **condition)["etag"])
-            results = self._table.submit_transaction([("update", entity, condition),
-                                                      ("upsert", self._marker_entity(op))])
-            return op.with_changes(etag=results[0]["etag"])
+            return self._write(op, ("update", to_entity(op), condition), "upsert")
 
-    @staticmethod
-    def _marker_entity(op: Operation) -> dict[str, str]:
-        expires = op.createdon + timedelta(seconds=op.ttlinseconds)
-        return {"PartitionKey": shard_of(op.id), "RowKey": expiry_marker(op.id, expires)}
+    def _write(self, op: Operation, row: tuple[Any, ...], copy_as: str) -> Operation:
+        """The row's own write, and with it (one entity group transaction) what goes with the row."""
+        with_it: list[tuple[Any, ...]] = []
+        if op.runas:
+            with_it.append((copy_as, to_entity(op) | {"RowKey": owner_copy(op.runas, op.id)}))
+        if op.is_terminal:
+            expires = op.createdon + timedelta(seconds=op.ttlinseconds)
+            with_it.append(("upsert", {"PartitionKey": shard_of(op.id),
+                                       "RowKey": expiry_marker(op.id, expires, op.runas)}))
+        if not with_it:
+            write = self._table.create_entity if row[0] == "create" else self._table.update_entity
+            return op.with_changes(etag=write(row[1], **(row[2] if len(row) > 2 else {}))["etag"])
+        return op.with_changes(etag=self._table.submit_transaction([row, *with_it])[0]["etag"])
 
-    def delete(self, operation_id: str) -> None:
-        """Delete the row; succeeds when it is already gone."""
+    def delete(self, op: Operation) -> None:
+        """Delete the row and its owner's copy; succeeds when they are already gone."""
         with translated("delete a row"):
-            self._table.delete_entity(shard_of(operation_id), operation_id)
+            for key in (op.id, owner_copy(op.runas, op.id)) if op.runas else (op.id,):
+                self._table.delete_entity(shard_of(op.id), key)
 
     def list(self, query: ListQuery) -> Page:
-        """Rows newest first: one query per shard (their first pages fetched at once), merged by RowKey."""
-        clauses = ["PartitionKey eq @shard", "RowKey lt @markers"]
-        if query.after:
-            clauses.append("RowKey gt @after")
+        """Rows newest first: one query per shard (their first pages fetched at once), merged by id.
+        With an owner, the queries read that owner's copies (a key range) and nothing else."""
+        parameters: dict[str, Any] = {f"p{i}": c.value for i, c in enumerate(query.where)}
+        clauses = ["PartitionKey eq @shard", "RowKey lt @end"]
+        if query.owner is None:
+            parameters |= {"end": OWNER_PREFIX, "start": query.after}
+            clauses += ["RowKey gt @start"] if query.after else []
+        else:
+            start, end = owner_range(query.owner)
+            parameters |= {"start": start + (query.after or ""), "end": end, "owner": query.owner}
+            clauses += ["RowKey gt @start", "runas eq @owner"]
         clauses += [f"{STORED_AS.get(c.column, c.column)} {c.operator} @p{i}" for i, c in enumerate(query.where)]
-        parameters = {f"p{i}": c.value for i, c in enumerate(query.where)}
         with translated("list rows"):
             return self._page(" and ".join(clauses), parameters, query)
 
     def _page(self, text: str, parameters: dict[str, Any], query: ListQuery) -> Page:
         def shard_stream(shard: str) -> Iterator[Operation]:
-            pages = self._table.query_entities(text, results_per_page=query.top + 1, parameters={
-                **parameters, "shard": shard, "after": query.after, "markers": MARKER_PREFIX}).by_page()
+            pages = self._table.query_entities(text, results_per_page=query.top + 1,
+                                               parameters={**parameters, "shard": shard}).by_page()
             first = list(next(pages, []))  # fetched here, in the pool; later pages only if the merge needs them
             return (from_entity(e) for e in itertools.chain(first, itertools.chain.from_iterable(pages)))
 
@@ -248,11 +291,10 @@ class TableOperationStore:
         deleted = 0
         by_shard = sorted(rows, key=lambda row: shard_of(row.operation_id))
         for shard, group in itertools.groupby(by_shard, key=lambda row: shard_of(row.operation_id)):
-            keys = [key for row in group for key in (row.operation_id, row.marker)]
-            for start in range(0, len(keys), BATCH_SIZE):
+            for batch in _batches(_keys_of(group)):
                 with translated("delete rows"):
-                    self._delete_batch(shard, keys[start:start + BATCH_SIZE])
-                deleted += len(keys[start:start + BATCH_SIZE]) // 2
+                    self._delete_batch(shard, [key for keys in batch for key in keys])
+                deleted += len(batch)
         return deleted
 
     def _delete_batch(self, shard: str, row_keys: Sequence[str]) -> None:

@@ -6,7 +6,7 @@ import pytest
 import requests
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
-from helpers import ALL_COLUMNS, AppProcess, CallbackServer, wait_until
+from helpers import ADMIN_ROLE, ALL_COLUMNS, AppProcess, CallbackServer, principal, wait_until
 
 TERMINAL_STATES = {3}
 
@@ -118,6 +118,15 @@ def events_app(azurite, tmp_path_factory):
 def keyed_app(azurite, tmp_path_factory):
     """The app with function keys enforced, as in Azure (its key has characters a query string must encode)."""
     host = AppHost(azurite, tmp_path_factory.mktemp("keyed") / "host.log", DEVHOST_FUNCTION_KEY="flow-key-Zx9/+==")
+    yield host
+    host.stop()
+
+
+@pytest.fixture(scope="module")
+def auth_app(azurite, tmp_path_factory):
+    """The app as it runs with App Service Authentication on: principal headers are the platform's."""
+    host = AppHost(azurite, tmp_path_factory.mktemp("auth") / "host.log", WEBSITE_AUTH_ENABLED="true")
+    host.http.headers.update(principal("ops-monitor", ADMIN_ROLE).headers)  # the helpers read as an admin
     yield host
     host.stop()
 

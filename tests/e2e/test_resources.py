@@ -126,11 +126,3 @@ def test_purge_deletes_finished_rows_past_their_ttl_and_keeps_the_rest(app):
     wait_until(purged, timeout=15, interval=0.5, message="the expired row to be purged")
     assert app.status(keep).status_code == 200
     assert app.status(unfinished).status_code == 202
-
-
-def test_runas_is_the_platforms_principal_only_when_app_service_authentication_is_on(app, make_app):
-    spoof = {"X-MS-CLIENT-PRINCIPAL-ID": "someone-else"}
-    assert app.row(_done(app, headers=spoof))["runas"] == ""  # off: a client cannot make itself someone else
-    authenticated = make_app(WEBSITE_AUTH_ENABLED="true")  # on: the platform sets the header (and strips a client's)
-    assert authenticated.row(_done(authenticated, headers={"X-MS-CLIENT-PRINCIPAL-ID": "user-42"}))["runas"] == \
-        "user-42"

@@ -13,6 +13,7 @@ import pytest
 from azure.storage.queue import QueueServiceClient
 from helpers import ACCOUNT_KEY, free_port
 
+from shared.domain.callers import EVERYONE
 from shared.domain.errors import StorageUnavailable
 from shared.domain.operation import CallbackState
 from shared.domain.states import Event, Status
@@ -47,7 +48,7 @@ def test_resume_that_cannot_queue_its_message_is_undone_and_reported(svc):
     later = datetime.now(UTC) + timedelta(hours=1)
     op = submitted(svc, postpone_until=later)
     with pytest.raises(StorageUnavailable):
-        change(_queue_down(svc), op.id, Change(Event.RESUME))
+        change(_queue_down(svc), op.id, Change(Event.RESUME), EVERYONE)
     row = svc.store.get(op.id)
     assert row.status is Status.WAITING
     assert abs(row.postponeuntil - later) < timedelta(milliseconds=1)
@@ -57,7 +58,7 @@ def test_cancel_that_cannot_queue_its_callback_delivers_it_in_the_request(svc, c
     later = datetime.now(UTC) + timedelta(hours=1)
     url = callbacks.new_url()
     op = submitted(svc, postpone_until=later, callback_url=url)
-    canceled = cancel(_queue_down(svc), op.id)
+    canceled = cancel(_queue_down(svc), op.id, EVERYONE)
     assert canceled.status is Status.CANCELED
     calls = callbacks.calls(url)
     assert [c["body"]["backgroundOperationStatusCode"] for c in calls] == [32]

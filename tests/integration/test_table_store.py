@@ -14,7 +14,7 @@ from contracts import TERMINAL, OperationStoreContract, expired_rows, ids, make_
 from helpers import ACCOUNT_KEY, free_port
 
 from shared.domain.errors import OperationNotFound, PayloadTooLarge, StorageUnavailable
-from shared.domain.ids import SHARDS, shard_of
+from shared.domain.ids import SHARDS, owner_copy, owner_range, shard_of
 from shared.domain.states import Status
 from shared.storage.clients import build_service_clients
 from shared.storage.metering import TransactionCounter
@@ -136,6 +136,28 @@ class TestTableOperationStore(OperationStoreContract):
             rows.filters
         assert len(store.list(ListQuery(top=1000)).operations) == n_live
 
+    def test_an_owners_list_reads_only_its_own_key_range(self, store, counted_store, table_name):
+        """Listing one caller's operations among 300 of other callers' reads the caller's rows and no
+        other: 16 key-range queries over the owner's copies, and only its rows come over the wire."""
+        mine = seed(store, [make_op(runas="erin", shard=SHARDS[i % 16]) for i in range(20)])
+        seed(store, [make_op(runas=f"user{i % 30}", shard=SHARDS[i % 16]) for i in range(300)])
+        rows = _RowsReturned()
+        counted, counter = counted_store(table_name, rows)
+        page = counted.list(ListQuery(top=50, owner="erin"))
+
+        assert sorted(ids(page.operations)) == sorted(ids(mine))
+        assert dict(counter.counts) == {"table GET": 16} and rows.rows == 20
+        start, end = owner_range("erin")
+        assert all(f"RowKey gt '{start}'" in f and f"RowKey lt '{end}'" in f for f in rows.filters), rows.filters
+
+    def test_an_owned_rows_copy_is_written_in_the_same_request_as_the_row(self, store, counted_store, table_name):
+        op = store.create(make_op(runas="frank"))
+        counted, counter = counted_store(table_name)
+        counted.replace(op.with_changes(status=Status.IN_PROGRESS))
+        assert dict(counter.counts) == {"table POST": 1}  # one entity group transaction: row and copy
+        entity = store._table.get_entity(shard_of(op.id), owner_copy("frank", op.id))
+        assert entity["backgroundoperationstatuscode"] == Status.IN_PROGRESS.value and entity["runas"] == "frank"
+
 
 @pytest.fixture
 def unreachable_store():
@@ -149,7 +171,7 @@ def unreachable_store():
     lambda s, op: s.create(op),
     lambda s, op: s.get(op.id),
     lambda s, op: s.replace(op.with_changes(etag='W/"x"')),
-    lambda s, op: s.delete(op.id),
+    lambda s, op: s.delete(op),
     lambda s, op: s.list(ListQuery()),
     lambda s, op: s.delete_expired(expired_rows([op])),
     lambda s, op: s.ping(),

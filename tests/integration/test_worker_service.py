@@ -16,6 +16,7 @@ import pytest
 from helpers import delivery, wait_until, warm_subscription_cache
 
 from shared.domain.attempts import CANCEL_UNSURE_WINDOW, UNRECORDED_WINDOW
+from shared.domain.callers import EVERYONE
 from shared.domain.error_codes import UNEXPECTED
 from shared.domain.errors import NonRetryableError, OperationNotFound
 from shared.domain.ids import new_operation_id
@@ -236,7 +237,7 @@ def test_finished_operation_with_a_pending_callback_is_called_back_once_when_two
         svc, host, callbacks):
     url = callbacks.new_url()
     op = submitted(svc, callback_url=url)
-    canceled = cancel(svc, op.id)  # not started: Canceled at once, callback owed, a message queued for it
+    canceled = cancel(svc, op.id, EVERYONE)  # not started: Canceled at once, callback owed, a message queued for it
     assert canceled.status is Status.CANCELED and canceled.callbackstate is CallbackState.PENDING
     deliveries = [delivery(host.receive()), delivery(host.receive())]
 
@@ -266,7 +267,7 @@ def test_callback_claimed_by_a_worker_that_died_is_delivered_by_a_later_message_
         svc, host, callbacks):
     url = callbacks.new_url()
     op = submitted(svc, callback_url=url)
-    cancel(svc, op.id)  # Canceled; its callback is owed and a message queued for it
+    cancel(svc, op.id, EVERYONE)  # Canceled; its callback is owed and a message queued for it
     row = svc.store.get(op.id)
     claimed = svc.store.replace(row.with_changes(callbackstate=CallbackState.SENDING, callbackclaimedon=utc_now()))
     message = host.receive()  # ... the worker that claimed it died before posting
@@ -443,7 +444,7 @@ def test_a_long_unrecorded_attempt_shows_in_progress_when_its_recording_is_due(s
 
 def test_cancel_in_the_window_answers_canceling_and_a_handler_that_checks_ends_canceled(svc, host):
     op = submitted(svc, name="sample_Sleep", inputs={"Seconds": 30})
-    asked = cancel(svc, op.id)
+    asked = cancel(svc, op.id, EVERYONE)
     assert asked.status is Status.CANCELING  # a worker may be running it unrecorded: 2/22, not 3/32
     process_message(svc, delivery(host.receive()))  # the first status check finds the cancel
     done = svc.store.get(op.id)
@@ -452,7 +453,7 @@ def test_cancel_in_the_window_answers_canceling_and_a_handler_that_checks_ends_c
 
 def test_cancel_in_the_window_of_a_handler_that_never_checks_ends_as_the_work_ended(svc, host):
     op = submitted(svc, inputs={"A": 1})
-    assert cancel(svc, op.id).status is Status.CANCELING
+    assert cancel(svc, op.id, EVERYONE).status is Status.CANCELING
     process_message(svc, delivery(host.receive()))
     done = svc.store.get(op.id)
     assert done.status is Status.SUCCEEDED and done.outputs == {"A": 1}  # the work was done: 3/30, as when running
@@ -460,7 +461,7 @@ def test_cancel_in_the_window_of_a_handler_that_never_checks_ends_as_the_work_en
 
 def test_cancel_in_the_window_stops_an_operation_no_worker_ran_without_running_it(svc, host):
     op = submitted(svc, inputs={"A": 1})
-    assert cancel(svc, op.id).status is Status.CANCELING
+    assert cancel(svc, op.id, EVERYONE).status is Status.CANCELING
     process_message(_later(svc, UNRECORDED_WINDOW.total_seconds() + 1), delivery(host.receive()))
     done = svc.store.get(op.id)
     assert (done.status, done.starttime, done.outputs) == (Status.CANCELED, None, None)
@@ -468,7 +469,7 @@ def test_cancel_in_the_window_stops_an_operation_no_worker_ran_without_running_i
 
 def test_cancel_after_the_window_of_an_operation_that_never_started_ends_it_at_once(svc, host):
     op = submitted(svc, inputs={"A": 1})
-    done = cancel(_later(svc, CANCEL_UNSURE_WINDOW.total_seconds() + 1), op.id)
+    done = cancel(_later(svc, CANCEL_UNSURE_WINDOW.total_seconds() + 1), op.id, EVERYONE)
     assert done.status is Status.CANCELED
 
 
@@ -478,7 +479,7 @@ def test_postpone_while_an_unrecorded_attempt_runs_drops_its_outcome_and_defers_
     message = host.receive()
     thread = _process_in_background(svc, message)
     until = utc_now() + timedelta(hours=1)
-    postponed = change(svc, op.id, Change(Event.POSTPONE, postpone_until=until))
+    postponed = change(svc, op.id, Change(Event.POSTPONE, postpone_until=until), EVERYONE)
     assert postponed.status is Status.WAITING
     release.set()
     thread.join(10)

@@ -23,9 +23,13 @@ from shared.domain.ids import (
     created_at,
     expired_bound,
     expiry_marker,
+    marker_copy,
     marker_operation_id,
     new_operation_id,
+    owner_copy,
+    owner_range,
     parse_operation_id,
+    row_operation_id,
     shard_of,
 )
 
@@ -234,3 +238,20 @@ def test_parse_operation_id_either_returns_a_guid_or_raises_invalid_request(text
     except InvalidRequest:
         return
     assert str(uuid.UUID(result)) == result
+
+
+def test_an_owned_operations_marker_names_its_copy_and_an_unowned_ones_none():
+    op_id = new_operation_id(datetime(2030, 1, 1, tzinfo=UTC))
+    expires = datetime(2030, 4, 1, tzinfo=UTC)
+    owned, unowned = expiry_marker(op_id, expires, "alice"), expiry_marker(op_id, expires)
+    assert marker_operation_id(owned) == marker_operation_id(unowned) == op_id
+    assert marker_copy(owned) == owner_copy("alice", op_id) and marker_copy(unowned) is None
+    assert row_operation_id(owner_copy("alice", op_id)) == row_operation_id(op_id) == op_id
+
+
+def test_owner_copies_sort_between_the_rows_and_the_markers_and_an_owners_range_holds_only_its_copies():
+    op_id = new_operation_id(datetime(2030, 1, 1, tzinfo=UTC))
+    start, end = owner_range("alice")
+    assert "f" * 36 < owner_copy("alice", op_id) < MARKER_PREFIX
+    assert start < owner_copy("alice", op_id) < end
+    assert not start < owner_copy("alice2", op_id) < end and not start < op_id < end

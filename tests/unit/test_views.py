@@ -32,12 +32,13 @@ def full_op(make_op):
 
 
 def test_entity_has_exactly_the_spec_columns_by_default(full_op):
-    assert list(entity(full_op)) == SPEC_COLUMNS
+    assert list(entity(full_op)) == ["@odata.etag", *SPEC_COLUMNS]
     assert list(COLUMNS) == SPEC_COLUMNS
 
 
 def test_entity_values_come_from_the_row(full_op):
-    row = entity(full_op)
+    row = entity(full_op.with_changes(versionnumber=7))
+    assert row["@odata.etag"] == 'W/"7"'  # Dataverse's form: the row's version number, not a storage ETag
     assert row["backgroundoperationid"] == full_op.id
     assert (row["name"], row["displayname"], row["runas"]) == ("sample_Echo", "Echo", "principal-1")
     assert (row["backgroundoperationstatecode"], row["backgroundoperationstatuscode"]) == (3, 30)
@@ -87,13 +88,14 @@ def test_entity_never_contains_the_callback_url_even_when_every_column_is_select
 
 
 def test_entity_select_narrows_to_the_chosen_columns_in_order(full_op):
-    assert entity(full_op, ("name", "backgroundoperationid")) == {"name": "sample_Echo",
+    assert entity(full_op, ("name", "backgroundoperationid")) == {"@odata.etag": 'W/"0"', "name": "sample_Echo",
                                                                  "backgroundoperationid": full_op.id}
 
 
 def test_entity_extra_progress_columns_only_when_selected(full_op):
     assert "progresspercent" not in entity(full_op)
-    assert entity(full_op, EXTRA_COLUMNS) == {"progresspercent": 100, "progressmessage": "done"}
+    assert entity(full_op, EXTRA_COLUMNS) == {"@odata.etag": 'W/"0"', "progresspercent": 100,
+                                              "progressmessage": "done"}
 
 
 def test_monitor_flattens_outputs_on_success(make_op):
