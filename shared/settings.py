@@ -30,7 +30,7 @@ HOST_ROUTE_PREFIX = "api"
 
 # The storage connection settings the app (and the host) read, besides BGOPS_*.
 STORAGE_SETTINGS = (STORAGE_SETTING, *(f"{STORAGE_SETTING}__{suffix}" for suffix in (
-    "accountName", "tableServiceUri", "queueServiceUri", "credential", "clientId")))
+    "accountName", "tableServiceUri", "queueServiceUri", "blobServiceUri", "credential", "clientId")))
 # Read by the Functions host and the Python worker, not by this app; named here so
 # the deployment checks can tell a known setting from a typo.
 HOST_SETTINGS = ("FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsFeatureFlags", "APPLICATIONINSIGHTS_CONNECTION_STRING",
@@ -149,7 +149,7 @@ def _default(field_name: str) -> Any:
 class StorageSettings:
     """How to reach the storage account: a connection string, or identity-based.
 
-    Exactly one of ``connection_string``, ``account_name`` or the two service
+    Exactly one of ``connection_string``, ``account_name`` or the three service
     URIs is set. ``client_id`` picks a user-assigned managed identity.
     """
 
@@ -157,6 +157,7 @@ class StorageSettings:
     account_name: str | None = None
     table_service_uri: str | None = None
     queue_service_uri: str | None = None
+    blob_service_uri: str | None = None  # large inputs and outputs (storage/payloads.py)
     credential: str | None = None
     client_id: str | None = None
 
@@ -216,13 +217,16 @@ def storage_settings(env: Mapping[str, str], prefix: str = STORAGE_SETTING) -> S
         return StorageSettings(connection_string=conn)
     account = env.get(f"{prefix}__accountName")
     tables, queues = env.get(f"{prefix}__tableServiceUri"), env.get(f"{prefix}__queueServiceUri")
-    if not account and not (tables and queues):
+    blobs = env.get(f"{prefix}__blobServiceUri")
+    if not account and not (tables and queues and blobs):
         raise SettingsError(
             f"Set {prefix} to a storage connection string (UseDevelopmentStorage=true for Azurite), "
-            f"or {prefix}__accountName, or both {prefix}__tableServiceUri and {prefix}__queueServiceUri."
+            f"or {prefix}__accountName, or all of {prefix}__tableServiceUri, {prefix}__queueServiceUri "
+            f"and {prefix}__blobServiceUri."
         )
     return StorageSettings(account_name=account, table_service_uri=tables, queue_service_uri=queues,
-                           credential=env.get(f"{prefix}__credential"), client_id=env.get(f"{prefix}__clientId"))
+                           blob_service_uri=blobs, credential=env.get(f"{prefix}__credential"),
+                           client_id=env.get(f"{prefix}__clientId"))
 
 
 HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"

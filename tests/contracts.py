@@ -49,7 +49,7 @@ def make_op(*, status: Status = Status.WAITING_FOR_RESOURCES, expires: datetime 
         expires = created + timedelta(seconds=ttl)
     created = created or expires - timedelta(seconds=ttl)
     return Operation(id=new_id(created, shard), name=name, displayname=name.title(), status=status,
-                     inputs={"Index": 1}, createdon=created, modifiedon=created, ttlinseconds=ttl, **changes)
+                     createdon=created, modifiedon=created, ttlinseconds=ttl, **{"inputs": {"Index": 1}, **changes})
 
 
 def expired_rows(ops) -> list[ExpiredRow]:

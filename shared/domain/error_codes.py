@@ -3,6 +3,8 @@
 HANDLER_FAILED = -2147220891  # 0x80040265: an error raised by the operation's code
 UNEXPECTED = -2147220970  # 0x80040216: the platform failed (worker lost, poison queue)
 NOT_REGISTERED = -2147220969  # 0x80040217: the operation's handler no longer exists
+# This app's own (not Dataverse's): the handler's outputs are larger than an operation may keep (1 MiB).
+OUTPUTS_TOO_LARGE = -2147176447  # 0x8004B001
 
 
 def as_int32(code: int) -> int:

@@ -15,8 +15,9 @@ from ..operations import (
 from ..operations.registry import OperationRegistry
 from ..operations.samples import register_samples
 from ..settings import Settings, get_settings
-from ..storage.clients import build_service_clients
+from ..storage.clients import build_blob_client, build_service_clients
 from ..storage.metering import TransactionCounter
+from ..storage.payloads import BlobPayloads, container_name
 from ..storage.ports import OperationStore, SubscriptionStore, WorkQueue
 from ..storage.subscription_store import TableSubscriptionStore
 from ..storage.table_store import TableOperationStore
@@ -62,7 +63,9 @@ def build_services(settings: Settings, *, counter: TransactionCounter | None = N
                    clients: tuple[Any, Any] | None = None) -> Services:
     """Real adapters for ``settings`` (over ``clients`` when given); creates the table and queues if missing."""
     tables, queues = clients or build_service_clients(settings.storage, counter=counter)
-    store, queue = TableOperationStore(tables, settings.table_name), StorageWorkQueue(queues, settings.queue_name)
+    payloads = BlobPayloads(build_blob_client(settings.storage, counter=counter), container_name(settings.table_name))
+    store = TableOperationStore(tables, settings.table_name, payloads)
+    queue = StorageWorkQueue(queues, settings.queue_name)
     store.ensure_table()
     queue.ensure_queues()
     subscriptions = TableSubscriptionStore(tables, settings.table_name)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from ..domain.attempts import Outcome, failed, stopped, succeeded
 from ..domain.callbacks import check_callback_url
-from ..domain.error_codes import HANDLER_FAILED
+from ..domain.error_codes import HANDLER_FAILED, OUTPUTS_TOO_LARGE
 from ..domain.errors import InvalidRequest, NonRetryableError, OperationError, OperationInterrupted
 from ..domain.operation import from_key_values, to_key_values
 from ..operations.context import OperationContext
@@ -17,13 +18,20 @@ from .container import Services
 
 log = logging.getLogger(__name__)
 
-# A Table Storage string property holds at most 64 KiB: 32K UTF-16 code units.
-MAX_PARAMETER_CHARS = 32_000
+# What inputs, and outputs, may take each: their Key/Value JSON in UTF-8 (as a caller writes it; the
+# stored form escapes what is not ASCII). The table store keeps a value too large for a Table property
+# in a blob (storage/payloads.py).
+MAX_PARAMETER_BYTES = 1024 * 1024
 
 
-def stored_length(text: str) -> int:
-    """The length of ``text`` as Table Storage counts it: UTF-16 code units (an emoji is two)."""
-    return len(text.encode("utf-16-le")) // 2
+def too_large(values: dict[str, Any], what: str) -> str | None:
+    """Why ``what`` (a dict of parameters) is too large, or None when it fits."""
+    pairs = [{"Key": k, "Value": v} for k, v in values.items()]
+    size = len(json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+    if size <= MAX_PARAMETER_BYTES:
+        return None
+    return (f"{what} take {size:,} bytes as JSON; at most {MAX_PARAMETER_BYTES:,} (1 MiB) fit. "
+            "Pass larger data by reference (a blob URL, a table name) instead.")
 
 
 OUTBOUND_TIMEOUT_SECONDS = 30
@@ -77,7 +85,7 @@ def check_outputs(definition: OperationDefinition, outputs: Any) -> dict[str, An
         raise NonRetryableError(f"The handler's output {e}") from None
     except (TypeError, ValueError) as e:
         raise NonRetryableError(f"The handler's outputs are not JSON: {e}") from None
-    if stored_length(text) > MAX_PARAMETER_CHARS:
-        raise NonRetryableError(f"The handler's outputs take {stored_length(text)} characters (UTF-16); at most "
-                                f"{MAX_PARAMETER_CHARS} fit.")
+    refusal = too_large(outputs, "The handler's outputs")
+    if refusal:
+        raise NonRetryableError(refusal, code=OUTPUTS_TOO_LARGE)
     return from_key_values(text)

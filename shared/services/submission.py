@@ -17,10 +17,10 @@ from ..domain.errors import (
     StorageUnavailable,
 )
 from ..domain.ids import new_operation_id
-from ..domain.operation import Operation, to_key_values
+from ..domain.operation import Operation
 from ..domain.states import Event, Status
 from .container import Services
-from .handlers import MAX_PARAMETER_CHARS, handler_context, run_handler, stored_length
+from .handlers import handler_context, run_handler, too_large
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,9 @@ def _check_ttl(value: Any, default: int) -> int:
 
 
 def _check_size(inputs: dict[str, Any]) -> None:
-    if stored_length(to_key_values(inputs)) > MAX_PARAMETER_CHARS:
-        raise PayloadTooLarge(f"The input parameters take more than {MAX_PARAMETER_CHARS} characters; "
-                              "pass large data by reference (a blob URL, a table name) instead.")
+    refusal = too_large(inputs, "The input parameters")
+    if refusal:
+        raise PayloadTooLarge(refusal)
 
 
 def submit(svc: Services, sub: Submission) -> Operation:

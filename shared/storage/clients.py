@@ -1,4 +1,4 @@
-"""Building Table and Queue clients from the storage settings.
+"""Building Table, Queue and Blob clients from the storage settings.
 
 Three ways in, as the Functions host allows (SPEC §8): a connection string;
 ``UseDevelopmentStorage=true`` (Azurite on 127.0.0.1); or identity-based
@@ -15,6 +15,8 @@ import requests
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import ExponentialRetry as BlobRetry
 from azure.storage.queue import ExponentialRetry, QueueServiceClient
 
 from ..settings import StorageSettings
@@ -61,6 +63,11 @@ def service_uris(storage: StorageSettings) -> tuple[str, str]:
     return f"https://{account}.table.core.windows.net", f"https://{account}.queue.core.windows.net"
 
 
+def blob_service_uri(storage: StorageSettings) -> str:
+    """The blob endpoint for identity-based settings."""
+    return storage.blob_service_uri or f"https://{storage.account_name}.blob.core.windows.net"
+
+
 POOL_SIZE = 32  # connections kept per endpoint: the worker's batch (16) and its new batch (8), plus HTTP calls
 
 
@@ -104,3 +111,15 @@ def build_service_clients(storage: StorageSettings, *, counter: TransactionCount
     table_uri, queue_uri = service_uris(storage)
     return (TableServiceClient(endpoint=table_uri, credential=credential, **table_options),
             QueueServiceClient(account_url=queue_uri, credential=credential, **queue_options))
+
+
+def build_blob_client(storage: StorageSettings, *, counter: TransactionCounter | None = None) -> BlobServiceClient:
+    """The blob service client large inputs and outputs are kept with (``payloads``)."""
+    options: dict[str, Any] = {"retry_policy": BlobRetry(initial_backoff=1, increment_base=2, retry_total=3),
+                               "transport": _transport()}
+    if counter:
+        options["raw_request_hook"] = counter.hook("blob")
+    if storage.connection_string:
+        return BlobServiceClient.from_connection_string(normalize_connection_string(storage.connection_string),
+                                                        **options)
+    return BlobServiceClient(account_url=blob_service_uri(storage), credential=_credential(storage), **options)

@@ -48,6 +48,7 @@ class ExpiredRow:
 
     operation_id: str
     marker: str
+    payloads: bool = False  # some of its parameters are kept in blobs
 
 
 class OperationStore(Protocol):

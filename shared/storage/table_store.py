@@ -54,6 +54,7 @@ from ..domain.ids import (
 )
 from ..domain.operation import CallbackState, Operation, from_key_values, to_key_values
 from ..domain.states import Status
+from .payloads import INLINE_CHARS, PARAMETER_COLUMNS, REFERENCE, BlobPayloads, blob_name, stored_length
 from .ports import ExpiredRow, ListQuery, Page
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,14 @@ def _keys_of(rows: Iterable[ExpiredRow]) -> Iterator[tuple[str, ...]]:
         yield (row.operation_id, row.marker, *((copy,) if copy else ()))
 
 
+def _has_payloads(entity: dict[str, Any], inline_chars: int | None = None) -> bool:
+    """True when a parameter of the entity is kept in a blob (or, given ``inline_chars``, would be)."""
+    values = [entity.get(column) for column in PARAMETER_COLUMNS]
+    if inline_chars is None:
+        return any(isinstance(v, str) and v.startswith(REFERENCE) for v in values)
+    return any(isinstance(v, str) and stored_length(v) > inline_chars for v in values)
+
+
 def _batches(groups: Iterable[tuple[str, ...]]) -> Iterator[list[tuple[str, ...]]]:
     """Groups of keys packed into batches of at most BATCH_SIZE keys, never splitting a group."""
     batch: list[tuple[str, ...]] = []
@@ -187,28 +196,36 @@ def _batches(groups: Iterable[tuple[str, ...]]) -> Iterator[list[tuple[str, ...]
 class TableOperationStore:
     """Background operation rows in one table."""
 
-    def __init__(self, service: TableServiceClient, table_name: str) -> None:
+    def __init__(self, service: TableServiceClient, table_name: str, payloads: BlobPayloads | None = None) -> None:
         self._service = service
         self._table: TableClient = service.get_table_client(table_name)
+        self._payloads = payloads  # where parameters too large for a property go; None: nowhere (refused)
 
     def ensure_table(self) -> None:
-        """Create the table unless it exists (once per process)."""
+        """Create the table (and the payloads' container) unless it exists (once per process)."""
         with translated("create the table"):
             try:
                 self._service.create_table(self._table.table_name)
             except ResourceExistsError:
                 pass
+            if self._payloads is not None:
+                self._payloads.ensure_container()
 
     def create(self, op: Operation) -> Operation:
-        """Insert a new row; returns it with its ETag."""
+        """Insert a new row; returns it with its ETag. Parameters too large for the row go first, to blobs."""
         op = op.with_changes(versionnumber=1)
         with translated("insert a row", op.id):
-            return self._write(op, ("create", to_entity(op)), "create")
+            entity = self._entity(op)
+            try:
+                return self._write(op, ("create", entity), "create")
+            except AzureError:
+                self._forget_payloads(op, entity)
+                raise
 
     def get(self, operation_id: str) -> Operation:
-        """One point read; raises OperationNotFound."""
+        """One point read (and a blob read per parameter kept in one); raises OperationNotFound."""
         with translated("read a row", operation_id):
-            return from_entity(self._table.get_entity(shard_of(operation_id), operation_id))
+            return from_entity(self._loaded(self._table.get_entity(shard_of(operation_id), operation_id)))
 
     def replace(self, op: Operation) -> Operation:
         """Write the whole row if it still has ``op.etag`` (with its owner's copy, and its expiry marker
@@ -217,27 +234,58 @@ class TableOperationStore:
                                      "match_condition": MatchConditions.IfNotModified}
         op = op.with_changes(versionnumber=op.versionnumber + 1)
         with translated("update a row", op.id):
-            return self._write(op, ("update", to_entity(op), condition), "upsert")
+            return self._write(op, ("update", self._entity(op), condition), "upsert")
+
+    def _entity(self, op: Operation) -> dict[str, Any]:
+        """The row's entity, a parameter too large for a property stored as a blob and named instead."""
+        entity = to_entity(op)
+        for column in PARAMETER_COLUMNS:
+            text = entity.get(column)
+            if self._payloads is not None and text is not None and stored_length(text) > INLINE_CHARS:
+                name = blob_name(op.id, column, text)
+                self._payloads.put(name, text)
+                entity[column] = REFERENCE + name
+        return entity
+
+    def _loaded(self, entity: Any) -> Any:
+        """The entity with the parameters it names read back from their blobs (a missing blob stays
+        named: the row then reads as damaged)."""
+        for column in PARAMETER_COLUMNS:
+            value = entity.get(column)
+            if self._payloads is not None and isinstance(value, str) and value.startswith(REFERENCE):
+                text = self._payloads.get(value[len(REFERENCE):])
+                entity[column] = value if text is None else text
+        return entity
+
+    def _forget_payloads(self, op: Operation, entity: dict[str, Any]) -> None:
+        """Best effort: the blobs of a row that was not written."""
+        if self._payloads is not None and _has_payloads(entity):
+            try:
+                self._payloads.delete_operation([op.id])
+            except AzureError:
+                log.warning("Could not delete the parameters of operation %s, which was not created.", op.id)
 
     def _write(self, op: Operation, row: tuple[Any, ...], copy_as: str) -> Operation:
         """The row's own write, and with it (one entity group transaction) what goes with the row."""
         with_it: list[tuple[Any, ...]] = []
         if op.runas:
-            with_it.append((copy_as, to_entity(op) | {"RowKey": owner_copy(op.runas, op.id)}))
+            with_it.append((copy_as, row[1] | {"RowKey": owner_copy(op.runas, op.id)}))
         if op.is_terminal:
             expires = op.createdon + timedelta(seconds=op.ttlinseconds)
-            with_it.append(("upsert", {"PartitionKey": shard_of(op.id),
-                                       "RowKey": expiry_marker(op.id, expires, op.runas)}))
+            marker = {"PartitionKey": shard_of(op.id), "RowKey": expiry_marker(op.id, expires, op.runas)}
+            with_it.append(("upsert", marker | ({"payloads": True} if _has_payloads(row[1]) else {})))
         if not with_it:
             write = self._table.create_entity if row[0] == "create" else self._table.update_entity
             return op.with_changes(etag=write(row[1], **(row[2] if len(row) > 2 else {}))["etag"])
         return op.with_changes(etag=self._table.submit_transaction([row, *with_it])[0]["etag"])
 
     def delete(self, op: Operation) -> None:
-        """Delete the row and its owner's copy; succeeds when they are already gone."""
+        """Delete the row, its owner's copy and its blobs; succeeds when they are already gone."""
         with translated("delete a row"):
             for key in (op.id, owner_copy(op.runas, op.id)) if op.runas else (op.id,):
                 self._table.delete_entity(shard_of(op.id), key)
+            if self._payloads is not None and _has_payloads(to_entity(op), INLINE_CHARS):
+                self._payloads.delete_operation([op.id])
 
     def list(self, query: ListQuery) -> Page:
         """Rows newest first: one query per shard (their first pages fetched at once), merged by id.
@@ -260,7 +308,7 @@ class TableOperationStore:
             pages = self._table.query_entities(text, results_per_page=query.top + 1,
                                                parameters={**parameters, "shard": shard}).by_page()
             first = list(next(pages, []))  # fetched here, in the pool; later pages only if the merge needs them
-            return (from_entity(e) for e in itertools.chain(first, itertools.chain.from_iterable(pages)))
+            return (from_entity(self._loaded(e)) for e in itertools.chain(first, itertools.chain.from_iterable(pages)))
 
         streams = list(_SHARD_POOL.map(shard_stream, SHARDS))  # the 16 first pages at once, not one after another
         rows = list(itertools.islice(heapq.merge(*streams, key=lambda op: op.id), query.top + 1))
@@ -279,9 +327,10 @@ class TableOperationStore:
         with translated("find expired rows"):
             for shard in SHARDS:
                 markers = self._table.query_entities(text, parameters={**parameters, "shard": shard},
-                                                     select=["RowKey"])
+                                                     select=["RowKey", "payloads"])
                 for marker in markers:
-                    yield ExpiredRow(marker_operation_id(marker["RowKey"]), marker["RowKey"])
+                    yield ExpiredRow(marker_operation_id(marker["RowKey"]), marker["RowKey"],
+                                     payloads=bool(marker.get("payloads")))
 
     def delete_expired(self, rows: Iterable[ExpiredRow]) -> int:
         """Delete rows and their markers, 50 of each to an entity group transaction.
@@ -290,11 +339,15 @@ class TableOperationStore:
         """
         deleted = 0
         by_shard = sorted(rows, key=lambda row: shard_of(row.operation_id))
-        for shard, group in itertools.groupby(by_shard, key=lambda row: shard_of(row.operation_id)):
+        for shard, grouped in itertools.groupby(by_shard, key=lambda row: shard_of(row.operation_id)):
+            group = list(grouped)
             for batch in _batches(_keys_of(group)):
                 with translated("delete rows"):
                     self._delete_batch(shard, [key for keys in batch for key in keys])
                 deleted += len(batch)
+            if self._payloads is not None:
+                with translated("delete the parameters of expired rows"):
+                    self._payloads.delete_operation(row.operation_id for row in group if row.payloads)
         return deleted
 
     def _delete_batch(self, shard: str, row_keys: Sequence[str]) -> None:

@@ -189,7 +189,8 @@ def test_requirements_txt_holds_only_runtime_packages():
     names = {re.split(r"[<>=!~\[ ]", line.strip())[0].lower()
              for line in (REPO / "requirements.txt").read_text().splitlines()
              if line.strip() and not line.startswith("#")}
-    assert names == {"azure-functions", "azure-data-tables", "azure-storage-queue", "azure-identity", "requests",
+    assert names == {"azure-functions", "azure-data-tables", "azure-storage-queue", "azure-storage-blob",
+                     "azure-identity", "requests",
                      "urllib3", "certifi"}
 
 

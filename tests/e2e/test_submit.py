@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -104,7 +105,7 @@ def test_synchronous_handler_failure_is_a_4xx_with_an_error_body_so_retry_polici
     assert error["code"] == "0x0000002A" and "fail" in error["message"]
 
 
-LONG = "x" * 40_000
+MIB = 1024 * 1024
 
 
 @pytest.mark.parametrize("path, body, headers, status, words", [
@@ -117,8 +118,8 @@ LONG = "x" * 40_000
     ("data/v9.2/sample_Nope", b"{}", {}, 404, "sample_Nope"),
     ("data/v9.2/sample_Echo", b"{}", {"Prefer": 'respond-async, odata.callback; url="ftp://x/y"'}, 400, "https"),
     ("data/v9.2/sample_Echo", b"{}", {"Prefer": 'respond-async, odata.callback; url="/relative"'}, 400, "https"),
-    ("data/v9.2/sample_Echo", f'{{"Big": "{LONG}"}}'.encode(), {}, 413, "characters"),
-    ("data/v9.2/sample_Echo", f'{{"Big": "{"x" * 300_000}"}}'.encode(), {}, 413, "KiB"),
+    ("data/v9.2/sample_Echo", f'{{"Big": "{"x" * MIB}"}}'.encode(), {}, 413, "at most 1,048,576 (1 MiB)"),
+    ("data/v9.2/sample_Echo", f'{{"Big": "{"x" * (8 * MIB + 1)}"}}'.encode(), {}, 413, "larger than 8 MiB"),
     ("ExecuteBackgroundOperation", b'{"Request": "sample_Echo"}', {}, 400, "RequestName"),
     ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, "TtlInSeconds": -5}', {}, 400,
      "TtlInSeconds"),
@@ -147,7 +148,8 @@ LONG = "x" * 40_000
     ("data/v9.2/sample_Echo", b'{"A": ' + b"[" * 40 + b"]" * 40 + b"}", {}, 400, "nested more than 32 levels"),
     ("data/v9.2/sample_Echo", b'{"A": ' + b"[" * 980 + b"]" * 980 + b"}", {}, 400, "nested more than 32 levels"),
     ("data/v9.2/sample_Echo", b'{"A": ' + b"9" * 400 + b"}", {}, 400, "too large"),
-    ("data/v9.2/sample_Echo", ('{"A": "' + "\U0001F600" * 20_000 + '"}').encode("utf-8"), {}, 413, "32000"),
+    ("data/v9.2/sample_Echo", ('{"A": "' + "\U0001F600" * (MIB // 4) + '"}').encode("utf-8"), {}, 413,
+     "1,048,600 bytes"),  # 4 bytes each in UTF-8
     ("data/v9.2/sample_Echo", b'{"A": 1}', {"Prefer": 'respond-async, odata.callback; url="https://'
                                                + "a" * 70 + '.example.com/cb"'}, 400, "DNS cannot look up"),
 ])
@@ -161,6 +163,22 @@ def test_refused_submission_says_what_to_fix_and_leaves_no_row_or_message(quiet_
     error = response.json()["error"]
     assert error["code"] and words in error["message"] and len(error["message"]) < 600
     assert (app.count_rows(), app.count_messages()) == (rows, messages)
+
+
+def test_inputs_and_outputs_of_1_mib_each_go_through_submit_poll_and_list(app):
+    inputs = {"Document": "ü" * (MIB // 2 - 50)}  # two bytes each: just under 1 MiB as stored
+    accepted = app.submit("sample_Echo", inputs)
+    assert accepted.status_code == 202, accepted.text
+    op_id = accepted.json()["backgroundOperationId"]
+    app.wait_for_status(op_id, 30)
+    done = app.http.get(app.url(f"backgroundoperation/{op_id}"), timeout=30)
+    assert done.status_code == 200 and done.json()["Document"] == inputs["Document"]
+    row = app.row(op_id)
+    assert json.loads(row["inputparameters"]) == json.loads(row["outputparameters"]) == \
+        [{"Key": "Document", "Value": inputs["Document"]}]
+    listed = app.http.get(app.url("data/v9.2/backgroundoperations"), params={"$filter": f"backgroundoperationid eq "
+                                                                                      f"{op_id}"}, timeout=30)
+    assert json.loads(listed.json()["value"][0]["inputparameters"])[0]["Value"] == inputs["Document"]
 
 
 def test_a_row_that_cannot_be_read_is_listed_as_damaged_and_the_list_still_answers(app):

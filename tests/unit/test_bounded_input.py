@@ -14,7 +14,7 @@ from shared.domain.addresses import OutboundPolicy
 from shared.domain.callbacks import check_callback_url
 from shared.domain.errors import InvalidRequest
 from shared.services.callbacks import post_callback
-from shared.services.handlers import MAX_PARAMETER_CHARS, stored_length
+from shared.storage.payloads import INLINE_CHARS, stored_length
 from shared.storage.table_store import from_entity, to_entity
 
 
@@ -70,7 +70,7 @@ def test_a_delivery_that_raises_anything_is_recorded_as_failed_not_raised():
 def test_stored_length_counts_utf16_units_as_table_storage_does():
     assert stored_length("abc") == 3
     assert stored_length("😀") == 2  # outside the BMP: a surrogate pair
-    assert stored_length("😀" * (MAX_PARAMETER_CHARS // 2 + 1)) > MAX_PARAMETER_CHARS
+    assert stored_length("😀" * (INLINE_CHARS // 2 + 1)) > INLINE_CHARS
 
 
 def test_a_row_whose_parameters_cannot_be_read_is_damaged_not_an_error(make_op):

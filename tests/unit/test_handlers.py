@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from shared.domain.attempts import MAX_ERROR_MESSAGE_CHARS, Ending
-from shared.domain.error_codes import HANDLER_FAILED
+from shared.domain.error_codes import HANDLER_FAILED, OUTPUTS_TOO_LARGE
 from shared.domain.errors import NonRetryableError, OperationError, OperationInterrupted
 from shared.operations.context import OperationContext
 from shared.operations.registry import OperationDefinition, Parameter, ParamType
-from shared.services.handlers import MAX_PARAMETER_CHARS, run_handler
+from shared.services.handlers import MAX_PARAMETER_BYTES, run_handler
 
 
 def _run(handler, *, outputs=()):
@@ -52,9 +52,16 @@ def test_a_huge_error_message_is_cut_to_fit_the_row():
     (["not", "a", "dict"], "not a dict"),
     ({"n": float("nan")}, "not JSON"),
     ({"o": object()}, "not JSON"),
-    ({"big": "y" * (MAX_PARAMETER_CHARS + 1)}, "at most"),
+    ({"big": "y" * MAX_PARAMETER_BYTES}, "at most 1,048,576 (1 MiB)"),
     ({"Count": "seven"}, "Count"),
 ])
 def test_outputs_that_cannot_be_stored_or_break_the_declaration_fail_for_good(result, words):
     outcome = _run(lambda inputs, context: result, outputs=[Parameter("Count", ParamType.INT)])
     assert outcome.ending is Ending.FAILED and not outcome.retryable and words in outcome.errormessage
+
+
+def test_outputs_over_1_mib_fail_for_good_with_their_own_error_code():
+    outcome = _run(lambda inputs, context: {"big": "é" * (MAX_PARAMETER_BYTES // 2)})  # two bytes each in UTF-8
+    assert (outcome.ending, outcome.retryable, outcome.errorcode) == (Ending.FAILED, False, OUTPUTS_TOO_LARGE)
+    assert "1,048,576" in outcome.errormessage
+    assert _run(lambda inputs, context: {"big": "y" * (MAX_PARAMETER_BYTES - 100)}).ending is Ending.SUCCEEDED

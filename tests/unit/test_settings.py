@@ -144,11 +144,13 @@ def test_account_name_identity_setting(host_json):
 def test_service_uri_identity_settings_with_credential_and_client_id(host_json):
     env = {"AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net",
            "AzureWebJobsStorage__queueServiceUri": "https://acct.queue.core.windows.net",
+           "AzureWebJobsStorage__blobServiceUri": "https://acct.blob.core.windows.net",
            "AzureWebJobsStorage__credential": "managedidentity",
            "AzureWebJobsStorage__clientId": "11111111-2222-3333-4444-555555555555"}
     s = load_settings(env=env, host_json=host_json())
     assert s.storage == StorageSettings(table_service_uri="https://acct.table.core.windows.net",
                                         queue_service_uri="https://acct.queue.core.windows.net",
+                                        blob_service_uri="https://acct.blob.core.windows.net",
                                         credential="managedidentity",
                                         client_id="11111111-2222-3333-4444-555555555555")
 
@@ -164,6 +166,8 @@ def test_a_connection_string_wins_over_identity_settings(host_json):
     {"AzureWebJobsStorage": "   "},
     {"AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net"},
     {"AzureWebJobsStorage__queueServiceUri": "https://acct.queue.core.windows.net"},
+    {"AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net",
+     "AzureWebJobsStorage__queueServiceUri": "https://acct.queue.core.windows.net"},  # no blob endpoint
     {"AzureWebJobsStorage__credential": "managedidentity"},
 ])
 def test_missing_storage_is_a_settings_error_naming_the_setting(host_json, env):
