@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ from ..domain.errors import (
     ConcurrencyConflict,
     InvalidRequest,
     OperationNotFound,
+    StorageUnavailable,
     TransitionRefused,
     UnknownOperation,
 )
@@ -55,6 +57,12 @@ class QueueDelivery:
     pop_receipt: str
     dequeue_count: int
     body: str
+    attempts_before: int = 0  # attempts made before this message was sent (a retry sent as a new message)
+
+    @property
+    def attempt(self) -> int:
+        """Which attempt this delivery is: the attempts before the message, plus its dequeue count."""
+        return self.attempts_before + self.dequeue_count
 
 
 def _read(svc: Services, operation_id: str) -> Operation | None:
@@ -65,21 +73,23 @@ def _read(svc: Services, operation_id: str) -> Operation | None:
     return None
 
 
-def _first_view(svc: Services, msg: QueueDelivery) -> tuple[Operation | None, bool]:
-    """The row to decide on first, and True when it is the one the message carries (nothing read)."""
+def _first_view(svc: Services, msg: QueueDelivery) -> tuple[Operation | None, bool, QueueDelivery]:
+    """The row to decide on first, True when it is the one the message carries (nothing read), and the
+    delivery with the attempts its message says came before it."""
     try:
         work = decode(msg.body)
     except InvalidRequest:
         log.warning("Dropped a queue message that is not an operation id.")
-        return None, False
-    if work.row is not None and may_run_unrecorded(work.row, msg.dequeue_count, svc.clock()):
-        return work.row, True
-    return _read(svc, work.operation_id), False
+        return None, False, msg
+    msg = dataclasses.replace(msg, attempts_before=work.attempts)
+    if work.row is not None and may_run_unrecorded(work.row, msg.attempt, svc.clock()):
+        return work.row, True, msg
+    return _read(svc, work.operation_id), False, msg
 
 
 def process_message(svc: Services, msg: QueueDelivery) -> None:
     """Do what the row says this message should lead to; at most one attempt runs."""
-    op, carried = _first_view(svc, msg)
+    op, carried, msg = _first_view(svc, msg)
     for _ in range(MAX_STEPS):
         if op is None:
             return
@@ -108,14 +118,17 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
     elif action is Action.RESUME:
         return write(svc, op.apply(Event.RESUME, now))
     elif action is Action.RECOVER:
-        recovered = lost_attempt(op, msg.dequeue_count - 1, now)
+        recovered = lost_attempt(op, msg.attempt - 1, now)
         log.warning("Operation %s: %s", op.id, recovered.errormessage)
         return write(svc, recovered)
     elif action is Action.STOP_UNSTARTED:
         _after_finish(svc, write(svc, stop_unstarted(op, now)))
+    elif action is Action.START and msg.attempt > svc.settings.max_attempts:
+        # Only a retry sent as a new message gets here (the host poisons its own messages first).
+        _after_finish(svc, write(svc, poisoned(op, svc.settings.max_attempts, now)))
     elif action is Action.START:
         if not carried:  # recorded before it runs, so that a cancel finds it running
-            op = write(svc, start_attempt(op, msg.id, msg.dequeue_count, now))
+            op = write(svc, start_attempt(op, msg.id, msg.attempt, now))
         return _run_attempt(svc, _Attempt(svc, op, msg, recorded=not carried))
     return None
 
@@ -150,7 +163,7 @@ class _Attempt:
 
     @property
     def attempt(self) -> int:
-        return self._msg.dequeue_count
+        return self._msg.attempt
 
     def status(self) -> Status:
         with self._lock:
@@ -238,13 +251,31 @@ def _run_attempt(svc: Services, attempt: _Attempt) -> Operation | None:
         return None if now is None or now.status is Status.WAITING_FOR_RESOURCES else now
     log.info("Operation %s attempt %d: %s -> %s.", op.id, attempt.attempt, outcome.ending.value, done.status.name)
     if retry_after is not None:
-        # The host deletes this message when we return; with the pop receipt changed
-        # by this update it gets PopReceiptMismatch, which it ignores, so the message
-        # comes back after the backoff with dequeue_count + 1.
-        svc.queue.set_visibility(msg.id, msg.pop_receipt, retry_after)
+        _retry_later(svc, done, msg, retry_after)
     elif done.is_terminal:
         _after_finish(svc, done)
     return None
+
+
+def _retry_later(svc: Services, op: Operation, msg: QueueDelivery, delay: float) -> None:
+    """Have the next attempt start after ``delay`` seconds, however long this one ran.
+
+    The message is hidden for the delay. The host deletes it when we return; with the pop
+    receipt changed by this update it gets PopReceiptMismatch, which it ignores, so the message
+    comes back after the backoff with dequeue_count + 1. A host that renewed the message's
+    lease while the attempt ran (every 5 minutes) holds a newer pop receipt than ours: then the
+    row stops being this message's, and a new message, saying how many attempts came before it,
+    carries the retry; the host deletes this one when we return.
+    """
+    try:
+        svc.queue.set_visibility(msg.id, msg.pop_receipt, delay)
+        return
+    except StorageUnavailable:
+        log.info("Operation %s: its message's lease was renewed meanwhile; the retry goes in a new message.", op.id)
+    # Released first: if the new message cannot be sent, this one comes back (without the backoff) and runs it.
+    update_row(svc, op, lambda row: row.with_changes(messageid="") if row.messageid == msg.id
+               and row.status is Status.WAITING_FOR_RESOURCES else None)
+    svc.queue.enqueue(op.id, delay_seconds=delay, attempts=msg.attempt)
 
 
 def _after_finish(svc: Services, done: Operation) -> None:

@@ -178,9 +178,10 @@ class MemoryWorkQueue:
         self.work: dict[str, MemoryMessage] = {}
         self.events: dict[str, MemoryMessage] = {}
 
-    def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None) -> str:
-        """Add a message (carrying ``row`` when it may) that becomes visible after ``delay_seconds``."""
-        return self._add(self.work, encode(operation_id, row), delay_seconds)
+    def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None,
+                attempts: int = 0) -> str:
+        """Add a message (carrying ``row`` when it may, or ``attempts``) visible after ``delay_seconds``."""
+        return self._add(self.work, encode(operation_id, row, attempts), delay_seconds)
 
     def enqueue_event(self, body: str) -> None:
         """Add a message for the ``notify`` function."""

@@ -85,9 +85,10 @@ class OperationStore(Protocol):
 class WorkQueue(Protocol):
     """The queue the worker function is triggered by; messages as ``work_messages`` writes them."""
 
-    def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None) -> str:
-        """Add a message (carrying ``row`` when it may) that becomes visible after ``delay_seconds``;
-        returns its message id."""
+    def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None,
+                attempts: int = 0) -> str:
+        """Add a message that becomes visible after ``delay_seconds``; returns its message id. It carries
+        ``row`` when it may, or how many ``attempts`` were made before it (a retry sent as a new message)."""
 
     def enqueue_event(self, body: str) -> None:
         """Add one subscriber's event to the events queue."""

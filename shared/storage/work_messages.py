@@ -1,5 +1,8 @@
 """What a work-queue message says: the operation id, and for a new operation the row itself.
 
+A retry that could not delay its own message (see ``services.worker``) is a new message that says
+how many attempts came before it: ``{"id", "attempts"}``.
+
 The message a submission sends carries the row as it was inserted, with its ETag, so that a
 worker that gets it while the row is young runs the attempt without reading it first
 (``domain.attempts.may_run_unrecorded``). A row with a callback URL is not carried (the URL is
@@ -30,10 +33,17 @@ class WorkMessage:
 
     operation_id: str
     row: Operation | None = field(default=None, repr=False)
+    attempts: int = 0  # attempts made before this message: its attempt is attempts + its dequeue count
 
 
-def encode(operation_id: str, row: Operation | None = None) -> str:
-    """The body for ``operation_id``'s message; carries ``row`` when it may (see the module doc)."""
+MAX_ATTEMPTS_CARRIED = 1000
+
+
+def encode(operation_id: str, row: Operation | None = None, attempts: int = 0) -> str:
+    """The body for ``operation_id``'s message; carries ``row`` when it may (see the module doc), or the
+    number of attempts made before it."""
+    if attempts:
+        return json.dumps({"id": operation_id, "attempts": attempts}, separators=(",", ":"))
     if row is None or row.callbackurl or row.etag is None:
         return operation_id
     entity = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in to_entity(row).items()}
@@ -49,6 +59,11 @@ def decode(body: str) -> WorkMessage:
     try:
         message = json.loads(text)
         operation_id = parse_operation_id(str(message["id"]))
+        if "attempts" in message:
+            attempts = message["attempts"]
+            if type(attempts) is not int or not 0 <= attempts <= MAX_ATTEMPTS_CARRIED:
+                raise ValueError("attempts")
+            return WorkMessage(operation_id, attempts=attempts)
         return WorkMessage(operation_id, _row(message["row"], str(message["etag"])))
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise InvalidRequest(f"The message is not a work message: {type(e).__name__}") from None

@@ -50,11 +50,12 @@ class StorageWorkQueue:
                 except ResourceExistsError:
                     pass
 
-    def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None) -> str:
-        """Add a message (carrying ``row`` when it may) that becomes visible after ``delay_seconds``
-        (at most 7 days)."""
+    def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None,
+                attempts: int = 0) -> str:
+        """Add a message (carrying ``row`` when it may, or the number of ``attempts`` already made) that
+        becomes visible after ``delay_seconds`` (at most 7 days)."""
         with _translated("enqueue"):
-            message = self.queue.send_message(encode(operation_id, row), time_to_live=NEVER_EXPIRES,
+            message = self.queue.send_message(encode(operation_id, row, attempts), time_to_live=NEVER_EXPIRES,
                                               visibility_timeout=visibility_seconds(delay_seconds) or None)
         return message.id
 

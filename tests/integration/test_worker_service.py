@@ -8,6 +8,7 @@ callbacks go to a real HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -498,3 +499,34 @@ def test_an_unrecorded_attempt_whose_worker_died_runs_again_as_attempt_two(svc, 
     process_message(svc, delivery(again))
     done = svc.store.get(op.id)
     assert (done.status, done.retrycount) == (Status.SUCCEEDED, 1)
+
+
+# --- issue 9: the backoff holds however long the attempt ran -----------------------------------------
+
+
+def test_a_retry_keeps_its_backoff_when_the_host_renewed_the_lease_while_the_attempt_ran(svc, host):
+    op = submitted(svc, "sample_Fail", {"FailTimes": 1})
+    received = host.receive()
+    # The host renews the lease of a message whose function runs long (every 5 minutes): a new pop receipt.
+    renewed = host.client.update_message(received.id, received.pop_receipt, visibility_timeout=30)
+    process_message(svc, delivery(received))  # attempt 1 fails; the pop receipt it was given is stale now
+
+    row = svc.store.get(op.id)
+    assert (row.status, row.retrycount, row.messageid) == (Status.WAITING_FOR_RESOURCES, 1, "")
+    host.client.delete_message(received.id, renewed.pop_receipt)  # the host's delete on success, with its receipt
+    assert host.try_receive() is None  # the retry waits for its backoff...
+    retry = host.receive(timeout=15)  # ...then comes, as a new message that counts the attempt before it
+    assert json.loads(retry.content) == {"id": op.id, "attempts": 1} and retry.dequeue_count == 1
+    process_message(svc, delivery(retry))
+    done = svc.store.get(op.id)
+    assert (done.status, done.outputs, done.retrycount) == (Status.SUCCEEDED, {"Attempts": 2}, 1)
+
+
+def test_a_retry_sent_as_a_new_message_still_stops_at_the_last_attempt(svc, host):
+    op = submitted(svc, "sample_Fail", {"FailTimes": 10})
+    first = host.receive()
+    host.client.delete_message(first.id, first.pop_receipt)
+    svc.queue.enqueue(op.id, attempts=svc.settings.max_attempts)  # every attempt already made
+    process_message(svc, delivery(host.receive()))
+    done = svc.store.get(op.id)
+    assert done.status is Status.FAILED and done.errorcode == UNEXPECTED and "4 attempts" in done.errormessage

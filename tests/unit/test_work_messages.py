@@ -38,3 +38,18 @@ def test_otherwise_the_message_is_the_bare_id(make_op, why):
 def test_anything_else_is_refused(body):
     with pytest.raises(InvalidRequest):
         decode(body)
+
+
+def test_a_retry_sent_as_a_new_message_says_how_many_attempts_came_before(make_op):
+    op = make_op()
+    body = encode(op.id, op.with_changes(etag='W/"1"'), attempts=3)  # a retry never carries the row
+    assert json.loads(body) == {"id": op.id, "attempts": 3}
+    decoded = decode(body)
+    assert (decoded.operation_id, decoded.attempts, decoded.row) == (op.id, 3, None)
+    assert decode(op.id).attempts == 0
+
+
+@pytest.mark.parametrize("attempts", [-1, True, 1.5, "2", 10**6])
+def test_a_message_with_an_impossible_attempt_count_is_refused(make_op, attempts):
+    with pytest.raises(InvalidRequest):
+        decode(json.dumps({"id": make_op().id, "attempts": attempts}))
