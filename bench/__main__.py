@@ -1,4 +1,4 @@
-"""``python -m bench [--no-scale]``: private Azurites, six measurements, a table on stdout and results/latest.json."""
+"""``python -m bench [--no-scale]``: private Azurites, seven measurements, a table on stdout and results/latest.json."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .latency import measure_submit_latency
 from .processes import AppHost, machine_facts
 from .report import format_report, write_json
 from .scale import measure_scale
+from .starvation import measure_api_under_long_handlers
 from .throughput import TIMEOUT_SECONDS, measure_throughput, wait_until_succeeded
 from .transactions import measure_transactions
 
@@ -55,6 +56,8 @@ def run(results: dict, *, scale: bool = True) -> None:
             results["throughput"] = measure_throughput(
                 host, {"devhost (app + host)": host.process.pid, "azurite": azurite.process.pid,
                        "bench client": None})
+            _progress("7/7 the API while 20 long operations run (about 40 s)")
+            results["api_under_load"] = measure_api_under_long_handlers(host)
     _progress("5/6 idle cost (its own Azurite, logging every request; about 80 s)")
     results["idle"] = measure_idle()
     if scale:

@@ -79,6 +79,13 @@ def format_report(results: dict) -> str:
             f"{large['requests_per_status_read']:g} / {large['requests_per_first_page']:g}")))
         rows.append(("seeding", f"{small['seed_seconds']} s / {large['seed_seconds']} s"))
         lines += _section(f"6. Flat at scale: {small['rows']:,} rows -> {large['rows']:,} rows", rows)
+    if api := results.get("api_under_load"):
+        lines += _section(f"7. The API while {api['long_operations']} long operations run "
+                          f"({api['running_when_measured']} In Progress; {api['count']} calls in turns: "
+                          "status, list, submit, health)",
+                          [("p50", f"{api['p50_ms']} ms"), ("p99", f"{api['p99_ms']} ms  (target < 1000 ms) "
+                                                                   f"{'OK' if api['p99_ms'] < 1000 else 'OVER'}"),
+                           ("max", f"{api['max_ms']} ms"), ("status codes", api["statuses"])])
     lines += _targets(results)
     if "error" in results:
         lines.append(f"INCOMPLETE RUN: {results['error']}")

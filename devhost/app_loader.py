@@ -90,8 +90,6 @@ def describe_functions(app, environ: MutableMapping[str, str]) -> list[FunctionS
             if binding is not trigger and not (btype == HTTP_OUTPUT and ttype == HTTP):
                 raise AppLoadError(f"{where}: binding '{btype}' ({binding.name}) is not "
                                    "supported by the local host (the app uses none)")
-        if inspect.iscoroutinefunction(spec.func):
-            raise AppLoadError(f"{where}: async functions are not supported by the local host (the app has none)")
         unbound = [p for p in spec.parameters if p != spec.trigger_param]
         if unbound:
             # The worker binds 'context' too; the app never asks for it, so neither does this host.

@@ -1,13 +1,16 @@
-"""Run user functions the way the Python worker runs synchronous ones.
+"""Run user functions the way the Python worker runs them.
 
-They run in a shared thread pool (the worker's PYTHON_THREADPOOL_THREAD_COUNT, default
-min(32, cpu + 4)), with the trigger bound by its parameter name. The app has no ``async def``
-functions, output bindings or ``context`` parameters, so this host has none either:
-``app_loader`` refuses a function that needs them.
+Synchronous functions run in a shared thread pool (the worker's PYTHON_THREADPOOL_THREAD_COUNT,
+default min(32, cpu + 4)); ``async def`` functions run on one event loop (the worker's own), so
+they never wait for a thread of that pool. The trigger is bound by its parameter name. The app has
+no output bindings or ``context`` parameters, so this host has none either: ``app_loader``
+refuses a function that needs them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import os
 import threading
@@ -28,6 +31,8 @@ class Invoker:
     def __init__(self, max_workers: int | None = None):
         self._pool = ThreadPoolExecutor(max_workers or min(32, (os.cpu_count() or 1) + 4),
                                         thread_name_prefix="devhost-function")
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, name="devhost-event-loop", daemon=True).start()
         self._lock = threading.Lock()
         self._running: set[futures.Future] = set()
 
@@ -38,7 +43,9 @@ class Invoker:
         level = logging.DEBUG if quiet else logging.INFO
         log.log(level, "Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, reason, invocation_id)
         started = time.monotonic()
-        future = self._pool.submit(spec.func, **{spec.trigger_param: trigger_value})
+        arguments = {spec.trigger_param: trigger_value}
+        future = asyncio.run_coroutine_threadsafe(spec.func(**arguments), self._loop) \
+            if inspect.iscoroutinefunction(spec.func) else self._pool.submit(spec.func, **arguments)
         with self._lock:
             self._running.add(future)
         try:
@@ -61,3 +68,4 @@ class Invoker:
             running = list(self._running)
         futures.wait(running, timeout=timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._loop.call_soon_threadsafe(self._loop.stop)

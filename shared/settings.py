@@ -88,6 +88,13 @@ def _signing_key(name: str, text: str) -> bytes | None:
         raise SettingsError(f"{name} {e}.") from None  # never echoes the value: it is a secret
 
 
+def _limit(name: str, text: str) -> float:
+    value = float(_number(name, text, float))
+    if value <= 0:
+        raise SettingsError(f"{name} must be a positive number of seconds, not {text}.")
+    return value
+
+
 def _role(name: str, text: str) -> str:
     if not text.strip():
         raise SettingsError(f"{name} must name an app role (the value of a role in the app registration).")
@@ -134,6 +141,7 @@ APP_SETTINGS = (
     AppSetting("public_base_url", "BGOPS_PUBLIC_BASE_URL", "", lambda n, t: _base_url(n, t)),
     AppSetting("callback_allowed_hosts", "BGOPS_CALLBACK_ALLOWED_HOSTS", "", lambda n, t: _hosts(t)),
     AppSetting("callback_signing_key", "BGOPS_CALLBACK_SIGNING_KEY", "", lambda n, t: _signing_key(n, t)),
+    AppSetting("attempt_time_limit_seconds", "BGOPS_ATTEMPT_TIME_LIMIT_SECONDS", "600", _limit),
     AppSetting("admin_role", "BGOPS_ADMIN_ROLE", "BackgroundOperations.Admin", lambda n, t: _role(n, t)),
 )
 DEFAULTS = {setting.name: setting.default for setting in APP_SETTINGS}
@@ -175,6 +183,8 @@ class Settings:
     allow_http_callbacks: bool = _default("allow_http_callbacks")
     enable_samples: bool = _default("enable_samples")
     callback_retry_base_seconds: float = _default("callback_retry_base_seconds")
+    # How long one attempt may run unless its operation says (the host's functionTimeout must be longer).
+    attempt_time_limit_seconds: float = _default("attempt_time_limit_seconds")
     max_attempts: int = HOST_MAX_DEQUEUE_COUNT  # host.json extensions.queues.maxDequeueCount
     route_prefix: str = HOST_ROUTE_PREFIX  # host.json extensions.http.routePrefix
     # Where clients reach the app, for the URLs handed back to them: BGOPS_PUBLIC_BASE_URL

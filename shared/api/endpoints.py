@@ -16,7 +16,7 @@ from ..services.container import Services, get_services
 from ..services.locations import status_location
 from . import urls, views
 from .errors import json_response
-from .handling import api, caller_of, json_body, operation_id_of
+from .handling import api, caller_of, in_http_pool, json_body, operation_id_of
 from .prefer import parse_prefer
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ def status_monitor(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     return json_response(body)
 
 
+@in_http_pool
 def health(req: func.HttpRequest) -> func.HttpResponse:
     """GET health: 200 when the table and the queue answer, 503 with the reason otherwise."""
     try:

@@ -28,6 +28,7 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (e.TransitionRefused, 400, "TransitionNotAllowed"),
     (e.ConcurrencyConflict, 409, "Conflict"),
     (e.PreconditionFailed, 412, "PreconditionFailed"),
+    (e.ServiceBusy, 429, "TooManyRequests"),
     (e.StorageUnavailable, 503, "StorageUnavailable"),
     (e.HandlerFailed, 400, "HandlerFailed"),
 ]
@@ -55,7 +56,8 @@ def response_for(exc: Exception, overrides: dict[type[Exception], int] | None = 
             status = next((s for c, s in (overrides or {}).items() if isinstance(exc, c)), status)
             if isinstance(exc, e.HandlerFailed):
                 code = as_hex(exc.code)
-            headers = {503: {"Retry-After": "5"}, 401: {"WWW-Authenticate": "Bearer"}}.get(status)
+            headers = {503: {"Retry-After": "5"}, 429: {"Retry-After": "5"},
+                       401: {"WWW-Authenticate": "Bearer"}}.get(status)
             return error_response(status, code, str(exc), headers)
     log.exception("Unexpected error while serving a request.")
     return error_response(500, "InternalError", "An unexpected error occurred; the app's logs have the details.")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
 import azure.functions as func
@@ -23,22 +25,41 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # Table Storage's Int64; also what .
 
 
 Endpoint = Callable[[Services, func.HttpRequest], func.HttpResponse]
-Function = Callable[[func.HttpRequest], func.HttpResponse]
+Handler = Callable[[func.HttpRequest], func.HttpResponse]
+Function = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
+
+# HTTP functions are ``async def``: the Python worker runs those on its event loop, not in the thread
+# pool its synchronous functions share (PYTHON_THREADPOOL_THREAD_COUNT), so the queue-triggered
+# worker's long handlers, however many, never hold the threads requests need (issue 9). A request's
+# blocking work (its storage calls) runs in this pool of the app's own.
+HTTP_THREADS = 16
+_HTTP_POOL = ThreadPoolExecutor(max_workers=HTTP_THREADS, thread_name_prefix="bgops-http")
+
+
+def in_http_pool(handler: Handler) -> Function:
+    """``handler`` as an ``async def`` HTTP function whose body runs in the app's HTTP pool."""
+
+    # Not functools.wraps: the Python worker reads the signature, which must stay (req).
+    async def run(req: func.HttpRequest) -> func.HttpResponse:
+        return await asyncio.get_running_loop().run_in_executor(_HTTP_POOL, handler, req)
+
+    run.__name__, run.__doc__ = handler.__name__, handler.__doc__
+    return run
 
 
 def api(overrides: dict[type[Exception], int] | None = None) -> Callable[[Endpoint], Function]:
-    """Decorator: give the endpoint the services, and turn any error into its response."""
+    """Decorator: give the endpoint the services, turn any error into its response, and run it in
+    the HTTP pool."""
 
     def decorate(endpoint: Endpoint) -> Function:
-        # Not functools.wraps: the Python worker reads the signature, which must stay (req).
-        def run(req: func.HttpRequest) -> func.HttpResponse:
+        def serve(req: func.HttpRequest) -> func.HttpResponse:
             try:
                 return endpoint(get_services(), req)
             except Exception as exc:  # mapped in one place, api/errors.py
                 return response_for(exc, overrides)
 
-        run.__name__, run.__doc__ = endpoint.__name__, endpoint.__doc__
-        return run
+        serve.__name__, serve.__doc__ = endpoint.__name__, endpoint.__doc__
+        return in_http_pool(serve)
 
     return decorate
 

@@ -113,6 +113,16 @@ def start_attempt(row: Operation, message_id: str, attempt: int, now: datetime) 
                      starttime=row.starttime or now, errorcode=None, errormessage=None)
 
 
+def superseded(row: Operation, message_id: str, attempt: int) -> bool:
+    """True when ``row`` has moved on past attempt ``attempt`` of message ``message_id`` (fencing): another
+    message owns it, or a later attempt started or ended. A late attempt must not write over that."""
+    if row.messageid and row.messageid != message_id:
+        return True
+    if row.status is Status.WAITING_FOR_RESOURCES:
+        return row.retrycount > attempt - 1
+    return not row.is_terminal and row.retrycount != attempt - 1
+
+
 def started(row: Operation, message_id: str, attempt: int, at: datetime) -> Operation:
     """``row`` with attempt ``attempt`` recorded as started ``at``, unless it already is (or was asked to stop)."""
     return start_attempt(row, message_id, attempt, at) if row.status is Status.WAITING_FOR_RESOURCES else row

@@ -5,6 +5,8 @@ UNEXPECTED = -2147220970  # 0x80040216: the platform failed (worker lost, poison
 NOT_REGISTERED = -2147220969  # 0x80040217: the operation's handler no longer exists
 # This app's own (not Dataverse's): the handler's outputs are larger than an operation may keep (1 MiB).
 OUTPUTS_TOO_LARGE = -2147176447  # 0x8004B001
+# This app's own: an attempt ran past its time limit (it is retried), or a run inside a request did.
+TIME_LIMIT_EXCEEDED = -2147176446  # 0x8004B002
 
 
 def as_int32(code: int) -> int:

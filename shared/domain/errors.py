@@ -73,6 +73,15 @@ class OperationFinished(TransitionRefused):
     """The operation is Completed: nothing may change it any more."""
 
 
+class AttemptSuperseded(BackgroundOperationError):
+    """An attempt that ran late finds its row moved on (another message or a later attempt owns it):
+    what it has to say no longer counts."""
+
+
+class ServiceBusy(BackgroundOperationError):
+    """This instance runs as many operations inside requests as it allows; try again shortly."""
+
+
 class ConcurrencyConflict(BackgroundOperationError):
     """The row changed since it was read (HTTP 412 from Table Storage); read it again."""
 

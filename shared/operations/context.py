@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,14 +15,17 @@ class OperationContext:
 
     ``cancel_requested`` / ``pause_requested`` look at the operation's row (at
     most once a second, so a handler may ask in a tight loop); a handler that
-    sees one should stop early by calling ``raise_if_interrupted()``.
+    sees one should stop early by calling ``raise_if_interrupted()``. An attempt
+    has a time limit: ``seconds_left`` says how much of it is left, and once it
+    is up the attempt has already ended (as a failure, retried) and
+    ``raise_if_interrupted()`` stops the handler too.
     """
 
     def __init__(self, *, operation_id: str = "", attempt: int = 1, runas: str = "",
                  status: Callable[[], Status] = lambda: Status.IN_PROGRESS,
                  progress: Callable[[int, str], None] = lambda percent, message: None,
                  table_service: Any = None, own_tables: frozenset[str] = frozenset(),
-                 post_json: Callable[[str, Any], int] | None = None) -> None:
+                 post_json: Callable[[str, Any], int] | None = None, deadline: float | None = None) -> None:
         self.operation_id = operation_id
         self.attempt = attempt
         self.runas = runas
@@ -30,6 +34,17 @@ class OperationContext:
         self._status = status
         self._progress = progress
         self._post_json = post_json
+        self.deadline = deadline  # time.monotonic() when the attempt's time is up; None: no limit
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Seconds until this attempt's time limit (0 once it is up); None when it has none."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    @property
+    def time_is_up(self) -> bool:
+        """True once this attempt has run out of time (its outcome no longer counts)."""
+        return self.seconds_left == 0.0
 
     def table(self, name: str) -> Any:
         """A client for table ``name`` of the app's account; never one of the app's own tables (its rows hold
@@ -57,8 +72,8 @@ class OperationContext:
         return self._status() is Status.PAUSING
 
     def raise_if_interrupted(self) -> None:
-        """Stop here (raise OperationInterrupted) if a cancel or a pause was asked."""
-        if self._status() in (Status.CANCELING, Status.PAUSING):
+        """Stop here (raise OperationInterrupted) if a cancel or a pause was asked, or the time is up."""
+        if self.time_is_up or self._status() in (Status.CANCELING, Status.PAUSING):
             raise OperationInterrupted()
 
     def report_progress(self, percent: float, message: str = "") -> None:

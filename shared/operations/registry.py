@@ -83,6 +83,7 @@ class OperationDefinition:
     outputs: tuple[Parameter, ...] = ()
     open_inputs: bool = False
     description: str = field(default="", repr=False)
+    time_limit_seconds: float | None = None  # per attempt; None: BGOPS_ATTEMPT_TIME_LIMIT_SECONDS
 
     def validate(self, inputs: Any) -> dict[str, Any]:
         """The inputs, checked against the declaration; InvalidRequest says what to fix."""
@@ -118,17 +119,21 @@ class OperationRegistry:
 
     def operation(self, name: str, *, display_name: str = "", description: str = "",
                   inputs: Iterable[Parameter] = (), outputs: Iterable[Parameter] = (),
-                  open_inputs: bool = False) -> Callable[[Handler], Handler]:
+                  open_inputs: bool = False, time_limit_seconds: float | None = None) -> Callable[[Handler], Handler]:
         """Decorator: register the function as the handler of operation ``name``.
 
         ``description`` (else the handler's docstring) is what the catalog and the connector show.
+        ``time_limit_seconds`` is how long one attempt may run (else BGOPS_ATTEMPT_TIME_LIMIT_SECONDS).
         """
+        if time_limit_seconds is not None and not time_limit_seconds > 0:
+            raise ValueError(f"The time limit of '{name}' must be a positive number of seconds.")
 
         def decorate(handler: Handler) -> Handler:
             text = description or inspect.cleandoc(handler.__doc__ or "")
             self.register(OperationDefinition(name=name, handler=handler, display_name=display_name or name,
                                               inputs=tuple(inputs), outputs=tuple(outputs),
-                                              open_inputs=open_inputs, description=text))
+                                              open_inputs=open_inputs, description=text,
+                                              time_limit_seconds=time_limit_seconds))
             return handler
 
         return decorate

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+from concurrent.futures import Future
 from typing import Any
 
 from ..domain.attempts import Outcome, failed, stopped, succeeded
 from ..domain.callbacks import check_callback_url
-from ..domain.error_codes import HANDLER_FAILED, OUTPUTS_TOO_LARGE
+from ..domain.error_codes import HANDLER_FAILED, OUTPUTS_TOO_LARGE, TIME_LIMIT_EXCEEDED
 from ..domain.errors import InvalidRequest, NonRetryableError, OperationError, OperationInterrupted
 from ..domain.operation import from_key_values, to_key_values
 from ..operations.context import OperationContext
@@ -53,11 +56,31 @@ def handler_context(svc: Services, **facts: Any) -> OperationContext:
                             post_json=post_json, **facts)
 
 
-def run_handler(definition: OperationDefinition, inputs: dict[str, Any], context: OperationContext) -> Outcome:
+def run_handler(definition: OperationDefinition, inputs: dict[str, Any], context: OperationContext,
+                *, time_limit: float | None = None) -> Outcome:
     """Call the handler; every way it can end becomes an Outcome (nothing is raised).
 
+    With a ``time_limit`` the handler runs in a thread of its own, and if it has not returned when the
+    time is up, the outcome is a retryable TIME_LIMIT_EXCEEDED failure at once: the handler sees that
+    its time is up (``context.time_is_up``) and whatever it does after that no longer counts. (A
+    thread cannot be stopped from outside: one that never looks keeps running until it returns.)
     What the outcome means for the row (retry or not, which columns) is ``domain.attempts``' to decide.
     """
+    if time_limit is None:
+        return _outcome(definition, inputs, context)
+    context.deadline = time.monotonic() + time_limit
+    ended: Future[Outcome] = Future()
+    threading.Thread(target=lambda: ended.set_result(_outcome(definition, inputs, context)), daemon=True,
+                     name=f"bgops-handler-{context.operation_id or definition.name}").start()
+    try:
+        return ended.result(timeout=time_limit)
+    except TimeoutError:
+        log.warning("Attempt %d of operation %s (%s) ran past its time limit of %g s.", context.attempt,
+                    context.operation_id or "-", definition.name, time_limit)
+        return failed(TIME_LIMIT_EXCEEDED, f"The attempt ran past its time limit of {time_limit:g} s.")
+
+
+def _outcome(definition: OperationDefinition, inputs: dict[str, Any], context: OperationContext) -> Outcome:
     try:
         outputs = check_outputs(definition, definition.handler(dict(inputs), context))
     except OperationInterrupted:

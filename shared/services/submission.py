@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ..domain.attempts import Ending
 from ..domain.callbacks import check_callback_url
-from ..domain.error_codes import HANDLER_FAILED
+from ..domain.error_codes import HANDLER_FAILED, TIME_LIMIT_EXCEEDED
 from ..domain.errors import (
     HandlerFailed,
     InvalidRequest,
     PayloadTooLarge,
+    ServiceBusy,
     StorageUnavailable,
 )
 from ..domain.ids import new_operation_id
@@ -85,11 +87,29 @@ def submit(svc: Services, sub: Submission) -> Operation:
     return op
 
 
+# A run inside a request ends well before Azure's front end drops the request (230 s); it holds a
+# thread of the app's HTTP pool (api.handling.HTTP_THREADS, 16), so at most half of them at once.
+SYNC_RUN_LIMIT_SECONDS = 120.0
+MAX_SYNC_RUNS = 8
+_sync_runs = threading.BoundedSemaphore(MAX_SYNC_RUNS)
+
+
 def run_now(svc: Services, name: str, inputs: Any, runas: str = "") -> dict[str, Any]:
     """Run the handler inside the request (no ``Prefer: respond-async``); no row is written."""
     definition = svc.registry.get(name)
-    context = handler_context(svc, runas=runas)
-    outcome = run_handler(definition, definition.validate(inputs), context)
+    validated = definition.validate(inputs)
+    if not _sync_runs.acquire(blocking=False):
+        raise ServiceBusy(f"This instance is already running {MAX_SYNC_RUNS} operations inside requests. Try "
+                          "again shortly, or submit with 'Prefer: respond-async' to run it in the background.")
+    try:
+        limit = min(definition.time_limit_seconds or SYNC_RUN_LIMIT_SECONDS, SYNC_RUN_LIMIT_SECONDS)
+        outcome = run_handler(definition, validated, handler_context(svc, runas=runas), time_limit=limit)
+    finally:
+        _sync_runs.release()
+    if outcome.errorcode == TIME_LIMIT_EXCEEDED:
+        raise HandlerFailed(TIME_LIMIT_EXCEEDED, f"'{definition.name}' did not finish within {limit:g} s, the limit "
+                            "for running inside a request. Submit it with 'Prefer: respond-async' to run it in the "
+                            "background, then poll the Location it answers with.")
     if outcome.ending is not Ending.SUCCEEDED or outcome.outputs is None:
         raise HandlerFailed(outcome.errorcode or HANDLER_FAILED, outcome.errormessage or "The operation stopped.")
     return outcome.outputs

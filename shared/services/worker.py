@@ -21,10 +21,12 @@ from ..domain.attempts import (
     start_attempt,
     started,
     stop_unstarted,
+    superseded,
 )
 from ..domain.dispatch import Action, callback_owed, decide
 from ..domain.error_codes import NOT_REGISTERED, UNEXPECTED
 from ..domain.errors import (
+    AttemptSuperseded,
     ConcurrencyConflict,
     InvalidRequest,
     OperationNotFound,
@@ -167,6 +169,8 @@ class _Attempt:
 
     def status(self) -> Status:
         with self._lock:
+            if self._ended:  # a handler still running after its attempt ended (its time was up) reads nothing
+                return self.row.status
             if not self._recorded:
                 self._record_locked()
             elif time.monotonic() - self._read_at >= STATUS_REFRESH_SECONDS:
@@ -175,7 +179,7 @@ class _Attempt:
 
     def progress(self, percent: int, message: str) -> None:
         with self._lock:
-            if time.monotonic() - self._wrote_at < PROGRESS_WRITE_SECONDS:
+            if self._ended or time.monotonic() - self._wrote_at < PROGRESS_WRITE_SECONDS:
                 return
             self._wrote_at = time.monotonic()
             self._write(lambda row: self._started(row).with_changes(
@@ -197,6 +201,8 @@ class _Attempt:
         return update_row(self._svc, self.row, plan), plans[-1].retry_after_seconds
 
     def _started(self, row: Operation) -> Operation:
+        if superseded(row, self._msg.id, self.attempt):
+            raise AttemptSuperseded(f"Operation {row.id} moved on past attempt {self.attempt}.")
         return started(row, self._msg.id, self.attempt, self.started_at)
 
     def _record(self) -> None:
@@ -236,7 +242,8 @@ def _run_handler(svc: Services, attempt: _Attempt) -> Outcome:
         return failed(NOT_REGISTERED, str(e), retryable=False)
     context = handler_context(svc, operation_id=op.id, attempt=attempt.attempt, runas=op.runas,
                               status=attempt.status, progress=attempt.progress)
-    return run_handler(definition, op.inputs, context)
+    limit = definition.time_limit_seconds or svc.settings.attempt_time_limit_seconds
+    return run_handler(definition, op.inputs, context, time_limit=limit)
 
 
 def _run_attempt(svc: Services, attempt: _Attempt) -> Operation | None:
@@ -245,7 +252,7 @@ def _run_attempt(svc: Services, attempt: _Attempt) -> Operation | None:
     outcome = _run_handler(svc, attempt)
     try:
         done, retry_after = attempt.end(outcome)
-    except TransitionRefused:
+    except (TransitionRefused, AttemptSuperseded):
         log.warning("Operation %s changed while attempt %d ran; its outcome was dropped.", op.id, attempt.attempt)
         now = _read(svc, op.id)  # a postponed row needs this message to defer; a finished one, nothing
         return None if now is None or now.status is Status.WAITING_FOR_RESOURCES else now

@@ -150,19 +150,13 @@ def _output_binding(app):
         return func.HttpResponse()
 
 
-def _async_function(app):
-    @app.route(route="x")
-    async def f(req: func.HttpRequest) -> func.HttpResponse:
-        return func.HttpResponse()
-
-
 def _context_parameter(app):
     @app.queue_trigger(arg_name="msg", queue_name="q", connection="AzureWebJobsStorage")
     def f(msg: func.QueueMessage, context: func.Context) -> None:
         pass
 
 
-@pytest.mark.parametrize("register,named", [(_output_binding, "binding 'queue'"), (_async_function, "async"),
+@pytest.mark.parametrize("register,named", [(_output_binding, "binding 'queue'"),
                                             (_context_parameter, "['context']")])
 def test_what_the_app_does_not_use_is_refused_when_the_app_loads(register, named):
     with pytest.raises(AppLoadError) as refused:

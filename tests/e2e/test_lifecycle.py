@@ -248,3 +248,19 @@ def test_malformed_and_unknown_messages_are_dropped_and_the_worker_goes_on(app):
     op_id = _submit(app, "sample_Echo")
     app.wait_for_status(op_id, 30)
     assert "Dropped a queue message that is not an operation id" in app.log()
+
+
+def test_requests_are_served_while_long_handlers_hold_every_thread_of_the_workers_pool(make_app):
+    """Issue 9: HTTP functions run on the worker's event loop, not in the thread pool the queue-triggered
+    worker uses, so handlers that hold all of its threads (two here) cannot keep requests waiting."""
+    app = make_app(PYTHON_THREADPOOL_THREAD_COUNT="2")
+    ids = [_submit(app, "sample_Sleep", {"Seconds": 60}) for _ in range(3)]
+    wait_until(lambda: sum(app.row(i)["backgroundoperationstatuscode"] == 20 for i in ids) == 2, timeout=30,
+               message="two handlers to hold both threads")
+    # Each would wait the 60 s of a handler if requests needed a thread of that pool.
+    assert requests.get(app.url("health"), timeout=10).status_code == 200
+    assert requests.get(app.url(f"backgroundoperation/{ids[2]}"), timeout=10).status_code == 202
+    assert requests.get(app.url("data/v9.2/backgroundoperations"), timeout=10).status_code == 200
+    assert app.submit("sample_Echo", {"A": 1}).status_code == 202
+    for op_id in ids:
+        requests.delete(app.url(f"backgroundoperation/{op_id}"), timeout=10)

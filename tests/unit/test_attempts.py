@@ -23,6 +23,7 @@ from shared.domain.attempts import (
     stop_unstarted,
     stopped,
     succeeded,
+    superseded,
 )
 from shared.domain.error_codes import UNEXPECTED
 from shared.domain.errors import TransitionRefused
@@ -167,3 +168,17 @@ def test_an_attempt_canceled_while_unrecorded_ends_as_the_handler_ended(make_op)
 def test_a_cancel_that_stopped_a_row_before_any_attempt_ends_it_canceled_without_a_start(make_op):
     done = stop_unstarted(make_op(status=Status.CANCELING), NOW)
     assert (done.status, done.starttime, done.endtime) == (Status.CANCELED, None, NOW)
+
+
+@pytest.mark.parametrize("status, messageid, retrycount, attempt, moved_on", [
+    (Status.IN_PROGRESS, "m1", 0, 1, False),  # its own attempt, running
+    (Status.IN_PROGRESS, "m1", 1, 1, True),  # the same message's next attempt runs (the first was declared dead)
+    (Status.IN_PROGRESS, "m2", 0, 1, True),  # another message owns it
+    (Status.WAITING_FOR_RESOURCES, "", 0, 1, False),  # not recorded yet (ran from the carried row)
+    (Status.WAITING_FOR_RESOURCES, "m1", 1, 1, True),  # attempt 1 already ended and set up the retry
+    (Status.CANCELING, "m1", 2, 3, False),  # asked to cancel while attempt 3 runs: still attempt 3's to end
+])
+def test_a_late_attempt_is_fenced_off_once_the_row_moved_on(make_op, status, messageid, retrycount, attempt,
+                                                             moved_on):
+    row = make_op(status=status, messageid=messageid, retrycount=retrycount)
+    assert superseded(row, "m1", attempt) is moved_on

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
+from helpers import wait_until
 
 from shared.domain.attempts import MAX_ERROR_MESSAGE_CHARS, Ending
-from shared.domain.error_codes import HANDLER_FAILED, OUTPUTS_TOO_LARGE
+from shared.domain.error_codes import HANDLER_FAILED, OUTPUTS_TOO_LARGE, TIME_LIMIT_EXCEEDED
 from shared.domain.errors import NonRetryableError, OperationError, OperationInterrupted
 from shared.operations.context import OperationContext
 from shared.operations.registry import OperationDefinition, Parameter, ParamType
@@ -65,3 +69,40 @@ def test_outputs_over_1_mib_fail_for_good_with_their_own_error_code():
     assert (outcome.ending, outcome.retryable, outcome.errorcode) == (Ending.FAILED, False, OUTPUTS_TOO_LARGE)
     assert "1,048,576" in outcome.errormessage
     assert _run(lambda inputs, context: {"big": "y" * (MAX_PARAMETER_BYTES - 100)}).ending is Ending.SUCCEEDED
+
+
+# --- issue 9: time limits ------------------------------------------------------------------------
+
+
+def test_a_handler_past_its_time_limit_ends_the_attempt_at_once_as_a_retryable_failure():
+    release, saw = threading.Event(), []
+
+    def stuck(inputs, context):
+        release.wait(30)  # ignores its time limit
+        saw.append(context.time_is_up)
+        return {"late": True}
+
+    definition = OperationDefinition(name="t", handler=stuck)
+    outcome = run_handler(definition, {}, OperationContext(attempt=1), time_limit=0.2)
+    assert (outcome.ending, outcome.retryable, outcome.errorcode) == (Ending.FAILED, True, TIME_LIMIT_EXCEEDED)
+    assert "time limit of 0.2 s" in outcome.errormessage and not release.is_set()  # did not wait for it
+    release.set()
+    wait_until(lambda: saw, timeout=5, message="the late handler to return")
+    assert saw == [True]  # what it returned late counts for nothing; it could see its time was up
+
+
+def test_a_handler_that_looks_at_its_time_stops_when_it_is_up():
+    def polite(inputs, context):
+        assert 0 < context.seconds_left <= 0.3
+        while True:
+            context.raise_if_interrupted()
+            time.sleep(0.01)
+
+    outcome = run_handler(OperationDefinition(name="t", handler=polite), {}, OperationContext(), time_limit=0.3)
+    assert outcome.errorcode == TIME_LIMIT_EXCEEDED
+
+
+def test_within_its_time_limit_a_handler_ends_as_it_would_without_one():
+    definition = OperationDefinition(name="t", handler=lambda inputs, context: {"n": context.seconds_left > 0})
+    assert run_handler(definition, {}, OperationContext(), time_limit=30).outputs == {"n": True}
+    assert OperationContext().seconds_left is None and not OperationContext().time_is_up
