@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 7071
 
-.PHONY: run test bench install clean
+.PHONY: run test bench faults install clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: install
 ## Print the cost and speed numbers (transactions per operation, latency, throughput).
 bench: install
 	$(PY) -m bench
+
+## Kill the host, cut storage, race submits and steering; print lost / stuck / duplicated counts (about 8 minutes).
+faults: install
+	$(PY) -m faults
 
 clean:
 	rm -rf $(VENV) node_modules .azurite

@@ -43,7 +43,7 @@ def decide(op: Operation, message_id: str, now: datetime) -> Decision:
     if op.is_terminal:
         if op.eventsstate == EVENTS_OWED:
             return Decision(Action.PUBLISH_EVENTS)
-        return Decision(Action.DELIVER_CALLBACK if callback_owed(op, now) else Action.DROP)
+        return Decision(Action.DELIVER_CALLBACK if callback_owed(op, now, message_id) else Action.DROP)
     if op.status is Status.WAITING:
         if op.postponeuntil is None:
             return Decision(Action.DROP)  # paused: a resume sends a new message
@@ -60,9 +60,14 @@ def decide(op: Operation, message_id: str, now: datetime) -> Decision:
     return Decision(Action.DROP if op.messageid != message_id else Action.RECOVER)
 
 
-def callback_owed(op: Operation, now: datetime) -> bool:
-    """A finished operation's callback is owed if nobody claimed it, or its claimant died."""
+def callback_owed(op: Operation, now: datetime, message_id: str = "") -> bool:
+    """A finished operation's callback is owed if nobody claimed it, or its claimant is gone: the claim is
+    older than CALLBACK_CLAIM_TIMEOUT, or ``message_id`` is the message whose worker claimed it. A message
+    comes back only once its worker failed or died, so that worker is not delivering (make faults found
+    it: a write that ended an operation reached storage, its answer did not, and the message that came
+    back dropped the callback)."""
     if op.callbackstate is CallbackState.PENDING:
         return True
     claimed = op.callbackclaimedon
-    return op.callbackstate is CallbackState.SENDING and (claimed is None or now - claimed > CALLBACK_CLAIM_TIMEOUT)
+    return op.callbackstate is CallbackState.SENDING and (
+        claimed is None or now - claimed > CALLBACK_CLAIM_TIMEOUT or bool(message_id and op.messageid == message_id))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -81,7 +83,7 @@ def submit(svc: Services, sub: Submission) -> Operation:
     try:
         svc.queue.enqueue(op.id, delay_seconds=delay, row=op)
     except StorageUnavailable:
-        svc.store.delete(op)
+        _withdraw(svc, op)
         raise
     log.info("Accepted operation %s (%s).", op.id, op.name)
     return op
@@ -92,6 +94,35 @@ def submit(svc: Services, sub: Submission) -> Operation:
 SYNC_RUN_LIMIT_SECONDS = 120.0
 MAX_SYNC_RUNS = 8
 _sync_runs = threading.BoundedSemaphore(MAX_SYNC_RUNS)
+
+
+# A row whose message could not be sent is deleted again; if storage refuses that too (it just failed),
+# the delete is retried in the background for this long, so that no row is left Ready that nobody was
+# told about (make faults found one: storage went down between the insert and the put).
+WITHDRAW_SECONDS = 600
+_withdrawals = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bgops-withdraw")
+
+
+def _withdraw(svc: Services, op: Operation) -> None:
+    try:
+        svc.store.delete(op)
+    except StorageUnavailable:
+        log.warning("Operation %s was not accepted; its row is deleted once storage answers.", op.id)
+        _withdrawals.submit(_withdraw_later, svc, op)
+
+
+def _withdraw_later(svc: Services, op: Operation) -> None:
+    deadline, pause = time.monotonic() + WITHDRAW_SECONDS, 1.0
+    while time.monotonic() < deadline:
+        time.sleep(pause)
+        try:
+            svc.store.delete(op)
+            log.info("Deleted the row of operation %s, which was not accepted.", op.id)
+            return
+        except StorageUnavailable:
+            pause = min(pause * 2, 30.0)
+    log.error("Operation %s was not accepted, and its row could not be deleted for %d s: it stays Ready "
+              "with no message (cancel it).", op.id, WITHDRAW_SECONDS)
 
 
 def run_now(svc: Services, name: str, inputs: Any, runas: str = "") -> dict[str, Any]:

@@ -530,3 +530,17 @@ def test_a_retry_sent_as_a_new_message_still_stops_at_the_last_attempt(svc, host
     process_message(svc, delivery(host.receive()))
     done = svc.store.get(op.id)
     assert done.status is Status.FAILED and done.errorcode == UNEXPECTED and "4 attempts" in done.errormessage
+
+
+def test_a_message_that_comes_back_after_its_worker_claimed_the_callback_delivers_it(svc, host, callbacks):
+    """make faults found it: the write that ended an operation reached storage but its answer did not, the
+    worker failed, and the message that came back dropped the callback its worker had claimed."""
+    url = callbacks.new_url()
+    op = submitted(svc, callback_url=url)
+    message = host.receive()
+    now = utc_now()
+    row = svc.store.get(op.id)
+    svc.store.replace(row.apply(Event.START, now, messageid=message.id).conclude(Event.SUCCEED, now, outputs={}))
+    process_message(svc, delivery(message))  # the same message, back after its worker failed
+    assert len(wait_until(lambda: callbacks.calls(url))) == 1
+    assert svc.store.get(op.id).callbackstate is CallbackState.DELIVERED

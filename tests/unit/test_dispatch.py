@@ -44,6 +44,14 @@ def test_fresh_callback_claim_is_left_to_its_owner(make_op, status):
         assert decide(op, MSG, NOW).action is Action.DROP, age
 
 
+@pytest.mark.parametrize("status", TERMINAL, ids=lambda s: s.name)
+def test_a_fresh_claim_made_by_this_very_message_is_taken_over_when_the_message_comes_back(make_op, status):
+    # Its worker failed or died (that is why the message came back): nobody else will deliver it.
+    op = make_op(status=status, callbackstate=CallbackState.SENDING, callbackclaimedon=NOW, messageid=MSG)
+    assert decide(op, MSG, NOW).action is Action.DELIVER_CALLBACK
+    assert decide(op.with_changes(messageid="another-message"), MSG, NOW).action is Action.DROP
+
+
 def test_callback_claim_without_a_time_counts_as_stale(make_op):
     op = make_op(status=Status.SUCCEEDED, callbackstate=CallbackState.SENDING, callbackclaimedon=None)
     assert decide(op, MSG, NOW).action is Action.DELIVER_CALLBACK

@@ -1,0 +1,249 @@
+"""The fault scenarios of issue 9, each against the real app under devhost, a real Azurite and a real
+callback server. Every scenario ends by waiting for every accepted operation to finish, then counts:
+
+* lost: accepted (202) operations whose row is gone;
+* stuck: accepted operations not finished when the wait ends, and rows nobody was told were accepted;
+* duplicated callbacks: operations whose callback URL was POSTed to more than once;
+* 5xx: answers of 500 and up, apart from the 503s given while storage was down (the documented
+  "retry later", counted on their own).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from azure.data.tables import TableClient
+from helpers import AppProcess, CallbackServer, wait_until
+
+from .proxy import StorageProxy
+
+SETTLE_SECONDS = 150
+SETTINGS = {
+    "BGOPS_ENABLE_SAMPLES": "true", "BGOPS_ALLOW_HTTP_CALLBACKS": "true", "BGOPS_RETRY_BASE_SECONDS": "1",
+    "BGOPS_CALLBACK_RETRY_BASE_SECONDS": "0.5", "BGOPS_PURGE_SCHEDULE": "0 0 0 1 1 *",
+    "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.5",
+    # A dead host's messages come back after 3 s, not the real host's 10 minutes.
+    "DEVHOST_QUEUE_MESSAGE_LEASE_SECONDS": "3",
+}
+
+
+@dataclass
+class Result:
+    """What one scenario counted."""
+
+    name: str
+    accepted: int = 0
+    lost: int = 0
+    stuck: int = 0
+    orphans: int = 0
+    duplicated_callbacks: int = 0
+    missing_callbacks: int = 0
+    five_xx: int = 0
+    five_xx_while_down: int = 0
+    no_answer: int = 0  # requests that timed out or lost their connection (not the host's own death)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    note: str = ""
+
+
+class Run:
+    """One scenario's app, client, callbacks and tally."""
+
+    def __init__(self, name: str, connection_string: str, app_connection: str, callbacks: CallbackServer,
+                 logs: Path) -> None:
+        self.result, self.started = Result(name), time.monotonic()
+        self.connection_string, self.app_connection, self.callbacks, self.logs = \
+            connection_string, app_connection, callbacks, logs
+        self.app_name = f"faults{uuid.uuid4().hex[:8]}"
+        self.app = self.start_app()
+        self.table = TableClient.from_connection_string(connection_string, self.app_name)
+        self.http = requests.Session()
+        self.http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=256))
+        self.accepted: dict[str, str] = {}  # operation id -> its callback URL
+        self.lock = threading.Lock()
+        self.down_since: float | None = None
+
+    def start_app(self) -> AppProcess:
+        log = self.logs / f"{self.app_name}-{time.monotonic_ns()}.log"
+        return AppProcess(self.app_connection, log, name=self.app_name, settings=SETTINGS)
+
+    def submit(self, name: str = "sample_Echo", inputs: dict | None = None) -> str | None:
+        """Submit with a callback of its own; the id if accepted."""
+        url = self.callbacks.new_url()
+        try:
+            response = self.http.post(self.app.url(f"data/v9.2/{name}"), json=inputs or {"A": 1}, timeout=60,
+                                      headers={"Prefer": f'respond-async, odata.callback; url="{url}"'})
+        except requests.RequestException:
+            with self.lock:
+                self.result.no_answer += 1
+            return None
+        self.count(response.status_code)
+        if response.status_code != 202:
+            return None
+        op_id = response.json()["backgroundOperationId"]
+        with self.lock:
+            self.accepted[op_id] = url
+        return op_id
+
+    def call(self, method: str, path: str, **kwargs) -> int:
+        """Any other request; its status code (0 when the connection failed)."""
+        try:
+            status = self.http.request(method, self.app.url(path), timeout=60, **kwargs).status_code
+        except requests.RequestException:
+            with self.lock:
+                self.result.no_answer += 1
+            return 0
+        self.count(status)
+        return status
+
+    def count(self, status: int) -> None:
+        with self.lock:
+            if status == 503 and self.down_since is not None:
+                self.result.five_xx_while_down += 1
+            elif status >= 500:
+                self.result.five_xx += 1
+
+    def rows(self) -> dict[str, dict]:
+        """Every operation row of the app's table (owners' copies and expiry markers left out)."""
+        return {e["RowKey"]: e for e in self.table.list_entities(select=["RowKey", "backgroundoperationstatuscode"])
+                if len(e["RowKey"]) == 36}
+
+    def running(self) -> list[str]:
+        return [k for k, e in self.rows().items() if e["backgroundoperationstatuscode"] == 20]
+
+    def settle(self, *, also: Callable[[], None] = lambda: None) -> Result:
+        """Wait until every accepted operation has finished (or the time is up); count; stop the app."""
+        def finished() -> bool:
+            also()
+            rows = self.rows()
+            return all(rows.get(i, {}).get("backgroundoperationstatuscode", 0) >= 30 for i in self.accepted)
+
+        try:
+            wait_until(finished, timeout=SETTLE_SECONDS, interval=1, message="every operation to finish")
+            # A callback goes after its operation's last write: give them their few seconds.
+            wait_until(lambda: all(self.callbacks.calls(u) for u in self.accepted.values()), timeout=30, interval=1)
+        except TimeoutError:
+            pass
+        rows, r = self.rows(), self.result
+        r.accepted = len(self.accepted)
+        r.lost = sum(1 for i in self.accepted if i not in rows)
+        r.stuck = sum(1 for i in self.accepted if i in rows and rows[i]["backgroundoperationstatuscode"] < 30)
+        r.orphans = sum(1 for i, e in rows.items()
+                        if i not in self.accepted and e["backgroundoperationstatuscode"] < 30)
+        calls = {i: len(self.callbacks.calls(u)) for i, u in self.accepted.items()}
+        r.duplicated_callbacks = sum(1 for n in calls.values() if n > 1)
+        r.missing_callbacks = sum(1 for i, n in calls.items() if n == 0 and i in rows)
+        r.outcomes = dict(Counter({30: "Succeeded", 31: "Failed", 32: "Canceled"}.get(
+            rows[i]["backgroundoperationstatuscode"], "unfinished") for i in self.accepted if i in rows))
+        r.seconds = round(time.monotonic() - self.started, 1)
+        self.app.stop()
+        return r
+
+
+def host_killed(run: Run, kills: int = 20, seed: int = 7) -> Result:
+    """The host is killed (SIGKILL) while operations run, 20 times, and started again each time.
+
+    One-second operations, a dozen more whenever fewer than six run; each kill lands at a random
+    moment of a run and takes down every attempt running then (six at a time here), which then count
+    as failed attempts and are retried.
+    One that dies four times fails for good (the poison queue), as in Azure.
+    """
+    rng = random.Random(seed)
+    for _ in range(kills):
+        if len(run.running()) < 6:  # keep work in hand for the next kill
+            for _ in range(12):
+                run.submit("sample_Sleep", {"Seconds": 1})
+        wait_until(run.running, timeout=60, interval=0.2, message="an operation to run")
+        time.sleep(rng.uniform(0, 0.9))  # mid-run
+        run.app.kill()
+        run.app = run.start_app()
+        time.sleep(1.5)  # let the new host get some work done before the next kill
+    run.result.note = f"{kills} kills"
+    return run.settle()
+
+
+def storage_down_while_submitting(run: Run, proxy: StorageProxy, down_seconds: float = 10) -> Result:
+    """Submits go on, one after another, for 25 s; storage is gone for 10 s in the middle."""
+    stop = time.monotonic() + 25
+    timer = threading.Thread(target=_outage, args=(run, proxy, 5, down_seconds), daemon=True)
+    timer.start()
+    while time.monotonic() < stop:
+        run.submit()
+        time.sleep(0.05)
+    timer.join()
+    run.result.note = f"storage down {down_seconds:g} s"
+    return run.settle()
+
+
+def storage_down_while_processing(run: Run, proxy: StorageProxy, down_seconds: float = 10) -> Result:
+    """40 operations are submitted; once they run, storage is gone for 10 s."""
+    for _ in range(40):
+        run.submit("sample_Sleep", {"Seconds": 1})
+    wait_until(run.running, timeout=60, interval=0.2, message="operations to run")
+    _outage(run, proxy, 0, down_seconds)
+    run.result.note = f"storage down {down_seconds:g} s"
+    return run.settle()
+
+
+def concurrent_submits(run: Run, count: int = 200) -> Result:
+    """200 submits sent at the same moment."""
+    start = threading.Barrier(count)
+
+    def one(_):
+        start.wait(60)
+        run.submit()
+
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(one, range(count)))
+    run.result.note = f"{count} at once"
+    return run.settle()
+
+
+def steering_races(run: Run, actions: int = 100, seed: int = 9) -> Result:
+    """100 cancel, pause and resume requests at once over 20 running operations."""
+    ids = [i for i in (run.submit("sample_Sleep", {"Seconds": 4}) for _ in range(20)) if i]
+    wait_until(lambda: len(run.running()) >= 5, timeout=60, interval=0.2, message="operations to run")
+    rng = random.Random(seed)
+    steps = [(rng.choice(ids), rng.choice(("cancel", "pause", "resume"))) for _ in range(actions)]
+    start = threading.Barrier(10)
+
+    def act(chunk):
+        start.wait(60)
+        for op_id, what in chunk:
+            if what == "cancel":
+                run.call("DELETE", f"backgroundoperation/{op_id}")
+            else:
+                run.call("PATCH", f"backgroundoperations/{op_id}",
+                         json={"backgroundoperationstatecode": 1 if what == "pause" else 0})
+
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(act, [steps[i::10] for i in range(10)]))
+
+    def resume_paused() -> None:  # a paused operation waits for its caller: this caller resumes it
+        for op_id, row in run.rows().items():
+            if op_id in run.accepted and row["backgroundoperationstatuscode"] == 10:
+                run.call("PATCH", f"backgroundoperations/{op_id}", json={"backgroundoperationstatecode": 0})
+
+    run.result.note = f"{actions} requests"
+    return run.settle(also=resume_paused)
+
+
+def _outage(run: Run, proxy: StorageProxy, after: float, seconds: float) -> None:
+    time.sleep(after)
+    with run.lock:
+        run.down_since = time.monotonic()
+    proxy.down()
+    time.sleep(seconds)
+    proxy.up()
+    time.sleep(5)  # requests that began while it was down may still answer 503
+    with run.lock:
+        run.down_since = None
