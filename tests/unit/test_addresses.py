@@ -15,6 +15,7 @@ NOT_PUBLIC = [
     "10.0.0.1", "172.16.0.1", "192.168.1.1", "fc00::1",  # private
     "100.64.0.1", "0.0.0.0", "0", "::", "::1", "224.0.0.1",  # shared, unspecified, loopback, multicast
     "::ffff:127.0.0.1", "::ffff:a9fe:a9fe",  # IPv4-mapped loopback and metadata
+    "::ffff:7f00:1", "0:0:0:0:0:ffff:127.0.0.1", "0x7f.0.0.1", "017700000001", "127.000.000.001",  # more spellings
 ]
 
 
