@@ -11,10 +11,11 @@ from typing import Any
 
 from ..domain.addresses import OutboundPolicy
 from ..domain.callbacks import status_body
-from ..domain.errors import ConcurrencyConflict, OperationNotFound
+from ..domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable
 from ..domain.operation import CallbackState, Operation
 from ..domain.signing import signature_headers
 from .container import Services
+from .later import when_storage_answers
 from .locations import status_location
 from .outbound import OutboundRefused, post_json
 from .rows import update_row, write
@@ -96,8 +97,21 @@ def deliver_callback(svc: Services, op: Operation) -> Operation:
     log.info("Callback of operation %s: %s (%s).", op.id, "delivered" if delivery.delivered else "FAILED",
              delivery.detail)
     state = CallbackState.DELIVERED if delivery.delivered else CallbackState.FAILED
+
+    def record() -> Operation:
+        return update_row(svc, op, lambda row: row.with_changes(callbackstate=state, callbackresult=delivery.detail))
+
     try:
-        return update_row(svc, op, lambda row: row.with_changes(callbackstate=state,
-                                                                      callbackresult=delivery.detail))
+        return record()
     except OperationNotFound:
         return op
+    except StorageUnavailable:  # sent: a message that came back must not send it again (make faults)
+        when_storage_answers(f"recording the callback of operation {op.id}", lambda: _ignore_missing(record))
+        return op
+
+
+def _ignore_missing(write: Callable[[], object]) -> None:
+    try:
+        write()
+    except OperationNotFound:
+        pass

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +12,7 @@ from ..domain.attempts import Ending
 from ..domain.callbacks import check_callback_url
 from ..domain.error_codes import HANDLER_FAILED, TIME_LIMIT_EXCEEDED
 from ..domain.errors import (
+    ConcurrencyConflict,
     HandlerFailed,
     InvalidRequest,
     PayloadTooLarge,
@@ -25,6 +24,7 @@ from ..domain.operation import Operation
 from ..domain.states import Event, Status
 from .container import Services
 from .handlers import handler_context, run_handler, too_large
+from .later import when_storage_answers
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,11 @@ def submit(svc: Services, sub: Submission) -> Operation:
     if sub.postpone_until is not None and sub.postpone_until > now:
         op = op.apply(Event.POSTPONE, now, postponeuntil=sub.postpone_until)
         delay = (sub.postpone_until - now).total_seconds()
-    op = svc.store.create(op)
+    try:
+        op = _insert(svc, op)
+    except StorageUnavailable:
+        _withdraw_later(svc, op)  # it may have reached storage although its answer did not
+        raise
     try:
         svc.queue.enqueue(op.id, delay_seconds=delay, row=op)
     except StorageUnavailable:
@@ -89,6 +93,15 @@ def submit(svc: Services, sub: Submission) -> Operation:
     return op
 
 
+def _insert(svc: Services, op: Operation) -> Operation:
+    """Insert the new row. A conflict on an id made a moment ago can only be this very insert, retried by
+    the SDK after its first answer was lost: the row is there, as written."""
+    try:
+        return svc.store.create(op)
+    except ConcurrencyConflict:
+        return svc.store.get(op.id)
+
+
 # A run inside a request ends well before Azure's front end drops the request (230 s); it holds a
 # thread of the app's HTTP pool (api.handling.HTTP_THREADS, 16), so at most half of them at once.
 SYNC_RUN_LIMIT_SECONDS = 120.0
@@ -96,33 +109,18 @@ MAX_SYNC_RUNS = 8
 _sync_runs = threading.BoundedSemaphore(MAX_SYNC_RUNS)
 
 
-# A row whose message could not be sent is deleted again; if storage refuses that too (it just failed),
-# the delete is retried in the background for this long, so that no row is left Ready that nobody was
-# told about (make faults found one: storage went down between the insert and the put).
-WITHDRAW_SECONDS = 600
-_withdrawals = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bgops-withdraw")
-
-
 def _withdraw(svc: Services, op: Operation) -> None:
+    """Delete the row of a submission that was not accepted; if storage refuses that too (it just failed),
+    once it answers (make faults found such a row: storage went down between the insert and the put)."""
     try:
         svc.store.delete(op)
     except StorageUnavailable:
-        log.warning("Operation %s was not accepted; its row is deleted once storage answers.", op.id)
-        _withdrawals.submit(_withdraw_later, svc, op)
+        _withdraw_later(svc, op)
 
 
 def _withdraw_later(svc: Services, op: Operation) -> None:
-    deadline, pause = time.monotonic() + WITHDRAW_SECONDS, 1.0
-    while time.monotonic() < deadline:
-        time.sleep(pause)
-        try:
-            svc.store.delete(op)
-            log.info("Deleted the row of operation %s, which was not accepted.", op.id)
-            return
-        except StorageUnavailable:
-            pause = min(pause * 2, 30.0)
-    log.error("Operation %s was not accepted, and its row could not be deleted for %d s: it stays Ready "
-              "with no message (cancel it).", op.id, WITHDRAW_SECONDS)
+    when_storage_answers(f"deleting the row of operation {op.id}, which was not accepted",
+                         lambda: svc.store.delete(op))
 
 
 def run_now(svc: Services, name: str, inputs: Any, runas: str = "") -> dict[str, Any]:

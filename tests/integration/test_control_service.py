@@ -10,11 +10,9 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
-from helpers import ACCOUNT_KEY, free_port, wait_until
+from helpers import ACCOUNT_KEY, free_port
 
-from faults.proxy import StorageProxy, ports_of
 from shared.domain.callers import EVERYONE
 from shared.domain.errors import StorageUnavailable
 from shared.domain.operation import CallbackState
@@ -23,8 +21,6 @@ from shared.services.container import build_services
 from shared.services.control import Change, cancel, change
 from shared.services.submission import Submission, submit
 from shared.settings import Settings
-from shared.storage.ports import ListQuery
-from shared.storage.table_store import TableOperationStore
 from shared.storage.work_queue import StorageWorkQueue
 
 BASE_URL = "http://127.0.0.1:7071"
@@ -68,27 +64,3 @@ def test_cancel_that_cannot_queue_its_callback_delivers_it_in_the_request(svc, c
     assert [c["body"]["backgroundOperationStatusCode"] for c in calls] == [32]
     assert calls[0]["body"]["location"] == f"{BASE_URL}/api/backgroundoperation/{op.id}"
     assert svc.store.get(op.id).callbackstate is CallbackState.DELIVERED
-
-
-def test_a_row_whose_message_and_undo_both_failed_is_deleted_once_storage_answers(azurite, svc, unique_name):
-    """make faults found it: storage went down between a submit's insert and its put, so the undo
-    delete failed too and a Ready row stayed that nobody was told about."""
-    ports = ports_of(azurite)
-    proxy = StorageProxy(ports)
-    try:
-        def down_after_the_insert(response):  # storage goes away right after the row is written
-            if response.http_request.method == "POST":
-                proxy.down()
-
-        tables = TableServiceClient.from_connection_string(proxy.connection_string("devstoreaccount1", ACCOUNT_KEY),
-                                                           retry_total=0, raw_response_hook=down_after_the_insert)
-        broken = dataclasses.replace(_queue_down(svc), store=TableOperationStore(tables, svc.settings.table_name))
-        before = {op.id for op in svc.store.list(ListQuery(top=1000)).operations}
-        with pytest.raises(StorageUnavailable):
-            submitted(broken)
-        [orphan] = [op for op in svc.store.list(ListQuery(top=1000)).operations if op.id not in before]
-        proxy.up()
-        wait_until(lambda: orphan.id not in {op.id for op in svc.store.list(ListQuery(top=1000)).operations},
-                   timeout=15, message="the row that was not accepted to be deleted")
-    finally:
-        proxy.stop()
