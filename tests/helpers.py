@@ -303,3 +303,17 @@ def principal(user: str, *roles: str) -> requests.Session:
                             "X-MS-CLIENT-PRINCIPAL-IDP": "aad",
                             "X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps(payload).encode()).decode()})
     return session
+
+
+def queue_down(svc):
+    """``svc`` with its work queue pointed at a port nobody listens on: every queue call fails as in an outage."""
+    import dataclasses
+
+    from azure.storage.queue import QueueServiceClient
+
+    from shared.storage.work_queue import StorageWorkQueue
+
+    conn = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};"
+            f"QueueEndpoint=http://127.0.0.1:{free_port()}/devstoreaccount1")
+    dead = QueueServiceClient.from_connection_string(conn, retry_total=0)
+    return dataclasses.replace(svc, queue=StorageWorkQueue(dead, svc.settings.queue_name))

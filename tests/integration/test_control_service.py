@@ -6,12 +6,10 @@ listens on, so every queue call fails the way an outage does.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.storage.queue import QueueServiceClient
-from helpers import ACCOUNT_KEY, free_port
+from helpers import queue_down
 
 from shared.domain.callers import EVERYONE
 from shared.domain.errors import StorageUnavailable
@@ -21,7 +19,6 @@ from shared.services.container import build_services
 from shared.services.control import Change, cancel, change
 from shared.services.submission import Submission, submit
 from shared.settings import Settings
-from shared.storage.work_queue import StorageWorkQueue
 
 BASE_URL = "http://127.0.0.1:7071"
 
@@ -37,18 +34,11 @@ def svc(storage_settings, unique_name):
     return build_services(settings)
 
 
-def _queue_down(svc):
-    conn = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};"
-            f"QueueEndpoint=http://127.0.0.1:{free_port()}/devstoreaccount1")
-    dead = QueueServiceClient.from_connection_string(conn, retry_total=0)
-    return dataclasses.replace(svc, queue=StorageWorkQueue(dead, svc.settings.queue_name))
-
-
 def test_resume_that_cannot_queue_its_message_is_undone_and_reported(svc):
     later = datetime.now(UTC) + timedelta(hours=1)
     op = submitted(svc, postpone_until=later)
     with pytest.raises(StorageUnavailable):
-        change(_queue_down(svc), op.id, Change(Event.RESUME), EVERYONE)
+        change(queue_down(svc), op.id, Change(Event.RESUME), EVERYONE)
     row = svc.store.get(op.id)
     assert row.status is Status.WAITING
     assert abs(row.postponeuntil - later) < timedelta(milliseconds=1)
@@ -58,7 +48,7 @@ def test_cancel_that_cannot_queue_its_callback_delivers_it_in_the_request(svc, c
     later = datetime.now(UTC) + timedelta(hours=1)
     url = callbacks.new_url()
     op = submitted(svc, postpone_until=later, callback_url=url)
-    canceled = cancel(_queue_down(svc), op.id, EVERYONE)
+    canceled = cancel(queue_down(svc), op.id, EVERYONE)
     assert canceled.status is Status.CANCELED
     calls = callbacks.calls(url)
     assert [c["body"]["backgroundOperationStatusCode"] for c in calls] == [32]

@@ -12,8 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from azure.core.exceptions import ServiceResponseError
 from azure.data.tables import TableServiceClient
-from azure.storage.queue import QueueServiceClient
-from helpers import ACCOUNT_KEY, delivery, free_port, wait_until
+from helpers import ACCOUNT_KEY, delivery, queue_down, wait_until
 
 from faults.proxy import StorageProxy, ports_of
 from shared.domain.errors import StorageUnavailable
@@ -25,7 +24,6 @@ from shared.services.worker import process_message
 from shared.settings import Settings
 from shared.storage.ports import ListQuery
 from shared.storage.table_store import TableOperationStore
-from shared.storage.work_queue import StorageWorkQueue
 
 
 def submitted(svc, **options):
@@ -43,62 +41,50 @@ def svc(settings):
     return build_services(settings)
 
 
-def _queue_down(svc):
-    conn = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};"
-            f"QueueEndpoint=http://127.0.0.1:{free_port()}/devstoreaccount1")
-    dead = QueueServiceClient.from_connection_string(conn, retry_total=0)
-    return dataclasses.replace(svc, queue=StorageWorkQueue(dead, svc.settings.queue_name))
-
-
 def _ids(svc) -> set[str]:
     return {op.id for op in svc.store.list(ListQuery(top=1000)).operations}
 
 
-def test_a_row_whose_message_and_undo_both_failed_is_deleted_once_storage_answers(azurite, svc, unique_name):
+@pytest.fixture
+def proxy(azurite):
+    proxy = StorageProxy(ports_of(azurite))
+    yield proxy
+    proxy.stop()
+
+
+def _submit_while_the_insert_meets_the_outage(svc, proxy, after_the_insert, *, with_queue_down: bool) -> None:
+    """Submit through a table client on which ``after_the_insert(response)`` runs once the insert
+    reached storage; the submit must answer 503, and the row it wrote must be gone once storage is back."""
+    def hook(response):
+        if response.http_request.method == "POST":
+            after_the_insert(response)
+
+    tables = TableServiceClient.from_connection_string(proxy.connection_string("devstoreaccount1", ACCOUNT_KEY),
+                                                       retry_total=0, raw_response_hook=hook)
+    broken = dataclasses.replace(queue_down(svc) if with_queue_down else svc,
+                                 store=TableOperationStore(tables, svc.settings.table_name))
+    before = _ids(svc)
+    with pytest.raises(StorageUnavailable):
+        submitted(broken)
+    [orphan] = _ids(svc) - before  # the insert did reach storage
+    proxy.up()
+    wait_until(lambda: orphan not in _ids(svc), timeout=15, message="the row that was not accepted to be deleted")
+
+
+def test_a_row_whose_message_and_undo_both_failed_is_deleted_once_storage_answers(svc, proxy):
     """make faults found it: storage went down between a submit's insert and its put, so the undo
     delete failed too and a Ready row stayed that nobody was told about."""
-    proxy = StorageProxy(ports_of(azurite))
-    try:
-        def down_after_the_insert(response):  # storage goes away right after the row is written
-            if response.http_request.method == "POST":
-                proxy.down()
-
-        tables = TableServiceClient.from_connection_string(proxy.connection_string("devstoreaccount1", ACCOUNT_KEY),
-                                                           retry_total=0, raw_response_hook=down_after_the_insert)
-        broken = dataclasses.replace(_queue_down(svc), store=TableOperationStore(tables, svc.settings.table_name))
-        before = _ids(svc)
-        with pytest.raises(StorageUnavailable):
-            submitted(broken)
-        [orphan] = [op for op in svc.store.list(ListQuery(top=1000)).operations if op.id not in before]
-        proxy.up()
-        wait_until(lambda: orphan.id not in _ids(svc),
-                   timeout=15, message="the row that was not accepted to be deleted")
-    finally:
-        proxy.stop()
+    _submit_while_the_insert_meets_the_outage(svc, proxy, lambda response: proxy.down(), with_queue_down=True)
 
 
-def test_an_insert_whose_answer_was_lost_leaves_no_row_once_storage_answers(azurite, svc):
+def test_an_insert_whose_answer_was_lost_leaves_no_row_once_storage_answers(svc, proxy):
     """The insert reached storage, its answer did not (storage went down in between): the caller gets 503
     and the row it was never told about is deleted once storage is back."""
-    proxy = StorageProxy(ports_of(azurite))
-    try:
-        def answer_lost(response):
-            if response.http_request.method == "POST":
-                proxy.down()
-                raise ServiceResponseError("the connection was reset before the answer arrived")
+    def answer_lost(response):
+        proxy.down()
+        raise ServiceResponseError("the connection was reset before the answer arrived")
 
-        tables = TableServiceClient.from_connection_string(proxy.connection_string("devstoreaccount1", ACCOUNT_KEY),
-                                                           retry_total=0, raw_response_hook=answer_lost)
-        broken = dataclasses.replace(svc, store=TableOperationStore(tables, svc.settings.table_name))
-        before = _ids(svc)
-        with pytest.raises(StorageUnavailable):
-            submitted(broken)
-        [orphan] = [op for op in svc.store.list(ListQuery(top=1000)).operations if op.id not in before]
-        proxy.up()
-        wait_until(lambda: orphan.id not in _ids(svc),
-                   timeout=15, message="the row that was not accepted to be deleted")
-    finally:
-        proxy.stop()
+    _submit_while_the_insert_meets_the_outage(svc, proxy, answer_lost, with_queue_down=False)
 
 
 def test_an_insert_retried_after_its_answer_was_lost_is_accepted_not_refused_as_a_conflict(svc):
@@ -110,10 +96,9 @@ def test_an_insert_retried_after_its_answer_was_lost_is_accepted_not_refused_as_
 
 
 def test_a_callback_sent_while_storage_went_down_is_recorded_once_it_answers_and_not_sent_again(
-        azurite, svc, host, storage_settings):
+        svc, host, storage_settings, proxy):
     """make faults found it: the callback was POSTed, recording it failed, the worker failed, and the
     message that came back sent it again. Now the worker records it once storage answers."""
-    proxy = StorageProxy(ports_of(azurite))
     posts: list[bytes] = []
 
     class Receiver(BaseHTTPRequestHandler):
@@ -140,4 +125,3 @@ def test_a_callback_sent_while_storage_went_down_is_recorded_once_it_answers_and
         assert len(posts) == 1
     finally:
         receiver.shutdown()
-        proxy.stop()
