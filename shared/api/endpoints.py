@@ -4,6 +4,7 @@ shape the response. The OData resource routes are in ``resources``."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import azure.functions as func
 
@@ -51,23 +52,50 @@ def submit_webapi(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     return _accepted(svc, op, carried, prefs.callback_token if prefs.callback_url else None)
 
 
+def _requested(body: dict[str, Any]) -> tuple[str, Any]:
+    """The operation name and parameters of an SDK message's ``Request``."""
+    request = body.get("Request")
+    if not isinstance(request, dict) or not isinstance(request.get("RequestName"), str):
+        raise InvalidRequest('The body needs "Request": {"RequestName": "<operation>", "Parameters": {...}}.')
+    return request["RequestName"], {} if request.get("Parameters") is None else request["Parameters"]
+
+
 @api()
 def execute_background_operation(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """POST ExecuteBackgroundOperation: the SDK message, always in the background."""
     body = json_body(req)
     carried = urls.carried(req)
-    request = body.get("Request")
-    if not isinstance(request, dict) or not isinstance(request.get("RequestName"), str):
-        raise InvalidRequest('The body needs "Request": {"RequestName": "<operation>", "Parameters": {...}}.')
+    name, parameters = _requested(body)
     postpone = body.get("PostponeUntil")
     sub = submission.Submission(
-        name=request["RequestName"], inputs={} if request.get("Parameters") is None else request["Parameters"],
-        base_url=urls.public_base(req, svc.settings),
+        name=name, inputs=parameters, base_url=urls.public_base(req, svc.settings),
         runas=caller_of(svc, req).id, callback_url=body.get("CallbackUri"),
         ttl_seconds=body.get("TtlInSeconds"),
         postpone_until=None if postpone is None else parse_time(postpone, "PostponeUntil"))
     op = submission.submit(svc, sub)
     return _accepted(svc, op, carried, "odata.callback" if sub.callback_url else None, sdk=True)
+
+
+EXECUTE_ASYNC_PROPERTIES = ("Request",)
+
+
+@api()
+def execute_async(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """POST ExecuteAsync: queue the request as a system job and answer its ``AsyncJobId`` (seed 004); the
+    status monitor is in ``Location``, as for every submission."""
+    body = json_body(req)
+    unknown = sorted(set(body) - set(EXECUTE_ASYNC_PROPERTIES))
+    if unknown:
+        raise InvalidRequest(f"ExecuteAsync has no property {', '.join(repr(u[:64]) for u in unknown[:5])}; it "
+                             f"takes: {', '.join(EXECUTE_ASYNC_PROPERTIES)}.")
+    carried = urls.carried(req)
+    name, parameters = _requested(body)
+    op = submission.submit(svc, submission.Submission(name=name, inputs=parameters,
+                                                      base_url=urls.public_base(req, svc.settings),
+                                                      runas=caller_of(svc, req).id))
+    location = urls.with_query(status_location(svc.settings, op), carried)
+    return json_response({"AsyncJobId": op.id}, 202,
+                         {"Location": location, "Retry-After": str(svc.settings.retry_after_seconds)})
 
 
 @api()

@@ -113,6 +113,11 @@ ROUTES: tuple[Route, ...] = (
           [FAIL_ON_FAILURE, _body(_ref("ExecuteBackgroundOperationRequest"), "The request.")],
           {"200": {"description": "Finished.", "schema": _ref("Status")}, "202": ACCEPTED, **SUBMIT_ERRORS},
           {"x-ms-visibility": "advanced"}),
+    Route("ExecuteAsync", "post", "ExecuteAsync", "Queue an operation as a system job (ExecuteAsync)",
+          [_body(_ref("ExecuteAsyncRequest"), "The request.")],
+          {"202": {**ACCEPTED, "description": "Queued: its AsyncJobId, and the status monitor in Location.",
+                   "schema": _ref("ExecuteAsyncResponse")}, **SUBMIT_ERRORS},
+          {"x-ms-visibility": "advanced"}),
     Route("backgroundoperation/{id}", "get", "GetBackgroundOperationStatus", "Get the status of an operation",
           [OPERATION_ID, FAIL_ON_FAILURE],
           {"200": {"description": "Finished (Succeeded, Failed or Canceled).", "schema": _ref("Status")},
@@ -226,6 +231,10 @@ def _definitions() -> dict[str, Any]:
             "CallbackUri": {**string, "description": "An https URL to POST to when it ends."},
             "TtlInSeconds": {"type": "integer", "format": "int32", "minimum": 1},
             "PostponeUntil": {"type": "string", "format": "date-time"}}, ("Request",)),
+        "ExecuteAsyncRequest": _object({
+            "Request": _object({"RequestName": string, "Parameters": {"type": "object"}}, ("RequestName",))},
+            ("Request",)),
+        "ExecuteAsyncResponse": _object({"AsyncJobId": {**string, "format": "uuid"}}, ("AsyncJobId",)),
         "ServiceDocument": _object({"@odata.context": string, "value": {"type": "array", "items": _object(
             {"name": string, "kind": string, "url": string})}}),
         "OperationDefinition": _object({

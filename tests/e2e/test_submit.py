@@ -144,6 +144,11 @@ MIB = 1024 * 1024
     ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, "PostponeUntil": 20300101}', {},
      400, "PostponeUntil"),
     ("data/v9.2/" + "x" * 3000, b"{}", {}, 404, "No operation named"),
+    # Issue 10: ExecuteAsync takes the same Request, and nothing it does not know.
+    ("ExecuteAsync", b"{}", {}, 400, "RequestName"),
+    ("ExecuteAsync", b'{"Request": {"RequestName": "sample_Nope"}}', {}, 404, "sample_Nope"),
+    ("ExecuteAsync", b'{"Request": {"RequestName": "sample_Sleep", "Parameters": {}}}', {}, 400, "Seconds"),
+    ("ExecuteAsync", b'{"Request": {"RequestName": "sample_Echo"}, "Bogus": 1}', {}, 400, "no property 'Bogus'"),
     # Issue 9: bounded input. Deep nesting once made every later list answer 500.
     ("data/v9.2/sample_Echo", b'{"A": ' + b"[" * 40 + b"]" * 40 + b"}", {}, 400, "nested more than 32 levels"),
     ("data/v9.2/sample_Echo", b'{"A": ' + b"[" * 980 + b"]" * 980 + b"}", {}, 400, "nested more than 32 levels"),
@@ -163,6 +168,19 @@ def test_refused_submission_says_what_to_fix_and_leaves_no_row_or_message(quiet_
     error = response.json()["error"]
     assert error["code"] and words in error["message"] and len(error["message"]) < 600
     assert (app.count_rows(), app.count_messages()) == (rows, messages)
+
+
+def test_execute_async_answers_its_async_job_id_and_the_job_runs(app):
+    """Seed 004: ExecuteAsync queues the request as a system job and returns its AsyncJobId."""
+    response = app.http.post(app.url("ExecuteAsync"), timeout=30,
+                             json={"Request": {"RequestName": "sample_Echo", "Parameters": {"Text": "queued"}}})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["AsyncJobId"]
+    assert response.json() == {"AsyncJobId": job_id}
+    assert response.headers["Location"] == app.url(f"backgroundoperation/{job_id}")
+    app.wait_for_status(job_id, 30)
+    done = app.http.get(response.headers["Location"], timeout=30)
+    assert done.status_code == 200 and done.json()["Text"] == "queued"
 
 
 def test_inputs_and_outputs_of_1_mib_each_go_through_submit_poll_and_list(app):
