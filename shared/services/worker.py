@@ -252,7 +252,10 @@ def _run_attempt(svc: Services, attempt: _Attempt) -> Operation | None:
     outcome = _run_handler(svc, attempt)
     try:
         done, retry_after = attempt.end(outcome)
-    except (TransitionRefused, AttemptSuperseded):
+    except AttemptSuperseded:  # a later attempt owns the row now: deciding again would take it for this one
+        log.warning("Operation %s moved on past attempt %d; its outcome was dropped.", op.id, attempt.attempt)
+        return None
+    except TransitionRefused:
         log.warning("Operation %s changed while attempt %d ran; its outcome was dropped.", op.id, attempt.attempt)
         now = _read(svc, op.id)  # a postponed row needs this message to defer; a finished one, nothing
         return None if now is None or now.status is Status.WAITING_FOR_RESOURCES else now

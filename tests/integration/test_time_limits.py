@@ -11,7 +11,7 @@ from helpers import delivery, wait_until
 
 from shared.domain.error_codes import TIME_LIMIT_EXCEEDED
 from shared.domain.errors import HandlerFailed, ServiceBusy
-from shared.domain.states import Status
+from shared.domain.states import Event, Status
 from shared.operations.registry import OperationDefinition
 from shared.services.container import Services, build_services
 from shared.services.submission import MAX_SYNC_RUNS, Submission, run_now, submit
@@ -92,3 +92,27 @@ def test_runs_inside_requests_beyond_the_cap_are_told_to_come_back(svc, release)
         release.set()
         assert [f.result(10) for f in running] == [{}] * MAX_SYNC_RUNS
     assert run_now(svc, "test_Quick", {}) == {"ok": 1}  # their places are free again
+
+
+def test_a_late_attempt_leaves_alone_the_attempt_that_took_over_from_it(svc, host):
+    """The host gave the message to another worker meanwhile (a lease that lapsed while this one was
+    frozen): when the late attempt ends, the row is attempt 2's, running. It must stay so."""
+    proceed, running = threading.Event(), threading.Event()
+
+    def slow(inputs, context):
+        running.set()
+        proceed.wait(10)
+        return {"late": True}
+
+    svc.registry.register(OperationDefinition(name="test_Slow", handler=slow, time_limit_seconds=30))
+    op = submit(svc, Submission(name="test_Slow", inputs={}, base_url="http://127.0.0.1"))
+    message = host.receive()
+    late = threading.Thread(target=process_message, args=(svc, delivery(message)))
+    late.start()
+    running.wait(10)
+    row = svc.store.get(op.id)  # attempt 2 of the same message starts elsewhere
+    taken = svc.store.replace(row.apply(Event.START, row.modifiedon, messageid=message.id, retrycount=1))
+    proceed.set()
+    late.join(20)
+    after = svc.store.get(op.id)
+    assert (after.status, after.retrycount, after.versionnumber) == (Status.IN_PROGRESS, 1, taken.versionnumber)
