@@ -218,8 +218,9 @@ class TableOperationStore:
             entity = self._entity(op)
             try:
                 return self._write(op, ("create", entity), "create")
-            except AzureError:
-                self._forget_payloads(op, entity)
+            except HttpResponseError as e:
+                if e.status_code in (400, 413):  # refused, so surely not written (a lost answer may have been)
+                    self._forget_payloads(op, entity)
                 raise
 
     def get(self, operation_id: str) -> Operation:
@@ -258,7 +259,7 @@ class TableOperationStore:
         return entity
 
     def _forget_payloads(self, op: Operation, entity: dict[str, Any]) -> None:
-        """Best effort: the blobs of a row that was not written."""
+        """Best effort: the blobs of a row that storage refused."""
         if self._payloads is not None and _has_payloads(entity):
             try:
                 self._payloads.delete_operation([op.id])

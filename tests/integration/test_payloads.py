@@ -10,6 +10,7 @@ from azure.storage.blob import BlobServiceClient
 from contracts import make_op, utc_now
 from integration.conftest import CountingTransport
 
+from shared.domain.errors import PayloadTooLarge
 from shared.domain.ids import shard_of
 from shared.domain.states import Status
 from shared.storage.metering import TransactionCounter
@@ -117,3 +118,11 @@ def test_a_row_whose_blob_is_gone_reads_as_damaged_not_as_an_error(store, blobs,
     got = store().get(op.id)  # a fresh store: nothing remembered
     assert got.inputs == {} and "cannot be read" in got.damaged
     assert [row.damaged != "" for row in store().list(ListQuery()).operations] == [True]
+
+
+def test_the_blobs_of_a_row_storage_refused_are_deleted(store, blobs, table_name):
+    s = store()
+    op = make_op(inputs=BIG, progressmessage="x" * 40_000)  # a column too long for Table storage: refused
+    with pytest.raises(PayloadTooLarge):
+        s.create(op)
+    assert _blob_names(blobs, table_name, op.id) == []
