@@ -84,6 +84,7 @@ class OperationDefinition:
     open_inputs: bool = False
     description: str = field(default="", repr=False)
     time_limit_seconds: float | None = None  # per attempt; None: BGOPS_ATTEMPT_TIME_LIMIT_SECONDS
+    system_job: bool = False  # callers may not cancel, pause or resume it (seed 003's restricted jobs)
 
     def validate(self, inputs: Any) -> dict[str, Any]:
         """The inputs, checked against the declaration; InvalidRequest says what to fix."""
@@ -119,11 +120,13 @@ class OperationRegistry:
 
     def operation(self, name: str, *, display_name: str = "", description: str = "",
                   inputs: Iterable[Parameter] = (), outputs: Iterable[Parameter] = (),
-                  open_inputs: bool = False, time_limit_seconds: float | None = None) -> Callable[[Handler], Handler]:
+                  open_inputs: bool = False, time_limit_seconds: float | None = None,
+                  system_job: bool = False) -> Callable[[Handler], Handler]:
         """Decorator: register the function as the handler of operation ``name``.
 
         ``description`` (else the handler's docstring) is what the catalog and the connector show.
         ``time_limit_seconds`` is how long one attempt may run (else BGOPS_ATTEMPT_TIME_LIMIT_SECONDS).
+        ``system_job`` keeps callers from cancelling, pausing or resuming it (they may still postpone it).
         """
         if time_limit_seconds is not None and not time_limit_seconds > 0:
             raise ValueError(f"The time limit of '{name}' must be a positive number of seconds.")
@@ -133,7 +136,7 @@ class OperationRegistry:
             self.register(OperationDefinition(name=name, handler=handler, display_name=display_name or name,
                                               inputs=tuple(inputs), outputs=tuple(outputs),
                                               open_inputs=open_inputs, description=text,
-                                              time_limit_seconds=time_limit_seconds))
+                                              time_limit_seconds=time_limit_seconds, system_job=system_job))
             return handler
 
         return decorate

@@ -11,9 +11,11 @@ from ..domain.attempts import cancel_event
 from ..domain.callers import Caller
 from ..domain.errors import (
     ConcurrencyConflict,
+    InvalidRequest,
     OperationNotFound,
     PreconditionFailed,
     StorageUnavailable,
+    UnknownOperation,
 )
 from ..domain.operation import EVENTS_OWED, Operation
 from ..domain.states import Event, Status
@@ -74,6 +76,7 @@ def change(svc: Services, row: str | Operation, what: Change, caller: Caller, *,
     """
     now = svc.clock()
     before = _visible(svc.store.get(row) if isinstance(row, str) else row, caller)
+    _check_not_restricted(svc, before, what.event)
     op = update_row(svc, before, lambda row: _changed(_matching(row, if_match), what, now))
     log.info("Operation %s: %s -> %s.", op.id, what.event.value, op.status.name)
     if what.event is Event.RESUME:
@@ -81,6 +84,19 @@ def change(svc: Services, row: str | Operation, what: Change, caller: Caller, *,
     elif op.is_terminal and (op.callbackurl or op.eventsstate == EVENTS_OWED):
         _enqueue_or_deliver(svc, op)
     return op
+
+
+RESTRICTED = (Event.CANCEL, Event.PAUSE, Event.RESUME)
+
+
+def _check_not_restricted(svc: Services, op: Operation, event: Event) -> None:
+    """Seed 003: callers may not cancel, pause or resume a system job (they may postpone it)."""
+    try:
+        restricted = event in RESTRICTED and svc.registry.get(op.name).system_job
+    except UnknownOperation:
+        return
+    if restricted:
+        raise InvalidRequest(f"'{op.name}' is a system job: callers may not cancel, pause or resume it.")
 
 
 def _enqueue_or_undo(svc: Services, op: Operation, before: Operation) -> None:

@@ -12,9 +12,10 @@ import pytest
 from helpers import queue_down
 
 from shared.domain.callers import EVERYONE
-from shared.domain.errors import StorageUnavailable
+from shared.domain.errors import InvalidRequest, StorageUnavailable
 from shared.domain.operation import CallbackState
 from shared.domain.states import Event, Status
+from shared.operations.registry import OperationDefinition
 from shared.services.container import build_services
 from shared.services.control import Change, cancel, change
 from shared.services.submission import Submission, submit
@@ -54,3 +55,16 @@ def test_cancel_that_cannot_queue_its_callback_delivers_it_in_the_request(svc, c
     assert [c["body"]["backgroundOperationStatusCode"] for c in calls] == [32]
     assert calls[0]["body"]["location"] == f"{BASE_URL}/api/backgroundoperation/{op.id}"
     assert svc.store.get(op.id).callbackstate is CallbackState.DELIVERED
+
+
+def test_callers_may_not_cancel_pause_or_resume_a_system_job_but_may_postpone_it(svc):
+    """Seed 003: jobs that callers may not cancel, pause or resume; the request is refused, naming why."""
+    svc.registry.register(OperationDefinition(name="test_Maintenance", handler=lambda inputs, context: {},
+                                              system_job=True))
+    op = submit(svc, Submission(name="test_Maintenance", inputs={}, base_url=BASE_URL))
+    for event in (Event.CANCEL, Event.PAUSE, Event.RESUME):
+        with pytest.raises(InvalidRequest, match="'test_Maintenance' is a system job"):
+            change(svc, op.id, Change(event), EVERYONE)
+    assert svc.store.get(op.id).versionnumber == op.versionnumber  # nothing written
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert change(svc, op.id, Change(Event.POSTPONE, postpone_until=later), EVERYONE).status is Status.WAITING
