@@ -9,7 +9,7 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
-from ..domain.attempts import Outcome, failed, stopped, succeeded
+from ..domain.attempts import Ending, Outcome, failed, stopped, succeeded
 from ..domain.callbacks import check_callback_url
 from ..domain.error_codes import HANDLER_FAILED, OUTPUTS_TOO_LARGE, TIME_LIMIT_EXCEEDED
 from ..domain.errors import InvalidRequest, NonRetryableError, OperationError, OperationInterrupted
@@ -73,11 +73,18 @@ def run_handler(definition: OperationDefinition, inputs: dict[str, Any], context
     threading.Thread(target=lambda: ended.set_result(_outcome(definition, inputs, context)), daemon=True,
                      name=f"bgops-handler-{context.operation_id or definition.name}").start()
     try:
-        return ended.result(timeout=time_limit)
-    except TimeoutError:
-        log.warning("Attempt %d of operation %s (%s) ran past its time limit of %g s.", context.attempt,
-                    context.operation_id or "-", definition.name, time_limit)
-        return failed(TIME_LIMIT_EXCEEDED, f"The attempt ran past its time limit of {time_limit:g} s.")
+        outcome = ended.result(timeout=time_limit)
+    except TimeoutError:  # still running
+        return _past_limit(definition, context, time_limit)
+    if outcome.ending is Ending.STOPPED and context.time_is_up:  # it stopped because its time was up
+        return _past_limit(definition, context, time_limit)
+    return outcome
+
+
+def _past_limit(definition: OperationDefinition, context: OperationContext, time_limit: float) -> Outcome:
+    log.warning("Attempt %d of operation %s (%s) ran past its time limit of %g s.", context.attempt,
+                context.operation_id or "-", definition.name, time_limit)
+    return failed(TIME_LIMIT_EXCEEDED, f"The attempt ran past its time limit of {time_limit:g} s.")
 
 
 def _outcome(definition: OperationDefinition, inputs: dict[str, Any], context: OperationContext) -> Outcome:
