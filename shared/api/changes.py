@@ -44,6 +44,10 @@ def parse_change(body: Any, now: datetime) -> Change:
             raise InvalidRequest(f"Ask for one change per PATCH: {_HOW}.")
         return Change(Event.POSTPONE, _future_time(body["postponeuntil"], now))
     state, status = body.get("backgroundoperationstatecode"), body.get("backgroundoperationstatuscode")
+    if state is None and type(status) is int and status in Status._value2member_map_:
+        # A status alone names its state: what a client that sends only the changed columns sends
+        # (statuscode 22 of a job already Locked).
+        state = Status(status).state.value
     if type(state) is not int or (status is not None and type(status) is not int):
         raise InvalidRequest(f"backgroundoperationstatecode and backgroundoperationstatuscode are whole numbers: "
                              f"{_HOW}.")

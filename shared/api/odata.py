@@ -38,10 +38,15 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
 MAX_TOP = 2**31 - 1
 _TOKEN = re.compile(r"\s*('(?:[^']|'')*'|\(|\)|[^\s()]+)")
 _DATETIME_LITERAL = re.compile(r"^(?:datetime)?'?(\d{4}-\d\d-\d\dT[^']*)'?$", re.IGNORECASE)
-_HOW = ("Filters compare backgroundoperationid, backgroundoperationstatecode, backgroundoperationstatuscode, "
-        "name or createdon "
-        "with eq, ne, ge, le, gt or lt, joined by 'and'; for example "
-        "\"backgroundoperationstatecode eq 3 and name eq 'sample_Echo'\".")
+ROW_FILTERS = {column: column for column in FILTERABLE}  # the row's own names: themselves
+
+
+def _how(columns: Mapping[str, str]) -> str:
+    names = list(columns)
+    state = next(name for name, logical in columns.items() if logical == "backgroundoperationstatecode")
+    return (f"Filters compare {', '.join(names[:-1])} or {names[-1]} with eq, ne, ge, le, gt or lt, joined by "
+            f"'and'; for example \"{state} eq 3 and name eq 'sample_Echo'\".")
+
 
 
 def _tokens(text: str) -> list[str]:
@@ -55,7 +60,7 @@ def _tokens(text: str) -> list[str]:
     return tokens
 
 
-def _literal(column: str, token: str) -> Any:
+def _literal(column: str, token: str, named: str, how: str) -> Any:
     kind = FILTERABLE[column]
     if kind == "int":
         if re.fullmatch(r"-?\d{1,9}", token):
@@ -72,40 +77,43 @@ def _literal(column: str, token: str) -> Any:
         match = _DATETIME_LITERAL.match(token)
         if match:
             try:
-                return parse_time(match.group(1), f"$filter: {column}")
+                return parse_time(match.group(1), f"$filter: {named}")
             except InvalidRequest as e:
-                raise InvalidRequest(f"{e} {_HOW}") from None
-    raise InvalidRequest(f"$filter: {token} is not a valid {kind} value for {column}. {_HOW}")
+                raise InvalidRequest(f"{e} {how}") from None
+    raise InvalidRequest(f"$filter: {token} is not a valid {kind} value for {named}. {how}")
 
 
-def _comparisons(tokens: list[str], text: str) -> list[list[str]]:
+def _comparisons(tokens: list[str], text: str, how: str) -> list[list[str]]:
     """``a op x and b op y`` -> ``[[a, op, x], [b, op, y]]``; anything else is refused."""
     groups, joins = [tokens[i:i + 3] for i in range(0, len(tokens), 4)], tokens[3::4]
     well_formed = all(len(g) == 3 for g in groups) and len(joins) == len(groups) - 1
     if not well_formed or any(join.lower() != "and" for join in joins):
-        raise InvalidRequest(f"$filter: cannot read '{text[:200]}'. {_HOW}")
+        raise InvalidRequest(f"$filter: cannot read '{text[:200]}'. {how}")
     return groups
 
 
-def parse_filter(text: str | None, *, canonical_name: Callable[[str], str] = lambda name: name
-                 ) -> tuple[Comparison, ...]:
+def parse_filter(text: str | None, *, canonical_name: Callable[[str], str] = lambda name: name,
+                 columns: Mapping[str, str] = ROW_FILTERS) -> tuple[Comparison, ...]:
     """``$filter`` as comparisons that must all hold, or InvalidRequest naming what is unsupported.
 
     ``canonical_name`` maps an operation name to the spelling rows store, since
-    operation names are matched regardless of case everywhere else.
+    operation names are matched regardless of case everywhere else. ``columns`` are the
+    names the filter may use, each with the logical column it compares (another view's names).
     """
     if text is None or not text.strip():
         return ()
     # Parentheses only group, and with 'and' alone grouping changes nothing.
     tokens = [t for t in _tokens(text) if t not in ("(", ")")]
     comparisons = []
-    for column, operator, value in _comparisons(tokens, text):
-        column, operator = column.lower(), operator.lower()
-        if column not in FILTERABLE:
-            raise InvalidRequest(f"$filter: cannot filter on '{column[:64]}'. {_HOW}")
+    how = _how(columns)
+    for named, operator, value in _comparisons(tokens, text, how):
+        named, operator = named.lower(), operator.lower()
+        if named not in columns:
+            raise InvalidRequest(f"$filter: cannot filter on '{named[:64]}'. {how}")
         if operator not in OPERATORS:
-            raise InvalidRequest(f"$filter: unsupported operator '{operator[:64]}'. {_HOW}")
-        literal = _literal(column, value)
+            raise InvalidRequest(f"$filter: unsupported operator '{operator[:64]}'. {how}")
+        column = columns[named]
+        literal = _literal(column, value, named, how)
         comparisons.append(Comparison(column, operator, canonical_name(literal) if column == "name" else literal))
     return tuple(comparisons)
 
@@ -178,8 +186,8 @@ def _parse_skiptoken(token: str | None) -> tuple[str | None, int | None]:
             from None
 
 
-def parse_select(text: str | None, columns: tuple[str, ...], default: tuple[str, ...] | None = None
-                 ) -> tuple[str, ...]:
+def parse_select(text: str | None, columns: tuple[str, ...], default: tuple[str, ...] | None = None,
+                 key: str = KEY) -> tuple[str, ...]:
     """``$select``: the chosen ``columns``, the key always among them; ``default`` (else all) when absent."""
     if text is None or not text.strip():
         return columns if default is None else default
@@ -188,4 +196,4 @@ def parse_select(text: str | None, columns: tuple[str, ...], default: tuple[str,
     if unknown:
         raise InvalidRequest(f"$select: unknown column(s) {', '.join(u[:64] for u in unknown[:10])}; "
                              f"known: {', '.join(columns)}.")
-    return chosen if KEY in chosen or KEY not in columns else (KEY, *chosen)
+    return chosen if key in chosen or key not in columns else (key, *chosen)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.subscriptions import EVENT
+from . import systemjobs
 from .views import COLUMN_TYPES, KEY
 
 TITLE = "Background Operations"
@@ -21,6 +22,7 @@ NULLABLE_COLUMNS = frozenset(COLUMN_TYPES) - {KEY, "name", "backgroundoperations
                                               "backgroundoperationstatuscode", "createdon"}
 _EDM_SCHEMA = {"Edm.Guid": {"type": "string", "format": "uuid"}, "Edm.String": {"type": "string"},
                "Edm.Int32": {"type": "integer", "format": "int32"},
+               "Edm.Double": {"type": "number", "format": "double"},
                "Edm.DateTimeOffset": {"type": "string", "format": "date-time"}}
 
 
@@ -158,6 +160,24 @@ ROUTES: tuple[Route, ...] = (
       for route, operation_id, extra in (
         ("data/v9.2/backgroundoperations", "ListBackgroundOperations", {}),
         ("backgroundoperations", "ListBackgroundOperationsAlias", {"x-ms-visibility": "internal"}))),
+    Route("data/v9.2/asyncoperations({id})", "get", "GetSystemJob", "Get an operation as a system job",
+          [OPERATION_ID, _query("$select", "Comma-separated columns (the key is always returned).")],
+          {"200": {"description": "The row, as a System Job.", "schema": _ref("AsyncOperation")},
+           "400": _error("Not an operation id, or an unknown column."), "404": _error("No such operation.")},
+          {"x-ms-visibility": "advanced"}),
+    Route("data/v9.2/asyncoperations({id})", "patch", "UpdateSystemJob",
+          "Cancel, pause, resume or postpone a system job",
+          [OPERATION_ID, IF_MATCH, _body(_ref("AsyncOperationChange"), "The one change asked for.")],
+          {"204": {"description": "Changed."}, "400": _error("A read-only attribute, or a change the state table "
+                                                             "does not allow."),
+           "404": _error("No such operation."), "412": _error("If-Match does not match.")},
+          {"x-ms-visibility": "advanced"}),
+    Route("data/v9.2/asyncoperations", "get", "ListSystemJobs", "List operations as system jobs",
+          [_query("$filter", "eq, ne, ge, le, gt, lt over asyncoperationid, statecode, statuscode, name and "
+                             "createdon, joined by 'and'."), *LIST_PARAMETERS[1:]],
+          {"200": {"description": "A page of rows, newest first.", "schema": _ref("AsyncOperationPage")},
+           "400": _error("An unsupported option or filter.")},
+          {"x-ms-pageable": {"nextLinkName": "@odata.nextLink"}, "x-ms-visibility": "advanced"}),
     Route("operations", "get", "ListOperations", "List the operations this app can run", [],
           {"200": {"description": "The catalog.", "schema": _ref("OperationCatalog")}},
           {"x-ms-visibility": "internal"}),
@@ -193,9 +213,10 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-def _column(name: str) -> dict[str, Any]:
-    schema = {**_EDM_SCHEMA[COLUMN_TYPES[name]], "x-ms-summary": name}
-    return schema | ({"x-nullable": True} if name in NULLABLE_COLUMNS else {})
+def _column(name: str, types: dict[str, str] = COLUMN_TYPES,
+            nullable: frozenset[str] = NULLABLE_COLUMNS) -> dict[str, Any]:
+    schema = {**_EDM_SCHEMA[types[name]], "x-ms-summary": name}
+    return schema | ({"x-nullable": True} if name in nullable else {})
 
 
 def _object(properties: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
@@ -225,6 +246,15 @@ def _definitions() -> dict[str, Any]:
             "backgroundoperationstatecode": {**integer, "description": "2 with statuscode 22 cancels; 1 pauses; "
                                                                        "0 resumes."},
             "backgroundoperationstatuscode": integer,
+            "postponeuntil": {"type": "string", "format": "date-time", "description": "Postpone until then."}}),
+        "AsyncOperation": _object({"@odata.context": string, "@odata.etag": string, **{
+            c: _column(c, systemjobs.COLUMN_TYPES, frozenset(systemjobs.COLUMN_TYPES) - set(systemjobs.NOT_NULL))
+            for c in systemjobs.COLUMN_TYPES}}, (systemjobs.ASYNC_KEY,)),
+        "AsyncOperationPage": _object({"@odata.context": string, "@odata.nextLink": string,
+                                       "value": {"type": "array", "items": _ref("AsyncOperation")}}, ("value",)),
+        "AsyncOperationChange": _object({
+            "statecode": {**integer, "description": "2 with statuscode 22 cancels; 1 pauses; 0 resumes."},
+            "statuscode": integer,
             "postponeuntil": {"type": "string", "format": "date-time", "description": "Postpone until then."}}),
         "ExecuteBackgroundOperationRequest": _object({
             "Request": _object({"RequestName": string, "Parameters": {"type": "object"}}, ("RequestName",)),

@@ -1,8 +1,11 @@
 """The background operation table as an OData resource (SPEC §3.3): the service document, ``$metadata``,
-one row (GET, PATCH with If-Match) and the list (``$filter``, ``$select``, ``$top``, server-driven paging)."""
+one row (GET, PATCH with If-Match) and the list (``$filter``, ``$select``, ``$top``, server-driven paging);
+the same rows as System Jobs (``asyncoperations``, issue 10) through the same code, another ``View``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,7 +16,7 @@ from ..domain.operation import Operation
 from ..services import control
 from ..services.container import Services
 from ..storage.ports import ListQuery, Page
-from . import metadata, odata, urls, views
+from . import metadata, odata, systemjobs, urls, views
 from .changes import parse_change
 from .errors import json_response
 from .handling import api, caller_of, json_body, operation_id_of
@@ -40,19 +43,49 @@ def metadata_document(svc: Services, req: func.HttpRequest) -> func.HttpResponse
     return func.HttpResponse(metadata.csdl(), mimetype="application/xml", headers=ODATA_VERSION)
 
 
+@dataclass(frozen=True)
+class View:
+    """One entity set over the rows: its names, its columns and how a row and a PATCH body read in it."""
+
+    entity_set: str
+    key: str
+    selectable: tuple[str, ...]
+    default: tuple[str, ...]
+    filters: Mapping[str, str]
+    render: Callable[[Operation, tuple[str, ...]], dict[str, Any]]
+    row_change: Callable[[Any], Any] = lambda body: body
+
+
+ROWS = View(metadata.ENTITY_SET, views.KEY, views.SELECTABLE, views.COLUMNS, odata.ROW_FILTERS, views.entity)
+SYSTEM_JOBS = View(systemjobs.ENTITY_SET, systemjobs.ASYNC_KEY, systemjobs.COLUMNS, systemjobs.COLUMNS,
+                   systemjobs.FILTERS, systemjobs.entity, systemjobs.row_change)
+
+
 @api(overrides={OperationFinished: 400})
 def entity(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET/PATCH backgroundoperations({id}): the row as a resource; PATCH changes its state (If-Match honoured)."""
+    return _entity(svc, req, ROWS)
+
+
+@api(overrides={OperationFinished: 400})
+def system_job(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET/PATCH asyncoperations({id}): the row as a System Job; PATCH takes statecode, statuscode and
+    postponeuntil only (seed 003)."""
+    return _entity(svc, req, SYSTEM_JOBS)
+
+
+def _entity(svc: Services, req: func.HttpRequest, view: View) -> func.HttpResponse:
     operation_id, caller = operation_id_of(req), caller_of(svc, req)
     if req.method.upper() == "PATCH":
-        op = control.change(svc, operation_id, parse_change(json_body(req) or None, svc.clock()), caller,
-                            if_match=req.headers.get("If-Match"))
+        change = parse_change(view.row_change(json_body(req) or None), svc.clock())
+        op = control.change(svc, operation_id, change, caller, if_match=req.headers.get("If-Match"))
         return func.HttpResponse(status_code=204, headers={**ODATA_VERSION, **_etag(op)})
     params = odata.check_options(req.params, odata.ENTITY_OPTIONS)
-    select = odata.parse_select(params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
+    select = odata.parse_select(params.get("$select"), view.selectable, default=view.default, key=view.key)
     op = control.get_operation(svc, operation_id, caller)
-    context = metadata.context(_root(svc, req), select if params.get("$select") else None, entity=True)
-    return json_response({"@odata.context": context} | views.entity(op, select), headers=_etag(op))
+    context = metadata.context(_root(svc, req), select if params.get("$select") else None, entity=True,
+                               entity_set=view.entity_set)
+    return json_response({"@odata.context": context} | view.render(op, select), headers=_etag(op))
 
 
 def _etag(op: Operation) -> dict[str, str]:
@@ -62,16 +95,26 @@ def _etag(op: Operation) -> dict[str, str]:
 @api()
 def list_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET backgroundoperations: newest first, with $filter, $select, $top (a cap) and pages with a nextLink."""
+    return _list(svc, req, ROWS)
+
+
+@api()
+def list_system_jobs(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET asyncoperations: the same rows as System Jobs, with the same options."""
+    return _list(svc, req, SYSTEM_JOBS)
+
+
+def _list(svc: Services, req: func.HttpRequest, view: View) -> func.HttpResponse:
     params = odata.check_options(req.params, odata.LIST_OPTIONS)
     prefs, carried = parse_prefer(req.headers.get("Prefer")), urls.carried(req)
-    select = odata.parse_select(params.get("$select"), views.SELECTABLE, default=views.COLUMNS)
+    select = odata.parse_select(params.get("$select"), view.selectable, default=view.default, key=view.key)
     paging = odata.parse_paging(params.get("$top"), params.get("$skiptoken"), prefs.max_page_size)
-    page = _read_page(svc, req, params.get("$filter"), paging)
+    page = _read_page(svc, req, params.get("$filter"), paging, view)
     base = urls.public_base(req, svc.settings)
     body: dict[str, Any] = {
         "@odata.context": metadata.context(metadata.service_root(base, svc.settings.route_prefix),
-                                           select if params.get("$select") else None),
-        "value": [views.entity(op, select) for op in page.operations],
+                                           select if params.get("$select") else None, entity_set=view.entity_set),
+        "value": [view.render(op, select) for op in page.operations],
     }
     more = page.next_after and paging.next_link_options(len(page.operations), page.next_after)
     if more:
@@ -81,10 +124,11 @@ def list_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     return json_response(body, headers=applied)
 
 
-def _read_page(svc: Services, req: func.HttpRequest, filter_text: str | None, paging: odata.Paging) -> Page:
+def _read_page(svc: Services, req: func.HttpRequest, filter_text: str | None, paging: odata.Paging,
+               view: View) -> Page:
     """The rows of this page ($top=0 reads nothing, once the filter is known to be good)."""
     caller = caller_of(svc, req)
-    where = odata.parse_filter(filter_text, canonical_name=lambda name: _canonical(svc, name))
+    where = odata.parse_filter(filter_text, canonical_name=lambda name: _canonical(svc, name), columns=view.filters)
     if not paging.this_page:
         return Page([], None)
     return control.list_operations(svc, ListQuery(where=where, top=paging.this_page, after=paging.after), caller)

@@ -27,6 +27,8 @@ HTTP_FUNCTIONS = (  # (function name, route, methods, endpoint)
     ("entity", "backgroundoperations/{id}", ("GET", "PATCH"), resources.entity),
     ("list_webapi", "data/v9.2/backgroundoperations", ("GET",), resources.list_operations),
     ("list", "backgroundoperations", ("GET",), resources.list_operations),
+    ("system_job", "data/v9.2/asyncoperations({id})", ("GET", "PATCH"), resources.system_job),
+    ("system_jobs", "data/v9.2/asyncoperations", ("GET",), resources.list_system_jobs),
     ("subscribe", "webhooks/{event}", ("POST",), webhooks.subscribe),
     ("subscriptions", "webhooks", ("GET",), webhooks.list_subscriptions),
     ("subscription", "webhooks/{id}", ("GET", "DELETE"), webhooks.subscription),

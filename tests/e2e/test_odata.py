@@ -33,12 +33,12 @@ def _entity_url(app, op_id) -> str:
     return app.url(f"data/v9.2/backgroundoperations({op_id})")
 
 
-def test_service_document_lists_the_entity_set_and_points_at_metadata(app):
+def test_service_document_lists_the_entity_sets_and_points_at_metadata(app):
     response = requests.get(app.url("data/v9.2/"), timeout=10)
     assert response.status_code == 200 and response.headers["Content-Type"] == ODATA_JSON
     assert response.json() == {"@odata.context": app.url("data/v9.2/$metadata"),
-                               "value": [{"name": "backgroundoperations", "kind": "EntitySet",
-                                          "url": "backgroundoperations"}]}
+                               "value": [{"name": name, "kind": "EntitySet", "url": name}
+                                         for name in ("backgroundoperations", "asyncoperations")]}
 
 
 def test_metadata_describes_every_column_with_its_edm_type_the_key_and_the_entity_set(app):

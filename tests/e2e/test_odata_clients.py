@@ -101,10 +101,13 @@ def test_python_odata_cancels_by_saving_the_state_columns(keyed_app, session):
 
 def test_pyodata_reads_the_model_from_metadata(keyed_app, session):
     client = pyodata.Client(keyed_app.url("data/v9.2/"), session)
-    assert [entity_set.name for entity_set in client.schema.entity_sets] == ["backgroundoperations"]
+    assert [entity_set.name for entity_set in client.schema.entity_sets] == ["backgroundoperations", "asyncoperations"]
     entity_type = client.schema.entity_type("backgroundoperation")
     assert [key.name for key in entity_type.key_proprties] == ["backgroundoperationid"]
     types = {prop.name: prop.typ.name for prop in entity_type.proprties()}
     assert set(types) == set(ALL_COLUMNS)
     assert types["backgroundoperationid"] == "Edm.Guid" and types["retrycount"] == "Edm.Int32"
     assert types["createdon"] == "Edm.DateTimeOffset"
+    jobs = client.schema.entity_type("asyncoperation")  # the same rows as System Jobs (issue 10)
+    assert [key.name for key in jobs.key_proprties] == ["asyncoperationid"]
+    assert {p.name: p.typ.name for p in jobs.proprties()}["executiontimespan"] == "Edm.Double"

@@ -27,3 +27,9 @@ def test_a_body_of_annotations_alone_asks_for_nothing_and_is_refused():
 def test_a_column_that_cannot_change_is_refused_naming_it():
     with pytest.raises(InvalidRequest, match="Cannot change name"):
         parse_change({"name": "x", "backgroundoperationstatecode": 0}, NOW)
+
+
+def test_a_status_alone_names_its_state_as_a_client_sending_only_changed_columns_does():
+    assert parse_change({"backgroundoperationstatuscode": 22}, NOW).event is Event.CANCEL
+    with pytest.raises(InvalidRequest):
+        parse_change({"backgroundoperationstatuscode": 23}, NOW)
