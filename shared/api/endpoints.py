@@ -23,15 +23,17 @@ from .prefer import parse_prefer
 log = logging.getLogger(__name__)
 
 
+def _polling(svc: Services, op: Operation, carried: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The status monitor URL for this caller, and the headers that tell a client to poll it."""
+    location = urls.with_query(status_location(svc.settings, op), carried)
+    return location, {"Location": location, "Retry-After": str(svc.settings.retry_after_seconds)}
+
+
 def _accepted(svc: Services, op: Operation, carried: dict[str, str], token: str | None, *, sdk: bool = False
               ) -> func.HttpResponse:
-    location = urls.with_query(status_location(svc.settings, op), carried)
-    headers = {
-        "Location": location,
-        "x-ms-dyn-backgroundoperationid": op.id,
-        "Preference-Applied": "respond-async" + (f", {token}" if token else ""),
-        "Retry-After": str(svc.settings.retry_after_seconds),
-    }
+    location, polling = _polling(svc, op, carried)
+    headers = {**polling, "x-ms-dyn-backgroundoperationid": op.id,
+               "Preference-Applied": "respond-async" + (f", {token}" if token else "")}
     body = views.accepted(op, location)
     if sdk:  # ExecuteBackgroundOperation's response property names, too
         body.update(BackgroundOperationId=op.id, Location=location)
@@ -93,9 +95,7 @@ def execute_async(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     op = submission.submit(svc, submission.Submission(name=name, inputs=parameters,
                                                       base_url=urls.public_base(req, svc.settings),
                                                       runas=caller_of(svc, req).id))
-    location = urls.with_query(status_location(svc.settings, op), carried)
-    return json_response({"AsyncJobId": op.id}, 202,
-                         {"Location": location, "Retry-After": str(svc.settings.retry_after_seconds)})
+    return json_response({"AsyncJobId": op.id}, 202, _polling(svc, op, carried)[1])
 
 
 @api()
@@ -109,10 +109,10 @@ def status_monitor(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
                               "backgroundOperationStatusCode": op.status.value})
     carried = urls.carried(req)
     op = control.get_operation(svc, operation_id, caller)
-    location = urls.with_query(status_location(svc.settings, op), carried)
+    location, polling = _polling(svc, op, carried)
     body = views.monitor(op, location)
     if not op.is_terminal:
-        return json_response(body, 202, {"Location": location, "Retry-After": str(svc.settings.retry_after_seconds)})
+        return json_response(body, 202, polling)
     if urls.FAIL_ON_FAILURE in carried and op.status in (Status.FAILED, Status.CANCELED):
         return json_response(views.failure(op) | body, 500)
     return json_response(body)

@@ -173,12 +173,14 @@ def _keys_of(rows: Iterable[ExpiredRow]) -> Iterator[tuple[str, ...]]:
         yield (row.operation_id, row.marker, *((copy,) if copy else ()))
 
 
-def _has_payloads(entity: dict[str, Any], inline_chars: int | None = None) -> bool:
-    """True when a parameter of the entity is kept in a blob (or, given ``inline_chars``, would be)."""
-    values = [entity.get(column) for column in PARAMETER_COLUMNS]
-    if inline_chars is None:
-        return any(isinstance(v, str) and v.startswith(REFERENCE) for v in values)
-    return any(isinstance(v, str) and stored_length(v) > inline_chars for v in values)
+def _has_payloads(entity: dict[str, Any]) -> bool:
+    """True when a parameter of the entity (as written) names a blob."""
+    return any(isinstance(entity.get(c), str) and entity[c].startswith(REFERENCE) for c in PARAMETER_COLUMNS)
+
+
+def _too_large_for_a_row(entity: dict[str, Any]) -> bool:
+    """True when a parameter of the entity (as the row holds it) is kept in a blob when written."""
+    return any(isinstance(entity.get(c), str) and stored_length(entity[c]) > INLINE_CHARS for c in PARAMETER_COLUMNS)
 
 
 def _batches(groups: Iterable[tuple[str, ...]]) -> Iterator[list[tuple[str, ...]]]:
@@ -285,7 +287,7 @@ class TableOperationStore:
         with translated("delete a row"):
             for key in (op.id, owner_copy(op.runas, op.id)) if op.runas else (op.id,):
                 self._table.delete_entity(shard_of(op.id), key)
-            if self._payloads is not None and _has_payloads(to_entity(op), INLINE_CHARS):
+            if self._payloads is not None and _too_large_for_a_row(to_entity(op)):
                 self._payloads.delete_operation([op.id])
 
     def list(self, query: ListQuery) -> Page:
