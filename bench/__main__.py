@@ -15,6 +15,7 @@ from helpers import Azurite  # tests/, on sys.path (bench/__init__)
 from .baseline import RawWrites
 from .idle import measure_idle
 from .latency import measure_submit_latency
+from .multiple import measure_execute_multiple
 from .processes import AppHost, machine_facts
 from .report import format_report, write_json
 from .scale import measure_scale
@@ -58,6 +59,8 @@ def run(results: dict, *, scale: bool = True) -> None:
                        "bench client": None})
             _progress("7/7 the API while 20 long operations run (about 40 s)")
             results["api_under_load"] = measure_api_under_long_handlers(host)
+            _progress("8/8 ExecuteMultiple of 1,000 requests, three times of each kind")
+            results["execute_multiple"] = measure_execute_multiple(host)
     _progress("5/6 idle cost (its own Azurite, logging every request; about 80 s)")
     results["idle"] = measure_idle()
     if scale:

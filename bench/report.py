@@ -86,6 +86,10 @@ def format_report(results: dict) -> str:
                           [("p50", f"{api['p50_ms']} ms"), ("p99", f"{api['p99_ms']} ms  (target < 1000 ms) "
                                                                    f"{'OK' if api['p99_ms'] < 1000 else 'OVER'}"),
                            ("max", f"{api['max_ms']} ms"), ("status codes", api["statuses"])])
+    if em := results.get("execute_multiple"):
+        lines += _section(f"8. ExecuteMultiple of {em['requests']} requests, accepted in one call",
+                          [(f"{kind} entries", f"best {r['best_seconds']} s  (runs: {r['runs_seconds']})")
+                           for kind, r in em.items() if isinstance(r, dict)])
     lines += _targets(results)
     if "error" in results:
         lines.append(f"INCOMPLETE RUN: {results['error']}")

@@ -158,6 +158,24 @@ class OperationStoreContract:
             store.create(op.with_changes(name="other"))
         assert store.get(op.id).name == op.name
 
+    def test_create_many_inserts_each_row_with_its_owners_copy_and_answers_in_order(self, store):
+        shards = "7" * 80 + "0123456789abcdef"  # 80 rows, half with copies, in one partition: two batches
+        ops = [make_op(shard=shard, inputs={"I": i}, runas="alice" if i % 2 == 0 else "")
+               for i, shard in enumerate(shards)]
+        answers = store.create_many(ops)
+        assert [a.id for a in answers] == [op.id for op in ops]
+        assert all(a.etag and a.versionnumber == 1 for a in answers)
+        assert [store.get(op.id).inputs for op in ops] == [{"I": i} for i in range(len(ops))]
+        owned = {op.id for op in ops if op.runas}
+        assert set(ids(store.list(ListQuery(top=1000, owner="alice")).operations)) == owned
+
+    def test_create_many_answers_a_clash_as_that_rows_error_and_writes_the_rest(self, store):
+        taken = store.create(make_op(shard="5"))
+        fresh = make_op(shard="6")
+        answers = store.create_many([taken.with_changes(name="other", etag=None), fresh])
+        assert isinstance(answers[0], Exception) and store.get(taken.id).name == taken.name
+        assert answers[1].id == fresh.id and store.get(fresh.id).id == fresh.id
+
     def test_get_of_unknown_id_raises_operation_not_found(self, store):
         store.create(make_op(shard="3"))  # the partition exists; the row does not
         missing = new_id(utc_now() + timedelta(hours=1), shard="3")

@@ -4,18 +4,16 @@ shape the response. The OData resource routes are in ``resources``."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import azure.functions as func
 
-from ..domain.errors import InvalidRequest, StorageUnavailable
+from ..domain.errors import StorageUnavailable
 from ..domain.operation import Operation
 from ..domain.states import Status
-from ..domain.times import parse_time
-from ..services import control, submission
+from ..services import control, multiple, submission
 from ..services.container import Services, get_services
 from ..services.locations import status_location
-from . import urls, views
+from . import messages, urls, views
 from .errors import json_response
 from .handling import api, caller_of, in_http_pool, json_body, operation_id_of
 from .prefer import parse_prefer
@@ -54,31 +52,14 @@ def submit_webapi(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     return _accepted(svc, op, carried, prefs.callback_token if prefs.callback_url else None)
 
 
-def _requested(body: dict[str, Any]) -> tuple[str, Any]:
-    """The operation name and parameters of an SDK message's ``Request``."""
-    request = body.get("Request")
-    if not isinstance(request, dict) or not isinstance(request.get("RequestName"), str):
-        raise InvalidRequest('The body needs "Request": {"RequestName": "<operation>", "Parameters": {...}}.')
-    return request["RequestName"], {} if request.get("Parameters") is None else request["Parameters"]
-
-
 @api()
 def execute_background_operation(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """POST ExecuteBackgroundOperation: the SDK message, always in the background."""
     body = json_body(req)
     carried = urls.carried(req)
-    name, parameters = _requested(body)
-    postpone = body.get("PostponeUntil")
-    sub = submission.Submission(
-        name=name, inputs=parameters, base_url=urls.public_base(req, svc.settings),
-        runas=caller_of(svc, req).id, callback_url=body.get("CallbackUri"),
-        ttl_seconds=body.get("TtlInSeconds"),
-        postpone_until=None if postpone is None else parse_time(postpone, "PostponeUntil"))
+    sub = messages.background_operation(body, urls.public_base(req, svc.settings), caller_of(svc, req).id)
     op = submission.submit(svc, sub)
     return _accepted(svc, op, carried, "odata.callback" if sub.callback_url else None, sdk=True)
-
-
-EXECUTE_ASYNC_PROPERTIES = ("Request",)
 
 
 @api()
@@ -86,16 +67,21 @@ def execute_async(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """POST ExecuteAsync: queue the request as a system job and answer its ``AsyncJobId`` (seed 004); the
     status monitor is in ``Location``, as for every submission."""
     body = json_body(req)
-    unknown = sorted(set(body) - set(EXECUTE_ASYNC_PROPERTIES))
-    if unknown:
-        raise InvalidRequest(f"ExecuteAsync has no property {', '.join(repr(u[:64]) for u in unknown[:5])}; it "
-                             f"takes: {', '.join(EXECUTE_ASYNC_PROPERTIES)}.")
     carried = urls.carried(req)
-    name, parameters = _requested(body)
-    op = submission.submit(svc, submission.Submission(name=name, inputs=parameters,
-                                                      base_url=urls.public_base(req, svc.settings),
-                                                      runas=caller_of(svc, req).id))
-    return json_response({"AsyncJobId": op.id}, 202, _polling(svc, op, carried)[1])
+    sub = messages.execute_async(body, urls.public_base(req, svc.settings), caller_of(svc, req).id)
+    op = submission.submit(svc, sub)
+    return json_response(messages.async_job(op), 202, _polling(svc, op, carried)[1])
+
+
+@api()
+def execute_multiple(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """POST ExecuteMultiple: up to 1,000 requests queued at once, with Dataverse's ContinueOnError and
+    ReturnResponses (issue 10). 200 with IsFaulted and a response or fault per RequestIndex."""
+    body = json_body(req)
+    carried = urls.carried(req)
+    read = messages.execute_multiple(body, urls.public_base(req, svc.settings), caller_of(svc, req).id)
+    results = multiple.submit_many(svc, read.requests, continue_on_error=read.continue_on_error)
+    return json_response(messages.multiple_response(read, results, lambda op: _polling(svc, op, carried)[0]))
 
 
 @api()

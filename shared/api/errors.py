@@ -49,15 +49,19 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return json_response({"error": {"code": code, "message": message}}, status, headers)
 
 
-def response_for(exc: Exception, overrides: dict[type[Exception], int] | None = None) -> func.HttpResponse:
-    """The response for an exception a service raised; unexpected ones are logged and become 500."""
+def error_parts(exc: Exception) -> tuple[int, str, str]:
+    """The status, code and message an error a service raised answers with; (500, "InternalError", ...)
+    for an unexpected one (logged here, its text never shown)."""
     for cls, status, code in STATUS_OF:
         if isinstance(exc, cls):
-            status = next((s for c, s in (overrides or {}).items() if isinstance(exc, c)), status)
-            if isinstance(exc, e.HandlerFailed):
-                code = as_hex(exc.code)
-            headers = {503: {"Retry-After": "5"}, 429: {"Retry-After": "5"},
-                       401: {"WWW-Authenticate": "Bearer"}}.get(status)
-            return error_response(status, code, str(exc), headers)
+            return status, as_hex(exc.code) if isinstance(exc, e.HandlerFailed) else code, str(exc)
     log.exception("Unexpected error while serving a request.")
-    return error_response(500, "InternalError", "An unexpected error occurred; the app's logs have the details.")
+    return 500, "InternalError", "An unexpected error occurred; the app's logs have the details."
+
+
+def response_for(exc: Exception, overrides: dict[type[Exception], int] | None = None) -> func.HttpResponse:
+    """The response for an exception a service raised; unexpected ones are logged and become 500."""
+    status, code, message = error_parts(exc)
+    status = next((s for c, s in (overrides or {}).items() if isinstance(exc, c)), status)
+    headers = {503: {"Retry-After": "5"}, 429: {"Retry-After": "5"}, 401: {"WWW-Authenticate": "Bearer"}}.get(status)
+    return error_response(status, code, message, headers)

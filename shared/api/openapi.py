@@ -120,6 +120,12 @@ ROUTES: tuple[Route, ...] = (
           {"202": {**ACCEPTED, "description": "Queued: its AsyncJobId, and the status monitor in Location.",
                    "schema": _ref("ExecuteAsyncResponse")}, **SUBMIT_ERRORS},
           {"x-ms-visibility": "advanced"}),
+    Route("ExecuteMultiple", "post", "ExecuteMultiple", "Queue up to 1,000 requests at once (ExecuteMultiple)",
+          [_body(_ref("ExecuteMultipleRequest"), "The requests and how to handle faults.")],
+          {"200": {"description": "What became of each request: IsFaulted, and a response or a fault per "
+                                  "RequestIndex.", "schema": _ref("ExecuteMultipleResponse")},
+           **SUBMIT_ERRORS},
+          {"x-ms-visibility": "advanced"}),
     Route("backgroundoperation/{id}", "get", "GetBackgroundOperationStatus", "Get the status of an operation",
           [OPERATION_ID, FAIL_ON_FAILURE],
           {"200": {"description": "Finished (Succeeded, Failed or Canceled).", "schema": _ref("Status")},
@@ -265,6 +271,22 @@ def _definitions() -> dict[str, Any]:
             "Request": _object({"RequestName": string, "Parameters": {"type": "object"}}, ("RequestName",))},
             ("Request",)),
         "ExecuteAsyncResponse": _object({"AsyncJobId": {**string, "format": "uuid"}}, ("AsyncJobId",)),
+        "ExecuteMultipleRequest": _object({
+            "Requests": {"type": "array", "maxItems": 1000, "minItems": 1, "items": _object({
+                "RequestName": {**string, "description": "ExecuteAsync, ExecuteBackgroundOperation, or an "
+                                                         "operation's name."},
+                "Parameters": {"type": "object", "description": "That message's body, or the operation's "
+                                                                "inputs."}}, ("RequestName",))},
+            "Settings": _object({"ContinueOnError": {"type": "boolean", "default": False},
+                                 "ReturnResponses": {"type": "boolean", "default": False}})}, ("Requests",)),
+        "ExecuteMultipleResponse": _object({
+            "IsFaulted": {"type": "boolean"},
+            "Responses": {"type": "array", "items": _object({
+                "RequestIndex": integer,
+                "Response": {"type": "object", "description": "AsyncJobId, or BackgroundOperationId and "
+                                                              "Location.", "x-nullable": True},
+                "Fault": {**_object({"ErrorCode": string, "Message": string, "StatusCode": integer}),
+                          "x-nullable": True}}, ("RequestIndex",))}}, ("IsFaulted", "Responses")),
         "ServiceDocument": _object({"@odata.context": string, "value": {"type": "array", "items": _object(
             {"name": string, "kind": string, "url": string})}}),
         "OperationDefinition": _object({

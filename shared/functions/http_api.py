@@ -20,6 +20,7 @@ HTTP_FUNCTIONS = (  # (function name, route, methods, endpoint)
     ("execute_background_operation", "ExecuteBackgroundOperation", ("POST",),
      endpoints.execute_background_operation),
     ("execute_async", "ExecuteAsync", ("POST",), endpoints.execute_async),
+    ("execute_multiple", "ExecuteMultiple", ("POST",), endpoints.execute_multiple),
     ("status_monitor", "backgroundoperation/{id}", ("GET", "DELETE"), endpoints.status_monitor),
     ("service_document", "data/v9.2", ("GET",), resources.service_document),
     ("metadata", "data/v9.2/$metadata", ("GET",), resources.metadata_document),

@@ -64,6 +64,25 @@ def submit(svc: Services, sub: Submission) -> Operation:
     Everything is checked before anything is written; if the message cannot be
     queued the row is deleted again, so a refused submission leaves nothing behind.
     """
+    new = prepare(svc, sub)
+    try:
+        op = _insert(svc, new.row)
+    except StorageUnavailable:
+        withdraw_later(svc, new.row)  # it may have reached storage although its answer did not
+        raise
+    return _send(svc, op, new.delay_seconds)
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """A checked submission: the row to insert, and how long its first message waits."""
+
+    row: Operation
+    delay_seconds: float = 0.0
+
+
+def prepare(svc: Services, sub: Submission) -> NewRow:
+    """Check everything a submission says and make its row; writes nothing (InvalidRequest and kin)."""
     definition = svc.registry.get(sub.name)
     inputs = definition.validate(sub.inputs)
     _check_size(inputs)
@@ -75,19 +94,18 @@ def submit(svc: Services, sub: Submission) -> Operation:
                    displayname=definition.display_name, status=Status.WAITING_FOR_RESOURCES, inputs=inputs,
                    createdon=now, modifiedon=now, ttlinseconds=ttl, runas=sub.runas, callbackurl=callback,
                    baseurl=sub.base_url)
-    delay = 0.0
     if sub.postpone_until is not None and sub.postpone_until > now:
-        op = op.apply(Event.POSTPONE, now, postponeuntil=sub.postpone_until)
-        delay = (sub.postpone_until - now).total_seconds()
-    try:
-        op = _insert(svc, op)
-    except StorageUnavailable:
-        _withdraw_later(svc, op)  # it may have reached storage although its answer did not
-        raise
+        return NewRow(op.apply(Event.POSTPONE, now, postponeuntil=sub.postpone_until),
+                      (sub.postpone_until - now).total_seconds())
+    return NewRow(op)
+
+
+def _send(svc: Services, op: Operation, delay: float) -> Operation:
+    """Queue the inserted row's first message; withdraw the row if that fails."""
     try:
         svc.queue.enqueue(op.id, delay_seconds=delay, row=op)
     except StorageUnavailable:
-        _withdraw(svc, op)
+        withdraw(svc, op)
         raise
     log.info("Accepted operation %s (%s).", op.id, op.name)
     return op
@@ -109,16 +127,16 @@ MAX_SYNC_RUNS = 8
 _sync_runs = threading.BoundedSemaphore(MAX_SYNC_RUNS)
 
 
-def _withdraw(svc: Services, op: Operation) -> None:
+def withdraw(svc: Services, op: Operation) -> None:
     """Delete the row of a submission that was not accepted; if storage refuses that too (it just failed),
     once it answers (make faults found such a row: storage went down between the insert and the put)."""
     try:
         svc.store.delete(op)
     except StorageUnavailable:
-        _withdraw_later(svc, op)
+        withdraw_later(svc, op)
 
 
-def _withdraw_later(svc: Services, op: Operation) -> None:
+def withdraw_later(svc: Services, op: Operation) -> None:
     when_storage_answers(f"deleting the row of operation {op.id}, which was not accepted",
                          lambda: svc.store.delete(op))
 

@@ -13,13 +13,19 @@ import operator
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..domain.backoff import visibility_seconds
-from ..domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable, SubscriptionNotFound
+from ..domain.errors import (
+    BackgroundOperationError,
+    ConcurrencyConflict,
+    OperationNotFound,
+    StorageUnavailable,
+    SubscriptionNotFound,
+)
 from ..domain.ids import expired_bound, expiry_marker
 from ..domain.operation import Operation
 from ..domain.subscriptions import Subscription
@@ -64,6 +70,16 @@ class MemoryOperationStore:
             if op.id in self._rows:
                 raise ConcurrencyConflict(f"Operation {op.id} already exists.")
             return self._store(op, 1)
+
+    def create_many(self, ops: Sequence[Operation]) -> list[Operation | BackgroundOperationError]:
+        """Insert new rows; each is its row or its ConcurrencyConflict."""
+        answers: list[Operation | BackgroundOperationError] = []
+        for op in ops:
+            try:
+                answers.append(self.create(op))
+            except ConcurrencyConflict as e:
+                answers.append(e)
+        return answers
 
     def get(self, operation_id: str) -> Operation:
         """The row; raises OperationNotFound."""

@@ -6,11 +6,12 @@ Implementations: ``table_store.TableOperationStore`` and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..domain.errors import BackgroundOperationError
 from ..domain.operation import Operation
 from ..domain.subscriptions import Subscription
 
@@ -56,6 +57,10 @@ class OperationStore(Protocol):
 
     def create(self, op: Operation) -> Operation:
         """Insert a new row; returns it with its ETag."""
+
+    def create_many(self, ops: Sequence[Operation]) -> list[Operation | BackgroundOperationError]:
+        """Insert new rows, those of a partition together; returns each with its ETag, or the error that
+        kept it out (StorageUnavailable: it may have been written all the same)."""
 
     def get(self, operation_id: str) -> Operation:
         """One point read; raises OperationNotFound."""

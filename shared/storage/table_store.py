@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -33,6 +33,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from ..domain.errors import (
+    BackgroundOperationError,
     ConcurrencyConflict,
     InvalidRequest,
     OperationNotFound,
@@ -58,6 +59,7 @@ from .payloads import INLINE_CHARS, PARAMETER_COLUMNS, REFERENCE, BlobPayloads, 
 from .ports import ExpiredRow, ListQuery, Page
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 BATCH_SIZE = 100  # Table Storage's limit for one entity group transaction
 # The id is the row's RowKey; every other column is stored under its logical name (so Table
 # Storage filters over them as they stand).
@@ -183,9 +185,9 @@ def _too_large_for_a_row(entity: dict[str, Any]) -> bool:
     return any(isinstance(entity.get(c), str) and stored_length(entity[c]) > INLINE_CHARS for c in PARAMETER_COLUMNS)
 
 
-def _batches(groups: Iterable[tuple[str, ...]]) -> Iterator[list[tuple[str, ...]]]:
+def _batches(groups: Iterable[tuple[T, ...]]) -> Iterator[list[tuple[T, ...]]]:
     """Groups of keys packed into batches of at most BATCH_SIZE keys, never splitting a group."""
-    batch: list[tuple[str, ...]] = []
+    batch: list[tuple[T, ...]] = []
     for keys in groups:
         if sum(map(len, batch)) + len(keys) > BATCH_SIZE:
             yield batch
@@ -224,6 +226,45 @@ class TableOperationStore:
                 if e.status_code in (400, 413):  # refused, so surely not written (a lost answer may have been)
                     self._forget_payloads(op, entity)
                 raise
+
+    def create_many(self, ops: Sequence[Operation]) -> list[Operation | BackgroundOperationError]:
+        """Insert new rows: those of one partition in entity group transactions of up to BATCH_SIZE
+        entities (a row with its owner's copy, if it has one), the partitions at once. A batch that
+        fails is the error of each of its rows."""
+        ops = [op.with_changes(versionnumber=1) for op in ops]
+        answers: list[Operation | BackgroundOperationError | None] = [None] * len(ops)
+        by_shard: dict[str, list[int]] = {}
+        for index, op in enumerate(ops):
+            by_shard.setdefault(shard_of(op.id), []).append(index)
+
+        def insert_shard(indices: list[int]) -> None:
+            entities = ((i,) * (2 if ops[i].runas else 1) for i in indices)  # a row, and its owner's copy
+            for batch in _batches(entities):
+                rows = [keys[0] for keys in batch]
+                try:
+                    with translated("insert rows"):
+                        etags = self._insert_batch([ops[i] for i in rows])
+                    for i, etag in zip(rows, etags, strict=True):
+                        answers[i] = ops[i].with_changes(etag=etag)
+                except BackgroundOperationError as e:
+                    for i in rows:
+                        answers[i] = e
+
+        list(_SHARD_POOL.map(insert_shard, by_shard.values()))
+        return [answer for answer in answers if answer is not None]
+
+    def _insert_batch(self, ops: list[Operation]) -> list[str]:
+        """One entity group transaction inserting these rows (of one partition) and their owners' copies;
+        the rows' ETags."""
+        actions: list[tuple[Any, ...]] = []
+        for op in ops:
+            entity = self._entity(op)
+            actions.append(("create", entity))
+            if op.runas:
+                actions.append(("create", entity | {"RowKey": owner_copy(op.runas, op.id)}))
+        answers = self._table.submit_transaction(actions)
+        return [answer["etag"] for action, answer in zip(actions, answers, strict=True)
+                if row_operation_id(action[1]["RowKey"]) == action[1]["RowKey"]]
 
     def get(self, operation_id: str) -> Operation:
         """One point read (and a blob read per parameter kept in one); raises OperationNotFound."""

@@ -12,18 +12,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from azure.core.exceptions import ServiceResponseError
 from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueServiceClient
 from helpers import ACCOUNT_KEY, delivery, queue_down, wait_until
 
 from faults.proxy import StorageProxy, ports_of
 from shared.domain.errors import StorageUnavailable
 from shared.domain.operation import CallbackState
-from shared.services import submission
+from shared.services import multiple, submission
 from shared.services.container import build_services
 from shared.services.submission import Submission, submit
 from shared.services.worker import process_message
 from shared.settings import Settings
 from shared.storage.ports import ListQuery
 from shared.storage.table_store import TableOperationStore
+from shared.storage.work_messages import decode
+from shared.storage.work_queue import StorageWorkQueue
 
 
 def submitted(svc, **options):
@@ -125,3 +128,51 @@ def test_a_callback_sent_while_storage_went_down_is_recorded_once_it_answers_and
         assert len(posts) == 1
     finally:
         receiver.shutdown()
+
+
+def _many(svc, count: int, *, continue_on_error: bool):
+    requests = [Submission(name="sample_Echo", inputs={"I": i}, base_url="http://127.0.0.1:7071") for i in range(count)]
+    return multiple.submit_many(svc, requests, continue_on_error=continue_on_error)
+
+
+def _queue_going_down_after(svc, proxy, sends: int):
+    """``svc`` whose queue goes through the proxy, which goes down once ``sends`` messages were sent."""
+    sent = []
+
+    def hook(response):
+        if response.http_request.method == "POST" and response.http_response.status_code == 201:
+            sent.append(1)
+            if len(sent) == sends:
+                proxy.down()
+
+    queues = QueueServiceClient.from_connection_string(proxy.connection_string("devstoreaccount1", ACCOUNT_KEY),
+                                                       retry_total=0, raw_response_hook=hook)
+    return dataclasses.replace(svc, queue=StorageWorkQueue(queues, svc.settings.queue_name))
+
+
+@pytest.mark.parametrize("continue_on_error", [False, True])
+def test_execute_multiple_with_storage_going_down_midway_keeps_what_it_queued_and_withdraws_the_rest(
+        svc, proxy, host, continue_on_error):
+    """Queue storage goes down after 60 of 200 messages: the requests answered as queued have a row and a
+    message each; every other row is gone once storage answers, and the first fault stops the waves after
+    it."""
+    results = _many(_queue_going_down_after(svc, proxy, 60), 200, continue_on_error=continue_on_error)
+    proxy.up()
+    queued = {r.row.id for r in results if r.row is not None}
+    faulted = [r.index for r in results if r.fault is not None]
+    assert len(queued) >= 60 and faulted and all(isinstance(r.fault, StorageUnavailable) for r in results if r.fault)
+    if not continue_on_error:  # nothing after the wave that met the fault was processed
+        assert max(r.index for r in results) < 100 and len(results) < 200
+    else:
+        assert len(results) == 200
+    wait_until(lambda: _ids(svc) == queued, timeout=20, message="the rows of unqueued requests to be withdrawn")
+    messages = set()
+    while (message := host.try_receive()) is not None:
+        messages.add(decode(message.content).operation_id)
+    assert queued <= messages  # more: sends whose answers were lost, for rows withdrawn (their workers drop them)
+
+
+def test_execute_multiple_with_storage_down_answers_unavailable_and_leaves_nothing(svc):
+    with pytest.raises(StorageUnavailable):
+        _many(queue_down(svc), 30, continue_on_error=True)
+    wait_until(lambda: not _ids(svc), timeout=20, message="every row to be withdrawn")

@@ -1,0 +1,119 @@
+"""Many submissions in one request (ExecuteMultiple, issue 10), with Dataverse's semantics.
+
+Every request is checked first, in order, and processing stops at the first fault unless the caller
+asked to continue on error; the requests before a fault stay queued. The rows are then inserted in
+entity group transactions, one per partition and hundred rows (``OperationStore.create_many``), and
+their messages sent a wave at a time, in order, the messages of a wave at once. A storage fault is the
+fault of the requests it hit: their rows are withdrawn, as a refused single submission's are.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from ..domain.errors import BackgroundOperationError, StorageUnavailable
+from ..domain.operation import Operation
+from ..storage.clients import POOL_SIZE
+from .container import Services
+from .submission import NewRow, Submission, prepare, withdraw, withdraw_later
+
+log = logging.getLogger(__name__)
+
+MAX_REQUESTS = 1000  # Dataverse's limit for one ExecuteMultiple
+WAVE = POOL_SIZE  # messages sent at once (one connection each); a fault stops the waves after its own
+_SENDERS = ThreadPoolExecutor(max_workers=WAVE, thread_name_prefix="bgops-sends")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of the request at ``index``: its queued row, or its fault."""
+
+    index: int
+    row: Operation | None = None
+    fault: BackgroundOperationError | None = None
+
+
+def submit_many(svc: Services, requests: Sequence[Submission | BackgroundOperationError], *,
+                continue_on_error: bool) -> list[Result]:
+    """Queue the requests; returns a result for each one processed, in order. A request given as an
+    error (the API could not read it) is that request's fault. Raises StorageUnavailable, after
+    withdrawing what it wrote, when storage failed and nothing was queued (the caller retries it all)."""
+    checked, faults = _checked(svc, requests, continue_on_error)
+    inserted = _inserted(svc, checked, faults, continue_on_error)
+    queued = _sent(svc, inserted, faults, continue_on_error)
+    results = sorted([Result(i, row=row) for i, row in queued] + [Result(i, fault=f) for i, f in faults.items()],
+                     key=lambda r: r.index)
+    if not queued and any(isinstance(f, StorageUnavailable) for f in faults.values()):
+        raise next(f for f in faults.values() if isinstance(f, StorageUnavailable))
+    return results
+
+
+def _checked(svc: Services, requests: Sequence[Submission | BackgroundOperationError], continue_on_error: bool
+             ) -> tuple[list[tuple[int, NewRow]], dict[int, BackgroundOperationError]]:
+    """The rows of the requests up to the first fault (all of them, continuing on error), and the faults."""
+    checked: list[tuple[int, NewRow]] = []
+    faults: dict[int, BackgroundOperationError] = {}
+    for index, request in enumerate(requests):
+        try:
+            if isinstance(request, BackgroundOperationError):
+                raise request
+            checked.append((index, prepare(svc, request)))
+        except BackgroundOperationError as e:
+            faults[index] = e
+            if not continue_on_error:
+                break
+    return checked, faults
+
+
+def _inserted(svc: Services, checked: list[tuple[int, NewRow]], faults: dict[int, BackgroundOperationError],
+              continue_on_error: bool) -> list[tuple[int, NewRow]]:
+    """Insert the rows in batches; a batch storage failed is its requests' fault (and withdrawn, as its
+    answer may have been lost). Without continuing on error, rows after the first fault are withdrawn."""
+    answers = svc.store.create_many([new.row for _, new in checked]) if checked else []
+    inserted: list[tuple[int, NewRow]] = []
+    for (index, new), answer in zip(checked, answers, strict=True):
+        if isinstance(answer, Operation):
+            inserted.append((index, NewRow(answer, new.delay_seconds)))
+            continue
+        faults[index] = answer
+        if isinstance(answer, StorageUnavailable):
+            withdraw_later(svc, new.row)
+    if continue_on_error or not faults:
+        return inserted
+    first = min(faults)
+    for index, new in inserted:
+        if index > first:
+            withdraw(svc, new.row)
+    return [(i, new) for i, new in inserted if i < first]
+
+
+def _sent(svc: Services, inserted: list[tuple[int, NewRow]], faults: dict[int, BackgroundOperationError],
+          continue_on_error: bool) -> list[tuple[int, Operation]]:
+    """Send the messages a wave at a time; a row whose message failed is withdrawn and its request faulted.
+    Without continuing on error, the waves after a fault are not sent and their rows are withdrawn."""
+    queued: list[tuple[int, Operation]] = []
+    for start in range(0, len(inserted), WAVE):
+        wave = inserted[start:start + WAVE]
+        if faults and not continue_on_error and min(faults) < wave[0][0]:
+            for _, new in wave:
+                withdraw(svc, new.row)
+            continue
+        for (index, new), error in zip(wave, _SENDERS.map(lambda item: _send_one(svc, item[1]), wave), strict=True):
+            if error is None:
+                queued.append((index, new.row))
+            else:
+                faults[index] = error
+    log.info("Accepted %d operations in one request.", len(queued))
+    return queued
+
+
+def _send_one(svc: Services, new: NewRow) -> StorageUnavailable | None:
+    try:
+        svc.queue.enqueue(new.row.id, delay_seconds=new.delay_seconds, row=new.row)
+    except StorageUnavailable as e:
+        withdraw(svc, new.row)
+        return e
+    return None
