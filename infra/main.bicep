@@ -75,6 +75,7 @@ var bgopsSettings = {
   // How long one attempt may run unless its operation declares its own limit (below the host's 30-minute
   // functionTimeout on Flex Consumption): past it, the attempt fails with 0x8004B002 and is retried.
   BGOPS_ATTEMPT_TIME_LIMIT_SECONDS: '600'
+  BGOPS_LINE_RECHECK_SECONDS: '300'
   // Empty: URLs handed to callers use WEBSITE_HOSTNAME. Set it for a custom domain or a gateway.
   BGOPS_PUBLIC_BASE_URL: ''
   // Comma-separated hosts callbacks and webhooks may reach although they are not public (a private ERP).

@@ -142,6 +142,7 @@ APP_SETTINGS = (
     AppSetting("callback_allowed_hosts", "BGOPS_CALLBACK_ALLOWED_HOSTS", "", lambda n, t: _hosts(t)),
     AppSetting("callback_signing_key", "BGOPS_CALLBACK_SIGNING_KEY", "", lambda n, t: _signing_key(n, t)),
     AppSetting("attempt_time_limit_seconds", "BGOPS_ATTEMPT_TIME_LIMIT_SECONDS", "600", _limit),
+    AppSetting("line_recheck_seconds", "BGOPS_LINE_RECHECK_SECONDS", "300", _seconds),
     AppSetting("admin_role", "BGOPS_ADMIN_ROLE", "BackgroundOperations.Admin", lambda n, t: _role(n, t)),
 )
 DEFAULTS = {setting.name: setting.default for setting in APP_SETTINGS}
@@ -185,6 +186,8 @@ class Settings:
     callback_retry_base_seconds: float = _default("callback_retry_base_seconds")
     # How long one attempt may run unless its operation says (the host's functionTimeout must be longer).
     attempt_time_limit_seconds: float = _default("attempt_time_limit_seconds")
+    # How often an operation waiting for its turn in a line looks again, should the wake it is owed be lost.
+    line_recheck_seconds: float = _default("line_recheck_seconds")
     max_attempts: int = HOST_MAX_DEQUEUE_COUNT  # host.json extensions.queues.maxDequeueCount
     route_prefix: str = HOST_ROUTE_PREFIX  # host.json extensions.http.routePrefix
     # Where clients reach the app, for the URLs handed back to them: BGOPS_PUBLIC_BASE_URL

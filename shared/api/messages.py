@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.errors import BackgroundOperationError, InvalidRequest
+from ..domain.lines import ORGANIZATION
 from ..domain.operation import Operation
 from ..domain.times import parse_time
 from ..services.multiple import MAX_REQUESTS, Result
 from ..services.submission import Submission
 from .errors import error_parts
 
-EXECUTE_ASYNC_PROPERTIES = ("Request",)
+EXECUTE_ASYNC_PROPERTIES = ("Request", "DependencyToken")
 
 
 def _requested(body: dict[str, Any]) -> tuple[str, Any]:
@@ -38,14 +39,17 @@ def background_operation(body: dict[str, Any], base_url: str, runas: str) -> Sub
     postpone = body.get("PostponeUntil")
     return Submission(name=name, inputs=parameters, base_url=base_url, runas=runas,
                       callback_url=body.get("CallbackUri"), ttl_seconds=body.get("TtlInSeconds"),
-                      postpone_until=None if postpone is None else parse_time(postpone, "PostponeUntil"))
+                      postpone_until=None if postpone is None else parse_time(postpone, "PostponeUntil"),
+                      dependency_token=body.get("DependencyToken"))
 
 
 def execute_async(body: dict[str, Any], base_url: str, runas: str) -> Submission:
-    """ExecuteAsync's body: the request alone (seed 004)."""
+    """ExecuteAsync's body: the request, and the line to run in (seed 004: the organization's, one at a
+    time, unless the operation or the caller's DependencyToken names another)."""
     _check_known("ExecuteAsync", body, EXECUTE_ASYNC_PROPERTIES)
     name, parameters = _requested(body)
-    return Submission(name=name, inputs=parameters, base_url=base_url, runas=runas)
+    return Submission(name=name, inputs=parameters, base_url=base_url, runas=runas,
+                      dependency_token=body.get("DependencyToken"), default_line=ORGANIZATION)
 
 
 def async_job(op: Operation) -> dict[str, Any]:

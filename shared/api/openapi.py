@@ -77,6 +77,8 @@ ACCEPTED = {"description": "Accepted: it runs in the background; poll Location u
             "schema": _ref("Accepted"),
             "headers": {"Location": {"type": "string", "description": "The status monitor."},
                         "Retry-After": {"type": "integer", "description": "Seconds to wait before polling."}}}
+DEPENDENCY_TOKEN = {"type": "string", "maxLength": 256, "description": "Runs it one at a time with your other jobs of "
+                    "the same token, in the order submitted."}
 SUBMIT_ERRORS = {"400": _error("Bad input, or a synchronous run whose handler failed."),
                  "404": _error("No operation of that name."), "413": _error("The body is too large."),
                  "503": _error("Storage could not be reached; nothing was written. Retry later.")}
@@ -266,10 +268,11 @@ def _definitions() -> dict[str, Any]:
             "Request": _object({"RequestName": string, "Parameters": {"type": "object"}}, ("RequestName",)),
             "CallbackUri": {**string, "description": "An https URL to POST to when it ends."},
             "TtlInSeconds": {"type": "integer", "format": "int32", "minimum": 1},
-            "PostponeUntil": {"type": "string", "format": "date-time"}}, ("Request",)),
+            "PostponeUntil": {"type": "string", "format": "date-time"},
+            "DependencyToken": DEPENDENCY_TOKEN}, ("Request",)),
         "ExecuteAsyncRequest": _object({
-            "Request": _object({"RequestName": string, "Parameters": {"type": "object"}}, ("RequestName",))},
-            ("Request",)),
+            "Request": _object({"RequestName": string, "Parameters": {"type": "object"}}, ("RequestName",)),
+            "DependencyToken": DEPENDENCY_TOKEN}, ("Request",)),
         "ExecuteAsyncResponse": _object({"AsyncJobId": {**string, "format": "uuid"}}, ("AsyncJobId",)),
         "ExecuteMultipleRequest": _object({
             "Requests": {"type": "array", "maxItems": 1000, "minItems": 1, "items": _object({

@@ -2,7 +2,7 @@
 
 One engine, more doors: every operation is also an ``asyncoperation``, under AsyncOperation's
 column names (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/asyncoperation).
-What the rows do not hold yet (recurrence, dependency tokens) reads as null.
+What the rows do not hold yet (recurrence) reads as null.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.errors import InvalidRequest
+from ..domain.lines import shown_token
 from ..domain.operation import Operation
 from .views import KEY, iso
 
@@ -53,7 +54,8 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
     values = {
         ASYNC_KEY: op.id, "name": op.name, "operationtype": EXECUTE_ASYNC_REQUEST,
         "statecode": op.status.state.value, "statuscode": op.status.value, "postponeuntil": iso(op.postponeuntil),
-        "recurrencepattern": None, "recurrencestarttime": None, "dependencytoken": None,
+        "recurrencepattern": None, "recurrencestarttime": None,
+        "dependencytoken": shown_token(op.concurrencykey),
         "message": op.errormessage, "friendlymessage": op.errormessage, "errorcode": op.errorcode,
         "retrycount": op.retrycount, "createdon": iso(op.createdon), "startedon": iso(op.starttime),
         "completedon": iso(op.endtime), "modifiedon": iso(op.modifiedon), "executiontimespan": round(ran, 2),

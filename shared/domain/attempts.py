@@ -101,10 +101,10 @@ def cancel_event(row: Operation, now: datetime) -> Event:
 
 
 def _young_and_unstarted(row: Operation, now: datetime, window: timedelta) -> bool:
-    # A row with a callback URL is never carried by its message (the URL is a secret), so it is
-    # always read, and recorded, before it runs.
+    # A row with a callback URL is never carried by its message (the URL is a secret), nor one that runs
+    # one at a time (its turn is looked at first): such rows are always read, and recorded, before they run.
     return (row.status is Status.WAITING_FOR_RESOURCES and not row.messageid and not row.callbackurl
-            and now - row.createdon < window)
+            and not row.concurrencykey and now - row.createdon < window)
 
 
 def start_attempt(row: Operation, message_id: str, attempt: int, now: datetime) -> Operation:

@@ -60,6 +60,8 @@ class Operation:
     progresspercent: int | None = None
     progressmessage: str = ""
     eventsstate: str = ""  # "", EVENTS_OWED or EVENTS_PUBLISHED
+    concurrencykey: str = ""  # the line it runs one at a time in (domain.lines); "" for none
+    lineticket: str = ""  # its ticket in that line while it holds a place there
     versionnumber: int = 0  # counts writes (the store sets it): callers' ETags are made of it, as Dataverse's
     damaged: str = ""  # not stored: why the stored row could not be read whole (its parameters), if it could not
     etag: str | None = field(default=None, compare=False)

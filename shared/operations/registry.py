@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from ..domain.errors import InvalidRequest, UnknownOperation
+from ..domain.lines import operation_key
 from ..domain.times import parse_time
 from .context import OperationContext
 
@@ -85,6 +87,15 @@ class OperationDefinition:
     description: str = field(default="", repr=False)
     time_limit_seconds: float | None = None  # per attempt; None: BGOPS_ATTEMPT_TIME_LIMIT_SECONDS
     system_job: bool = False  # callers may not cancel, pause or resume it (seed 003's restricted jobs)
+    concurrency_key: str | None = None  # runs one at a time with every operation of this key
+    concurrency_key_input: str | None = None  # ... of the same value of this input parameter
+
+    def line_of(self, inputs: dict[str, Any]) -> str:
+        """The line (``domain.lines``) these inputs run in by the operation's own declaration, or ""."""
+        value = inputs.get(self.concurrency_key_input) if self.concurrency_key_input else None
+        if value is not None:
+            return operation_key(f"{self.name}:{self.concurrency_key_input}={json.dumps(value, sort_keys=True)}")
+        return operation_key(self.concurrency_key) if self.concurrency_key else ""
 
     def validate(self, inputs: Any) -> dict[str, Any]:
         """The inputs, checked against the declaration; InvalidRequest says what to fix."""
@@ -121,22 +132,32 @@ class OperationRegistry:
     def operation(self, name: str, *, display_name: str = "", description: str = "",
                   inputs: Iterable[Parameter] = (), outputs: Iterable[Parameter] = (),
                   open_inputs: bool = False, time_limit_seconds: float | None = None,
-                  system_job: bool = False) -> Callable[[Handler], Handler]:
+                  system_job: bool = False, concurrency_key: str | None = None,
+                  concurrency_key_input: str | None = None) -> Callable[[Handler], Handler]:
         """Decorator: register the function as the handler of operation ``name``.
 
         ``description`` (else the handler's docstring) is what the catalog and the connector show.
         ``time_limit_seconds`` is how long one attempt may run (else BGOPS_ATTEMPT_TIME_LIMIT_SECONDS).
         ``system_job`` keeps callers from cancelling, pausing or resuming it (they may still postpone it).
+        ``concurrency_key`` runs it one at a time with every operation declaring the same key, in the order
+        they were submitted; ``concurrency_key_input`` does that per value of one of its input parameters
+        (operations without that value fall back to ``concurrency_key``).
         """
         if time_limit_seconds is not None and not time_limit_seconds > 0:
             raise ValueError(f"The time limit of '{name}' must be a positive number of seconds.")
+        inputs = tuple(inputs)
+        if concurrency_key_input is not None and concurrency_key_input not in {p.name for p in inputs}:
+            raise ValueError(f"The concurrency key input '{concurrency_key_input}' of '{name}' is not one of its "
+                             "declared inputs.")
 
         def decorate(handler: Handler) -> Handler:
             text = description or inspect.cleandoc(handler.__doc__ or "")
             self.register(OperationDefinition(name=name, handler=handler, display_name=display_name or name,
                                               inputs=tuple(inputs), outputs=tuple(outputs),
                                               open_inputs=open_inputs, description=text,
-                                              time_limit_seconds=time_limit_seconds, system_job=system_job))
+                                              time_limit_seconds=time_limit_seconds, system_job=system_job,
+                                              concurrency_key=concurrency_key,
+                                              concurrency_key_input=concurrency_key_input))
             return handler
 
         return decorate

@@ -18,8 +18,9 @@ from ..settings import Settings, get_settings
 from ..storage.clients import build_blob_client, build_service_clients
 from ..storage.metering import TransactionCounter
 from ..storage.payloads import BlobPayloads, container_name
-from ..storage.ports import OperationStore, SubscriptionStore, WorkQueue
+from ..storage.ports import Lines, OperationStore, SubscriptionStore, WorkQueue
 from ..storage.subscription_store import TableSubscriptionStore
+from ..storage.table_lines import TableLines
 from ..storage.table_store import TableOperationStore
 from ..storage.work_queue import StorageWorkQueue
 from .subscription_cache import SubscriptionCache
@@ -40,6 +41,7 @@ class Services:
     registry: OperationRegistry
     subscriptions: SubscriptionStore
     subscription_cache: SubscriptionCache
+    lines: Lines
     table_service: Any = None  # for handlers that read other tables
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -71,7 +73,8 @@ def build_services(settings: Settings, *, counter: TransactionCounter | None = N
     subscriptions = TableSubscriptionStore(tables, settings.table_name)
     return Services(settings=settings, store=store, queue=queue,
                     registry=build_registry(enable_samples=settings.enable_samples), subscriptions=subscriptions,
-                    subscription_cache=SubscriptionCache(subscriptions.list), table_service=tables)
+                    subscription_cache=SubscriptionCache(subscriptions.list),
+                    lines=TableLines(tables, settings.table_name), table_service=tables)
 
 
 _lock = threading.Lock()

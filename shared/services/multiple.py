@@ -60,7 +60,7 @@ def _checked(svc: Services, requests: Sequence[Submission | BackgroundOperationE
         try:
             if isinstance(request, BackgroundOperationError):
                 raise request
-            checked.append((index, prepare(svc, request)))
+            checked.append((index, prepare(svc, request, position=index)))
         except BackgroundOperationError as e:
             faults[index] = e
             if not continue_on_error:
@@ -81,6 +81,7 @@ def _inserted(svc: Services, checked: list[tuple[int, NewRow]], faults: dict[int
         faults[index] = answer
         if isinstance(answer, StorageUnavailable):
             withdraw_later(svc, new.row)
+    inserted = _in_line(svc, inserted, faults)
     if continue_on_error or not faults:
         return inserted
     first = min(faults)
@@ -88,6 +89,24 @@ def _inserted(svc: Services, checked: list[tuple[int, NewRow]], faults: dict[int
         if index > first:
             withdraw(svc, new.row)
     return [(i, new) for i, new in inserted if i < first]
+
+
+def _in_line(svc: Services, inserted: list[tuple[int, NewRow]], faults: dict[int, BackgroundOperationError]
+             ) -> list[tuple[int, NewRow]]:
+    """Put the tickets of the rows that run one at a time in their lines, a line at a time (in batches);
+    the rows of a line storage failed to take are withdrawn and their requests faulted."""
+    by_line: dict[str, list[tuple[int, NewRow]]] = {}
+    for index, new in inserted:
+        if new.row.lineticket:
+            by_line.setdefault(new.row.concurrencykey, []).append((index, new))
+    for key, waiting in by_line.items():
+        try:
+            svc.lines.join(key, [new.row.lineticket for _, new in waiting])
+        except StorageUnavailable as e:
+            for index, new in waiting:
+                faults[index] = e
+                withdraw(svc, new.row)
+    return [(index, new) for index, new in inserted if index not in faults]
 
 
 def _sent(svc: Services, inserted: list[tuple[int, NewRow]], faults: dict[int, BackgroundOperationError],

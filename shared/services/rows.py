@@ -7,18 +7,44 @@ here, for every write, means no path that finishes an operation can forget it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from ..domain.errors import ConcurrencyConflict
+from ..domain.errors import ConcurrencyConflict, StorageUnavailable
+from ..domain.lines import holds_place, ticket
 from ..domain.operation import EVENTS_OWED, Operation
+from . import lines
 from .container import Services
+
+log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 8
 
 
 def write(svc: Services, row: Operation) -> Operation:
-    """Write ``row`` if the stored one still has ``row.etag``; raises ConcurrencyConflict or OperationNotFound."""
-    return svc.store.replace(_owing(svc, row))
+    """Write ``row`` if the stored one still has ``row.etag``; raises ConcurrencyConflict or OperationNotFound.
+
+    A row in a line (``domain.lines``) that now holds a place and has no ticket takes one, and one that no
+    longer holds its place gives its ticket up, in this same write; the line itself is told after it.
+    """
+    key, held = row.concurrencykey, row.lineticket
+    if key and holds_place(row.status) and not held:
+        row = row.with_changes(lineticket=ticket(row.id, svc.clock()))
+    elif held and not holds_place(row.status):
+        row = row.with_changes(lineticket="")
+    stored = svc.store.replace(_owing(svc, row))
+    if stored.lineticket and not held:
+        _join(svc, stored)
+    elif held and not stored.lineticket:
+        lines.give_up(svc, key, held)
+    return stored
+
+
+def _join(svc: Services, row: Operation) -> None:
+    try:
+        lines.join(svc, [row])
+    except StorageUnavailable:  # it finds its ticket missing when its turn is looked at, and puts it back
+        log.warning("Operation %s could not join its line yet.", row.id)
 
 
 def _owing(svc: Services, row: Operation) -> Operation:

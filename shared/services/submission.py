@@ -20,8 +20,10 @@ from ..domain.errors import (
     StorageUnavailable,
 )
 from ..domain.ids import new_operation_id
+from ..domain.lines import caller_key, ticket
 from ..domain.operation import Operation
 from ..domain.states import Event, Status
+from . import lines
 from .container import Services
 from .handlers import handler_context, run_handler, too_large
 from .later import when_storage_answers
@@ -42,6 +44,8 @@ class Submission:
     callback_url: str | None = field(default=None, repr=False)
     ttl_seconds: Any = None
     postpone_until: datetime | None = None
+    dependency_token: Any = None  # the caller's own line to run in, one at a time (domain.lines)
+    default_line: str = ""  # the line it runs in unless the caller or the operation names one
 
 
 def _check_ttl(value: Any, default: int) -> int:
@@ -70,6 +74,11 @@ def submit(svc: Services, sub: Submission) -> Operation:
     except StorageUnavailable:
         withdraw_later(svc, new.row)  # it may have reached storage although its answer did not
         raise
+    try:
+        lines.join(svc, [op])
+    except StorageUnavailable:
+        withdraw(svc, op)
+        raise
     return _send(svc, op, new.delay_seconds)
 
 
@@ -81,21 +90,26 @@ class NewRow:
     delay_seconds: float = 0.0
 
 
-def prepare(svc: Services, sub: Submission) -> NewRow:
-    """Check everything a submission says and make its row; writes nothing (InvalidRequest and kin)."""
+def prepare(svc: Services, sub: Submission, position: int = 0) -> NewRow:
+    """Check everything a submission says and make its row; writes nothing (InvalidRequest and kin).
+    ``position`` orders the tickets of rows made in one request that join the same line."""
     definition = svc.registry.get(sub.name)
     inputs = definition.validate(sub.inputs)
     _check_size(inputs)
     callback = check_callback_url(sub.callback_url, policy=svc.settings.outbound) \
         if sub.callback_url is not None else None
     ttl = _check_ttl(sub.ttl_seconds, svc.settings.default_ttl_seconds)
+    line = caller_key(sub.dependency_token, sub.runas) if sub.dependency_token is not None else \
+        definition.line_of(inputs) or sub.default_line
     now = svc.clock()
-    op = Operation(id=new_operation_id(now), name=definition.name,
+    operation_id = new_operation_id(now)
+    op = Operation(id=operation_id, name=definition.name,
                    displayname=definition.display_name, status=Status.WAITING_FOR_RESOURCES, inputs=inputs,
                    createdon=now, modifiedon=now, ttlinseconds=ttl, runas=sub.runas, callbackurl=callback,
-                   baseurl=sub.base_url)
+                   baseurl=sub.base_url, concurrencykey=line,
+                   lineticket=ticket(operation_id, now, position) if line else "")
     if sub.postpone_until is not None and sub.postpone_until > now:
-        return NewRow(op.apply(Event.POSTPONE, now, postponeuntil=sub.postpone_until),
+        return NewRow(op.apply(Event.POSTPONE, now, postponeuntil=sub.postpone_until, lineticket=""),
                       (sub.postpone_until - now).total_seconds())
     return NewRow(op)
 

@@ -37,6 +37,7 @@ from ..domain.errors import (
 from ..domain.operation import Operation
 from ..domain.states import Event, Status
 from ..storage.work_messages import decode
+from . import lines
 from .callbacks import deliver_callback, deliver_owed_callback
 from .container import Services
 from .events import publish_owed
@@ -60,6 +61,7 @@ class QueueDelivery:
     dequeue_count: int
     body: str
     attempts_before: int = 0  # attempts made before this message was sent (a retry sent as a new message)
+    wake: bool = False  # sent because the operation's turn came in its line (services.lines)
 
     @property
     def attempt(self) -> int:
@@ -83,7 +85,7 @@ def _first_view(svc: Services, msg: QueueDelivery) -> tuple[Operation | None, bo
     except InvalidRequest:
         log.warning("Dropped a queue message that is not an operation id.")
         return None, False, msg
-    msg = dataclasses.replace(msg, attempts_before=work.attempts)
+    msg = dataclasses.replace(msg, attempts_before=work.attempts, wake=work.wake)
     if work.row is not None and may_run_unrecorded(work.row, msg.attempt, svc.clock()):
         return work.row, True, msg
     return _read(svc, work.operation_id), False, msg
@@ -128,6 +130,10 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
     elif action is Action.START and msg.attempt > svc.settings.max_attempts:
         # Only a retry sent as a new message gets here (the host poisons its own messages first).
         _after_finish(svc, write(svc, poisoned(op, svc.settings.max_attempts, now)))
+    elif action is Action.START and op.concurrencykey and not op.lineticket:
+        return write(svc, op)  # it takes its ticket in its line (rows.write), then decides again
+    elif action is Action.START and op.concurrencykey and (ahead := lines.ahead_of(svc, op)) is not None:
+        lines.wait(svc, op, ahead, woken=msg.wake)
     elif action is Action.START:
         if not carried:  # recorded before it runs, so that a cancel finds it running
             op = write(svc, start_attempt(op, msg.id, msg.attempt, now))

@@ -136,6 +136,26 @@ class MemoryOperationStore:
         """Always answers."""
 
 
+class MemoryLines:
+    """``Lines`` in a dict of sorted ticket sets."""
+
+    def __init__(self) -> None:
+        self._lines: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def join(self, key: str, tickets: Sequence[str]) -> None:
+        with self._lock:
+            self._lines.setdefault(key, set()).update(tickets)
+
+    def first(self, key: str, count: int) -> list[str]:
+        with self._lock:
+            return sorted(self._lines.get(key, ()))[:count]
+
+    def leave(self, key: str, ticket: str) -> None:
+        with self._lock:
+            self._lines.get(key, set()).discard(ticket)
+
+
 class MemorySubscriptionStore:
     """Event subscriptions in a dict."""
 
@@ -195,9 +215,9 @@ class MemoryWorkQueue:
         self.events: dict[str, MemoryMessage] = {}
 
     def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None,
-                attempts: int = 0) -> str:
+                attempts: int = 0, wake: bool = False) -> str:
         """Add a message (carrying ``row`` when it may, or ``attempts``) visible after ``delay_seconds``."""
-        return self._add(self.work, encode(operation_id, row, attempts), delay_seconds)
+        return self._add(self.work, encode(operation_id, row, attempts, wake), delay_seconds)
 
     def enqueue_event(self, body: str) -> None:
         """Add a message for the ``notify`` function."""

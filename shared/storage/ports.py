@@ -91,9 +91,10 @@ class WorkQueue(Protocol):
     """The queue the worker function is triggered by; messages as ``work_messages`` writes them."""
 
     def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None,
-                attempts: int = 0) -> str:
+                attempts: int = 0, wake: bool = False) -> str:
         """Add a message that becomes visible after ``delay_seconds``; returns its message id. It carries
-        ``row`` when it may, or how many ``attempts`` were made before it (a retry sent as a new message)."""
+        ``row`` when it may, or how many ``attempts`` were made before it (a retry sent as a new message),
+        or says it is a ``wake`` (its turn came in its line: ``services.lines``)."""
 
     def enqueue_event(self, body: str) -> None:
         """Add one subscriber's event to the events queue."""
@@ -103,6 +104,19 @@ class WorkQueue(Protocol):
 
     def ping(self) -> None:
         """Raise StorageUnavailable unless the queue answers."""
+
+
+class Lines(Protocol):
+    """The tickets of the lines operations wait in to run one at a time (``domain.lines``)."""
+
+    def join(self, key: str, tickets: Sequence[str]) -> None:
+        """Put the tickets in line ``key`` (again, if they were)."""
+
+    def first(self, key: str, count: int) -> list[str]:
+        """The first ``count`` tickets of line ``key``, in the order they were taken."""
+
+    def leave(self, key: str, ticket: str) -> None:
+        """Take the ticket out of the line; succeeds when it is out already."""
 
 
 class SubscriptionStore(Protocol):

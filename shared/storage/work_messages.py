@@ -1,7 +1,8 @@
 """What a work-queue message says: the operation id, and for a new operation the row itself.
 
 A retry that could not delay its own message (see ``services.worker``) is a new message that says
-how many attempts came before it: ``{"id", "attempts"}``.
+how many attempts came before it: ``{"id", "attempts"}``. The message that tells an operation its
+turn came in its line (``services.lines``) is ``{"id", "wake": true}``.
 
 The message a submission sends carries the row as it was inserted, with its ETag, so that a
 worker that gets it while the row is young runs the attempt without reading it first
@@ -34,14 +35,17 @@ class WorkMessage:
     operation_id: str
     row: Operation | None = field(default=None, repr=False)
     attempts: int = 0  # attempts made before this message: its attempt is attempts + its dequeue count
+    wake: bool = False  # its turn came in its line: start it if it may, else drop the message
 
 
 MAX_ATTEMPTS_CARRIED = 1000
 
 
-def encode(operation_id: str, row: Operation | None = None, attempts: int = 0) -> str:
+def encode(operation_id: str, row: Operation | None = None, attempts: int = 0, wake: bool = False) -> str:
     """The body for ``operation_id``'s message; carries ``row`` when it may (see the module doc), or the
-    number of attempts made before it."""
+    number of attempts made before it, or that it is a wake."""
+    if wake:
+        return json.dumps({"id": operation_id, "wake": True}, separators=(",", ":"))
     if attempts:
         return json.dumps({"id": operation_id, "attempts": attempts}, separators=(",", ":"))
     if row is None or row.callbackurl or row.etag is None:
@@ -59,6 +63,8 @@ def decode(body: str) -> WorkMessage:
     try:
         message = json.loads(text)
         operation_id = parse_operation_id(str(message["id"]))
+        if message.get("wake") is True:
+            return WorkMessage(operation_id, wake=True)
         if "attempts" in message:
             attempts = message["attempts"]
             if type(attempts) is not int or not 0 <= attempts <= MAX_ATTEMPTS_CARRIED:

@@ -51,11 +51,11 @@ class StorageWorkQueue:
                     pass
 
     def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None,
-                attempts: int = 0) -> str:
+                attempts: int = 0, wake: bool = False) -> str:
         """Add a message (carrying ``row`` when it may, or the number of ``attempts`` already made) that
         becomes visible after ``delay_seconds`` (at most 7 days)."""
         with _translated("enqueue"):
-            message = self.queue.send_message(encode(operation_id, row, attempts), time_to_live=NEVER_EXPIRES,
+            message = self.queue.send_message(encode(operation_id, row, attempts, wake), time_to_live=NEVER_EXPIRES,
                                               visibility_timeout=visibility_seconds(delay_seconds) or None)
         return message.id
 
