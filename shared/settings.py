@@ -134,7 +134,7 @@ APP_SETTINGS = (
     AppSetting("retry_base_seconds", "BGOPS_RETRY_BASE_SECONDS", "30", _seconds),
     AppSetting("retry_after_seconds", "BGOPS_RETRY_AFTER_SECONDS", "10", _whole(0)),
     AppSetting("default_ttl_seconds", "BGOPS_DEFAULT_TTL_SECONDS", "7776000", _whole(1)),
-    AppSetting(None, "BGOPS_PURGE_SCHEDULE", "0 0 * * * *"),
+    AppSetting("purge_schedule", "BGOPS_PURGE_SCHEDULE", "0 0 * * * *"),
     AppSetting("allow_http_callbacks", "BGOPS_ALLOW_HTTP_CALLBACKS", "false", lambda n, t: _bool(n, t)),
     AppSetting("enable_samples", "BGOPS_ENABLE_SAMPLES", "false", lambda n, t: _bool(n, t)),
     AppSetting("callback_retry_base_seconds", "BGOPS_CALLBACK_RETRY_BASE_SECONDS", "2", _seconds),
@@ -188,6 +188,8 @@ class Settings:
     attempt_time_limit_seconds: float = _default("attempt_time_limit_seconds")
     # How often an operation waiting for its turn in a line looks again, should the wake it is owed be lost.
     line_recheck_seconds: float = _default("line_recheck_seconds")
+    # The purge timer's schedule (the host reads it for the binding); the purge's system job shows its next run.
+    purge_schedule: str = _default("purge_schedule")
     max_attempts: int = HOST_MAX_DEQUEUE_COUNT  # host.json extensions.queues.maxDequeueCount
     route_prefix: str = HOST_ROUTE_PREFIX  # host.json extensions.http.routePrefix
     # Where clients reach the app, for the URLs handed back to them: BGOPS_PUBLIC_BASE_URL

@@ -67,7 +67,7 @@ def definition_view(definition: OperationDefinition) -> dict[str, Any]:
 def list_definitions(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET operations: every registered operation, by name."""
     odata.check_options(req.params, ())
-    definitions = sorted(svc.registry, key=lambda d: d.name.lower())
+    definitions = sorted(svc.registry.public(), key=lambda d: d.name.lower())
     return json_response({"value": [definition_view(d) for d in definitions]})
 
 
@@ -75,7 +75,7 @@ def list_definitions(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
 def get_definition(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET operations/{name}: one operation (404 when no such operation is registered)."""
     odata.check_options(req.params, ())
-    return json_response(definition_view(svc.registry.get(req.route_params.get("name", ""))))
+    return json_response(definition_view(svc.registry.submittable(req.route_params.get("name", ""))))
 
 
 @api()

@@ -15,7 +15,7 @@ from ..services.multiple import MAX_REQUESTS, Result
 from ..services.submission import Submission
 from .errors import error_parts
 
-EXECUTE_ASYNC_PROPERTIES = ("Request", "DependencyToken")
+EXECUTE_ASYNC_PROPERTIES = ("Request", "DependencyToken", "RecurrencePattern", "RecurrenceStartTime")
 
 
 def _requested(body: dict[str, Any]) -> tuple[str, Any]:
@@ -40,7 +40,7 @@ def background_operation(body: dict[str, Any], base_url: str, runas: str) -> Sub
     return Submission(name=name, inputs=parameters, base_url=base_url, runas=runas,
                       callback_url=body.get("CallbackUri"), ttl_seconds=body.get("TtlInSeconds"),
                       postpone_until=None if postpone is None else parse_time(postpone, "PostponeUntil"),
-                      dependency_token=body.get("DependencyToken"))
+                      dependency_token=body.get("DependencyToken"), **_recurrence(body))
 
 
 def execute_async(body: dict[str, Any], base_url: str, runas: str) -> Submission:
@@ -49,7 +49,16 @@ def execute_async(body: dict[str, Any], base_url: str, runas: str) -> Submission
     _check_known("ExecuteAsync", body, EXECUTE_ASYNC_PROPERTIES)
     name, parameters = _requested(body)
     return Submission(name=name, inputs=parameters, base_url=base_url, runas=runas,
-                      dependency_token=body.get("DependencyToken"), default_line=ORGANIZATION)
+                      dependency_token=body.get("DependencyToken"), default_line=ORGANIZATION, **_recurrence(body))
+
+
+def _recurrence(body: dict[str, Any]) -> dict[str, Any]:
+    """A recurring job's RecurrencePattern and RecurrenceStartTime (seed 003), as a submission takes them."""
+    start = body.get("RecurrenceStartTime")
+    if start is not None and body.get("RecurrencePattern") is None:
+        raise InvalidRequest("RecurrenceStartTime needs a RecurrencePattern.")
+    return {"recurrence_pattern": body.get("RecurrencePattern"),
+            "recurrence_start": None if start is None else parse_time(start, "RecurrenceStartTime")}
 
 
 def async_job(op: Operation) -> dict[str, Any]:

@@ -79,6 +79,12 @@ ACCEPTED = {"description": "Accepted: it runs in the background; poll Location u
                         "Retry-After": {"type": "integer", "description": "Seconds to wait before polling."}}}
 DEPENDENCY_TOKEN = {"type": "string", "maxLength": 256, "description": "Runs it one at a time with your other jobs of "
                     "the same token, in the order submitted."}
+RECURRENCE = {
+    "RecurrencePattern": {"type": "string", "maxLength": 256, "description": (
+        "Runs it again and again: an RRULE of FREQ (MINUTELY to MONTHLY), INTERVAL, BYDAY, BYHOUR, COUNT, "
+        "UNTIL, such as FREQ=DAILY;BYHOUR=2.")},
+    "RecurrenceStartTime": {"type": "string", "format": "date-time",
+                            "description": "When the pattern counts from (UTC; default now)."}}
 SUBMIT_ERRORS = {"400": _error("Bad input, or a synchronous run whose handler failed."),
                  "404": _error("No operation of that name."), "413": _error("The body is too large."),
                  "503": _error("Storage could not be reached; nothing was written. Retry later.")}
@@ -269,10 +275,10 @@ def _definitions() -> dict[str, Any]:
             "CallbackUri": {**string, "description": "An https URL to POST to when it ends."},
             "TtlInSeconds": {"type": "integer", "format": "int32", "minimum": 1},
             "PostponeUntil": {"type": "string", "format": "date-time"},
-            "DependencyToken": DEPENDENCY_TOKEN}, ("Request",)),
+            "DependencyToken": DEPENDENCY_TOKEN, **RECURRENCE}, ("Request",)),
         "ExecuteAsyncRequest": _object({
             "Request": _object({"RequestName": string, "Parameters": {"type": "object"}}, ("RequestName",)),
-            "DependencyToken": DEPENDENCY_TOKEN}, ("Request",)),
+            "DependencyToken": DEPENDENCY_TOKEN, **RECURRENCE}, ("Request",)),
         "ExecuteAsyncResponse": _object({"AsyncJobId": {**string, "format": "uuid"}}, ("AsyncJobId",)),
         "ExecuteMultipleRequest": _object({
             "Requests": {"type": "array", "maxItems": 1000, "minItems": 1, "items": _object({

@@ -2,7 +2,6 @@
 
 One engine, more doors: every operation is also an ``asyncoperation``, under AsyncOperation's
 column names (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/asyncoperation).
-What the rows do not hold yet (recurrence) reads as null.
 """
 
 from __future__ import annotations
@@ -54,7 +53,8 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
     values = {
         ASYNC_KEY: op.id, "name": op.name, "operationtype": EXECUTE_ASYNC_REQUEST,
         "statecode": op.status.state.value, "statuscode": op.status.value, "postponeuntil": iso(op.postponeuntil),
-        "recurrencepattern": None, "recurrencestarttime": None,
+        "recurrencepattern": op.recurrencepattern or None,
+        "recurrencestarttime": iso(op.recurrencestarttime),
         "dependencytoken": shown_token(op.concurrencykey),
         "message": op.errormessage, "friendlymessage": op.errormessage, "errorcode": op.errorcode,
         "retrycount": op.retrycount, "createdon": iso(op.createdon), "startedon": iso(op.starttime),

@@ -31,10 +31,12 @@ COLUMN_TYPES: dict[str, str] = {
     "postponeuntil": "Edm.DateTimeOffset",
     "progresspercent": "Edm.Int32",
     "progressmessage": "Edm.String",
+    "recurrencepattern": "Edm.String",
+    "recentruns": "Edm.String",
 }
 KEY = "backgroundoperationid"
 # Not in Dataverse's table; returned only when $select names them.
-EXTRA_COLUMNS = ("progresspercent", "progressmessage")
+EXTRA_COLUMNS = ("progresspercent", "progressmessage", "recurrencepattern", "recentruns")
 COLUMNS = tuple(c for c in COLUMN_TYPES if c not in EXTRA_COLUMNS)
 SELECTABLE = COLUMNS + EXTRA_COLUMNS
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
@@ -67,6 +69,8 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
         "postponeuntil": iso(op.postponeuntil),
         "progresspercent": op.progresspercent,
         "progressmessage": op.progressmessage,
+        "recurrencepattern": op.recurrencepattern or None,
+        "recentruns": op.recentruns or None,  # a recurring job's last runs, JSON
     }
     etag = {"@odata.etag": op.version_tag}
     damaged = {"@bgops.damaged": op.damaged} if op.damaged else {}  # an instance annotation OData clients skip

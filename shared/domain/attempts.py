@@ -18,6 +18,7 @@ from typing import Any
 from .backoff import compute_backoff
 from .error_codes import UNEXPECTED
 from .operation import Operation
+from .recurrence import end_run
 from .states import Event, Status
 
 MAX_ERROR_MESSAGE_CHARS = 2000
@@ -137,7 +138,7 @@ def end_attempt(row: Operation, outcome: Outcome, attempt: int, policy: RetryPol
     last = attempt >= policy.max_attempts or not outcome.retryable
     event = {Ending.SUCCEEDED: Event.SUCCEED, Ending.STOPPED: Event.STOP}.get(
         outcome.ending, Event.FAIL_FINAL if last else Event.FAIL)
-    new = row.conclude(event, now, **_changes(outcome))
+    new = end_run(row, event, now, **_changes(outcome))
     if new.status is not Status.WAITING_FOR_RESOURCES:
         return Plan(new)
     return Plan(new.with_changes(retrycount=attempt),
@@ -167,4 +168,4 @@ def poisoned(row: Operation, max_attempts: int, now: datetime) -> Operation:
     """The row when the host gave up on its message (the poison queue): it has failed for good."""
     message = ("The operation's queue message reached the poison queue: the host stopped or timed out "
                f"during its last attempt ({max_attempts} attempts in all).")
-    return row.conclude(Event.POISON, now, errorcode=UNEXPECTED, errormessage=message)
+    return end_run(row, Event.POISON, now, errorcode=UNEXPECTED, errormessage=message)

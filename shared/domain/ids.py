@@ -58,6 +58,15 @@ def new_operation_id(created_at: datetime) -> str:
     return str(uuid.UUID(int=value))
 
 
+def system_job_id(name: str) -> str:
+    """The fixed id of the app's own system job ``name`` (the purge): the id layout with the oldest
+    possible time, so that it sorts after every operation, and the rest taken from the name."""
+    digest = int.from_bytes(hashlib.sha256(f"bgops system job {name}".encode()).digest()[:10], "big")
+    value = (_MAX_MS << 80) | (0x8 << 76) | (((digest >> 62) & 0xFFF) << 64) | (0b10 << 62) \
+        | (digest & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
 def created_at(operation_id: str) -> datetime:
     """The creation time an id carries (meaningless for ids made elsewhere)."""
     inverted = int(operation_id.replace("-", "")[:12], 16)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -60,6 +60,9 @@ class Operation:
     progresspercent: int | None = None
     progressmessage: str = ""
     eventsstate: str = ""  # "", EVENTS_OWED or EVENTS_PUBLISHED
+    recurrencepattern: str = ""  # a recurring job's RRULE (domain.recurrence); "" for a one-off
+    recurrencestarttime: datetime | None = None
+    recentruns: str = ""  # a recurring job's last runs, JSON: [{outcome, startedon, completedon, errorcode}]
     concurrencykey: str = ""  # the line it runs one at a time in (domain.lines); "" for none
     lineticket: str = ""  # its ticket in that line while it holds a place there
     versionnumber: int = 0  # counts writes (the store sets it): callers' ETags are made of it, as Dataverse's
@@ -76,6 +79,13 @@ class Operation:
         """The ETag callers see and send back in If-Match: Dataverse's ``W/"<versionnumber>"``. Not the
         storage ETag, which differs between the row and its owner's copy (``domain.ids``)."""
         return f'W/"{self.versionnumber}"'
+
+    @property
+    def expires_at(self) -> datetime:
+        """When a finished row may be purged: its time to live after it was created, or, for a recurring
+        job, after its last run."""
+        counted_from = self.endtime if self.recurrencepattern and self.endtime else self.createdon
+        return counted_from + timedelta(seconds=self.ttlinseconds)
 
     def apply(self, event: Event, now: datetime, **changes: Any) -> Operation:
         """The row after ``event``: new status, timestamps, plus ``changes``.

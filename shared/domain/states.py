@@ -82,6 +82,7 @@ class Event(str, Enum):
     FAIL_FINAL = "fail_final"  # the handler failed for good (none left, or non-retryable)
     STOP = "stop"  # the handler honoured a pause or cancel request
     POISON = "poison"  # the host gave up on its message (poison queue)
+    RECUR = "recur"  # a run of a recurring job ended and another occurrence comes: wait for it
 
 
 S = Status
@@ -113,6 +114,10 @@ TRANSITIONS: dict[tuple[Status, Event], Status] = {
     (S.PAUSING, E.FAIL_FINAL): S.WAITING,
     (S.PAUSING, E.CANCEL): S.CANCELING,
     (S.PAUSING, E.POISON): S.FAILED,
+    (S.WAITING_FOR_RESOURCES, E.RECUR): S.WAITING,  # its message was poisoned before the run started
+    (S.WAITING, E.RECUR): S.WAITING,  # ... or while it waited
+    (S.IN_PROGRESS, E.RECUR): S.WAITING,
+    (S.PAUSING, E.RECUR): S.WAITING,
     (S.CANCELING, E.SUCCEED): S.SUCCEEDED,
     (S.CANCELING, E.STOP): S.CANCELED,
     (S.CANCELING, E.FAIL): S.CANCELED,

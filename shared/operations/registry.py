@@ -87,6 +87,7 @@ class OperationDefinition:
     description: str = field(default="", repr=False)
     time_limit_seconds: float | None = None  # per attempt; None: BGOPS_ATTEMPT_TIME_LIMIT_SECONDS
     system_job: bool = False  # callers may not cancel, pause or resume it (seed 003's restricted jobs)
+    internal: bool = False  # the app's own (its maintenance): never submitted, never in the catalog
     concurrency_key: str | None = None  # runs one at a time with every operation of this key
     concurrency_key_input: str | None = None  # ... of the same value of this input parameter
 
@@ -168,6 +169,17 @@ class OperationRegistry:
             return self._by_key[name.lower()]
         except KeyError:
             raise UnknownOperation(name) from None
+
+    def submittable(self, name: str) -> OperationDefinition:
+        """The operation called ``name`` if callers may submit it (not the app's own); UnknownOperation."""
+        definition = self.get(name)
+        if definition.internal:
+            raise UnknownOperation(name)
+        return definition
+
+    def public(self) -> Iterator[OperationDefinition]:
+        """The operations callers may submit, as the catalog lists them."""
+        return (definition for definition in self._by_key.values() if not definition.internal)
 
     def __iter__(self) -> Iterator[OperationDefinition]:
         return iter(self._by_key.values())

@@ -12,6 +12,7 @@ from ..operations import (
     APP_OPERATIONS,
     custom,  # noqa: F401 - registers your operations, at import
 )
+from ..operations.maintenance import register_maintenance
 from ..operations.registry import OperationRegistry
 from ..operations.samples import register_samples
 from ..settings import Settings, get_settings
@@ -49,6 +50,7 @@ class Services:
 def build_registry(*, enable_samples: bool) -> OperationRegistry:
     """Your operations, and the samples when enabled; ValueError when two share a name."""
     registry = OperationRegistry()
+    register_maintenance(registry)
     for definition in APP_OPERATIONS:
         registry.register(definition)
     if enable_samples:

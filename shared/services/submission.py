@@ -22,7 +22,9 @@ from ..domain.errors import (
 from ..domain.ids import new_operation_id
 from ..domain.lines import caller_key, ticket
 from ..domain.operation import Operation
+from ..domain.recurrence import parse_recurrence
 from ..domain.states import Event, Status
+from ..operations.registry import OperationDefinition
 from . import lines
 from .container import Services
 from .handlers import handler_context, run_handler, too_large
@@ -44,6 +46,8 @@ class Submission:
     callback_url: str | None = field(default=None, repr=False)
     ttl_seconds: Any = None
     postpone_until: datetime | None = None
+    recurrence_pattern: Any = None  # an RRULE: a recurring job (domain.recurrence)
+    recurrence_start: datetime | None = None
     dependency_token: Any = None  # the caller's own line to run in, one at a time (domain.lines)
     default_line: str = ""  # the line it runs in unless the caller or the operation names one
 
@@ -93,25 +97,50 @@ class NewRow:
 def prepare(svc: Services, sub: Submission, position: int = 0) -> NewRow:
     """Check everything a submission says and make its row; writes nothing (InvalidRequest and kin).
     ``position`` orders the tickets of rows made in one request that join the same line."""
-    definition = svc.registry.get(sub.name)
+    definition = svc.registry.submittable(sub.name)
     inputs = definition.validate(sub.inputs)
     _check_size(inputs)
+    now = svc.clock()
+    return _scheduled(_row(svc, definition, inputs, sub, now, position), sub, now)
+
+
+def _row(svc: Services, definition: OperationDefinition, inputs: dict[str, Any], sub: Submission, now: datetime,
+         position: int) -> Operation:
+    """The new row, Ready, in its line if it has one."""
     callback = check_callback_url(sub.callback_url, policy=svc.settings.outbound) \
         if sub.callback_url is not None else None
     ttl = _check_ttl(sub.ttl_seconds, svc.settings.default_ttl_seconds)
     line = caller_key(sub.dependency_token, sub.runas) if sub.dependency_token is not None else \
         definition.line_of(inputs) or sub.default_line
-    now = svc.clock()
     operation_id = new_operation_id(now)
-    op = Operation(id=operation_id, name=definition.name,
-                   displayname=definition.display_name, status=Status.WAITING_FOR_RESOURCES, inputs=inputs,
-                   createdon=now, modifiedon=now, ttlinseconds=ttl, runas=sub.runas, callbackurl=callback,
-                   baseurl=sub.base_url, concurrencykey=line,
-                   lineticket=ticket(operation_id, now, position) if line else "")
+    return Operation(id=operation_id, name=definition.name, displayname=definition.display_name,
+                     status=Status.WAITING_FOR_RESOURCES, inputs=inputs, createdon=now, modifiedon=now,
+                     ttlinseconds=ttl, runas=sub.runas, callbackurl=callback, baseurl=sub.base_url,
+                     concurrencykey=line, lineticket=ticket(operation_id, now, position) if line else "")
+
+
+def _scheduled(op: Operation, sub: Submission, now: datetime) -> NewRow:
+    """The row as it starts: at once, or postponed (to a time, or to a recurring job's first occurrence)."""
+    if sub.recurrence_pattern is not None:
+        op, first = _recurring(op, sub, now)
+        return NewRow(op, (first - now).total_seconds()) if op.postponeuntil else NewRow(op)
     if sub.postpone_until is not None and sub.postpone_until > now:
-        return NewRow(op.apply(Event.POSTPONE, now, postponeuntil=sub.postpone_until, lineticket=""),
-                      (sub.postpone_until - now).total_seconds())
+        return NewRow(_postponed(op, sub.postpone_until, now), (sub.postpone_until - now).total_seconds())
     return NewRow(op)
+
+
+def _postponed(op: Operation, until: datetime, now: datetime) -> Operation:
+    return op.apply(Event.POSTPONE, now, postponeuntil=until, lineticket="")
+
+
+def _recurring(op: Operation, sub: Submission, now: datetime) -> tuple[Operation, datetime]:
+    """The new row of a recurring job, postponed to its first occurrence if that is still to come."""
+    if sub.postpone_until is not None:
+        raise InvalidRequest("A recurring job starts at its RecurrenceStartTime: leave PostponeUntil out.")
+    recurrence = parse_recurrence(sub.recurrence_pattern, sub.recurrence_start, now)
+    first = recurrence.first() or now
+    op = op.with_changes(recurrencepattern=recurrence.pattern, recurrencestarttime=recurrence.start)
+    return (_postponed(op, first, now) if first > now else op), first
 
 
 def _send(svc: Services, op: Operation, delay: float) -> Operation:
@@ -157,7 +186,7 @@ def withdraw_later(svc: Services, op: Operation) -> None:
 
 def run_now(svc: Services, name: str, inputs: Any, runas: str = "") -> dict[str, Any]:
     """Run the handler inside the request (no ``Prefer: respond-async``); no row is written."""
-    definition = svc.registry.get(name)
+    definition = svc.registry.submittable(name)
     validated = definition.validate(inputs)
     if not _sync_runs.acquire(blocking=False):
         raise ServiceBusy(f"This instance is already running {MAX_SYNC_RUNS} operations inside requests. Try "

@@ -126,10 +126,10 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
         log.warning("Operation %s: %s", op.id, recovered.errormessage)
         return write(svc, recovered)
     elif action is Action.STOP_UNSTARTED:
-        _after_finish(svc, write(svc, stop_unstarted(op, now)))
+        _after_run(svc, write(svc, stop_unstarted(op, now)))
     elif action is Action.START and msg.attempt > svc.settings.max_attempts:
         # Only a retry sent as a new message gets here (the host poisons its own messages first).
-        _after_finish(svc, write(svc, poisoned(op, svc.settings.max_attempts, now)))
+        _after_run(svc, write(svc, poisoned(op, svc.settings.max_attempts, now)))
     elif action is Action.START and op.concurrencykey and not op.lineticket:
         return write(svc, op)  # it takes its ticket in its line (rows.write), then decides again
     elif action is Action.START and op.concurrencykey and (ahead := lines.ahead_of(svc, op)) is not None:
@@ -268,8 +268,8 @@ def _run_attempt(svc: Services, attempt: _Attempt) -> Operation | None:
     log.info("Operation %s attempt %d: %s -> %s.", op.id, attempt.attempt, outcome.ending.value, done.status.name)
     if retry_after is not None:
         _retry_later(svc, done, msg, retry_after)
-    elif done.is_terminal:
-        _after_finish(svc, done)
+    else:
+        _after_run(svc, done)
     return None
 
 
@@ -294,11 +294,16 @@ def _retry_later(svc: Services, op: Operation, msg: QueueDelivery, delay: float)
     svc.queue.enqueue(op.id, delay_seconds=delay, attempts=msg.attempt)
 
 
-def _after_finish(svc: Services, done: Operation) -> None:
-    """What the worker that finished an operation owes: its event to subscribers, its callback."""
-    done = publish_owed(svc, done)
-    if done.callbackurl:
-        deliver_callback(svc, done)
+def _after_run(svc: Services, done: Operation) -> None:
+    """What the worker that ended a run owes: for a finished operation its event to subscribers and its
+    callback; for a recurring one waiting for its next occurrence, the message that starts it then."""
+    if done.is_terminal:
+        done = publish_owed(svc, done)
+        if done.callbackurl:
+            deliver_callback(svc, done)
+    elif done.status is Status.WAITING and done.postponeuntil is not None:
+        svc.queue.enqueue(done.id, delay_seconds=max(0.0, (done.postponeuntil - svc.clock()).total_seconds()))
+        log.info("Operation %s runs again at %s.", done.id, done.postponeuntil.isoformat())
 
 
 def fail_poisoned(svc: Services, body: str) -> None:
@@ -321,4 +326,4 @@ def fail_poisoned(svc: Services, body: str) -> None:
     except TransitionRefused:
         return  # finished meanwhile by whoever holds it; its callback is theirs to send
     log.warning("Operation %s failed: its message reached the poison queue.", op.id)
-    _after_finish(svc, done)
+    _after_run(svc, done)

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ..domain.backoff import visibility_seconds
@@ -61,7 +61,7 @@ class MemoryOperationStore:
             etag=f'W/"datetime{next(self._versions)}"')
         self._rows[op.id] = stored
         if op.is_terminal:
-            self._markers[op.id] = expiry_marker(op.id, op.createdon + timedelta(seconds=op.ttlinseconds))
+            self._markers[op.id] = expiry_marker(op.id, op.expires_at)
         return dataclasses.replace(stored)
 
     def create(self, op: Operation) -> Operation:

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
@@ -315,8 +315,7 @@ class TableOperationStore:
         if op.runas:
             with_it.append((copy_as, row[1] | {"RowKey": owner_copy(op.runas, op.id)}))
         if op.is_terminal:
-            expires = op.createdon + timedelta(seconds=op.ttlinseconds)
-            marker = {"PartitionKey": shard_of(op.id), "RowKey": expiry_marker(op.id, expires, op.runas)}
+            marker = {"PartitionKey": shard_of(op.id), "RowKey": expiry_marker(op.id, op.expires_at, op.runas)}
             with_it.append(("upsert", marker | ({"payloads": True} if _has_payloads(row[1]) else {})))
         if not with_it:
             write = self._table.create_entity if row[0] == "create" else self._table.update_entity

@@ -28,7 +28,7 @@ def _import_app_with(tmp_path, custom: str) -> subprocess.CompletedProcess:
     shutil.copytree(REPO / "shared", tmp_path / "shared", ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "shared/operations/custom.py").write_text(custom)
     code = "import function_app; from shared.services.container import build_registry; " \
-           "print(sorted(d.name for d in build_registry(enable_samples=False)))"
+           "print(sorted(d.name for d in build_registry(enable_samples=False).public()))"
     return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
 

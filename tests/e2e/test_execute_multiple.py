@@ -110,3 +110,13 @@ def test_a_thousand_requests_are_queued_in_one_call_each_once(make_app):
     assert len(set(ids)) == 1000 and set(ids) <= _ids_of(host)
     rows = {e["RowKey"]: e for e in host.tables().list_entities(select=["RowKey", "inputparameters"])}
     assert all(f'"Value":{i}}}' in rows[op_id]["inputparameters"] for i, op_id in enumerate(ids))
+
+
+def test_a_bad_recurrence_or_dependency_token_in_an_entry_is_that_entrys_fault(app):
+    bad_rule = _async()
+    bad_rule["Parameters"]["RecurrencePattern"] = "FREQ=FORTNIGHTLY"
+    bad_token = _async()
+    bad_token["Parameters"]["DependencyToken"] = "x" * 300
+    body = _multiple(app, [ECHO, bad_rule, bad_token], ContinueOnError=True).json()
+    faults = {r["RequestIndex"]: r["Fault"]["Message"] for r in body["Responses"]}
+    assert sorted(faults) == [1, 2] and "FREQ" in faults[1] and "DependencyToken" in faults[2]

@@ -92,10 +92,11 @@ def test_entity_select_narrows_to_the_chosen_columns_in_order(full_op):
                                                                  "backgroundoperationid": full_op.id}
 
 
-def test_entity_extra_progress_columns_only_when_selected(full_op):
-    assert "progresspercent" not in entity(full_op)
+def test_entity_extra_progress_and_recurrence_columns_only_when_selected(full_op):
+    assert "progresspercent" not in entity(full_op) and "recentruns" not in entity(full_op)
     assert entity(full_op, EXTRA_COLUMNS) == {"@odata.etag": 'W/"0"', "progresspercent": 100,
-                                              "progressmessage": "done"}
+                                              "progressmessage": "done", "recurrencepattern": None,
+                                              "recentruns": None}
 
 
 def test_monitor_flattens_outputs_on_success(make_op):

@@ -1,0 +1,91 @@
+"""The purge as a recurring system job (issue 10, item 6): each run of the purge timer is recorded on
+one row, so that the System Jobs list shows when the purge last ran, what it deleted, and when it runs
+next. The row has a fixed id (``domain.ids.system_job_id``); it is never finished, so never purged.
+Recording is best effort: a purge that cannot record its run still purges.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from croniter import croniter
+
+from ..domain.attempts import start_attempt
+from ..domain.error_codes import UNEXPECTED
+from ..domain.errors import BackgroundOperationError, OperationNotFound, StorageUnavailable
+from ..domain.ids import system_job_id
+from ..domain.operation import Operation
+from ..domain.recurrence import with_run
+from ..domain.states import Event, Status
+from ..operations.maintenance import PURGE
+from .container import Services
+from .retention import purge_expired
+from .rows import update_row
+
+log = logging.getLogger(__name__)
+PURGE_JOB_ID = system_job_id("purge")
+NEVER_EXPIRES_SECONDS = 10 * 365 * 24 * 3600
+
+
+def purge_as_system_job(svc: Services) -> int:
+    """Purge, recording the run on the purge's system job; returns how many operations it deleted."""
+    job = _record(svc, _started, "its start")
+    try:
+        deleted = purge_expired(svc)
+    except StorageUnavailable as e:
+        reason = str(e)
+        if job is not None:
+            _record(svc, lambda row, now: _ended(svc, row, now, error=reason), "its failure")
+        raise
+    if job is not None:
+        _record(svc, lambda row, now: _ended(svc, row, now, deleted=deleted), "its end")
+    return deleted
+
+
+def next_purge(schedule: str, after: datetime) -> datetime | None:
+    """When a timer on ``schedule`` (six-field NCRONTAB, or a TimeSpan such as 00:05:00) fires next, in UTC."""
+    try:
+        if ":" in schedule:
+            hours, minutes, seconds = (float(part) for part in schedule.split(":")[-3:])
+            return after + timedelta(hours=hours, minutes=minutes, seconds=seconds)
+        occurrence: datetime = croniter(schedule, after, second_at_beginning=True).get_next(datetime)
+        return occurrence
+    except (ValueError, KeyError):
+        return None
+
+
+def _record(svc: Services, change: Callable[[Operation, datetime], Operation], what: str) -> Operation | None:
+    now = svc.clock()
+    try:
+        return update_row(svc, _job(svc, now), lambda row: change(row, now))
+    except BackgroundOperationError as e:
+        log.warning("The purge could not record %s on its system job: %s", what, e)
+        return None
+
+
+def _job(svc: Services, now: datetime) -> Operation:
+    """The purge's row; made (Suspended/Waiting) on the first run."""
+    try:
+        return svc.store.get(PURGE_JOB_ID)
+    except OperationNotFound:
+        definition = svc.registry.get(PURGE)
+        return svc.store.create(Operation(
+            id=PURGE_JOB_ID, name=definition.name, displayname=definition.display_name, status=Status.WAITING,
+            inputs={}, createdon=now, modifiedon=now, ttlinseconds=NEVER_EXPIRES_SECONDS))
+
+
+def _started(row: Operation, now: datetime) -> Operation:
+    if row.status is Status.IN_PROGRESS:  # the last run never recorded its end (its instance stopped)
+        return row.with_changes(starttime=now, modifiedon=now)
+    ready = row.apply(Event.RESUME, now) if row.status is Status.WAITING else row
+    return start_attempt(ready, "", 1, now)
+
+
+def _ended(svc: Services, row: Operation, now: datetime, *, deleted: int = 0, error: str = "") -> Operation:
+    ending = Status.FAILED if error else Status.SUCCEEDED
+    runs = with_run(row.recentruns, ending, row.starttime, now, UNEXPECTED if error else None)
+    result = {"errorcode": UNEXPECTED, "errormessage": error} if error else {"outputs": {"Deleted": deleted}}
+    return row.apply(Event.RECUR, now, postponeuntil=next_purge(svc.settings.purge_schedule, now), recentruns=runs,
+                     starttime=None, messageid="", **result)

@@ -1,0 +1,131 @@
+"""Recurring jobs and the purge's system job (issue 10, items 5 and 6) on real storage, with real
+messages. Time moves by giving the services a clock ahead of the real one; a message the worker sent for
+later is checked to be there (hidden), and the next run is started with a message that is visible now.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from helpers import delivery
+
+from shared.domain.callers import EVERYONE
+from shared.domain.errors import InvalidRequest, UnknownOperation
+from shared.domain.states import Event, Status
+from shared.operations.maintenance import PURGE
+from shared.services.container import Services, build_services
+from shared.services.control import Change, cancel, change
+from shared.services.maintenance import PURGE_JOB_ID, next_purge, purge_as_system_job
+from shared.services.submission import Submission, submit
+from shared.services.worker import process_message
+from shared.settings import Settings
+
+BASE_URL = "http://127.0.0.1:7071"
+
+
+@pytest.fixture
+def settings(storage_settings, unique_name) -> Settings:
+    return Settings(storage=storage_settings, queue_name=unique_name("recur"), table_name=unique_name("recur"),
+                    enable_samples=True, purge_schedule="0 */5 * * * *")
+
+
+@pytest.fixture
+def svc(settings) -> Services:
+    return build_services(settings)
+
+
+def _at(svc: Services, ahead: timedelta) -> Services:
+    return dataclasses.replace(svc, clock=lambda: datetime.now(UTC) + ahead)
+
+
+def _recurring(svc, pattern="FREQ=MINUTELY;COUNT=3", **options):
+    return submit(svc, Submission(name="sample_Echo", inputs={"A": 1}, base_url=BASE_URL,
+                                  recurrence_pattern=pattern, **options))
+
+
+def _run_next(svc, host, op_id) -> None:
+    """Take the visible message for the operation and run it as the host would (then delete it)."""
+    message = host.receive()
+    process_message(svc, delivery(message))
+    host.client.delete_message(message)
+
+
+def test_a_recurring_job_runs_three_times_then_ends_keeping_each_run(svc, host):
+    op = _recurring(svc)
+    _run_next(svc, host, op.id)
+    first = svc.store.get(op.id)
+    assert (first.status, first.postponeuntil) == (Status.WAITING, op.recurrencestarttime + timedelta(minutes=1))
+    assert host.try_receive() is None and host.count() == 1  # the next run's message, hidden until then
+    for minute in (1, 2):
+        later = _at(svc, timedelta(minutes=minute, seconds=1))
+        svc.queue.enqueue(op.id)  # what the hidden message does when its time comes
+        _run_next(later, host, op.id)
+    done = svc.store.get(op.id)
+    runs = json.loads(done.recentruns)
+    assert done.status is Status.SUCCEEDED and [r["outcome"] for r in runs] == ["Succeeded"] * 3
+    starts = [datetime.fromisoformat(r["startedon"]) for r in runs]
+    assert starts[1] - starts[0] >= timedelta(minutes=1) and starts[2] - starts[1] >= timedelta(minutes=1)
+    print("\n" + "\n".join(f"run {i + 1}: {r['startedon']} -> {r['completedon']} {r['outcome']}"
+                           for i, r in enumerate(runs)))
+
+
+def test_a_job_whose_first_occurrence_is_later_waits_for_it(svc, host):
+    start = datetime.now(UTC) + timedelta(hours=2)
+    op = _recurring(svc, "FREQ=DAILY", recurrence_start=start)
+    assert (op.status, op.postponeuntil) == (Status.WAITING, start.replace(microsecond=0))
+    assert host.try_receive() is None and host.count() == 1
+
+
+def test_cancel_ends_the_series_and_its_waiting_message_finds_nothing_to_do(svc, host):
+    op = _recurring(svc, "FREQ=HOURLY")
+    _run_next(svc, host, op.id)
+    assert cancel(svc, op.id, EVERYONE).status is Status.CANCELED
+    svc.queue.enqueue(op.id)
+    _run_next(_at(svc, timedelta(hours=1, seconds=1)), host, op.id)
+    assert svc.store.get(op.id).status is Status.CANCELED and len(json.loads(svc.store.get(op.id).recentruns)) == 1
+
+
+def test_the_ttl_of_a_recurring_job_counts_from_its_last_run(svc, host):
+    op = _recurring(svc, "FREQ=MINUTELY;COUNT=2", ttl_seconds=60)
+    _run_next(svc, host, op.id)
+    svc.queue.enqueue(op.id)
+    _run_next(_at(svc, timedelta(minutes=3)), host, op.id)  # the second run ends three minutes on
+    done = svc.store.get(op.id)
+    assert done.status is Status.SUCCEEDED
+    not_yet = {row.operation_id for row in svc.store.list_expired(datetime.now(UTC) + timedelta(seconds=90))}
+    assert op.id not in not_yet  # created + 60 s has passed; its last run + 60 s has not
+    expired = {row.operation_id for row in svc.store.list_expired(done.endtime + timedelta(seconds=61))}
+    assert op.id in expired
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    ({"recurrence_pattern": "FREQ=YEARLY"}, "FREQ, one of"),
+    ({"recurrence_pattern": "FREQ=DAILY", "recurrence_start": datetime.now(UTC) - timedelta(hours=1)}, "past"),
+    ({"recurrence_pattern": "FREQ=DAILY", "postpone_until": datetime.now(UTC) + timedelta(hours=1)}, "PostponeUntil"),
+])
+def test_a_bad_recurrence_is_refused_and_writes_nothing(svc, host, options, says):
+    with pytest.raises(InvalidRequest, match=says):
+        submit(svc, Submission(name="sample_Echo", inputs={}, base_url=BASE_URL, **options))
+    assert host.count() == 0
+
+
+def test_the_purge_is_one_recurring_system_job_showing_its_runs_and_what_it_deleted(svc):
+    expired = submit(svc, Submission(name="sample_Echo", inputs={}, base_url=BASE_URL, ttl_seconds=1))
+    svc.store.replace(svc.store.get(expired.id).with_changes(status=Status.SUCCEEDED, endtime=datetime.now(UTC)))
+    later = _at(svc, timedelta(seconds=5))
+    assert purge_as_system_job(later) == 1
+    assert purge_as_system_job(later) == 0
+    job = svc.store.get(PURGE_JOB_ID)
+    runs = json.loads(job.recentruns)
+    assert (job.name, job.status, job.outputs) == (PURGE, Status.WAITING, {"Deleted": 0})
+    assert [r["outcome"] for r in runs] == ["Succeeded", "Succeeded"]
+    assert job.postponeuntil == next_purge("0 */5 * * * *", job.modifiedon)
+    assert job.postponeuntil.minute % 5 == 0 and job.postponeuntil > job.modifiedon
+    for event in (Event.CANCEL, Event.PAUSE, Event.RESUME):
+        with pytest.raises(InvalidRequest, match="system job"):
+            change(svc, PURGE_JOB_ID, Change(event), EVERYONE)
+    with pytest.raises(UnknownOperation):
+        submit(svc, Submission(name=PURGE, inputs={}, base_url=BASE_URL))
