@@ -15,6 +15,7 @@ from .scenarios import (
     Run,
     concurrent_submits,
     host_killed,
+    line_host_killed,
     steering_races,
     storage_down_while_processing,
     storage_down_while_submitting,
@@ -22,7 +23,7 @@ from .scenarios import (
 
 LOGS = Path(__file__).resolve().parent / "logs"
 COLUMNS = ("scenario", "accepted", "lost", "stuck", "orphan rows", "duplicated callbacks", "missing callbacks",
-           "5xx", "503 while storage was down", "no answer", "outcomes", "seconds")
+           "5xx", "503 while storage was down", "no answer", "overlapping in a line", "outcomes", "seconds")
 
 
 def run_all() -> list[Result]:
@@ -38,7 +39,8 @@ def run_all() -> list[Result]:
                     ("storage down 10 s during submits", lambda r: storage_down_while_submitting(r, proxy), True),
                     ("storage down 10 s during processing", lambda r: storage_down_while_processing(r, proxy), True),
                     ("200 concurrent submits", concurrent_submits, False),
-                    ("100 cancel/pause/resume races", steering_races, False)):
+                    ("100 cancel/pause/resume races", steering_races, False),
+                    ("one line of 20 jobs, host killed x5", line_host_killed, False)):
                 print(f"[faults] {name}", file=sys.stderr, flush=True)
                 run = Run(name, azurite.connection_string, through_proxy if via_proxy else azurite.connection_string,
                           callbacks, LOGS)
@@ -53,7 +55,8 @@ def run_all() -> list[Result]:
 def table(results: list[Result]) -> str:
     """The results as a Markdown table (what the README shows)."""
     rows = [[r.name, r.accepted, r.lost, r.stuck, r.orphans, r.duplicated_callbacks, r.missing_callbacks, r.five_xx,
-             r.five_xx_while_down, r.no_answer, ", ".join(f"{n} {k}" for k, n in sorted(r.outcomes.items())), r.seconds]
+             r.five_xx_while_down, r.no_answer, r.overlapping,
+             ", ".join(f"{n} {k}" for k, n in sorted(r.outcomes.items())), r.seconds]
             for r in results]
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
@@ -64,9 +67,10 @@ def main() -> int:
     started = time.monotonic()
     results = run_all()
     print(table(results))
-    bad = sum(r.lost + r.stuck + r.orphans + r.missing_callbacks + r.five_xx + r.no_answer
+    bad = sum(r.lost + r.stuck + r.orphans + r.missing_callbacks + r.five_xx + r.no_answer + r.overlapping
               + (0 if r.duplicates_expected else r.duplicated_callbacks) for r in results)
-    print(f"\nlost + stuck + orphans + missing callbacks + 5xx + no answer, and duplicated callbacks where no host "
+    print(f"\nlost + stuck + orphans + missing callbacks + 5xx + no answer + overlapping, and duplicated callbacks "
+          f"where no host "
           f"was killed = {bad} (goal 0); "
           f"took {time.monotonic() - started:.0f} s. Logs: {LOGS}")
     return 1 if bad else 0

@@ -50,6 +50,7 @@ class Result:
     five_xx: int = 0
     five_xx_while_down: int = 0
     no_answer: int = 0  # requests that timed out or lost their connection (not the host's own death)
+    overlapping: int = 0  # runs of one line (one at a time, issue 10) that overlapped another
     outcomes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     note: str = ""
@@ -96,6 +97,31 @@ class Run:
         with self.lock:
             self.accepted[op_id] = url
         return op_id
+
+    def submit_in_line(self, token: str, seconds: float) -> str | None:
+        """A sample_Sleep in the line ``token`` (ExecuteBackgroundOperation with a DependencyToken)."""
+        url = self.callbacks.new_url()
+        body = {"Request": {"RequestName": "sample_Sleep", "Parameters": {"Seconds": seconds}},
+                "CallbackUri": url, "DependencyToken": token}
+        try:
+            response = self.http.post(self.app.url("ExecuteBackgroundOperation"), json=body, timeout=60)
+        except requests.RequestException:
+            with self.lock:
+                self.result.no_answer += 1
+            return None
+        self.count(response.status_code)
+        if response.status_code != 202:
+            return None
+        with self.lock:
+            self.accepted[response.json()["backgroundOperationId"]] = url
+        return response.json()["backgroundOperationId"]
+
+    def overlaps(self) -> int:
+        """How many accepted operations started before the one that started before them had ended."""
+        spans = sorted((e["starttime"], e["endtime"]) for e in self.table.list_entities(
+            select=["RowKey", "starttime", "endtime"]) if e["RowKey"] in self.accepted and e.get("endtime")
+            and e.get("starttime"))
+        return sum(1 for (_, ended), (started, _) in zip(spans, spans[1:], strict=False) if started < ended)
 
     def call(self, method: str, path: str, **kwargs) -> int:
         """Any other request; its status code (0 when the connection failed)."""
@@ -173,6 +199,25 @@ def host_killed(run: Run, kills: int = 20, seed: int = 7) -> Result:
         time.sleep(1.5)  # let the new host get some work done before the next kill
     run.result.note, run.result.duplicates_expected = f"{kills} kills", True
     return run.settle()
+
+
+def line_host_killed(run: Run, jobs: int = 20, kills: int = 5, seed: int = 11) -> Result:
+    """Twenty jobs in one line (one at a time), and the host killed five times while one of them runs: the
+    dead holder keeps its turn until its attempt is declared dead (its message comes back), then is retried
+    or failed, and the rest follow; none may overlap another."""
+    rng = random.Random(seed)
+    for _ in range(jobs):
+        run.submit_in_line("faults-line", 0.5)
+    for _ in range(kills):
+        wait_until(run.running, timeout=60, interval=0.1, message="a job of the line to run")
+        time.sleep(rng.uniform(0, 0.4))
+        run.app.kill()
+        run.app = run.start_app()
+        time.sleep(1)
+    run.result.note, run.result.duplicates_expected = f"{kills} kills", True
+    result = run.settle()
+    result.overlapping = run.overlaps()
+    return result
 
 
 def storage_down_while_submitting(run: Run, proxy: StorageProxy, down_seconds: float = 10) -> Result:
