@@ -83,9 +83,20 @@ class Run:
     def submit(self, name: str = "sample_Echo", inputs: dict | None = None) -> str | None:
         """Submit with a callback of its own; the id if accepted."""
         url = self.callbacks.new_url()
+        return self._accepted(url, f"data/v9.2/{name}", json=inputs or {"A": 1},
+                              headers={"Prefer": f'respond-async, odata.callback; url="{url}"'})
+
+    def submit_in_line(self, token: str, seconds: float) -> str | None:
+        """A sample_Sleep in the line ``token`` (ExecuteBackgroundOperation with a DependencyToken)."""
+        url = self.callbacks.new_url()
+        return self._accepted(url, "ExecuteBackgroundOperation", json={
+            "Request": {"RequestName": "sample_Sleep", "Parameters": {"Seconds": seconds}},
+            "CallbackUri": url, "DependencyToken": token})
+
+    def _accepted(self, callback_url: str, path: str, **kwargs) -> str | None:
+        """POST a submission calling back to ``callback_url``; the id if accepted (202)."""
         try:
-            response = self.http.post(self.app.url(f"data/v9.2/{name}"), json=inputs or {"A": 1}, timeout=60,
-                                      headers={"Prefer": f'respond-async, odata.callback; url="{url}"'})
+            response = self.http.post(self.app.url(path), timeout=60, **kwargs)
         except requests.RequestException:
             with self.lock:
                 self.result.no_answer += 1
@@ -95,26 +106,8 @@ class Run:
             return None
         op_id = response.json()["backgroundOperationId"]
         with self.lock:
-            self.accepted[op_id] = url
+            self.accepted[op_id] = callback_url
         return op_id
-
-    def submit_in_line(self, token: str, seconds: float) -> str | None:
-        """A sample_Sleep in the line ``token`` (ExecuteBackgroundOperation with a DependencyToken)."""
-        url = self.callbacks.new_url()
-        body = {"Request": {"RequestName": "sample_Sleep", "Parameters": {"Seconds": seconds}},
-                "CallbackUri": url, "DependencyToken": token}
-        try:
-            response = self.http.post(self.app.url("ExecuteBackgroundOperation"), json=body, timeout=60)
-        except requests.RequestException:
-            with self.lock:
-                self.result.no_answer += 1
-            return None
-        self.count(response.status_code)
-        if response.status_code != 202:
-            return None
-        with self.lock:
-            self.accepted[response.json()["backgroundOperationId"]] = url
-        return response.json()["backgroundOperationId"]
 
     def overlaps(self) -> int:
         """How many accepted operations started before the one that started before them had ended."""
