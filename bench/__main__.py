@@ -59,8 +59,8 @@ def run(results: dict, *, scale: bool = True) -> None:
                        "bench client": None})
             _progress("7/7 the API while 20 long operations run (about 40 s)")
             results["api_under_load"] = measure_api_under_long_handlers(host)
-            _progress("8/8 ExecuteMultiple of 1,000 requests, three times of each kind")
-            results["execute_multiple"] = measure_execute_multiple(host)
+        _progress("8/8 ExecuteMultiple of 1,000 requests, three times of each kind, each on an app of its own")
+        results["execute_multiple"] = measure_execute_multiple(azurite.connection_string, logs)
     _progress("5/6 idle cost (its own Azurite, logging every request; about 80 s)")
     results["idle"] = measure_idle()
     if scale:

@@ -94,11 +94,17 @@ def _inserted(svc: Services, checked: list[tuple[int, NewRow]], faults: dict[int
 def _in_line(svc: Services, inserted: list[tuple[int, NewRow]], faults: dict[int, BackgroundOperationError]
              ) -> list[tuple[int, NewRow]]:
     """Put the tickets of the rows that run one at a time in their lines, a line at a time (in batches);
-    the rows of a line storage failed to take are withdrawn and their requests faulted."""
+    the rows of a line storage failed to take are withdrawn and their requests faulted.
+
+    Only the first of a line's new rows gets its message at once: the others could only find someone
+    ahead and wait, so their first messages are the recheck (``services.lines``), and each is woken
+    by the one ahead of it when its turn comes.
+    """
     by_line: dict[str, list[tuple[int, NewRow]]] = {}
     for index, new in inserted:
         if new.row.lineticket:
             by_line.setdefault(new.row.concurrencykey, []).append((index, new))
+    later: dict[int, NewRow] = {}
     for key, waiting in by_line.items():
         try:
             svc.lines.join(key, [new.row.lineticket for _, new in waiting])
@@ -106,7 +112,10 @@ def _in_line(svc: Services, inserted: list[tuple[int, NewRow]], faults: dict[int
             for index, new in waiting:
                 faults[index] = e
                 withdraw(svc, new.row)
-    return [(index, new) for index, new in inserted if index not in faults]
+            continue
+        recheck = svc.settings.line_recheck_seconds
+        later |= {index: NewRow(new.row, max(new.delay_seconds, recheck)) for index, new in waiting[1:]}
+    return [(index, later.get(index, new)) for index, new in inserted if index not in faults]
 
 
 def _sent(svc: Services, inserted: list[tuple[int, NewRow]], faults: dict[int, BackgroundOperationError],

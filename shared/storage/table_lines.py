@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from ..domain.lines import partition_of, ticket_operation
-from .table_store import BATCH_SIZE, translated
+from .table_store import BATCH_SIZE, PARTITION_POOL, translated
 
 
 class TableLines:
@@ -19,16 +19,19 @@ class TableLines:
         self._table: TableClient = service.get_table_client(table_name)
 
     def join(self, key: str, tickets: Sequence[str]) -> None:
-        """Put the tickets in the line (again, if they were: an upsert), a hundred to a transaction."""
+        """Put the tickets in the line (again, if they were: an upsert), a hundred to a transaction, the
+        transactions at once (each is all or nothing; together they need not be)."""
         partition = partition_of(key)
         entities = [{"PartitionKey": partition, "RowKey": t, "operationid": ticket_operation(t)} for t in tickets]
+        batches = [entities[start:start + BATCH_SIZE] for start in range(0, len(entities), BATCH_SIZE)]
         with translated("join a line"):
-            for start in range(0, len(entities), BATCH_SIZE):
-                batch = entities[start:start + BATCH_SIZE]
-                if len(batch) == 1:
-                    self._table.upsert_entity(batch[0], mode=UpdateMode.REPLACE)
-                else:
-                    self._table.submit_transaction([("upsert", e, {"mode": UpdateMode.REPLACE}) for e in batch])
+            list(PARTITION_POOL.map(self._upsert, batches))
+
+    def _upsert(self, batch: list[dict[str, str]]) -> None:
+        if len(batch) == 1:
+            self._table.upsert_entity(batch[0], mode=UpdateMode.REPLACE)
+        else:
+            self._table.submit_transaction([("upsert", e, {"mode": UpdateMode.REPLACE}) for e in batch])
 
     def first(self, key: str, count: int) -> list[str]:
         """The line's first ``count`` tickets, in order: one query."""

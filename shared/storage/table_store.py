@@ -73,9 +73,9 @@ _PLAIN_COLUMNS = tuple(f.name for f in dataclasses.fields(Operation)
                        if f.name not in _OTHER_FORM and f.name not in TIME_COLUMNS)
 
 
-# Lists read the first page of every partition at once (a list is 16 queries; one after another
-# they would cost 16 round trips). Threads start on first use.
-_SHARD_POOL = ThreadPoolExecutor(max_workers=len(SHARDS), thread_name_prefix="bgops-shards")
+# Work on several partitions at once: a list reads the first page of each (16 queries; one after another
+# they would cost 16 round trips), and batches go out together. Threads start on first use.
+PARTITION_POOL = ThreadPoolExecutor(max_workers=len(SHARDS), thread_name_prefix="bgops-shards")
 
 
 def to_entity(op: Operation) -> dict[str, Any]:
@@ -250,7 +250,7 @@ class TableOperationStore:
                     for i in rows:
                         answers[i] = e
 
-        list(_SHARD_POOL.map(insert_shard, by_shard.values()))
+        list(PARTITION_POOL.map(insert_shard, by_shard.values()))
         return [answer for answer in answers if answer is not None]
 
     def _insert_batch(self, ops: list[Operation]) -> list[str]:
@@ -353,7 +353,7 @@ class TableOperationStore:
             first = list(next(pages, []))  # fetched here, in the pool; later pages only if the merge needs them
             return (from_entity(self._loaded(e)) for e in itertools.chain(first, itertools.chain.from_iterable(pages)))
 
-        streams = list(_SHARD_POOL.map(shard_stream, SHARDS))  # the 16 first pages at once, not one after another
+        streams = list(PARTITION_POOL.map(shard_stream, SHARDS))  # the 16 first pages at once, not one after another
         rows = list(itertools.islice(heapq.merge(*streams, key=lambda op: op.id), query.top + 1))
         more = len(rows) > query.top
         rows = rows[: query.top]
