@@ -30,7 +30,7 @@ ALL_COLUMNS = (
     "backgroundoperationid", "name", "displayname", "backgroundoperationstatecode",
     "backgroundoperationstatuscode", "inputparameters", "outputparameters", "starttime", "endtime",
     "retrycount", "errorcode", "errormessage", "runas", "createdon", "modifiedon", "ttlinseconds",
-    "postponeuntil", "progresspercent", "progressmessage", "recurrencepattern", "recentruns",
+    "postponeuntil", "progresspercent", "progressmessage", "recurrencepattern", "recentruns", "callbackstate",
 )
 LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+)")
 

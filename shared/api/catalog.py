@@ -56,6 +56,7 @@ def definition_view(definition: OperationDefinition) -> dict[str, Any]:
         "displayName": definition.display_name,
         "description": definition.description,
         "openInputs": definition.open_inputs,
+        "systemJob": definition.system_job,  # callers may not cancel, pause or resume it
         "requestParameters": [_parameter(p, request=True) for p in definition.inputs],
         "responseProperties": [_parameter(p, request=False) for p in definition.outputs],
         "inputSchema": schema(definition.inputs, open_properties=definition.open_inputs),

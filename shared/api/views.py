@@ -33,10 +33,11 @@ COLUMN_TYPES: dict[str, str] = {
     "progressmessage": "Edm.String",
     "recurrencepattern": "Edm.String",
     "recentruns": "Edm.String",
+    "callbackstate": "Edm.String",
 }
 KEY = "backgroundoperationid"
 # Not in Dataverse's table; returned only when $select names them.
-EXTRA_COLUMNS = ("progresspercent", "progressmessage", "recurrencepattern", "recentruns")
+EXTRA_COLUMNS = ("progresspercent", "progressmessage", "recurrencepattern", "recentruns", "callbackstate")
 COLUMNS = tuple(c for c in COLUMN_TYPES if c not in EXTRA_COLUMNS)
 SELECTABLE = COLUMNS + EXTRA_COLUMNS
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
@@ -71,6 +72,8 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
         "progressmessage": op.progressmessage,
         "recurrencepattern": op.recurrencepattern or None,
         "recentruns": op.recentruns or None,  # a recurring job's last runs, JSON
+        # Where its callback stands (unsent, pending, sending, delivered, failed), never the URL; None without one.
+        "callbackstate": op.callbackstate.value or ("unsent" if op.callbackurl else None),
     }
     etag = {"@odata.etag": op.version_tag}
     damaged = {"@bgops.damaged": op.damaged} if op.damaged else {}  # an instance annotation OData clients skip
