@@ -17,12 +17,19 @@ node_modules/.installed: package.json
 
 install: $(VENV)/.installed node_modules/.installed
 
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
 ## Serve the app on http://127.0.0.1:$(PORT)/api against Azurite (Ctrl-C stops everything).
 run: install
 	PORT=$(PORT) bash scripts/run.sh
 
 ## Lint, type-check, then run every test against a private Azurite.
-test: install
+test: install $(CHROMIUM)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -7,7 +7,7 @@ checks that the two tables list the same routes and methods.
 
 import azure.functions as func
 
-from ..api import catalog, endpoints, resources, webhooks
+from ..api import catalog, endpoints, resources, web, webhooks
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -41,3 +41,10 @@ for _name, _route, _methods, _endpoint in HTTP_FUNCTIONS:
 # Anonymous, for load balancers and uptime probes: 200 when the table and the queue answer.
 bp.function_name("health")(bp.route(route="health", methods=["GET"],
                                     auth_level=func.AuthLevel.ANONYMOUS)(endpoints.health))
+
+# Anonymous too: the System Jobs page and its two files hold no data (the page reads the API with the
+# operator's own key or sign-in).
+bp.function_name("system_jobs_page")(bp.route(route="systemjobs", methods=["GET"],
+                                              auth_level=func.AuthLevel.ANONYMOUS)(web.page))
+bp.function_name("system_jobs_asset")(bp.route(route="systemjobs/{file}", methods=["GET"],
+                                               auth_level=func.AuthLevel.ANONYMOUS)(web.asset))

@@ -28,14 +28,18 @@ def served(app):
     return response.json()
 
 
+PAGE_ROUTES = {"systemjobs", "systemjobs/{file}"}  # the System Jobs page: HTML for people, not the API
+
+
 def _registered_routes() -> set[tuple[str, str]]:
-    """Every (route, method) of an HTTP function the app registers, read from the FunctionApp itself."""
+    """Every (route, method) of an HTTP function the app registers, read from the FunctionApp itself, but
+    for the System Jobs page's."""
     import function_app  # the repo root is on the test path
 
     routes = set()
     for function in function_app.app.get_functions():
         trigger = function.get_trigger()
-        if trigger.get_binding_name() == "httpTrigger":
+        if trigger.get_binding_name() == "httpTrigger" and trigger.route not in PAGE_ROUTES:
             routes |= {(f"/{trigger.route}", str(getattr(m, "value", m)).lower()) for m in trigger.methods}
     return routes
 

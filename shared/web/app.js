@@ -1,0 +1,463 @@
+// System Jobs: watch and steer background operations through the app's own API (issue 11).
+// No build step and nothing from elsewhere. The function key, when the API asks for one, is kept in
+// sessionStorage (this tab only) and sent in the x-functions-key header: never in a URL.
+"use strict";
+
+const API = new URL("./", location.href).pathname;  // ".../api/" (the page is ".../api/systemjobs")
+const PAGE_SIZE = 50;
+const COUNT_WINDOW = 500;  // the counts at the top are of the newest 500 operations
+const LIST_REFRESH_MS = 5000;
+const DETAIL_REFRESH_MS = 2000;
+const KEY_STORE = "bgops.functionKey";
+const COLUMNS = ["backgroundoperationid", "name", "displayname", "backgroundoperationstatuscode", "createdon",
+  "starttime", "endtime", "progresspercent", "progressmessage"];
+const STATUS = {
+  0: ["Waiting For Resources", "waiting"], 10: ["Waiting", "waiting"], 20: ["In Progress", "running"],
+  21: ["Pausing", "running"], 22: ["Canceling", "running"], 30: ["Succeeded", "succeeded"],
+  31: ["Failed", "failed"], 32: ["Canceled", "canceled"],
+};
+const GUID = /^\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?$/i;
+
+const $ = (id) => document.getElementById(id);
+const state = { pages: [], page: 0, timer: null, catalog: null, detail: null, listRequests: 0 };
+
+// --- The API --------------------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+
+async function api(path, { method = "GET", body, headers = {} } = {}) {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const key = sessionStorage.getItem(KEY_STORE);
+    const response = await fetch(path.startsWith("http") ? path : API + path, {
+      method, credentials: "same-origin", cache: "no-store",
+      headers: { Accept: "application/json", ...(body ? { "Content-Type": "application/json" } : {}),
+        ...(key ? { "x-functions-key": key } : {}), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const data = text ? safeJson(text) : null;
+    if (response.status === 401 && data?.error?.code !== "Unauthenticated") {
+      sessionStorage.removeItem(KEY_STORE);
+      await askForKey(Boolean(key));  // the host's own 401: no key, or a wrong one
+      continue;
+    }
+    if (!response.ok) {
+      const error = data?.error || {};
+      throw new ApiError(response.status, error.code || String(response.status),
+        error.message || `The API answered ${response.status}.`);
+    }
+    return { status: response.status, data, headers: response.headers };
+  }
+  throw new ApiError(401, "Unauthorized", "The key was not accepted.");
+}
+
+function safeJson(text) {
+  try { return JSON.parse(text); } catch { return null; }
+}
+
+function askForKey(wrong) {
+  const dialog = $("key-dialog");
+  $("key-title").textContent = wrong ? "That key was not accepted: another one?" : "Function key";
+  $("key-input").value = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", function done() {
+      dialog.removeEventListener("close", done);
+      const key = $("key-input").value.trim();
+      if (key) sessionStorage.setItem(KEY_STORE, key);
+      $("key-input").value = "";
+      resolve();
+    });
+    if (!dialog.open) dialog.showModal();
+  });
+}
+
+function notify(message, isError = false, ...extra) {
+  const notice = $("notice");
+  notice.replaceChildren(message, ...extra);
+  notice.classList.toggle("error", isError);
+  notice.hidden = !message;
+}
+
+function failed(error) {
+  if (error.code === "Unauthenticated") {  // App Service Authentication is on, and nobody is signed in
+    const login = document.createElement("a");
+    login.href = `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(location.pathname)}`;
+    login.textContent = "Sign in";
+    notify("You are not signed in. ", false, login, " to see your operations.");
+    return;
+  }
+  notify(`${error.message} (${error.code})`, true);
+}
+
+// --- Formatting -----------------------------------------------------------------------------------
+
+const LOCAL = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
+function time(iso) {
+  const node = document.createElement("time");
+  if (!iso) { node.textContent = "—"; return node; }
+  node.dateTime = iso;
+  node.textContent = LOCAL.format(new Date(iso));
+  node.title = `${iso.replace("T", " ").replace("Z", "")} UTC`;
+  return node;
+}
+
+function statusBadge(code) {
+  const [label, kind] = STATUS[code] || [`Status ${code}`, "waiting"];
+  const badge = document.createElement("span");
+  badge.className = `status ${kind}`;
+  badge.textContent = label;
+  badge.dataset.status = code;
+  return badge;
+}
+
+function progressBar(percent) {
+  const bar = document.createElement("div");
+  bar.className = "progress";
+  bar.setAttribute("role", "progressbar");
+  bar.setAttribute("aria-valuemin", "0");
+  bar.setAttribute("aria-valuemax", "100");
+  bar.setAttribute("aria-valuenow", String(percent));
+  const fill = document.createElement("div");
+  fill.className = "bar";
+  fill.style.width = `${Math.max(0, Math.min(100, percent))}%`;
+  bar.append(fill);
+  return bar;
+}
+
+function keyValues(text) {
+  const pairs = text ? safeJson(text) : null;
+  if (!Array.isArray(pairs)) return text ? text : "—";
+  return JSON.stringify(Object.fromEntries(pairs.map((p) => [p.Key, p.Value])), null, 2);
+}
+
+function hex(code) {
+  return code == null ? "—" : `0x${(code >>> 0).toString(16).toUpperCase().padStart(8, "0")}`;
+}
+
+function cell(label, ...content) {
+  const td = document.createElement("td");
+  td.dataset.label = label;
+  td.append(...content);
+  return td;
+}
+
+function pairs(target, entries) {
+  target.replaceChildren(...entries.flatMap(([term, value]) => {
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.append(value instanceof Node ? value : String(value ?? "—"));
+    return [dt, dd];
+  }));
+}
+
+// --- The list -------------------------------------------------------------------------------------
+
+function filterText() {
+  const clauses = [];
+  const status = $("f-status").value;
+  const name = $("f-name").value.trim();
+  if (status) clauses.push(`backgroundoperationstatuscode eq ${Number(status)}`);
+  if (name) clauses.push(`name eq '${name.replaceAll("'", "''")}'`);
+  if ($("f-from").value) clauses.push(`createdon ge ${new Date($("f-from").value).toISOString()}`);
+  if ($("f-to").value) clauses.push(`createdon le ${new Date($("f-to").value).toISOString()}`);
+  return clauses.join(" and ");
+}
+
+function firstPage() {
+  const query = new URLSearchParams({ $select: COLUMNS.join(",") });
+  const filter = filterText();
+  if (filter) query.set("$filter", filter);
+  return `data/v9.2/backgroundoperations?${query}`;
+}
+
+async function showList({ keepPage = false } = {}) {
+  if (!keepPage) { state.pages = [firstPage()]; state.page = 0; }
+  const started = performance.now();
+  const asked = ++state.listRequests;  // only the answer to the latest request is shown
+  try {
+    const { data } = await api(state.pages[state.page], { headers: { Prefer: `odata.maxpagesize=${PAGE_SIZE}` } });
+    if (asked !== state.listRequests || state.detail) return;  // asked again since, or an operation is open
+    renderRows(data.value);
+    const next = data["@odata.nextLink"];
+    state.pages.length = state.page + 1;
+    if (next) state.pages.push(next);
+    $("prev").disabled = state.page === 0;
+    $("next").disabled = !next;
+    $("page-label").textContent = `Page ${state.page + 1}`;
+    // How long the rows took: from asking for them, and from opening the page (the tests print both).
+    document.body.dataset.listShownMs = String(Math.round(performance.now() - started));
+    document.body.dataset.listShownAtMs ||= String(Math.round(performance.now()));
+    notify("");
+    schedule(data.value.some((row) => row.backgroundoperationstatuscode < 30) ? LIST_REFRESH_MS : 0, refreshList);
+  } catch (error) {
+    if (asked !== state.listRequests || state.detail) return;
+    failed(error);
+    if (transient(error)) schedule(LIST_REFRESH_MS, refreshList);  // storage busy or away: try again
+  }
+  showCounts();
+}
+
+function transient(error) {
+  return !(error instanceof ApiError) || error.status === 429 || error.status >= 500;
+}
+
+function renderRows(rows) {
+  const body = $("jobs").tBodies[0];
+  body.replaceChildren(...rows.map((row) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = row.backgroundoperationid;
+    const link = document.createElement("a");
+    link.href = `#/op/${row.backgroundoperationid}`;
+    link.textContent = row.displayname || row.name;
+    const id = document.createElement("small");
+    id.textContent = row.backgroundoperationid;
+    const name = cell("Operation", link, id);
+    name.className = "name";
+    const running = [20, 21, 22].includes(row.backgroundoperationstatuscode) && row.progresspercent != null;
+    tr.append(cell("Status", statusBadge(row.backgroundoperationstatuscode)), name, cell("Created", time(row.createdon)),
+      cell("Started", time(row.starttime)), cell("Ended", time(row.endtime)),
+      cell("Progress", running ? progressBar(row.progresspercent) : "—"));
+    return tr;
+  }));
+  $("empty").hidden = rows.length > 0;
+}
+
+async function showCounts() {
+  try {
+    const query = new URLSearchParams({ $select: "backgroundoperationstatuscode", $top: String(COUNT_WINDOW) });
+    const { data } = await api(`data/v9.2/backgroundoperations?${query}`,
+      { headers: { Prefer: `odata.maxpagesize=${COUNT_WINDOW}` } });
+    const counts = {};
+    for (const row of data.value) counts[row.backgroundoperationstatuscode] = (counts[row.backgroundoperationstatuscode] || 0) + 1;
+    const items = Object.keys(STATUS).filter((code) => counts[code]).map((code) => {
+      const li = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = `status ${STATUS[code][1]}`;
+      button.dataset.status = code;
+      button.textContent = `${STATUS[code][0]} ${counts[code]}`;
+      button.setAttribute("aria-label", `Show ${STATUS[code][0]}: ${counts[code]}`);
+      button.addEventListener("click", () => { $("f-status").value = code; showList(); });
+      li.append(button);
+      return li;
+    });
+    const scope = document.createElement("li");
+    scope.className = "scope";
+    scope.textContent = data.value.length >= COUNT_WINDOW ? `of the newest ${COUNT_WINDOW}` : "in all";
+    $("counts").replaceChildren(...items, scope);
+  } catch { /* the list shows the error */ }
+}
+
+function refreshList() { if (!state.detail) showList({ keepPage: true }); }
+
+// --- One operation --------------------------------------------------------------------------------
+
+async function showDetail(id) {
+  state.detail = id;
+  try {
+    const { data } = await api(`data/v9.2/backgroundoperations(${id})?$select=${allColumns()}`);
+    if (state.detail !== id) return;
+    renderDetail(data);
+    notify("");
+    schedule(data.backgroundoperationstatuscode < 30 ? DETAIL_REFRESH_MS : 0, () => showDetail(id));
+  } catch (error) {
+    if (state.detail !== id) return;
+    $("detail-title").textContent = "Operation";
+    failed(error.status === 404 ? new ApiError(404, "NotFound", `There is no operation ${id} you can see.`) : error);
+    if (transient(error)) schedule(DETAIL_REFRESH_MS * 2, () => showDetail(id));
+  }
+}
+
+function allColumns() {
+  return [...COLUMNS, "inputparameters", "outputparameters", "retrycount", "errorcode", "errormessage", "runas",
+    "modifiedon", "ttlinseconds", "postponeuntil", "recurrencepattern", "recentruns", "callbackstate"].join(",");
+}
+
+function renderDetail(op) {
+  const status = op.backgroundoperationstatuscode;
+  $("detail-title").textContent = op.displayname || op.name;
+  $("d-status").replaceChildren(statusBadge(status));
+  $("d-id").textContent = op.backgroundoperationid;
+  const running = [20, 21, 22].includes(status);
+  $("d-progress").hidden = !running;
+  if (running) {
+    const percent = op.progresspercent ?? 0;
+    $("d-progress").querySelector(".progress").setAttribute("aria-valuenow", String(percent));
+    $("d-progress").querySelector(".bar").style.width = `${percent}%`;
+    $("d-progress-label").textContent = `${percent}%${op.progressmessage ? ` · ${op.progressmessage}` : ""}`;
+  }
+  pairs($("d-run"), [["Operation", op.name], ["Attempts", status === 0 && !op.starttime ? 0 : op.retrycount + 1],
+    ["Retry count", op.retrycount], ["Submitted as", op.runas || "—"], ["Time to live", `${op.ttlinseconds} s`],
+    ...(op.recurrencepattern ? [["Recurs", op.recurrencepattern]] : [])]);
+  $("d-timeline").replaceChildren(...timeline(op));
+  $("d-inputs").textContent = keyValues(op.inputparameters);
+  $("d-outputs").textContent = keyValues(op.outputparameters);
+  $("d-error-block").hidden = op.errorcode == null && !op.errormessage;
+  pairs($("d-error"), [["Code", hex(op.errorcode)], ["Message", op.errormessage]]);
+  renderRuns(op.recentruns);
+  $("d-raw").textContent = JSON.stringify(op, null, 2);
+  renderActions(op);
+}
+
+function timeline(op) {
+  const callback = { unsent: "will be sent when it ends", pending: "owed, not sent yet", sending: "being sent",
+    delivered: "delivered", failed: "not delivered (every attempt failed)" }[op.callbackstate];
+  const events = [["Created", op.createdon], ["Postponed until", op.postponeuntil], ["Started", op.starttime],
+    ["Ended", op.endtime]].filter(([, when]) => when);
+  const items = events.map(([what, when]) => {
+    const li = document.createElement("li");
+    li.append(`${what} `, time(when));
+    return li;
+  });
+  const li = document.createElement("li");
+  li.textContent = `Callback: ${callback || "none asked for"}`;
+  li.dataset.callback = op.callbackstate || "none";
+  return [...items, li];
+}
+
+function renderRuns(text) {
+  const runs = text ? safeJson(text) || [] : [];
+  $("d-runs-block").hidden = runs.length === 0;
+  $("d-runs").replaceChildren(...runs.map((run) => {
+    const li = document.createElement("li");
+    li.append(`${run.outcome}: `, time(run.startedon), " → ", time(run.completedon));
+    return li;
+  }));
+}
+
+// --- Actions: only those the state table allows, each confirmed -----------------------------------
+
+const ACTIONS = {
+  cancel: { label: "Cancel", when: [0, 10, 20, 21], danger: true, restricted: true,
+    ask: "Cancel this operation? A running one stops at its next check; a waiting one ends now." },
+  pause: { label: "Pause", when: [20], restricted: true, ask: "Pause this operation? It stops at its next check and waits until you resume it." },
+  resume: { label: "Resume", when: [10], restricted: true, ask: "Resume this operation now?" },
+  postpone: { label: "Postpone", when: [0], ask: "Postpone this operation until:" },
+  again: { label: "Run again", when: [30, 31, 32], ask: "Submit a new operation with the same inputs?" },
+};
+
+async function renderActions(op) {
+  const catalog = await operations();
+  const definition = catalog.find((d) => d.name.toLowerCase() === op.name.toLowerCase());
+  const buttons = Object.entries(ACTIONS).filter(([name, action]) => action.when.includes(op.backgroundoperationstatuscode)
+    && !(action.restricted && (!definition || definition.systemJob)) && !(name === "again" && !definition))
+    .map(([name, action]) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = action.label;
+      button.dataset.action = name;
+      if (action.danger) button.className = "danger";
+      button.addEventListener("click", () => act(name, op));
+      return button;
+    });
+  $("d-actions").replaceChildren(...buttons);
+}
+
+async function operations() {
+  if (!state.catalog) {
+    try { state.catalog = (await api("operations")).data.value; } catch { return []; }
+  }
+  return state.catalog;
+}
+
+async function act(name, op) {
+  const action = ACTIONS[name];
+  const answer = await confirmWith(`${action.label}: ${op.displayname || op.name}`, action.ask, action.label,
+    name === "postpone");
+  if (!answer) return;
+  const id = op.backgroundoperationid;
+  const row = `data/v9.2/backgroundoperations(${id})`;
+  try {
+    if (name === "cancel") await api(`backgroundoperation/${id}`, { method: "DELETE" });
+    if (name === "pause") await api(row, { method: "PATCH", body: { backgroundoperationstatecode: 1 } });
+    if (name === "resume") await api(row, { method: "PATCH", body: { backgroundoperationstatecode: 0 } });
+    if (name === "postpone") await api(row, { method: "PATCH", body: { postponeuntil: answer.toISOString() } });
+    if (name === "again") {
+      const inputs = JSON.parse(keyValues(op.inputparameters) || "{}");
+      const { data } = await api(`data/v9.2/${encodeURIComponent(op.name)}`, { method: "POST", body: inputs,
+        headers: { Prefer: "respond-async" } });
+      location.hash = `#/op/${data.backgroundOperationId}`;
+      return;
+    }
+    notify(`${action.label}: done.`);
+    showDetail(id);
+  } catch (error) { failed(error); }
+}
+
+function confirmWith(title, text, yes, askTime) {
+  const dialog = $("confirm-dialog");
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-yes").textContent = yes;
+  $("confirm-when").hidden = !askTime;
+  if (askTime) {
+    const soon = new Date(Date.now() + 3600_000);
+    soon.setSeconds(0, 0);
+    $("confirm-time").value = new Date(soon.getTime() - soon.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+  }
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", function done() {
+      dialog.removeEventListener("close", done);
+      if (dialog.returnValue !== "ok") return resolve(null);
+      resolve(askTime ? new Date($("confirm-time").value) : true);
+    });
+    dialog.showModal();
+    $("confirm-no").focus();
+  });
+}
+
+// --- Refreshing: while something runs, and only while the tab is visible --------------------------
+
+function schedule(ms, callback) {
+  clearTimeout(state.timer);
+  state.timer = null;
+  state.refresh = ms ? callback : null;
+  state.refreshMs = ms;
+  if (ms && !document.hidden) state.timer = setTimeout(callback, ms);
+}
+
+document.addEventListener("visibilitychange", () => {
+  clearTimeout(state.timer);
+  if (!document.hidden && state.refresh) state.timer = setTimeout(state.refresh, 0);
+});
+
+// --- Navigation -----------------------------------------------------------------------------------
+
+function route() {
+  clearTimeout(state.timer);
+  const match = location.hash.match(/^#\/op\/(.+)$/);
+  $("list-view").hidden = Boolean(match);
+  $("detail-view").hidden = !match;
+  if (match) {
+    state.listRequests += 1;  // a list still on its way must not take the refresh over
+    $("d-actions").replaceChildren();
+    showDetail(decodeURIComponent(match[1]));
+  } else {
+    state.detail = null;
+    showList({ keepPage: state.pages.length > 0 });
+  }
+}
+
+function start() {
+  $("filters").addEventListener("submit", (event) => { event.preventDefault(); showList(); });
+  $("filters").addEventListener("reset", () => setTimeout(showList, 0));
+  $("prev").addEventListener("click", () => { state.page -= 1; showList({ keepPage: true }); });
+  $("next").addEventListener("click", () => { state.page += 1; showList({ keepPage: true }); });
+  $("goto").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const match = $("goto-id").value.trim().match(GUID);
+    if (!match) { notify("That is not an operation id: a GUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301.", true); return; }
+    location.hash = `#/op/${match[1].toLowerCase()}`;
+  });
+  window.addEventListener("hashchange", route);
+  operations().then((catalog) => {
+    $("operation-names").replaceChildren(...catalog.map((d) => Object.assign(document.createElement("option"), { value: d.name })));
+  });
+  route();
+}
+
+start();
