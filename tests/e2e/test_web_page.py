@@ -290,6 +290,7 @@ def test_behind_function_keys_the_key_is_asked_once_and_kept_out_of_the_address_
     page.reload()  # the same tab: not asked again
     page.wait_for_selector("#jobs tbody tr")
     assert not page.is_visible("#key-dialog")
+    assert keyed_app.key not in keyed_app.log()  # nor in the host's log of the requests
 
 
 def test_behind_app_service_authentication_each_operator_sees_what_the_api_lets_them(auth_app, open_page):
