@@ -34,10 +34,12 @@ COLUMN_TYPES: dict[str, str] = {
     "recurrencepattern": "Edm.String",
     "recentruns": "Edm.String",
     "callbackstate": "Edm.String",
+    "attemptstarts": "Edm.String",
 }
 KEY = "backgroundoperationid"
 # Not in Dataverse's table; returned only when $select names them.
-EXTRA_COLUMNS = ("progresspercent", "progressmessage", "recurrencepattern", "recentruns", "callbackstate")
+EXTRA_COLUMNS = ("progresspercent", "progressmessage", "recurrencepattern", "recentruns", "callbackstate",
+                 "attemptstarts")
 COLUMNS = tuple(c for c in COLUMN_TYPES if c not in EXTRA_COLUMNS)
 SELECTABLE = COLUMNS + EXTRA_COLUMNS
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
@@ -74,6 +76,7 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
         "recentruns": op.recentruns or None,  # a recurring job's last runs, JSON
         # Where its callback stands (unsent, pending, sending, delivered, failed), never the URL; None without one.
         "callbackstate": op.callbackstate.value or ("unsent" if op.callbackurl else None),
+        "attemptstarts": op.attemptstarts or None,  # when each attempt of this run started, JSON
     }
     etag = {"@odata.etag": op.version_tag}
     damaged = {"@bgops.damaged": op.damaged} if op.damaged else {}  # an instance annotation OData clients skip

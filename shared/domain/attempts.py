@@ -9,6 +9,7 @@ the plan. Pure: no storage, no clock but the ``now`` it is given.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -108,10 +109,16 @@ def _young_and_unstarted(row: Operation, now: datetime, window: timedelta) -> bo
             and not row.concurrencykey and now - row.createdon < window)
 
 
+MAX_STARTS_KEPT = 10
+
+
 def start_attempt(row: Operation, message_id: str, attempt: int, now: datetime) -> Operation:
-    """The row as attempt ``attempt`` starts: Locked, owned by this message, the last error cleared."""
+    """The row as attempt ``attempt`` starts: Locked, owned by this message, the last error cleared, and
+    the start kept with the others of this run (``attemptstarts``, the last MAX_STARTS_KEPT)."""
+    starts = [*(json.loads(row.attemptstarts) if row.attemptstarts else []), now.isoformat().replace("+00:00", "Z")]
     return row.apply(Event.START, now, messageid=message_id, retrycount=attempt - 1,
-                     starttime=row.starttime or now, errorcode=None, errormessage=None)
+                     starttime=row.starttime or now, errorcode=None, errormessage=None,
+                     attemptstarts=json.dumps(starts[-MAX_STARTS_KEPT:], separators=(",", ":")))
 
 
 def superseded(row: Operation, message_id: str, attempt: int) -> bool:

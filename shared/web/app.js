@@ -207,6 +207,7 @@ function transient(error) {
 
 function renderRows(rows) {
   const body = $("jobs").tBodies[0];
+  const focused = document.activeElement?.closest?.("#jobs tr")?.dataset.id;  // kept across a refresh
   body.replaceChildren(...rows.map((row) => {
     const tr = document.createElement("tr");
     tr.dataset.id = row.backgroundoperationid;
@@ -224,6 +225,7 @@ function renderRows(rows) {
     return tr;
   }));
   $("empty").hidden = rows.length > 0;
+  if (focused) body.querySelector(`tr[data-id="${focused}"] a`)?.focus();
 }
 
 async function showCounts() {
@@ -274,7 +276,8 @@ async function showDetail(id) {
 
 function allColumns() {
   return [...COLUMNS, "inputparameters", "outputparameters", "retrycount", "errorcode", "errormessage", "runas",
-    "modifiedon", "ttlinseconds", "postponeuntil", "recurrencepattern", "recentruns", "callbackstate"].join(",");
+    "modifiedon", "ttlinseconds", "postponeuntil", "recurrencepattern", "recentruns", "callbackstate",
+    "attemptstarts"].join(",");
 }
 
 function renderDetail(op) {
@@ -306,7 +309,10 @@ function renderDetail(op) {
 function timeline(op) {
   const callback = { unsent: "will be sent when it ends", pending: "owed, not sent yet", sending: "being sent",
     delivered: "delivered", failed: "not delivered (every attempt failed)" }[op.callbackstate];
-  const events = [["Created", op.createdon], ["Postponed until", op.postponeuntil], ["Started", op.starttime],
+  const starts = op.attemptstarts ? safeJson(op.attemptstarts) || [] : [];
+  const started = starts.length > 1 ? starts.map((when, i) => [`Attempt ${i + 1} started`, when])
+    : [["Started", op.starttime]];
+  const events = [["Created", op.createdon], ["Postponed until", op.postponeuntil], ...started,
     ["Ended", op.endtime]].filter(([, when]) => when);
   const items = events.map(([what, when]) => {
     const li = document.createElement("li");
@@ -343,18 +349,21 @@ const ACTIONS = {
 async function renderActions(op) {
   const catalog = await operations();
   const definition = catalog.find((d) => d.name.toLowerCase() === op.name.toLowerCase());
-  const buttons = Object.entries(ACTIONS).filter(([name, action]) => action.when.includes(op.backgroundoperationstatuscode)
-    && !(action.restricted && (!definition || definition.systemJob)) && !(name === "again" && !definition))
-    .map(([name, action]) => {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = action.label;
-      button.dataset.action = name;
-      if (action.danger) button.className = "danger";
-      button.addEventListener("click", () => act(name, op));
-      return button;
-    });
-  $("d-actions").replaceChildren(...buttons);
+  const allowed = Object.entries(ACTIONS).filter(([name, action]) => action.when.includes(op.backgroundoperationstatuscode)
+    && !(action.restricted && (!definition || definition.systemJob)) && !(name === "again" && !definition));
+  const names = `${op.backgroundoperationid}:${allowed.map(([name]) => name).join(",")}`;
+  state.shownOp = op;  // what the buttons act on: the row as last read
+  if ($("d-actions").dataset.names === names) return;  // unchanged: a refresh keeps the buttons (and focus)
+  $("d-actions").dataset.names = names;
+  $("d-actions").replaceChildren(...allowed.map(([name, action]) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = action.label;
+    button.dataset.action = name;
+    if (action.danger) button.className = "danger";
+    button.addEventListener("click", () => act(name, state.shownOp));
+    return button;
+  }));
 }
 
 async function operations() {
@@ -435,6 +444,7 @@ function route() {
   if (match) {
     state.listRequests += 1;  // a list still on its way must not take the refresh over
     $("d-actions").replaceChildren();
+    delete $("d-actions").dataset.names;
     showDetail(decodeURIComponent(match[1]));
   } else {
     state.detail = null;

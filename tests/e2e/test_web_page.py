@@ -305,3 +305,29 @@ def test_behind_app_service_authentication_each_operator_sees_what_the_api_lets_
     nobody = open_page(auth_app)
     nobody.wait_for_selector("#notice:not([hidden])")
     assert "Sign in" in nobody.inner_text("#notice")
+
+
+def test_the_timeline_shows_when_each_attempt_started(app, open_page):
+    op_id = _submit(app, "sample_Fail", {"FailTimes": 2})  # fails twice, then succeeds
+    app.wait_for_status(op_id, 30)
+    page = open_page(app)
+    _detail(page, op_id)
+    timeline = page.inner_text("#d-timeline")
+    assert all(f"Attempt {n} started" in timeline for n in (1, 2, 3)) and "Attempt 4" not in timeline
+    assert page.inner_text("#d-run").split("Attempts\n")[1].startswith("3")
+
+
+def test_refreshing_keeps_the_keyboard_focus_where_it_was(app, open_page):
+    op_id = _submit(app, "sample_Sleep", {"Seconds": 30})
+    app.wait_for_status(op_id, 20)
+    page = open_page(app)
+    _detail(page, op_id)
+    page.focus("#d-actions button[data-action=pause]")
+    page.wait_for_timeout(4500)  # two refreshes of a running operation
+    assert page.evaluate("document.activeElement.dataset.action") == "pause"
+    page.click("a.back")
+    page.wait_for_selector(f"#jobs tr[data-id='{op_id}'] a")
+    page.focus(f"#jobs tr[data-id='{op_id}'] a")
+    page.wait_for_timeout(5500)  # a refresh of the list
+    assert page.evaluate("document.activeElement.closest('tr')?.dataset.id") == op_id
+    app.http.delete(app.url(f"backgroundoperation/{op_id}"), timeout=30)

@@ -182,3 +182,17 @@ def test_a_late_attempt_is_fenced_off_once_the_row_moved_on(make_op, status, mes
                                                              moved_on):
     row = make_op(status=status, messageid=messageid, retrycount=retrycount)
     assert superseded(row, "m1", attempt) is moved_on
+
+
+def test_each_attempts_start_is_kept_for_the_timeline_and_a_new_run_starts_afresh(make_op):
+    import json
+
+    from shared.domain.recurrence import end_run
+
+    row = start_attempt(make_op(), "m1", 1, NOW)
+    row = end_attempt(row, failed(7, "boom"), 1, POLICY, NOW + timedelta(seconds=1)).row
+    row = start_attempt(row, "m1", 2, NOW + timedelta(seconds=31))
+    assert json.loads(row.attemptstarts) == ["2030-01-02T03:04:05Z", "2030-01-02T03:04:36Z"]
+    assert row.starttime == NOW  # the run's first start
+    recurring = row.with_changes(recurrencepattern="FREQ=DAILY", recurrencestarttime=NOW)
+    assert end_run(recurring, Event.SUCCEED, NOW + timedelta(minutes=1)).attemptstarts == ""
