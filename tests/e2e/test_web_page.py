@@ -70,6 +70,15 @@ def _detail(page, op_id: str) -> None:
     page.wait_for_selector(f"#d-id:text('{op_id}')")
 
 
+def _running_detail(app, open_page, seconds: float = 60, **headers):
+    """A sample_Sleep once it runs, and a tab open on it: (its id, the page)."""
+    op_id = _submit(app, "sample_Sleep", {"Seconds": seconds}, **headers)
+    app.wait_for_status(op_id, 20)
+    page = open_page(app)
+    _detail(page, op_id)
+    return op_id, page
+
+
 def _confirm(page, yes: str) -> None:
     page.wait_for_selector("#confirm-dialog[open]")
     page.click(f"#confirm-yes:text('{yes}')")
@@ -188,10 +197,7 @@ def test_at_phone_width_rows_become_cards_and_nothing_scrolls_sideways(app, open
 
 def test_a_running_operation_shows_its_progress_timeline_and_the_actions_it_allows(app, callbacks, open_page):
     url = callbacks.new_url()
-    op_id = _submit(app, "sample_Sleep", {"Seconds": 30}, Prefer=f'respond-async, odata.callback; url="{url}"')
-    app.wait_for_status(op_id, 20)
-    page = open_page(app)
-    _detail(page, op_id)
+    op_id, page = _running_detail(app, open_page, 30, Prefer=f'respond-async, odata.callback; url="{url}"')
     page.wait_for_function("Number(document.querySelector('#d-progress .progress').getAttribute('aria-valuenow')) > 0")
     assert page.is_visible("#d-progress") and "s left" in page.inner_text("#d-progress-label")
     assert page.locator("#d-actions button").all_inner_texts() == ["Cancel", "Pause"]
@@ -223,10 +229,7 @@ def test_a_failed_operation_shows_its_error_and_runs_again_with_the_same_inputs(
 
 
 def test_cancel_pause_and_resume_each_ask_first_and_do_what_the_api_does(app, open_page):
-    op_id = _submit(app, "sample_Sleep", {"Seconds": 60})
-    app.wait_for_status(op_id, 20)
-    page = open_page(app)
-    _detail(page, op_id)
+    op_id, page = _running_detail(app, open_page)
     page.click("#d-actions button[data-action=pause]")
     page.click("#confirm-no")  # Back: nothing happens
     assert app.row(op_id)["backgroundoperationstatuscode"] == 20
@@ -318,10 +321,7 @@ def test_the_timeline_shows_when_each_attempt_started(app, open_page):
 
 
 def test_refreshing_keeps_the_keyboard_focus_where_it_was(app, open_page):
-    op_id = _submit(app, "sample_Sleep", {"Seconds": 30})
-    app.wait_for_status(op_id, 20)
-    page = open_page(app)
-    _detail(page, op_id)
+    op_id, page = _running_detail(app, open_page, 30)
     page.focus("#d-actions button[data-action=pause]")
     page.wait_for_timeout(4500)  # two refreshes of a running operation
     assert page.evaluate("document.activeElement.dataset.action") == "pause"
