@@ -39,18 +39,13 @@ def ahead_of(svc: Services, op: Operation) -> Operation | None:
     Stale tickets met at the head of the line are taken out; ``op``'s own ticket, if it is not in the
     line (its join failed, or someone took it for stale), is put back where it was taken.
     """
-    key = op.concurrencykey
-    for _ in range(MAX_LOOKS):
-        tickets = svc.lines.first(key, TICKETS_READ)
-        for ticket in tickets:
-            if ticket == op.lineticket:
-                return None
-            holder = _holder(svc, ticket)
-            if holder is not None:
-                return holder
-            svc.lines.leave(key, ticket)
-        if len(tickets) < TICKETS_READ:  # the whole line was read, and its ticket was not in it
-            svc.lines.join(key, [op.lineticket])
+    for _ in range(2):
+        ticket, holder = _first(svc, op.concurrencykey, mine=op.lineticket)
+        if ticket == op.lineticket:
+            return None
+        if holder is not None:
+            return holder
+        svc.lines.join(op.concurrencykey, [op.lineticket])
     return op  # a line that kept changing: wait, and look again later
 
 
@@ -60,7 +55,7 @@ def give_up(svc: Services, key: str, ticket: str) -> None:
     looks again on its own within BGOPS_LINE_RECHECK_SECONDS."""
     try:
         svc.lines.leave(key, ticket)
-        first = _first(svc, key)
+        _, first = _first(svc, key)
         if first is not None and first.status is Status.WAITING_FOR_RESOURCES and not first.messageid:
             svc.queue.enqueue(first.id, wake=True)
             log.info("Operation %s: its turn came (woken).", first.id)
@@ -77,18 +72,21 @@ def wait(svc: Services, op: Operation, ahead: Operation, *, woken: bool) -> None
     log.info("Operation %s waits for %s (%s).", op.id, ahead.id, ahead.status.name)
 
 
-def _first(svc: Services, key: str) -> Operation | None:
-    """The operation whose turn it is in line ``key`` (stale tickets at its head taken out)."""
+def _first(svc: Services, key: str, mine: str = "") -> tuple[str | None, Operation | None]:
+    """The first ticket of line ``key`` that still holds its place, and its holder's row (``mine`` counts as
+    held, unread: no row). Stale tickets met on the way are taken out. (None, None): none found."""
     for _ in range(MAX_LOOKS):
         tickets = svc.lines.first(key, TICKETS_READ)
         for ticket in tickets:
+            if ticket == mine:
+                return ticket, None
             holder = _holder(svc, ticket)
             if holder is not None:
-                return holder
+                return ticket, holder
             svc.lines.leave(key, ticket)
         if len(tickets) < TICKETS_READ:
-            return None
-    return None
+            break
+    return None, None
 
 
 def _holder(svc: Services, ticket: str) -> Operation | None:

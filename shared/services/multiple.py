@@ -18,7 +18,7 @@ from ..domain.errors import BackgroundOperationError, StorageUnavailable
 from ..domain.operation import Operation
 from ..storage.clients import POOL_SIZE
 from .container import Services
-from .submission import NewRow, Submission, prepare, withdraw, withdraw_later
+from .submission import NewRow, Submission, prepare, send, withdraw, withdraw_later
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +140,7 @@ def _sent(svc: Services, inserted: list[tuple[int, NewRow]], faults: dict[int, B
 
 def _send_one(svc: Services, new: NewRow) -> StorageUnavailable | None:
     try:
-        svc.queue.enqueue(new.row.id, delay_seconds=new.delay_seconds, row=new.row)
+        send(svc, new.row, new.delay_seconds)
     except StorageUnavailable as e:
-        withdraw(svc, new.row)
         return e
     return None

@@ -83,7 +83,7 @@ def submit(svc: Services, sub: Submission) -> Operation:
     except StorageUnavailable:
         withdraw(svc, op)
         raise
-    return _send(svc, op, new.delay_seconds)
+    return send(svc, op, new.delay_seconds)
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def _recurring(op: Operation, sub: Submission, now: datetime) -> tuple[Operation
     return (_postponed(op, first, now) if first > now else op), first
 
 
-def _send(svc: Services, op: Operation, delay: float) -> Operation:
+def send(svc: Services, op: Operation, delay: float) -> Operation:
     """Queue the inserted row's first message; withdraw the row if that fails."""
     try:
         svc.queue.enqueue(op.id, delay_seconds=delay, row=op)
