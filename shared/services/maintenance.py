@@ -56,7 +56,8 @@ def next_purge(schedule: str, after: datetime) -> datetime | None:
         return None
 
 
-def _record(svc: Services, change: Callable[[Operation, datetime], Operation], what: str) -> Operation | None:
+def _record(svc: Services, change: Callable[[Operation, datetime], Operation | None], what: str
+            ) -> Operation | None:
     now = svc.clock()
     try:
         return update_row(svc, _job(svc, now), lambda row: change(row, now))
@@ -66,19 +67,20 @@ def _record(svc: Services, change: Callable[[Operation, datetime], Operation], w
 
 
 def _job(svc: Services, now: datetime) -> Operation:
-    """The purge's row; made (Suspended/Waiting) on the first run."""
+    """The purge's row; made on the first run, already running it (never seen waiting with no next run)."""
     try:
         return svc.store.get(PURGE_JOB_ID)
     except OperationNotFound:
         definition = svc.registry.get(PURGE)
-        return svc.store.create(Operation(
-            id=PURGE_JOB_ID, name=definition.name, displayname=definition.display_name, status=Status.WAITING,
-            inputs={}, createdon=now, modifiedon=now, ttlinseconds=NEVER_EXPIRES_SECONDS))
+        return svc.store.create(start_attempt(Operation(
+            id=PURGE_JOB_ID, name=definition.name, displayname=definition.display_name,
+            status=Status.WAITING_FOR_RESOURCES, inputs={}, createdon=now, modifiedon=now,
+            ttlinseconds=NEVER_EXPIRES_SECONDS), "", 1, now))
 
 
-def _started(row: Operation, now: datetime) -> Operation:
-    if row.status is Status.IN_PROGRESS:  # the last run never recorded its end (its instance stopped)
-        return row.with_changes(starttime=now, modifiedon=now)
+def _started(row: Operation, now: datetime) -> Operation | None:
+    if row.status is Status.IN_PROGRESS:  # just made, or the last run never recorded its end (its instance stopped)
+        return None if row.starttime == now else row.with_changes(starttime=now, modifiedon=now)
     ready = row.apply(Event.RESUME, now) if row.status is Status.WAITING else row
     return start_attempt(ready, "", 1, now)
 

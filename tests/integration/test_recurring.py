@@ -129,3 +129,17 @@ def test_the_purge_is_one_recurring_system_job_showing_its_runs_and_what_it_dele
             change(svc, PURGE_JOB_ID, Change(event), EVERYONE)
     with pytest.raises(UnknownOperation):
         submit(svc, Submission(name=PURGE, inputs={}, base_url=BASE_URL))
+
+
+def test_the_purge_job_is_made_already_running_its_first_run(svc, monkeypatch):
+    """Nobody ever sees it Suspended/Waiting with no next run: it is inserted In Progress, and waits only
+    once its run is recorded (CI caught a reader between the two writes it used to take)."""
+    import shared.services.maintenance as maintenance
+
+    inserted, seen, create = [], [], svc.store.create
+    monkeypatch.setattr(svc.store, "create", lambda op: inserted.append(op.status) or create(op))
+    monkeypatch.setattr(maintenance, "purge_expired", lambda s: seen.append(s.store.get(PURGE_JOB_ID)) or 0)
+    purge_as_system_job(svc)
+    assert inserted == [Status.IN_PROGRESS] and seen[0].status is Status.IN_PROGRESS
+    after = svc.store.get(PURGE_JOB_ID)
+    assert after.status is Status.WAITING and after.postponeuntil is not None and after.outputs == {"Deleted": 0}
