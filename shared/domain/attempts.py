@@ -21,6 +21,7 @@ from .error_codes import UNEXPECTED
 from .operation import Operation
 from .recurrence import end_run
 from .states import Event, Status
+from .times import stamp
 
 MAX_ERROR_MESSAGE_CHARS = 2000
 
@@ -115,7 +116,7 @@ MAX_STARTS_KEPT = 10
 def start_attempt(row: Operation, message_id: str, attempt: int, now: datetime) -> Operation:
     """The row as attempt ``attempt`` starts: Locked, owned by this message, the last error cleared, and
     the start kept with the others of this run (``attemptstarts``, the last MAX_STARTS_KEPT)."""
-    starts = [*(json.loads(row.attemptstarts) if row.attemptstarts else []), now.isoformat().replace("+00:00", "Z")]
+    starts = [*(json.loads(row.attemptstarts) if row.attemptstarts else []), stamp(now)]
     return row.apply(Event.START, now, messageid=message_id, retrycount=attempt - 1,
                      starttime=row.starttime or now, errorcode=None, errormessage=None,
                      attemptstarts=json.dumps(starts[-MAX_STARTS_KEPT:], separators=(",", ":")))

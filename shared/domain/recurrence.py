@@ -24,6 +24,7 @@ from dateutil.rrule import rrule, rruleset, rrulestr
 from .errors import InvalidRequest
 from .operation import Operation
 from .states import Event, Status, transition
+from .times import stamp
 
 PARTS = ("FREQ", "INTERVAL", "BYDAY", "BYHOUR", "COUNT", "UNTIL")
 FREQUENCIES = ("MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY")
@@ -124,10 +125,6 @@ def end_run(row: Operation, event: Event, now: datetime, **changes: Any) -> Oper
 def with_run(history: str, ending: Status, started: datetime | None, ended: datetime, errorcode: int | None) -> str:
     """The run history with this run added (the last RUN_HISTORY kept)."""
     runs = json.loads(history) if history else []
-    runs.append({"outcome": ending.label, "startedon": _iso(started), "completedon": _iso(ended),
+    runs.append({"outcome": ending.label, "startedon": started and stamp(started), "completedon": stamp(ended),
                  "errorcode": errorcode})
     return json.dumps(runs[-RUN_HISTORY:], separators=(",", ":"))
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")

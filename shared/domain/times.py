@@ -1,4 +1,5 @@
-"""Times callers send: ISO 8601, turned into timezone-aware UTC within what Table Storage can hold."""
+"""Times: those callers send (ISO 8601, turned into timezone-aware UTC within what Table Storage can hold),
+and the one form the run and attempt histories keep."""
 
 from __future__ import annotations
 
@@ -25,3 +26,8 @@ def parse_time(value: Any, what: str) -> datetime:
     if not EARLIEST <= moment <= LATEST:
         raise InvalidRequest(f"{what} must be between the years 1601 and 9999.")
     return moment
+
+
+def stamp(moment: datetime) -> str:
+    """``moment`` as the run and attempt histories keep it: ISO 8601 in UTC with a Z, to the microsecond."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

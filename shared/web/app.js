@@ -127,10 +127,15 @@ function progressBar(percent) {
   return bar;
 }
 
-function keyValues(text) {
+function parameters(text) {
+  // Dataverse's Key/Value pairs as an object; null when the text is not such pairs.
   const pairs = text ? safeJson(text) : null;
-  if (!Array.isArray(pairs)) return text ? text : "—";
-  return JSON.stringify(Object.fromEntries(pairs.map((p) => [p.Key, p.Value])), null, 2);
+  return Array.isArray(pairs) ? Object.fromEntries(pairs.map((p) => [p.Key, p.Value])) : null;
+}
+
+function keyValues(text) {
+  const values = parameters(text);
+  return values ? JSON.stringify(values, null, 2) : text || "—";
 }
 
 function hex(code) {
@@ -386,7 +391,7 @@ async function act(name, op) {
     if (name === "resume") await api(row, { method: "PATCH", body: { backgroundoperationstatecode: 0 } });
     if (name === "postpone") await api(row, { method: "PATCH", body: { postponeuntil: answer.toISOString() } });
     if (name === "again") {
-      const inputs = JSON.parse(keyValues(op.inputparameters) || "{}");
+      const inputs = parameters(op.inputparameters) || {};
       const { data } = await api(`data/v9.2/${encodeURIComponent(op.name)}`, { method: "POST", body: inputs,
         headers: { Prefer: "respond-async" } });
       location.hash = `#/op/${data.backgroundOperationId}`;
