@@ -8,6 +8,7 @@ With a function key configured, a route whose authLevel is not anonymous
 answers 401 (no body) unless the request carries that key in the
 ``x-functions-key`` header or the ``code`` query parameter, as the Functions
 host's key check does; without one, nothing is checked, as with Core Tools.
+The admin endpoint then needs the same key, standing in for the master key.
 """
 
 from __future__ import annotations
@@ -131,8 +132,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         route, route_params = match
         if not _valid_host(self.headers.get("Host")):
             return self._send(400, {}, b"")  # Kestrel: "Bad Request: Invalid Host header"
-        headers = self._headers()
-        params = {k: v for k, v in reversed(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))}
+        headers, params = self._headers(), self._query()
         if not self.server.authorized(route.target.trigger.auth_level, headers, params):
             return self._send(401, {}, b"")
         request = func.HttpRequest(
@@ -149,6 +149,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         except Exception:
             return self._send(500, {}, b"")
         return self._send_result(result)
+
+    def _query(self) -> dict[str, str]:
+        # The first of a repeated parameter wins, as the host's Query.First() does.
+        return dict(reversed(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)))
 
     def _headers(self) -> dict[str, str]:
         # Repeated headers are joined with ", ", as ASP.NET Core presents them.
@@ -182,6 +186,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         # function is started in the background and the answer is 202.
         if self.command != "POST" or "/" in name.strip("/"):
             return self._send(404, {}, b"")
+        # [Authorize(Policy = AdminAuthLevel)] runs before the body is parsed or the name looked
+        # up: without the key nothing runs and even an unknown function is 401.
+        if not self.server.authorized("admin", self._headers(), self._query()):
+            return self._send(401, {}, b"")
         try:
             invocation = json.loads(body or b"null")
         except ValueError:
