@@ -13,7 +13,7 @@ from ..domain.states import Status
 from ..services import control, multiple, submission
 from ..services.container import Services, get_services
 from ..services.locations import status_location
-from . import messages, urls, views
+from . import messages, odata, urls, views
 from .errors import json_response
 from .handling import api, caller_of, in_http_pool, json_body, operation_id_of
 from .prefer import parse_prefer
@@ -88,6 +88,7 @@ def execute_multiple(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
 def status_monitor(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET backgroundoperation/{id}: 202 while it runs (clients keep polling), 200 when done
     (500 for Failed or Canceled when the caller opted in). DELETE: ask for cancellation."""
+    odata.check_options(req.params, ())
     operation_id, caller = operation_id_of(req), caller_of(svc, req)
     if req.method.upper() == "DELETE":
         op = control.cancel(svc, operation_id, caller, if_match=req.headers.get("If-Match"))

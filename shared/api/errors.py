@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 # Most specific first: the first class an error is an instance of decides.
 STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (e.PayloadTooLarge, 413, "PayloadTooLarge"),
+    (e.UnsupportedMediaType, 415, "UnsupportedMediaType"),
     (e.InvalidRequest, 400, "InvalidRequest"),
     (e.Unauthenticated, 401, "Unauthenticated"),
     (e.Forbidden, 403, "Forbidden"),

@@ -1,27 +1,36 @@
-"""What every endpoint shares: services given and errors mapped (``api``), the JSON body, the id in the path."""
+"""What every endpoint shares: services given, the request URL checked and errors mapped (``api``), the JSON
+body, the id in the path."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import math
+import re
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
+from urllib.parse import parse_qsl, unquote
 
 import azure.functions as func
 
 from ..domain.callers import Caller, caller_from
-from ..domain.errors import Forbidden, InvalidRequest, PayloadTooLarge
+from ..domain.control_characters import CONTROL_CHARACTERS, has_control_character
+from ..domain.errors import Forbidden, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from ..domain.ids import parse_operation_id
 from ..services.container import Services, get_services
 from .errors import response_for
+from .urls import FAIL_ON_FAILURE
 
 # Inputs may take 1 MiB as JSON in UTF-8; a client that escapes what is not ASCII (\u00fc, six bytes for
 # two) sends up to six times that.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_JSON_DEPTH = 32  # objects and arrays inside one another; real requests use a handful
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # Table Storage's Int64; also what .NET clients parse
+UTF8 = ("utf-8", "utf8")
+BYTE_ORDER_MARKS = ((b"\xef\xbb\xbf", "UTF-8"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe\x00\x00", "UTF-32"),
+                    (b"\xfe\xff", "UTF-16"), (b"\xff\xfe", "UTF-16"))
 
 
 Endpoint = Callable[[Services, func.HttpRequest], func.HttpResponse]
@@ -54,6 +63,7 @@ def api(overrides: dict[type[Exception], int] | None = None) -> Callable[[Endpoi
     def decorate(endpoint: Endpoint) -> Function:
         def serve(req: func.HttpRequest) -> func.HttpResponse:
             try:
+                check_request_url(req)
                 return endpoint(get_services(), req)
             except Exception as exc:  # mapped in one place, api/errors.py
                 return response_for(exc, overrides)
@@ -64,15 +74,37 @@ def api(overrides: dict[type[Exception], int] | None = None) -> Callable[[Endpoi
     return decorate
 
 
+def check_request_url(req: func.HttpRequest) -> None:
+    """Refuse a path or query string holding a control character, raw or percent-encoded, and a query option
+    the app reads given more than once (which one counts would be a guess). Never echoes a value: the query
+    may hold the caller's key."""
+    path, _, query = req.url.partition("?")
+    if has_control_character(unquote(path)) or any(has_control_character(v) for v in req.route_params.values()):
+        raise InvalidRequest(f"The request path must not hold {CONTROL_CHARACTERS}; remove them.")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    for name, value in [*pairs, *req.params.items()]:
+        if has_control_character(name) or has_control_character(value):
+            which = "A query option's name" if has_control_character(name) else f"The query option {name[:64]}"
+            raise InvalidRequest(f"{which} must not hold {CONTROL_CHARACTERS}; remove them.")
+    given = Counter(name for name, _ in pairs if name.startswith("$") or name == FAIL_ON_FAILURE)
+    repeated = sorted(name[:64] for name, count in given.items() if count > 1)[:10]
+    if repeated:
+        which = f"option {repeated[0]} is" if len(repeated) == 1 else f"options {', '.join(repeated)} are"
+        raise InvalidRequest(f"The query {which} given more than once; give each option once.")
+
+
 def json_body(req: func.HttpRequest) -> Any:
-    """The request body as a JSON object ({} when empty); InvalidRequest or PayloadTooLarge otherwise."""
+    """The request body as a JSON object ({} when empty); InvalidRequest, PayloadTooLarge or
+    UnsupportedMediaType (not UTF-8) otherwise."""
     raw = req.get_body() or b""
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES // 1024 // 1024} MiB.")
+    _check_charset(req.headers.get("Content-Type") or "")
     if not raw.strip():
         return {}
+    text = _utf8(raw)
     try:
-        body = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+        body = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except RecursionError:
         raise InvalidRequest(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.") from None
     except ValueError as e:
@@ -84,6 +116,35 @@ def json_body(req: func.HttpRequest) -> Any:
         raise InvalidRequest("The request body must be a JSON object.")
     _check_shape(body)
     return body
+
+
+def _check_charset(content_type: str) -> None:
+    """Refuse a Content-Type whose charset is not UTF-8 (none means UTF-8, as RFC 8259 has JSON)."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in UTF8:
+            named = f" ({charset[:32]})" if re.fullmatch(r"[a-z0-9._:-]+", charset) else ""
+            raise UnsupportedMediaType(f"The request's Content-Type names a charset other than UTF-8{named}; "
+                                       "send JSON in UTF-8, with charset=utf-8 or no charset.")
+
+
+def _utf8(raw: bytes) -> str:
+    """The body as text, if it is UTF-8 without a byte order mark; UnsupportedMediaType otherwise."""
+    bom = next((name for mark, name in BYTE_ORDER_MARKS if raw.startswith(mark)), None)
+    if bom:
+        raise UnsupportedMediaType(f"The request body starts with a {bom} byte order mark; send JSON in UTF-8, "
+                                   "without a byte order mark.")
+    # JSON starts with an ASCII character, so one of the first two bytes of UTF-16 or UTF-32 is 0 (RFC 4627 §3);
+    # UTF-16 of ASCII is valid UTF-8 otherwise, and would be read as JSON with a NUL after each character.
+    if b"\x00" in raw[:2]:
+        raise UnsupportedMediaType("The request body is not UTF-8 (it looks like UTF-16 or UTF-32); send JSON "
+                                   "in UTF-8.")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnsupportedMediaType("The request body is not UTF-8 (Latin-1, or another encoding?); send JSON in "
+                                   "UTF-8.") from None
 
 
 def _check_shape(body: dict[str, Any]) -> None:

@@ -84,11 +84,30 @@ def _literal(column: str, token: str, named: str, how: str) -> Any:
 
 
 def _comparisons(tokens: list[str], text: str, how: str) -> list[list[str]]:
-    """``a op x and b op y`` -> ``[[a, op, x], [b, op, y]]``; anything else is refused."""
-    groups, joins = [tokens[i:i + 3] for i in range(0, len(tokens), 4)], tokens[3::4]
-    well_formed = all(len(g) == 3 for g in groups) and len(joins) == len(groups) - 1
-    if not well_formed or any(join.lower() != "and" for join in joins):
+    """``a op x and (b op y)`` -> ``[[a, op, x], [b, op, y]]``: comparisons joined by 'and', each group in
+    balanced parentheses; anything else is refused. Read in one pass, without recursion, however deep."""
+    groups: list[list[str]] = []
+    depth, position, expect_comparison = 0, 0, True
+    while position < len(tokens):
+        token = tokens[position]
+        if expect_comparison and token == "(":
+            depth += 1
+        elif expect_comparison and not {"(", ")"} & set(tokens[position:position + 3]):
+            groups.append(tokens[position:position + 3])
+            position, expect_comparison = position + 2, False
+        elif not expect_comparison and token == ")":
+            if depth == 0:
+                raise InvalidRequest(f"$filter: a ')' closes no '('; balance the parentheses. {how}")
+            depth -= 1
+        elif not expect_comparison and token.lower() == "and":
+            expect_comparison = True
+        else:
+            break
+        position += 1
+    if position < len(tokens) or expect_comparison or any(len(g) != 3 for g in groups):
         raise InvalidRequest(f"$filter: cannot read '{text[:200]}'. {how}")
+    if depth:
+        raise InvalidRequest(f"$filter: a '(' is never closed; balance the parentheses. {how}")
     return groups
 
 
@@ -102,11 +121,10 @@ def parse_filter(text: str | None, *, canonical_name: Callable[[str], str] = lam
     """
     if text is None or not text.strip():
         return ()
-    # Parentheses only group, and with 'and' alone grouping changes nothing.
-    tokens = [t for t in _tokens(text) if t not in ("(", ")")]
+    # Parentheses only group, and with 'and' alone grouping changes nothing: they need only be balanced.
     comparisons = []
     how = _how(columns)
-    for named, operator, value in _comparisons(tokens, text, how):
+    for named, operator, value in _comparisons(_tokens(text), text, how):
         named, operator = named.lower(), operator.lower()
         if named not in columns:
             raise InvalidRequest(f"$filter: cannot filter on '{named[:64]}'. {how}")

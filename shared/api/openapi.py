@@ -87,6 +87,7 @@ RECURRENCE = {
                             "description": "When the pattern counts from (UTC; default now)."}}
 SUBMIT_ERRORS = {"400": _error("Bad input, or a synchronous run whose handler failed."),
                  "404": _error("No operation of that name."), "413": _error("The body is too large."),
+                 "415": _error("The body is not JSON in UTF-8 (a byte order mark, or another charset)."),
                  "503": _error("Storage could not be reached; nothing was written. Retry later.")}
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .addresses import OutboundPolicy, refused_host
+from .control_characters import CONTROL_CHARACTERS, has_control_character
 from .errors import InvalidRequest
 from .operation import Operation
 from .states import Status
@@ -34,6 +35,8 @@ def check_callback_url(value: Any, *, policy: OutboundPolicy, what: str = "The c
     allowed = ("https", "http") if policy.open else ("https",)
     if len(url) > MAX_URL_LENGTH:
         raise InvalidRequest(f"{what} is longer than {MAX_URL_LENGTH} characters.")
+    if has_control_character(unquote(url)):  # raw, or percent-encoded: the receiver decodes it
+        raise InvalidRequest(f"{what} must not hold {CONTROL_CHARACTERS}; remove them.")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535

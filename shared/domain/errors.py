@@ -20,6 +20,10 @@ class PayloadTooLarge(InvalidRequest):
     """The request body is larger than an operation row can hold."""
 
 
+class UnsupportedMediaType(InvalidRequest):
+    """The request body is not in UTF-8, the one encoding the API reads; the message says so."""
+
+
 class Unauthenticated(BackgroundOperationError):
     """App Service Authentication is on and the request has no signed-in principal."""
 

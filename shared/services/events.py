@@ -52,7 +52,7 @@ def deliver_event(svc: Services, body: str) -> None:
     try:
         message = json.loads(body)
         sub_id, payload = subscription_id(str(message["subscription"])), message["event"]
-    except (ValueError, KeyError, TypeError, SubscriptionNotFound):
+    except (ValueError, KeyError, TypeError, RecursionError, SubscriptionNotFound):  # RecursionError: nested deep
         log.warning("Dropped an events-queue message that is not an event.")
         return
     try:

@@ -15,6 +15,7 @@ makes is conditional on the ETag it started from.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,12 @@ from .table_store import TIME_COLUMNS, from_entity, to_entity
 
 # A queue message holds 64 KiB once base64-encoded (48 KiB of text); stay well inside it.
 MAX_BODY_CHARS = 40_000
+# What decode reads at most: anyone who can write to the queue can put anything on it, and a message the
+# worker cannot read must be dropped with a warning, never raise (again in the poison function).
+MAX_DECODED_CHARS = 64 * 1024
+MAX_DECODED_DEPTH = 4  # a message nests 2 deep ({"row": {...}}); a row's parameters travel as a string
+# A string (to its end when it is never closed, so that the scan stays linear) or a bracket.
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]')
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,15 @@ def encode(operation_id: str, row: Operation | None = None, attempts: int = 0, w
 
 
 def decode(body: str) -> WorkMessage:
-    """The message ``body`` holds; InvalidRequest if it is neither an id nor a carried row."""
+    """The message ``body`` holds; InvalidRequest, whatever is wrong with it, if it is neither an id nor a
+    carried row (too long, nested too deep, or not JSON included)."""
+    if len(body) > MAX_DECODED_CHARS:
+        raise InvalidRequest(f"The message is not a work message: longer than {MAX_DECODED_CHARS} characters")
     text = body.strip()
     if not text.startswith("{"):
         return WorkMessage(parse_operation_id(text))
+    if _depth(text) > MAX_DECODED_DEPTH:
+        raise InvalidRequest(f"The message is not a work message: nested more than {MAX_DECODED_DEPTH} deep")
     try:
         message = json.loads(text)
         operation_id = parse_operation_id(str(message["id"]))
@@ -71,8 +83,20 @@ def decode(body: str) -> WorkMessage:
                 raise ValueError("attempts")
             return WorkMessage(operation_id, attempts=attempts)
         return WorkMessage(operation_id, _row(message["row"], str(message["etag"])))
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except Exception as e:  # anything at all (RecursionError, OverflowError...): the message is not ours to read
         raise InvalidRequest(f"The message is not a work message: {type(e).__name__}") from None
+
+
+def _depth(text: str) -> int:
+    """How deep JSON ``text`` nests objects and arrays, counted without parsing it (brackets in strings aside)."""
+    deepest = depth = 0
+    for token in _STRING_OR_BRACKET.findall(text):
+        if token in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in ("]", "}"):
+            depth -= 1
+    return deepest
 
 
 def _row(entity: dict[str, Any], etag: str) -> Operation:

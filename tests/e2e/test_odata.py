@@ -179,3 +179,37 @@ def test_a_bad_filter_is_refused_even_when_top_asks_for_no_rows(app):
     response = requests.get(app.url("backgroundoperations"), params={"$top": "0", "$filter": "runas eq 'x'"},
                             timeout=10)
     assert response.status_code == 400
+
+
+# Issue 17: every option read once and as written, on every GET.
+
+@pytest.mark.parametrize("route", ["data/v9.2/backgroundoperations", "data/v9.2/asyncoperations"])
+def test_top_given_twice_is_400_naming_it_not_the_first_silently(quiet_app, seven, route):
+    response = requests.get(quiet_app.url(route), params=[("$top", "1"), ("$top", "2")], timeout=10)
+    assert response.status_code == 400, response.text
+    assert "$top is given more than once" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("text, words", [("(name eq 'sample_Echo'", "never closed"),
+                                         ("name eq 'sample_Echo')", "closes no")])
+def test_a_filter_with_unbalanced_parentheses_is_400_not_answered(quiet_app, seven, text, words):
+    response = requests.get(quiet_app.url("backgroundoperations"), params={"$filter": text}, timeout=10)
+    assert response.status_code == 400, response.text
+    assert words in response.json()["error"]["message"]
+
+
+def test_a_control_character_in_a_filter_is_400_naming_the_option(quiet_app, seven):
+    response = requests.get(quiet_app.url("backgroundoperations"), params={"$filter": "name eq 'sample\x00Echo'"},
+                            timeout=10)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"].startswith("The query option $filter must not hold control")
+
+
+def test_the_status_monitor_refuses_an_option_it_does_not_take_as_every_get_does(app):
+    op_id = _done(app)
+    assert requests.get(app.url(f"backgroundoperation/{op_id}"), timeout=10).status_code == 200
+    for method in ("GET", "DELETE"):
+        response = requests.request(method, app.url(f"backgroundoperation/{op_id}"), params={"$select": "name"},
+                                    timeout=10)
+        assert response.status_code == 400, response.text
+        assert "Unsupported query option(s) $select" in response.json()["error"]["message"]

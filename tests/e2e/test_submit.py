@@ -157,6 +157,22 @@ MIB = 1024 * 1024
      "1,048,600 bytes"),  # 4 bytes each in UTF-8
     ("data/v9.2/sample_Echo", b'{"A": 1}', {"Prefer": 'respond-async, odata.callback; url="https://'
                                                + "a" * 70 + '.example.com/cb"'}, 400, "DNS cannot look up"),
+    # Issue 17: every decoder is bounded. JSON in UTF-8 only; no control character in any URL.
+    ("data/v9.2/sample_Echo", '{"A": "ü"}'.encode("utf-16"), {}, 415, "UTF-16 byte order mark"),
+    ("data/v9.2/sample_Echo", '{"A": "ü"}'.encode("utf-16-le"), {}, 415, "looks like UTF-16"),
+    ("ExecuteBackgroundOperation", '{"Request": {"RequestName": "sample_Echo"}}'.encode("utf-8-sig"), {}, 415,
+     "UTF-8 byte order mark"),
+    ("data/v9.2/sample_Echo", b'{"A": 1}', {"Content-Type": "application/json; charset=utf-16"}, 415,
+     "charset other than UTF-8 (utf-16)"),
+    ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, '
+                                   b'"CallbackUri": "https://example.com/cb?sig=S\\u0000"}', {}, 400,
+     "callback URL must not hold control characters"),
+    ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, '
+                                   b'"CallbackUri": "https://example.com/cb?sig=S%00"}', {}, 400,
+     "callback URL must not hold control characters"),
+    ("data/v9.2/sample%00Echo", b"{}", {}, 400, "request path must not hold control characters"),
+    ("data/v9.2/sample_Echo?returnInternalServerErrorOnFailure=%00", b"{}", {}, 400,
+     "returnInternalServerErrorOnFailure must not hold control characters"),
 ])
 def test_refused_submission_says_what_to_fix_and_leaves_no_row_or_message(quiet_app, path, body, headers, status,
                                                                         words):

@@ -1,4 +1,5 @@
-"""Fixtures for the unit tests: a factory for Operation rows (pure values, no storage)."""
+"""Fixtures for the unit tests: a factory for Operation rows (pure values, no storage), and services over
+the in-memory stores."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from hypothesis import configuration, settings
 from shared.domain.ids import new_operation_id
 from shared.domain.operation import Operation
 from shared.domain.states import Status
+from shared.services.container import Services, build_registry
+from shared.services.subscription_cache import SubscriptionCache
+from shared.settings import Settings, StorageSettings
+from shared.storage.memory import MemoryLines, MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
 
 # Unit tests leave nothing behind in the repo: no example database, caches in the temp folder.
 configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "bgops-unit-hypothesis")
@@ -41,3 +46,13 @@ def make_operation(**changes) -> Operation:
 def make_op():
     """The ``make_operation`` factory, as a fixture."""
     return make_operation
+
+
+@pytest.fixture
+def memory_svc() -> Services:
+    """Services over the in-memory stores (``storage.memory``), with the samples registered."""
+    subscriptions = MemorySubscriptionStore()
+    return Services(settings=Settings(storage=StorageSettings(connection_string="UseDevelopmentStorage=true")),
+                    store=MemoryOperationStore(), queue=MemoryWorkQueue(), registry=build_registry(enable_samples=True),
+                    subscriptions=subscriptions, subscription_cache=SubscriptionCache(subscriptions.list),
+                    lines=MemoryLines())

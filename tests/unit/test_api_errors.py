@@ -11,7 +11,8 @@ from shared.domain import errors as e
 from shared.domain.states import Event, Status
 
 CALLER_MISTAKES = [
-    e.InvalidRequest("bad"), e.PayloadTooLarge("big"), e.UnknownOperation("x"), e.OperationNotFound("id"),
+    e.InvalidRequest("bad"), e.PayloadTooLarge("big"), e.UnsupportedMediaType("utf-16"), e.UnknownOperation("x"),
+    e.OperationNotFound("id"),
     e.OperationFinished(Status.SUCCEEDED, Event.CANCEL), e.TransitionRefused(Status.IN_PROGRESS, Event.RESUME),
     e.ConcurrencyConflict("busy"), e.PreconditionFailed("id"),
     e.HandlerFailed(-2147220891, "the handler said no"),
@@ -31,6 +32,13 @@ def test_a_handler_error_in_a_synchronous_run_is_400_with_its_code_in_hex_as_dat
     response = response_for(e.HandlerFailed(-2147220891, "no"))
     assert response.status_code == 400
     assert json.loads(response.get_body())["error"]["code"] == "0x80040265"
+
+
+def test_a_body_not_in_utf8_is_415_unsupported_media_type():
+    response = response_for(e.UnsupportedMediaType("send JSON in UTF-8"))
+    assert response.status_code == 415
+    assert json.loads(response.get_body())["error"] == {"code": "UnsupportedMediaType",
+                                                        "message": "send JSON in UTF-8"}
 
 
 def test_a_stale_if_match_is_412():

@@ -65,6 +65,34 @@ def test_parentheses_that_only_group_are_accepted():
     assert result == (Comparison("name", "eq", "x"), Comparison("backgroundoperationstatecode", "eq", 3))
 
 
+@pytest.mark.parametrize("text", ["((name eq 'x'))", "((name eq 'x') and (backgroundoperationstatecode eq 3))",
+                                  "name eq 'x' and ((backgroundoperationstatecode eq 3))",
+                                  "(" * 500 + "name eq 'x'" + ")" * 500])
+def test_nested_parentheses_that_balance_are_accepted(text):
+    assert parse_filter(text)[0] == Comparison("name", "eq", "x")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("(name eq 'x'", "a '(' is never closed"),
+    ("((name eq 'x')", "a '(' is never closed"),
+    ("name eq 'x' and (backgroundoperationstatecode eq 3", "a '(' is never closed"),
+    ("name eq 'x')", "a ')' closes no '('"),
+    ("(name eq 'x')) and (backgroundoperationstatecode eq 3", "a ')' closes no '('"),
+    ("(" * 100_000 + "name eq 'x'", "a '(' is never closed"),
+])
+def test_unbalanced_parentheses_are_refused_saying_so(text, words):
+    with pytest.raises(InvalidRequest, match="balance the parentheses") as info:
+        parse_filter(text)
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["name (eq) 'x'", "(name) eq 'x'", "name eq ('x')", "() and name eq 'x'",
+                                  "(name eq 'x' and) backgroundoperationstatecode eq 3", "name eq 'x' ()"])
+def test_parentheses_anywhere_but_around_comparisons_are_refused(text):
+    with pytest.raises(InvalidRequest, match=r"\$filter: cannot read"):
+        parse_filter(text)
+
+
 @pytest.mark.parametrize("literal, value", [
     ("'O''Brien'", "O'Brien"),
     ("''''", "'"),
