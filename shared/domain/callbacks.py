@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .addresses import OutboundPolicy, refused_host
+from .addresses import OutboundPolicy, lookup_name, refused_host
 from .control_characters import CONTROL_CHARACTERS, has_control_character
 from .errors import InvalidRequest
 from .operation import Operation
@@ -45,6 +45,8 @@ def check_callback_url(value: Any, *, policy: OutboundPolicy, what: str = "The c
     if parts.scheme.lower() not in allowed or not parts.hostname or any(c.isspace() for c in url):
         hint = "" if policy.open else " (plain http is allowed only when BGOPS_ALLOW_HTTP_CALLBACKS is true)"
         raise InvalidRequest(f"{what} must be an absolute {' or '.join(allowed)} URL{hint}.")
+    if lookup_name(parts.hostname).endswith("."):  # the same host, under a name comparisons would miss
+        raise InvalidRequest(f"{what} has a host name that ends with a dot; drop the trailing dot.")
     if not _valid_host(parts.hostname):
         raise InvalidRequest(f"{what} has a host name DNS cannot look up: each dot-separated label must be 1 to "
                              f"{MAX_LABEL_LENGTH} characters, and the name at most {MAX_HOST_LENGTH}.")

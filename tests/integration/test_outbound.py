@@ -4,8 +4,10 @@ the checked address, and redirects are not followed. Against a real HTTP server 
 from __future__ import annotations
 
 import base64
+import socket
 from urllib.parse import urlsplit
 
+import pytest
 from standardwebhooks.webhooks import Webhook
 
 from shared.domain.addresses import OutboundPolicy
@@ -22,6 +24,22 @@ def test_a_name_that_resolves_to_a_non_public_address_is_refused_at_delivery_and
     delivery = _post(url, OutboundPolicy())
     assert not delivery.delivered and "OutboundRefused" in delivery.detail and "not retried" in delivery.detail
     assert callbacks.calls(urlsplit(url).path) == []  # nothing reached the server
+
+
+@pytest.mark.parametrize("answer", ["64:ff9b::7f00:1", "::ffff:0:7f00:1", "::127.0.0.1", "2002:7f00:1::"])
+def test_a_name_whose_ipv6_address_carries_a_loopback_ipv4_one_is_refused_at_delivery(callbacks, monkeypatch, answer):
+    resolve = socket.getaddrinfo
+
+    def dns64(host, port, *args, **kwargs):  # what a DNS64 resolver (or a hostile zone) answers; no local one does
+        if host != "carrier.example":
+            return resolve(host, port, *args, **kwargs)
+        return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (answer, port, 0, 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns64)
+    url = callbacks.new_url().replace("127.0.0.1", "carrier.example")
+    delivery = _post(url, OutboundPolicy())
+    assert not delivery.delivered and "OutboundRefused" in delivery.detail and "not retried" in delivery.detail
+    assert callbacks.calls(urlsplit(url).path) == []
 
 
 def test_an_allowed_host_is_reached_at_the_address_it_resolved_to_with_its_own_host_header(callbacks):
