@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .domain.addresses import OutboundPolicy
+from .domain.callbacks import DeliveryPolicy
 from .domain.signing import parse_signing_key
 
 APP_ROOT = Path(__file__).resolve().parent.parent
@@ -208,6 +209,11 @@ class Settings:
     def outbound(self) -> OutboundPolicy:
         """Where callbacks and webhooks may go: anywhere in development, else public hosts and the allowed ones."""
         return OutboundPolicy(open=self.allow_http_callbacks, allowed_hosts=self.callback_allowed_hosts)
+
+    @property
+    def callback_delivery(self) -> DeliveryPolicy:
+        """How callbacks and events are POSTed: pauses between attempts grow from BGOPS_CALLBACK_RETRY_BASE_SECONDS."""
+        return DeliveryPolicy(base_seconds=self.callback_retry_base_seconds)
 
     @property
     def poison_queue_name(self) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .addresses import OutboundPolicy, lookup_name, refused_host
+from .backoff import compute_backoff
 from .control_characters import CONTROL_CHARACTERS, has_control_character
 from .errors import InvalidRequest
 from .operation import Operation
@@ -13,6 +16,31 @@ from .states import Status
 
 MAX_URL_LENGTH = 2048
 MAX_HOST_LENGTH, MAX_LABEL_LENGTH = 253, 63  # DNS (RFC 1035): what a resolver will look up
+MIN_CLAIM_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How a callback or an event is POSTed: how many attempts, each one's time limit, the pauses between."""
+
+    base_seconds: float = 2.0  # BGOPS_CALLBACK_RETRY_BASE_SECONDS: the pause after the first attempt
+    attempts: int = 4
+    timeout_seconds: float = 10.0  # one attempt, connecting and reading the answer
+
+    def pause_after(self, attempt: int) -> float:
+        """Seconds to wait after attempt ``attempt`` failed: ``base × 2^(attempt-1)``."""
+        return compute_backoff(attempt, base_seconds=self.base_seconds, jitter=0.0)
+
+    @property
+    def longest_seconds(self) -> float:
+        """The longest one delivery can take: every attempt timing out, with the pauses between them."""
+        return self.attempts * self.timeout_seconds + sum(self.pause_after(a) for a in range(1, self.attempts))
+
+    @property
+    def claim_timeout(self) -> timedelta:
+        """How long a worker's claim to deliver stands before another may take it over: twice the longest
+        delivery (resolving the host and recording the outcome take time too), and at least a minute."""
+        return timedelta(seconds=max(MIN_CLAIM_SECONDS, 2 * self.longest_seconds))
 
 
 def _valid_host(host: str) -> bool:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
+from .callbacks import DeliveryPolicy
 from .operation import EVENTS_OWED, CallbackState, Operation
 from .states import Status
 
-CALLBACK_CLAIM_TIMEOUT = timedelta(minutes=5)
+CALLBACK_CLAIM_TIMEOUT = DeliveryPolicy().claim_timeout  # with the default settings
 
 
 class Action(str, Enum):
@@ -38,12 +39,14 @@ class Decision:
     delay_seconds: float = 0.0
 
 
-def decide(op: Operation, message_id: str, now: datetime) -> Decision:
+def decide(op: Operation, message_id: str, now: datetime, *,
+           claim_timeout: timedelta = CALLBACK_CLAIM_TIMEOUT) -> Decision:
     """The next step for message ``message_id`` given the row ``op``."""
     if op.is_terminal:
         if op.eventsstate == EVENTS_OWED:
             return Decision(Action.PUBLISH_EVENTS)
-        return Decision(Action.DELIVER_CALLBACK if callback_owed(op, now, message_id) else Action.DROP)
+        owed = callback_owed(op, now, message_id, claim_timeout=claim_timeout)
+        return Decision(Action.DELIVER_CALLBACK if owed else Action.DROP)
     if op.status is Status.WAITING:
         if op.postponeuntil is None:
             return Decision(Action.DROP)  # paused: a resume sends a new message
@@ -60,14 +63,21 @@ def decide(op: Operation, message_id: str, now: datetime) -> Decision:
     return Decision(Action.DROP if op.messageid != message_id else Action.RECOVER)
 
 
-def callback_owed(op: Operation, now: datetime, message_id: str = "") -> bool:
+def callback_owed(op: Operation, now: datetime, message_id: str = "", *,
+                  claim_timeout: timedelta = CALLBACK_CLAIM_TIMEOUT) -> bool:
     """A finished operation's callback is owed if nobody claimed it, or its claimant is gone: the claim is
-    older than CALLBACK_CLAIM_TIMEOUT, or ``message_id`` is the message whose worker claimed it. A message
-    comes back only once its worker failed or died, so that worker is not delivering (make faults found
-    it: a write that ended an operation reached storage, its answer did not, and the message that came
-    back dropped the callback)."""
+    older than ``claim_timeout``, or ``message_id`` is the message whose worker claimed it. A message comes
+    back only once its worker failed or died, so that worker is not delivering (the write that ended the
+    operation may have reached storage although its answer did not)."""
     if op.callbackstate is CallbackState.PENDING:
         return True
     claimed = op.callbackclaimedon
     return op.callbackstate is CallbackState.SENDING and (
-        claimed is None or now - claimed > CALLBACK_CLAIM_TIMEOUT or bool(message_id and op.messageid == message_id))
+        claimed is None or now - claimed > claim_timeout or bool(message_id and op.messageid == message_id))
+
+
+def claim_expires(op: Operation, claim_timeout: timedelta) -> datetime | None:
+    """When the claim on a finished operation's callback lapses, if one is standing."""
+    if op.callbackstate is not CallbackState.SENDING or op.callbackclaimedon is None:
+        return None
+    return op.callbackclaimedon + claim_timeout

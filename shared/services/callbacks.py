@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.addresses import OutboundPolicy
-from ..domain.callbacks import status_body
+from ..domain.callbacks import DeliveryPolicy, status_body
 from ..domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable
 from ..domain.operation import CallbackState, Operation
 from ..domain.signing import signature_headers
@@ -21,8 +21,6 @@ from .outbound import OutboundRefused, post_json
 from .rows import update_row, write
 
 log = logging.getLogger(__name__)
-ATTEMPTS = 4
-TIMEOUT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -34,11 +32,11 @@ class Delivery:
     status: int | None = None  # the last HTTP status, if there was an answer
 
 
-def post_callback(url: str, payload: dict[str, Any], *, policy: OutboundPolicy, base_seconds: float,
+def post_callback(url: str, payload: dict[str, Any], *, policy: OutboundPolicy, delivery: DeliveryPolicy,
                   message_id: str = "", signing_key: bytes | None = None,
                   sleep: Callable[[float], None] = time.sleep) -> Delivery:
     """POST ``payload`` (``outbound``: checked address, no redirects); retry connection errors, 429 and
-    5xx with backoff. A refused address is not retried. Never logs the URL.
+    5xx as ``delivery`` says. A refused address is not retried. Never logs the URL.
 
     With a ``signing_key``, each attempt is signed (Standard Webhooks) as message ``message_id``, the
     same id for every retry, so that a receiver can tell a repeat from a new message.
@@ -47,9 +45,9 @@ def post_callback(url: str, payload: dict[str, Any], *, policy: OutboundPolicy, 
         return signature_headers(signing_key, message_id, int(time.time()), body) if signing_key else {}
 
     detail, status = "", None
-    for attempt in range(1, ATTEMPTS + 1):
+    for attempt in range(1, delivery.attempts + 1):
         try:
-            status = post_json(url, payload, policy=policy, timeout=TIMEOUT_SECONDS, sign=sign)
+            status = post_json(url, payload, policy=policy, timeout=delivery.timeout_seconds, sign=sign)
         except OutboundRefused:
             return Delivery(False, "OutboundRefused: the host resolves to a non-public address (not retried)")
         except Exception as e:  # any failure is recorded; the exception text would carry the URL
@@ -60,9 +58,9 @@ def post_callback(url: str, payload: dict[str, Any], *, policy: OutboundPolicy, 
                 return Delivery(True, f"{detail} after {attempt} attempt(s)", status)
             if status != 429 and status < 500:
                 return Delivery(False, f"{detail} (not retried)", status)
-        if attempt < ATTEMPTS:
-            sleep(base_seconds * 2 ** (attempt - 1))
-    return Delivery(False, f"{detail} after {ATTEMPTS} attempts", status)
+        if attempt < delivery.attempts:
+            sleep(delivery.pause_after(attempt))
+    return Delivery(False, f"{detail} after {delivery.attempts} attempts", status)
 
 
 def claim_callback(svc: Services, op: Operation, now: datetime) -> Operation | None:
@@ -92,8 +90,8 @@ def deliver_callback(svc: Services, op: Operation) -> Operation:
     if not op.callbackurl:  # nothing to deliver to (only a row with a URL owes a callback)
         return op
     delivery = post_callback(op.callbackurl, payload, policy=svc.settings.outbound,
-                             base_seconds=svc.settings.callback_retry_base_seconds,
-                             message_id=f"msg_{op.id}", signing_key=svc.settings.callback_signing_key)
+                             delivery=svc.settings.callback_delivery, message_id=f"msg_{op.id}",
+                             signing_key=svc.settings.callback_signing_key)
     log.info("Callback of operation %s: %s (%s).", op.id, "delivered" if delivery.delivered else "FAILED",
              delivery.detail)
     state = CallbackState.DELIVERED if delivery.delivered else CallbackState.FAILED

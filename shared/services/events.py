@@ -62,7 +62,7 @@ def deliver_event(svc: Services, body: str) -> None:
         return
     operation_id = payload.get("InputParameters", {}).get("BackgroundOperationId")
     delivery = post_callback(sub.notification_url, payload, policy=svc.settings.outbound,
-                             base_seconds=svc.settings.callback_retry_base_seconds,
+                             delivery=svc.settings.callback_delivery,
                              message_id=f"msg_{operation_id}_{sub.id}", signing_key=svc.settings.callback_signing_key)
     log.info("Event of operation %s to subscription %s: %s (%s).", operation_id, sub.id,
              "delivered" if delivery.delivered else "FAILED", delivery.detail)

@@ -55,12 +55,25 @@ def give_up(svc: Services, key: str, ticket: str) -> None:
     looks again on its own within BGOPS_LINE_RECHECK_SECONDS."""
     try:
         svc.lines.leave(key, ticket)
-        _, first = _first(svc, key)
-        if first is not None and first.status is Status.WAITING_FOR_RESOURCES and not first.messageid:
-            svc.queue.enqueue(first.id, wake=True)
-            log.info("Operation %s: its turn came (woken).", first.id)
+        _wake_first(svc, key)
     except StorageUnavailable:
         log.warning("Could not hand a line on after ticket %s; the next operation looks again on its own.", ticket)
+
+
+def hand_on(svc: Services, key: str) -> None:
+    """Whoever finds a finished operation of line ``key`` (its worker died before giving its place up):
+    take the stale tickets at the head of the line out and wake the one whose turn it is now. Best effort."""
+    try:
+        _wake_first(svc, key)
+    except StorageUnavailable:
+        log.warning("Could not look at a line after a finished operation; the next one looks again on its own.")
+
+
+def _wake_first(svc: Services, key: str) -> None:
+    _, first = _first(svc, key)
+    if first is not None and first.status is Status.WAITING_FOR_RESOURCES and not first.messageid:
+        svc.queue.enqueue(first.id, wake=True)
+        log.info("Operation %s: its turn came (woken).", first.id)
 
 
 def wait(svc: Services, op: Operation, ahead: Operation, *, woken: bool) -> None:

@@ -52,13 +52,14 @@ def post_json(url: str, payload: Any, *, policy: OutboundPolicy, timeout: float,
     host, https = parts.hostname or "", parts.scheme.lower() == "https"
     port = parts.port or (443 if https else 80)
     address = _address(host, port, policy)
+    limit = urllib3.Timeout(total=timeout)  # connecting and reading together, not each on its own
     pool: urllib3.HTTPConnectionPool
     if https:
         pool = urllib3.HTTPSConnectionPool(
-            address, port, timeout=timeout, retries=False, cert_reqs="CERT_REQUIRED", server_hostname=host,
+            address, port, timeout=limit, retries=False, cert_reqs="CERT_REQUIRED", server_hostname=host,
             assert_hostname=host, ca_certs=os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where())
     else:
-        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=limit, retries=False)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     body = json.dumps(payload).encode("utf-8")
     headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "Content-Type": "application/json",

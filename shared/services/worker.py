@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..domain.attempts import (
     Outcome,
@@ -23,7 +24,7 @@ from ..domain.attempts import (
     stop_unstarted,
     superseded,
 )
-from ..domain.dispatch import Action, callback_owed, decide
+from ..domain.dispatch import Action, callback_owed, claim_expires, decide
 from ..domain.error_codes import NOT_REGISTERED, UNEXPECTED
 from ..domain.errors import (
     AttemptSuperseded,
@@ -97,7 +98,8 @@ def process_message(svc: Services, msg: QueueDelivery) -> None:
     for _ in range(MAX_STEPS):
         if op is None:
             return
-        current, decision = op, decide(op, msg.id, svc.clock())
+        current = op
+        decision = decide(op, msg.id, svc.clock(), claim_timeout=svc.settings.callback_delivery.claim_timeout)
         try:
             op = _step(svc, current, msg, decision.action, decision.delay_seconds, carried)
         except ConcurrencyConflict:  # someone else wrote the row: decide again on what is there now
@@ -113,6 +115,8 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
     now = svc.clock()
     if action is Action.DROP:
         log.info("Dropped a message of operation %s (%s).", op.id, op.status.name)
+        if op.is_terminal and op.concurrencykey:  # its worker may have died before handing its line on
+            lines.hand_on(svc, op.concurrencykey)
     elif action is Action.PUBLISH_EVENTS:
         return publish_owed(svc, op)
     elif action is Action.DELIVER_CALLBACK:
@@ -317,9 +321,9 @@ def fail_poisoned(svc: Services, body: str) -> None:
         return
     now = svc.clock()
     if op.is_terminal:
-        op = publish_owed(svc, op)
-        if callback_owed(op, now):
-            deliver_owed_callback(svc, op, now)
+        _poisoned_after_the_end(svc, publish_owed(svc, op), now)
+        if op.concurrencykey:
+            lines.hand_on(svc, op.concurrencykey)
         return
     try:
         done = update_row(svc, op, lambda row: poisoned(row, svc.settings.max_attempts, now))
@@ -327,3 +331,16 @@ def fail_poisoned(svc: Services, body: str) -> None:
         return  # finished meanwhile by whoever holds it; its callback is theirs to send
     log.warning("Operation %s failed: its message reached the poison queue.", op.id)
     _after_run(svc, done)
+
+
+def _poisoned_after_the_end(svc: Services, op: Operation, now: datetime) -> None:
+    """A finished operation's message reached the poison queue: the worker that ended it died before its
+    callback was delivered (or recorded). An owed callback is delivered now. One whose claim is still
+    standing was most likely this message's own, but the poison queue's copy cannot say so: a message
+    sent for when the claim lapses delivers it then, through ``decide``, unless its claimant did."""
+    timeout = svc.settings.callback_delivery.claim_timeout
+    if callback_owed(op, now, claim_timeout=timeout):
+        deliver_owed_callback(svc, op, now)
+    elif (lapses := claim_expires(op, timeout)) is not None:
+        svc.queue.enqueue(op.id, delay_seconds=(lapses - now).total_seconds() + 1)
+        log.info("Operation %s: its callback is looked at again when its claim lapses.", op.id)

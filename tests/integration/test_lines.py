@@ -217,3 +217,22 @@ def test_a_waiting_jobs_look_at_its_line_costs_four_app_requests(settings, host,
     counts = dict(counter.counts)
     assert _status(svc, second) is Status.WAITING_FOR_RESOURCES
     assert counts == {"table GET": 3, "queue POST": 1}
+
+
+@pytest.mark.parametrize("path", ["message came back", "message poisoned"])
+def test_a_holder_that_ended_but_died_before_handing_on_has_its_line_handed_on_by_its_message(svc, host, path):
+    holder, waiting = queued(svc), queued(svc)
+    messages = _messages(host)
+    _run(svc, messages[waiting.id][0])  # the holder is first: this one waits
+    row = svc.store.get(holder.id)  # its worker ended it (the ticket left the row) and died before leaving the line
+    now = row.createdon
+    svc.store.replace(row.apply(Event.START, now, messageid=messages[holder.id][0].id)
+                      .conclude(Event.SUCCEED, now, outputs={}, lineticket=""))
+    if path == "message came back":
+        process_message(svc, dataclasses.replace(delivery(messages[holder.id][0]), dequeue_count=2))
+    else:
+        fail_poisoned(svc, messages[holder.id][0].content)
+    [wake] = wait_until(lambda: _messages(host).get(waiting.id), message="the waiting job's wake")
+    assert decode(wake.content).wake
+    _run(svc, wake)
+    assert _status(svc, waiting) is Status.SUCCEEDED

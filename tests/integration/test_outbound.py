@@ -11,12 +11,14 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from shared.domain.addresses import OutboundPolicy
+from shared.domain.callbacks import DeliveryPolicy
 from shared.domain.signing import parse_signing_key
 from shared.services.callbacks import post_callback
 
 
 def _post(url: str, policy: OutboundPolicy):
-    return post_callback(url, {"A": 1}, policy=policy, base_seconds=0, sleep=lambda s: None)
+    return post_callback(url, {"A": 1}, policy=policy, delivery=DeliveryPolicy(base_seconds=0),
+                         sleep=lambda s: None)
 
 
 def test_a_name_that_resolves_to_a_non_public_address_is_refused_at_delivery_and_not_retried(callbacks):
@@ -68,7 +70,8 @@ def test_connection_failures_and_5xx_are_retried_then_recorded(callbacks):
 def test_with_a_signing_key_every_attempt_is_signed_as_one_message_a_receiver_verifies(callbacks):
     secret = "whsec_" + base64.b64encode(bytes(range(32))).decode()
     url = callbacks.new_url(answers=(503,))  # one retry: the same message id, signed again
-    delivery = post_callback(url, {"A": 1}, policy=OutboundPolicy(open=True), base_seconds=0, sleep=lambda s: None,
+    delivery = post_callback(url, {"A": 1}, policy=OutboundPolicy(open=True),
+                             delivery=DeliveryPolicy(base_seconds=0), sleep=lambda s: None,
                              message_id="msg_op1", signing_key=parse_signing_key(secret))
     assert delivery.delivered
     received = callbacks.raw_calls(url)

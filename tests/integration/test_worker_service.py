@@ -545,3 +545,35 @@ def test_a_message_that_comes_back_after_its_worker_claimed_the_callback_deliver
     process_message(svc, delivery(message))  # the same message, back after its worker failed
     assert len(wait_until(lambda: callbacks.calls(url))) == 1
     assert svc.store.get(op.id).callbackstate is CallbackState.DELIVERED
+
+
+def test_a_poisoned_message_whose_worker_died_before_calling_back_calls_back_once_the_claim_lapses(
+        svc, host, poison_host, callbacks):
+    url = callbacks.new_url()
+    op = submitted(svc, callback_url=url)
+    message = host.receive()
+    now = utc_now()  # its last attempt ended it and claimed the callback; the host died before the POST
+    row = svc.store.get(op.id)
+    svc.store.replace(row.apply(Event.START, now, messageid=message.id).conclude(Event.SUCCEED, now, outputs={}))
+    host.client.delete_message(message)  # (the host moved it to the poison queue)
+    svc.queue.poison.send_message(op.id)
+
+    fail_poisoned(svc, poison_host.receive().content)
+    assert callbacks.calls(url) == []  # the claim is young: its claimant might still be posting
+    assert host.client.get_queue_properties().approximate_message_count == 1  # a message for when it lapses
+
+    lapsed = svc.settings.callback_delivery.claim_timeout + timedelta(seconds=2)
+    svc.clock = lambda: utc_now() + lapsed  # that message, once visible
+    process_message(svc, QueueDelivery(id="recheck", pop_receipt="-", dequeue_count=1, body=op.id))
+    assert [c["body"]["backgroundOperationStatusCode"] for c in callbacks.calls(url)] == [30]
+    assert svc.store.get(op.id).callbackstate is CallbackState.DELIVERED
+
+
+def test_a_poisoned_message_of_an_operation_whose_callback_is_owed_delivers_it_at_once(svc, poison_host, callbacks):
+    url = callbacks.new_url()
+    op = submitted(svc, callback_url=url)
+    cancel(svc, op.id, EVERYONE)  # Canceled with its callback owed (pending, nobody's claim)
+    svc.queue.poison.send_message(op.id)
+    fail_poisoned(svc, poison_host.receive().content)
+    assert [c["body"]["backgroundOperationStatusCode"] for c in callbacks.calls(url)] == [32]
+

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from shared.domain.addresses import OutboundPolicy
-from shared.domain.callbacks import MAX_URL_LENGTH, check_callback_url, status_body
+from shared.domain.callbacks import MAX_URL_LENGTH, DeliveryPolicy, check_callback_url, status_body
 from shared.domain.errors import InvalidRequest
 from shared.domain.states import Status
 
@@ -83,3 +85,11 @@ def test_status_body_of_a_failed_operation_adds_the_error_code_and_message(make_
     assert body["backgroundOperationErrorCode"] == -2147220891
     assert body["backgroundOperationErrorMessage"] == "boom"
     assert "SECRET" not in repr(body)
+
+
+@pytest.mark.parametrize("base", [0.5, 2.0, 30.0])
+def test_a_callback_claim_lapses_after_twice_the_longest_delivery_and_never_under_a_minute(base):
+    delivery = DeliveryPolicy(base_seconds=base)  # 4 attempts of 10 s, with pauses of base, 2 x base and 4 x base
+    assert [delivery.pause_after(a) for a in (1, 2, 3)] == [base, 2 * base, 4 * base]
+    assert delivery.longest_seconds == pytest.approx(40 + 7 * base)
+    assert delivery.claim_timeout == timedelta(seconds=max(60.0, 2 * (40 + 7 * base)))
