@@ -40,7 +40,7 @@ bench: install
 
 ## Kill the host, cut storage, race submits and steering; print lost / stuck / duplicated counts (about 8 minutes).
 faults: install
-	$(PY) -m faults
+	$(PY) -m faults $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .azurite

@@ -1,8 +1,11 @@
 """A TCP proxy between the app and Azurite that can make storage go away and come back.
 
 Stopping Azurite itself would risk what it has not saved yet (and a restart takes new ports); the
-proxy gives the app what an outage looks like from its side instead: while it is down, every open
-connection is reset and every new one is closed at once.
+proxy gives the app what an outage looks like from its side instead. ``down()``: the connections
+open at that moment are reset (a request on one may have reached storage, its answer never comes),
+and new ones are refused, as by a host that is gone. ``lose_answers("Queue")`` (or all services):
+requests still reach storage, but each connection is reset as soon as storage answers, so the client
+never learns that its write was made. ``up()`` ends either.
 """
 
 from __future__ import annotations
@@ -26,14 +29,10 @@ class StorageProxy:
         self._listeners: dict[str, socket.socket] = {}
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self._down = threading.Event()
-        self._stopped = threading.Event()
+        self._answers_lost: set[str] = set()  # the services whose answers go nowhere
         self.ports: dict[str, int] = {}
-        for name, target in targets.items():
-            listener = socket.create_server(("127.0.0.1", 0))
-            self._listeners[name], self.ports[name] = listener, listener.getsockname()[1]
-            threading.Thread(target=self._accept, args=(listener, target), daemon=True,
-                             name=f"proxy-{name}").start()
+        for name in targets:
+            self._listen(name, 0)
 
     def connection_string(self, account: str, key: str) -> str:
         """The storage connection string that goes through the proxy."""
@@ -44,46 +43,56 @@ class StorageProxy:
 
     def down(self) -> None:
         """Storage is gone: reset what is open, refuse what comes."""
-        self._down.set()
         with self._lock:
-            for conn in list(self._open):
+            listeners, self._listeners = self._listeners, {}
+            for conn in [*listeners.values(), *self._open]:
                 _reset(conn)
             self._open.clear()
 
+    def lose_answers(self, *names: str) -> None:
+        """Requests to these services (Blob, Queue, Table; all by default) still reach storage, but no answer
+        reaches the client (until ``up()``)."""
+        self._answers_lost.update(names or self._targets)
+
     def up(self) -> None:
-        """Storage is back."""
-        self._down.clear()
+        """Storage is back, on the same ports."""
+        self._answers_lost.clear()
+        for name, port in self.ports.items():
+            if name not in self._listeners:
+                self._listen(name, port)
 
     def stop(self) -> None:
         """Close everything for good."""
-        self._stopped.set()
         self.down()
-        for listener in self._listeners.values():
-            listener.close()
 
-    def _accept(self, listener: socket.socket, target: int) -> None:
-        while not self._stopped.is_set():
+    def _listen(self, name: str, port: int) -> None:
+        listener = socket.create_server(("127.0.0.1", port))  # SO_REUSEADDR: the same port again after down()
+        with self._lock:
+            self._listeners[name], self.ports[name] = listener, listener.getsockname()[1]
+        threading.Thread(target=self._accept, args=(listener, name), daemon=True, name=f"proxy-{name}").start()
+
+    def _accept(self, listener: socket.socket, name: str) -> None:
+        while True:
             try:
                 client, _ = listener.accept()
             except OSError:
-                return
-            if self._down.is_set():
-                _reset(client)
-                continue
+                return  # closed by down() or stop()
             try:
-                upstream = socket.create_connection(("127.0.0.1", target), timeout=5)
+                upstream = socket.create_connection(("127.0.0.1", self._targets[name]), timeout=5)
             except OSError:
                 _reset(client)
                 continue
             upstream.settimeout(None)
             with self._lock:
                 self._open.update((client, upstream))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, upstream, ""), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, name), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, answers_of: str) -> None:
         try:
             while data := source.recv(65536):
+                if answers_of in self._answers_lost:
+                    break  # the request was carried out; its answer goes nowhere
                 sink.sendall(data)
         except OSError:
             pass

@@ -3,6 +3,9 @@ callback server. Every scenario ends by waiting for every accepted operation to 
 
 * lost: accepted (202) operations whose row is gone;
 * stuck: accepted operations not finished when the wait ends, and rows nobody was told were accepted;
+* refused but ran: operations whose submit answered an error and that started all the same (an attempt
+  in the app's log, or a callback to the URL the refused submit gave);
+* ran twice: operations an attempt of which started twice (the same attempt number twice in the log);
 * duplicated callbacks: operations whose callback URL was POSTed to more than once;
 * 5xx: answers of 500 and up, apart from the 503s given while storage was down (the documented
   "retry later", counted on their own).
@@ -11,6 +14,7 @@ callback server. Every scenario ends by waiting for every accepted operation to 
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 import uuid
@@ -27,6 +31,7 @@ from helpers import AppProcess, CallbackServer, wait_until
 from .proxy import StorageProxy
 
 SETTLE_SECONDS = 150
+STARTED = re.compile(r"Operation ([0-9a-f-]{36}) attempt (\d+) started\.")
 SETTINGS = {
     "BGOPS_ENABLE_SAMPLES": "true", "BGOPS_ALLOW_HTTP_CALLBACKS": "true", "BGOPS_RETRY_BASE_SECONDS": "1",
     "BGOPS_CALLBACK_RETRY_BASE_SECONDS": "0.5", "BGOPS_PURGE_SCHEDULE": "0 0 0 1 1 *",
@@ -50,7 +55,9 @@ class Result:
     five_xx: int = 0
     five_xx_while_down: int = 0
     no_answer: int = 0  # requests that timed out or lost their connection (not the host's own death)
-    overlapping: int = 0  # runs of one line (one at a time, issue 10) that overlapped another
+    overlapping: int = 0  # runs of one line (one at a time) that overlapped another
+    refused_but_ran: int = 0
+    ran_twice: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     note: str = ""
@@ -73,6 +80,7 @@ class Run:
         self.http = requests.Session()
         self.http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=256))
         self.accepted: dict[str, str] = {}  # operation id -> its callback URL
+        self.refused: set[str] = set()  # the callback URLs of submits that answered an error
         self.lock = threading.Lock()
         self.down_since: float | None = None
 
@@ -103,6 +111,9 @@ class Run:
             return None
         self.count(response.status_code)
         if response.status_code != 202:
+            if response.status_code >= 400:
+                with self.lock:
+                    self.refused.add(callback_url)
             return None
         op_id = response.json()["backgroundOperationId"]
         with self.lock:
@@ -133,6 +144,22 @@ class Run:
                 self.result.five_xx_while_down += 1
             elif status >= 500:
                 self.result.five_xx += 1
+
+    def starts(self) -> Counter[tuple[str, int]]:
+        """How often each (operation, attempt) started, by every host this scenario ran."""
+        text = "".join(path.read_text(errors="replace") for path in self.logs.glob(f"{self.app_name}-*.log"))
+        return Counter((op, int(n)) for op, n in STARTED.findall(text))
+
+    def ran_when_refused(self) -> int:
+        """Operations that started although their submit answered an error."""
+        ran = {op for op, _ in self.starts()} - set(self.accepted)
+        called_back = {call["body"].get("backgroundOperationId") for url in self.refused
+                       for call in self.callbacks.calls(url)}
+        return len(ran | called_back)
+
+    def ran_twice(self) -> int:
+        """Operations one attempt of which started more than once."""
+        return len({op for (op, _), n in self.starts().items() if n > 1})
 
     def rows(self) -> dict[str, dict]:
         """Every operation row of the app's table (owners' copies and expiry markers left out)."""
@@ -165,6 +192,7 @@ class Run:
         calls = {i: len(self.callbacks.calls(u)) for i, u in self.accepted.items()}
         r.duplicated_callbacks = sum(1 for n in calls.values() if n > 1)
         r.missing_callbacks = sum(1 for i, n in calls.items() if n == 0 and i in rows)
+        r.refused_but_ran, r.ran_twice = self.ran_when_refused(), self.ran_twice()
         r.outcomes = dict(Counter({30: "Succeeded", 31: "Failed", 32: "Canceled"}.get(
             rows[i]["backgroundoperationstatuscode"], "unfinished") for i in self.accepted if i in rows))
         r.seconds = round(time.monotonic() - self.started, 1)
@@ -213,14 +241,21 @@ def line_host_killed(run: Run, jobs: int = 20, kills: int = 5, seed: int = 11) -
     return result
 
 
-def storage_down_while_submitting(run: Run, proxy: StorageProxy, down_seconds: float = 10) -> Result:
-    """Submits go on, one after another, for 25 s; storage is gone for 10 s in the middle."""
+def storage_down_while_submitting(run: Run, proxy: StorageProxy, down_seconds: float = 10,
+                                  submitters: int = 8) -> Result:
+    """Eight clients submit, one request after another each, for 25 s; storage is gone for 10 s in the
+    middle (its queue having lost its answers for two seconds first: messages added that nobody heard of)."""
     stop = time.monotonic() + 25
     timer = threading.Thread(target=_outage, args=(run, proxy, 5, down_seconds), daemon=True)
     timer.start()
-    while time.monotonic() < stop:
-        run.submit()
-        time.sleep(0.05)
+
+    def submitting() -> None:
+        while time.monotonic() < stop:
+            run.submit()
+            time.sleep(0.05)
+
+    with ThreadPoolExecutor(submitters) as pool:
+        list(pool.map(lambda _: submitting(), range(submitters)))
     timer.join()
     run.result.note = f"storage down {down_seconds:g} s"
     return run.settle()
@@ -280,9 +315,13 @@ def steering_races(run: Run, actions: int = 100, seed: int = 9) -> Result:
 
 
 def _outage(run: Run, proxy: StorageProxy, after: float, seconds: float) -> None:
+    """The queue service first loses its answers for two seconds (messages are added, nobody hears of it:
+    a submit's insert works and its put seems to fail), then all of storage is gone."""
     time.sleep(after)
     with run.lock:
         run.down_since = time.monotonic()
+    proxy.lose_answers("Queue")
+    time.sleep(2)
     proxy.down()
     time.sleep(seconds)
     proxy.up()

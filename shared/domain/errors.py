@@ -99,7 +99,12 @@ class PreconditionFailed(BackgroundOperationError):
 
 
 class StorageUnavailable(BackgroundOperationError):
-    """Table or queue storage could not be reached; nothing was changed."""
+    """Table or queue storage could not be reached or failed the request."""
+
+
+class PerhapsWritten(StorageUnavailable):
+    """Storage failed once the request had been sent (its answer was lost, or it timed out): the write
+    may have been made all the same."""
 
 
 class HandlerFailed(BackgroundOperationError):

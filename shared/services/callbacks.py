@@ -14,8 +14,8 @@ from ..domain.callbacks import DeliveryPolicy, status_body
 from ..domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable
 from ..domain.operation import CallbackState, Operation
 from ..domain.signing import signature_headers
+from . import deferred
 from .container import Services
-from .later import when_storage_answers
 from .locations import status_location
 from .outbound import OutboundRefused, post_json
 from .rows import update_row, write
@@ -96,20 +96,10 @@ def deliver_callback(svc: Services, op: Operation) -> Operation:
              delivery.detail)
     state = CallbackState.DELIVERED if delivery.delivered else CallbackState.FAILED
 
-    def record() -> Operation:
+    try:
         return update_row(svc, op, lambda row: row.with_changes(callbackstate=state, callbackresult=delivery.detail))
-
-    try:
-        return record()
     except OperationNotFound:
         return op
-    except StorageUnavailable:  # sent: a message that came back must not send it again (make faults)
-        when_storage_answers(f"recording the callback of operation {op.id}", lambda: _ignore_missing(record))
+    except StorageUnavailable:  # it was sent: a message that comes back must not send it again
+        deferred.record_callback(svc, op, state, delivery.detail)
         return op
-
-
-def _ignore_missing(write: Callable[[], object]) -> None:
-    try:
-        write()
-    except OperationNotFound:
-        pass

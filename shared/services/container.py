@@ -24,6 +24,7 @@ from ..storage.subscription_store import TableSubscriptionStore
 from ..storage.table_lines import TableLines
 from ..storage.table_store import TableOperationStore
 from ..storage.work_queue import StorageWorkQueue
+from .later import Later
 from .subscription_cache import SubscriptionCache
 
 
@@ -43,6 +44,7 @@ class Services:
     subscriptions: SubscriptionStore
     subscription_cache: SubscriptionCache
     lines: Lines
+    later: Later  # writes to make once storage answers again (services.deferred)
     table_service: Any = None  # for handlers that read other tables
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -73,10 +75,16 @@ def build_services(settings: Settings, *, counter: TransactionCounter | None = N
     store.ensure_table()
     queue.ensure_queues()
     subscriptions = TableSubscriptionStore(tables, settings.table_name)
-    return Services(settings=settings, store=store, queue=queue,
-                    registry=build_registry(enable_samples=settings.enable_samples), subscriptions=subscriptions,
-                    subscription_cache=SubscriptionCache(subscriptions.list),
-                    lines=TableLines(tables, settings.table_name), table_service=tables)
+    from . import deferred  # its writes need the services being built here
+
+    services = Services(settings=settings, store=store, queue=queue,
+                        registry=build_registry(enable_samples=settings.enable_samples), subscriptions=subscriptions,
+                        subscription_cache=SubscriptionCache(subscriptions.list),
+                        lines=TableLines(tables, settings.table_name),
+                        later=Later(deferred.folder_of(settings), lambda item: deferred.carry_out(services, item)),
+                        table_service=tables)
+    services.later.resume()
+    return services
 
 
 _lock = threading.Lock()

@@ -10,6 +10,7 @@ fault of the requests it hit: their rows are withdrawn, as a refused single subm
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 from ..domain.errors import BackgroundOperationError, StorageUnavailable
 from ..domain.operation import Operation
 from ..storage.clients import POOL_SIZE
+from . import deferred, submission
 from .container import Services
-from .submission import NewRow, Submission, prepare, send, withdraw, withdraw_later
+from .submission import NewRow, Submission, prepare, send, withdraw
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ def _inserted(svc: Services, checked: list[tuple[int, NewRow]], faults: dict[int
             continue
         faults[index] = answer
         if isinstance(answer, StorageUnavailable):
-            withdraw_later(svc, new.row)
+            deferred.withdraw(svc, new.row)
     inserted = _in_line(svc, inserted, faults)
     if continue_on_error or not faults:
         return inserted
@@ -123,13 +125,16 @@ def _sent(svc: Services, inserted: list[tuple[int, NewRow]], faults: dict[int, B
     """Send the messages a wave at a time; a row whose message failed is withdrawn and its request faulted.
     Without continuing on error, the waves after a fault are not sent and their rows are withdrawn."""
     queued: list[tuple[int, Operation]] = []
+    deadline = time.monotonic() + submission.SEND_SECONDS  # for them all: a wave after a long outage tries once
     for start in range(0, len(inserted), WAVE):
         wave = inserted[start:start + WAVE]
         if faults and not continue_on_error and min(faults) < wave[0][0]:
             for _, new in wave:
                 withdraw(svc, new.row)
             continue
-        for (index, new), error in zip(wave, _SENDERS.map(lambda item: _send_one(svc, item[1]), wave), strict=True):
+        seconds = [max(0.0, deadline - time.monotonic())] * len(wave)
+        sent = _SENDERS.map(lambda item, left: _send_one(svc, item[1], left), wave, seconds)
+        for (index, new), error in zip(wave, sent, strict=True):
             if error is None:
                 queued.append((index, new.row))
             else:
@@ -138,9 +143,9 @@ def _sent(svc: Services, inserted: list[tuple[int, NewRow]], faults: dict[int, B
     return queued
 
 
-def _send_one(svc: Services, new: NewRow) -> StorageUnavailable | None:
+def _send_one(svc: Services, new: NewRow, seconds: float) -> StorageUnavailable | None:
     try:
-        send(svc, new.row, new.delay_seconds)
+        send(svc, new.row, new.delay_seconds, seconds=seconds)
     except StorageUnavailable as e:
         return e
     return None

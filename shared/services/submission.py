@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from ..domain.attempts import Ending
+from ..domain.attempts import CANCEL_UNSURE_WINDOW, Ending
+from ..domain.backoff import compute_backoff
 from ..domain.callbacks import check_callback_url
 from ..domain.error_codes import HANDLER_FAILED, TIME_LIMIT_EXCEEDED
 from ..domain.errors import (
@@ -16,6 +19,7 @@ from ..domain.errors import (
     HandlerFailed,
     InvalidRequest,
     PayloadTooLarge,
+    PerhapsWritten,
     ServiceBusy,
     StorageUnavailable,
 )
@@ -25,10 +29,9 @@ from ..domain.operation import Operation
 from ..domain.recurrence import parse_recurrence
 from ..domain.states import Event, Status
 from ..operations.registry import OperationDefinition
-from . import lines
+from . import deferred, lines
 from .container import Services
 from .handlers import handler_context, run_handler, too_large
-from .later import when_storage_answers
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +72,15 @@ def _check_size(inputs: dict[str, Any]) -> None:
 def submit(svc: Services, sub: Submission) -> Operation:
     """Record the operation and queue it; returns the new row (Ready, or Suspended if postponed).
 
-    Everything is checked before anything is written; if the message cannot be
-    queued the row is deleted again, so a refused submission leaves nothing behind.
+    Everything is checked before anything is written. The operation is accepted once its message is, or
+    may be, queued (``send``); a submission refused before that never sent a message, so it never runs,
+    and its row, if storage wrote it, is withdrawn.
     """
     new = prepare(svc, sub)
     try:
         op = _insert(svc, new.row)
     except StorageUnavailable:
-        withdraw_later(svc, new.row)  # it may have reached storage although its answer did not
+        deferred.withdraw(svc, new.row)  # it may have reached storage although its answer did not
         raise
     try:
         lines.join(svc, [op])
@@ -143,15 +147,51 @@ def _recurring(op: Operation, sub: Submission, now: datetime) -> tuple[Operation
     return (_postponed(op, first, now) if first > now else op), first
 
 
-def send(svc: Services, op: Operation, delay: float) -> Operation:
-    """Queue the inserted row's first message; withdraw the row if that fails."""
-    try:
-        svc.queue.enqueue(op.id, delay_seconds=delay, row=op)
-    except StorageUnavailable:
-        withdraw(svc, op)
-        raise
+# How long a submission keeps trying to queue its first message, and the pause after its first try.
+SEND_SECONDS = 10.0
+SEND_RETRY_BASE_SECONDS = 0.5
+
+
+def send(svc: Services, op: Operation, delay: float, *, seconds: float | None = None) -> Operation:
+    """Queue the inserted row's first message (visible after ``delay``): the operation is accepted once a
+    message is queued, or may have been. A row whose every try was refused is withdrawn (StorageUnavailable).
+
+    Each try is a single request, so that a try whose answer was lost (PerhapsWritten) is known: its message
+    may be on the queue, and a worker may run it, so the operation is accepted from then on. The tries after
+    it send a bare message that becomes visible only once a worker running the first would have recorded it
+    (``CANCEL_UNSURE_WINDOW``), so the two never both run it; if ``seconds`` (SEND_SECONDS) pass first,
+    that message is sent once storage answers (``deferred.send``).
+    """
+    perhaps, deadline = False, time.monotonic() + (SEND_SECONDS if seconds is None else seconds)
+    for attempt in itertools.count(1):
+        try:
+            if perhaps:
+                svc.queue.enqueue(op.id, delay_seconds=(_after_window(op, delay) - svc.clock()).total_seconds(),
+                                  once=True)
+            else:
+                svc.queue.enqueue(op.id, delay_seconds=delay, row=op, once=True)
+            break
+        except PerhapsWritten:
+            perhaps = True
+        except StorageUnavailable:
+            pass
+        pause = compute_backoff(attempt, base_seconds=SEND_RETRY_BASE_SECONDS, max_seconds=4.0)
+        if time.monotonic() + pause > deadline:
+            if not perhaps:
+                withdraw(svc, op)
+                raise StorageUnavailable(f"Queue storage refused the message of operation {op.id}; it was not "
+                                         "accepted. Try again later.")
+            deferred.send(svc, op, _after_window(op, delay))
+            break
+        time.sleep(pause)
     log.info("Accepted operation %s (%s).", op.id, op.name)
     return op
+
+
+def _after_window(op: Operation, delay: float) -> datetime:
+    """When a second first message may become visible: after ``delay``, and after a worker that got the first
+    one would have recorded that it runs it."""
+    return max(op.createdon + timedelta(seconds=delay), op.createdon + CANCEL_UNSURE_WINDOW)
 
 
 def _insert(svc: Services, op: Operation) -> Operation:
@@ -171,17 +211,12 @@ _sync_runs = threading.BoundedSemaphore(MAX_SYNC_RUNS)
 
 
 def withdraw(svc: Services, op: Operation) -> None:
-    """Delete the row of a submission that was not accepted; if storage refuses that too (it just failed),
-    once it answers (make faults found such a row: storage went down between the insert and the put)."""
+    """Delete the row of a submission that was not accepted (no message was sent for it); if storage
+    refuses that too (it just failed), once it answers."""
     try:
         svc.store.delete(op)
     except StorageUnavailable:
-        withdraw_later(svc, op)
-
-
-def withdraw_later(svc: Services, op: Operation) -> None:
-    when_storage_answers(f"deleting the row of operation {op.id}, which was not accepted",
-                         lambda: svc.store.delete(op))
+        deferred.withdraw(svc, op)
 
 
 def run_now(svc: Services, name: str, inputs: Any, runas: str = "") -> dict[str, Any]:

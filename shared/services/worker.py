@@ -259,6 +259,7 @@ def _run_handler(svc: Services, attempt: _Attempt) -> Outcome:
 def _run_attempt(svc: Services, attempt: _Attempt) -> Operation | None:
     """Run the handler and write how it ended; returns a row to decide on again, if the outcome was refused."""
     op, msg = attempt.row, attempt.message
+    log.info("Operation %s attempt %d started.", op.id, attempt.attempt)
     outcome = _run_handler(svc, attempt)
     try:
         done, retry_after = attempt.end(outcome)

@@ -215,7 +215,7 @@ class MemoryWorkQueue:
         self.events: dict[str, MemoryMessage] = {}
 
     def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None,
-                attempts: int = 0, wake: bool = False) -> str:
+                attempts: int = 0, wake: bool = False, once: bool = False) -> str:
         """Add a message (carrying ``row`` when it may, or ``attempts``) visible after ``delay_seconds``."""
         return self._add(self.work, encode(operation_id, row, attempts, wake), delay_seconds)
 

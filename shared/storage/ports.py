@@ -91,10 +91,12 @@ class WorkQueue(Protocol):
     """The queue the worker function is triggered by; messages as ``work_messages`` writes them."""
 
     def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None,
-                attempts: int = 0, wake: bool = False) -> str:
+                attempts: int = 0, wake: bool = False, once: bool = False) -> str:
         """Add a message that becomes visible after ``delay_seconds``; returns its message id. It carries
         ``row`` when it may, or how many ``attempts`` were made before it (a retry sent as a new message),
-        or says it is a ``wake`` (its turn came in its line: ``services.lines``)."""
+        or says it is a ``wake`` (its turn came in its line: ``services.lines``). Raises StorageUnavailable,
+        or PerhapsWritten when the message may have been added all the same; ``once``: in a single request
+        (no retry that could add it twice)."""
 
     def enqueue_event(self, body: str) -> None:
         """Add one subscriber's event to the events queue."""

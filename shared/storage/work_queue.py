@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ServiceRequestError
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from ..domain.backoff import visibility_seconds
-from ..domain.errors import StorageUnavailable
+from ..domain.errors import PerhapsWritten, StorageUnavailable
 from ..domain.operation import Operation
 from ..settings import events_queue_name, poison_queue_name
 from .work_messages import encode
@@ -21,13 +21,24 @@ from .work_messages import encode
 NEVER_EXPIRES = -1  # a message must outlive long postponements and retries
 
 
+def _sent(error: AzureError) -> bool:
+    """Whether the request that failed may have been carried out: it was sent, and storage did not refuse it
+    with an answer. Not sent: no connection (ServiceRequestError). Refused: a 4xx answer. Anything else (a
+    connection reset while waiting for the answer, a timeout, a 5xx such as OperationTimedOut) may not be."""
+    if isinstance(error, ServiceRequestError):
+        return False
+    return not (isinstance(error, HttpResponseError) and error.status_code is not None and error.status_code < 500)
+
+
 @contextmanager
 def _translated(what: str) -> Iterator[None]:
-    """Any Azure error as StorageUnavailable (naming its type, never a URL or a key)."""
+    """Any Azure error as StorageUnavailable, or PerhapsWritten when the request may have been carried out
+    (naming its type, never a URL or a key)."""
     try:
         yield
     except AzureError as e:
-        raise StorageUnavailable(f"Queue storage failed to {what}: {type(e).__name__}") from e
+        kind = PerhapsWritten if _sent(e) else StorageUnavailable
+        raise kind(f"Queue storage failed to {what}: {type(e).__name__}") from e
 
 
 class StorageWorkQueue:
@@ -51,12 +62,14 @@ class StorageWorkQueue:
                     pass
 
     def enqueue(self, operation_id: str, *, delay_seconds: float = 0, row: Operation | None = None,
-                attempts: int = 0, wake: bool = False) -> str:
+                attempts: int = 0, wake: bool = False, once: bool = False) -> str:
         """Add a message (carrying ``row`` when it may, or the number of ``attempts`` already made) that
-        becomes visible after ``delay_seconds`` (at most 7 days)."""
+        becomes visible after ``delay_seconds`` (at most 7 days). ``once``: a single request, not retried
+        by the SDK, so that PerhapsWritten tells of that one request."""
+        retries = {"retry_total": 0} if once else {}
         with _translated("enqueue"):
             message = self.queue.send_message(encode(operation_id, row, attempts, wake), time_to_live=NEVER_EXPIRES,
-                                              visibility_timeout=visibility_seconds(delay_seconds) or None)
+                                              visibility_timeout=visibility_seconds(delay_seconds) or None, **retries)
         return message.id
 
     def enqueue_event(self, body: str) -> None:

@@ -18,6 +18,8 @@ from helpers import ACCOUNT_KEY, delivery, queue_down, wait_until
 from faults.proxy import StorageProxy, ports_of
 from shared.domain.errors import StorageUnavailable
 from shared.domain.operation import CallbackState
+from shared.domain.states import Status
+from shared.operations.registry import OperationDefinition
 from shared.services import multiple, submission
 from shared.services.container import build_services
 from shared.services.submission import Submission, submit
@@ -153,9 +155,10 @@ def _queue_going_down_after(svc, proxy, sends: int):
 @pytest.mark.parametrize("continue_on_error", [False, True])
 def test_execute_multiple_with_storage_going_down_midway_keeps_what_it_queued_and_withdraws_the_rest(
         svc, proxy, host, continue_on_error):
-    """Queue storage goes down after 60 of 200 messages: the requests answered as queued have a row and a
-    message each; every other row is gone once storage answers, and the first fault stops the waves after
-    it."""
+    """Queue storage goes down after 60 of 200 messages: the sends in flight then may have been queued, so
+    their requests are accepted; the ones storage refused are faulted and their rows withdrawn; the first
+    fault stops the waves after it. Every accepted request gets a message (one that may have been lost
+    is sent again once storage answers); no refused one does."""
     results = _many(_queue_going_down_after(svc, proxy, 60), 200, continue_on_error=continue_on_error)
     proxy.up()
     queued = {r.row.id for r in results if r.row is not None}
@@ -166,13 +169,91 @@ def test_execute_multiple_with_storage_going_down_midway_keeps_what_it_queued_an
     else:
         assert len(results) == 200
     wait_until(lambda: _ids(svc) == queued, timeout=20, message="the rows of unqueued requests to be withdrawn")
-    messages = set()
-    while (message := host.try_receive()) is not None:
-        messages.add(decode(message.content).operation_id)
-    assert queued <= messages  # more: sends whose answers were lost, for rows withdrawn (their workers drop them)
+    messages: set[str] = set()
+
+    def every_accepted_has_a_message() -> bool:
+        while (message := host.try_receive()) is not None:
+            messages.add(decode(message.content).operation_id)
+        return queued <= messages
+
+    wait_until(every_accepted_has_a_message, timeout=30, interval=0.5, message="a message for each accepted one")
+    assert messages <= queued  # nothing refused was ever queued
 
 
 def test_execute_multiple_with_storage_down_answers_unavailable_and_leaves_nothing(svc):
     with pytest.raises(StorageUnavailable):
         _many(queue_down(svc), 30, continue_on_error=True)
     wait_until(lambda: not _ids(svc), timeout=20, message="every row to be withdrawn")
+
+
+class Counted:
+    """An operation that counts its runs, registered as ``test_Counted``."""
+
+    def __init__(self, svc) -> None:
+        self.runs = 0
+        svc.registry.register(OperationDefinition(name="test_Counted", handler=self.run))
+
+    def run(self, inputs, context):
+        self.runs += 1
+        return {"Runs": self.runs}
+
+
+def _queue_through(svc, proxy, *, before_each_send=None):
+    """``svc`` whose queue goes through the proxy (one try per call, as a submission makes them)."""
+    def hook(request):
+        if request.http_request.method == "POST" and before_each_send:
+            before_each_send()
+
+    queues = QueueServiceClient.from_connection_string(proxy.connection_string("devstoreaccount1", ACCOUNT_KEY),
+                                                       raw_request_hook=hook)
+    return dataclasses.replace(svc, queue=StorageWorkQueue(queues, svc.settings.queue_name))
+
+
+def test_a_submission_whose_message_may_have_been_queued_is_accepted_and_runs_exactly_once(svc, proxy, host):
+    """The first put reached the queue but its answer was lost: a worker may already run it, so the
+    submission is accepted, and the second message, sent by the next try, becomes visible only once that
+    worker would have recorded the run, which it then finds and drops."""
+    counted, sends = Counted(svc), []
+
+    def second_send_finds_storage_back():
+        sends.append(1)
+        if len(sends) == 2:
+            proxy.up()
+
+    proxy.lose_answers()
+    op = submit(_queue_through(svc, proxy, before_each_send=second_send_finds_storage_back),
+                Submission(name="test_Counted", inputs={}, base_url="http://127.0.0.1:7071"))
+    assert op.id in _ids(svc) and len(sends) == 2
+
+    first = host.receive()
+    assert decode(first.content).row is not None  # the one whose answer was lost: it carries the row
+    process_message(svc, delivery(first))
+    assert counted.runs == 1 and host.try_receive() is None  # the second one is not visible yet
+    second = host.receive(timeout=20)
+    assert decode(second.content).operation_id == op.id and decode(second.content).row is None
+    process_message(svc, delivery(second))
+    assert counted.runs == 1 and svc.store.get(op.id).status is Status.SUCCEEDED
+
+
+def test_a_submission_whose_every_put_may_have_been_lost_is_accepted_and_queued_once_storage_answers(
+        svc, proxy, host, monkeypatch):
+    counted = Counted(svc)
+    monkeypatch.setattr(submission, "SEND_SECONDS", 1.0)
+    proxy.lose_answers()
+    op = submit(_queue_through(svc, proxy), Submission(name="test_Counted", inputs={}, base_url="http://x"))
+    proxy.up()
+
+    def every_message_run() -> bool:  # each one that landed, and the one sent once storage answered
+        while (message := host.try_receive()) is not None:
+            process_message(svc, delivery(message))
+            host.client.delete_message(message)
+        return svc.later.pending() == 0 and host.count() == 0
+
+    wait_until(every_message_run, timeout=30, interval=0.5, message="every message of the operation")
+    assert counted.runs == 1 and svc.store.get(op.id).status is Status.SUCCEEDED
+
+
+def test_a_submission_whose_every_put_was_refused_is_refused_and_leaves_nothing(svc, host):
+    with pytest.raises(StorageUnavailable):
+        submit(queue_down(svc), Submission(name="sample_Echo", inputs={}, base_url="http://127.0.0.1:7071"))
+    assert _ids(svc) == set() and host.try_receive() is None

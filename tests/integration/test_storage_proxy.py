@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.data.tables import TableServiceClient
 from helpers import ACCOUNT_KEY
 
@@ -27,5 +28,33 @@ def test_storage_through_the_proxy_fails_while_it_is_down_and_works_again_after(
         assert time.monotonic() - started < 5  # refused at once, not a hang
         proxy.up()
         assert table.get_entity("p", "1")["RowKey"] == "1"
+    finally:
+        proxy.stop()
+
+
+def test_while_the_proxy_is_down_a_new_connection_is_refused_so_nothing_can_have_been_sent(azurite, unique_name):
+    proxy = StorageProxy(ports_of(azurite))
+    try:
+        table = TableServiceClient.from_connection_string(
+            proxy.connection_string("devstoreaccount1", ACCOUNT_KEY), retry_total=0).create_table(unique_name("px"))
+        proxy.down()
+        with pytest.raises(ServiceRequestError):  # the SDK's "not sent", as against a lost answer
+            table.create_entity({"PartitionKey": "p", "RowKey": "1"})
+        proxy.up()
+        assert list(table.list_entities()) == []
+    finally:
+        proxy.stop()
+
+
+def test_while_answers_are_lost_a_write_is_made_but_the_client_hears_nothing(azurite, unique_name):
+    proxy = StorageProxy(ports_of(azurite))
+    try:
+        table = TableServiceClient.from_connection_string(
+            proxy.connection_string("devstoreaccount1", ACCOUNT_KEY), retry_total=0).create_table(unique_name("px"))
+        proxy.lose_answers()
+        with pytest.raises(ServiceResponseError):  # sent: it may have been carried out
+            table.create_entity({"PartitionKey": "p", "RowKey": "1"})
+        proxy.up()
+        assert [e["RowKey"] for e in table.list_entities()] == ["1"]
     finally:
         proxy.stop()

@@ -14,6 +14,7 @@ from shared.domain.ids import new_operation_id
 from shared.domain.operation import Operation
 from shared.domain.states import Status
 from shared.services.container import Services, build_registry
+from shared.services.later import Later
 from shared.services.subscription_cache import SubscriptionCache
 from shared.settings import Settings, StorageSettings
 from shared.storage.memory import MemoryLines, MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
@@ -49,10 +50,10 @@ def make_op():
 
 
 @pytest.fixture
-def memory_svc() -> Services:
+def memory_svc(tmp_path) -> Services:
     """Services over the in-memory stores (``storage.memory``), with the samples registered."""
     subscriptions = MemorySubscriptionStore()
     return Services(settings=Settings(storage=StorageSettings(connection_string="UseDevelopmentStorage=true")),
                     store=MemoryOperationStore(), queue=MemoryWorkQueue(), registry=build_registry(enable_samples=True),
                     subscriptions=subscriptions, subscription_cache=SubscriptionCache(subscriptions.list),
-                    lines=MemoryLines())
+                    lines=MemoryLines(), later=Later(tmp_path / "later", lambda item: None))
