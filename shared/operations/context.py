@@ -8,6 +8,7 @@ from typing import Any
 
 from ..domain.errors import NonRetryableError, OperationInterrupted
 from ..domain.states import Status
+from ..storage.ports import Comparison, ListQuery, Page
 
 
 class OperationContext:
@@ -25,7 +26,8 @@ class OperationContext:
                  status: Callable[[], Status] = lambda: Status.IN_PROGRESS,
                  progress: Callable[[int, str], None] = lambda percent, message: None,
                  table_service: Any = None, own_tables: frozenset[str] = frozenset(),
-                 post_json: Callable[[str, Any], int] | None = None, deadline: float | None = None) -> None:
+                 post_json: Callable[[str, Any], int] | None = None, deadline: float | None = None,
+                 list_operations: Callable[[ListQuery], Page] | None = None) -> None:
         self.operation_id = operation_id
         self.attempt = attempt
         self.runas = runas
@@ -34,6 +36,7 @@ class OperationContext:
         self._status = status
         self._progress = progress
         self._post_json = post_json
+        self._list_operations = list_operations
         self.deadline = deadline  # time.monotonic() when the attempt's time is up; None: no limit
 
     @property
@@ -60,6 +63,17 @@ class OperationContext:
         if self._post_json is None:
             raise NonRetryableError("This context cannot send HTTP requests.")
         return self._post_json(url, payload)
+
+    def list_operations(self, *, where: tuple[Comparison, ...] = (), top: int = 50,
+                        after: str | None = None) -> Page:
+        """A page of the operations this one's caller could list through the API, newest first, and the id
+        to continue ``after`` (``Page.next_after``) when there are more. ``where`` compares logical columns
+        (``modifiedon ge <datetime>``); whose rows they are is not the handler's to choose: with App Service
+        Authentication only those submitted as ``runas``, without it everyone's. NonRetryableError when
+        this context cannot list, or its caller may list nothing."""
+        if self._list_operations is None:
+            raise NonRetryableError("This context cannot list operations.")
+        return self._list_operations(ListQuery(where=where, top=top, after=after))
 
     @property
     def cancel_requested(self) -> bool:

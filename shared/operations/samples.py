@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-
+from ..api import metadata, systemjobs, views
 from ..domain.error_codes import HANDLER_FAILED
-from ..domain.errors import NonRetryableError, OperationError
+from ..domain.errors import InvalidRequest, NonRetryableError, OperationError
+from ..domain.operation import Operation
 from ..domain.times import parse_time
+from ..storage.ports import Comparison
 from .context import OperationContext
 from .registry import OperationRegistry, Parameter, ParamType
 
 SLEEP_STEP_SECONDS = 0.2
 DEFAULT_ERROR_CODE = HANDLER_FAILED
+
+# What the sync sample may send: the API's entity sets, each row shown by the function the API shows it with
+# (its default columns: never the callback URL, nor anything the list leaves out).
+ENTITY_SETS: dict[str, Callable[[Operation], dict[str, Any]]] = {
+    metadata.ENTITY_SET: views.entity, systemjobs.ENTITY_SET: systemjobs.entity}
 
 # Registered with the same decorator your operations use; the app adds them when BGOPS_ENABLE_SAMPLES is true.
 SAMPLES = OperationRegistry()
@@ -70,49 +77,74 @@ def fail(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
 
 
 @SAMPLES.operation("sample_SyncRecordsToExternalSystem", display_name="Sync records to an external system",
-                   description="POSTs the rows of a table, changed since a date or all, to a URL in batches.",
+                   description="POSTs the operations its caller could list through the API, as an entity set "
+                               "shows them, changed since a date or all, to a URL in batches.",
                    inputs=[Parameter("EntityName", ParamType.STRING, required=True,
-                                     description="The table whose rows are sent."),
+                                     description="The API's entity set whose rows are sent: "
+                                                 f"{' or '.join(ENTITY_SETS)}."),
                            Parameter("SyncMode", ParamType.STRING, description="Full (default) or Incremental."),
                            Parameter("ExternalSystemUrl", ParamType.STRING, required=True,
                                      description="Where each batch is POSTed as JSON."),
                            Parameter("LastSyncDate", ParamType.DATETIME,
-                                     description="Incremental: send rows changed after this time."),
+                                     description="Incremental: send rows changed at or after this time."),
                            Parameter("BatchSize", ParamType.INT, description="Rows per batch (1-1000, 100).")],
                    outputs=[Parameter("RecordsSynced", ParamType.INT, description="Rows sent."),
                             Parameter("Batches", ParamType.INT, description="Batches sent.")])
 def sync_records(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
-    """POST the rows of table EntityName changed since LastSyncDate to ExternalSystemUrl, in batches."""
-    mode = inputs.get("SyncMode") or "Full"
-    if mode not in ("Full", "Incremental"):
-        raise NonRetryableError(f"SyncMode must be Full or Incremental, not '{mode}'.")
-    if mode == "Incremental" and not inputs.get("LastSyncDate"):
-        raise NonRetryableError("SyncMode Incremental needs LastSyncDate.")
+    """POST the operations the caller could list through the API, shown as entity set EntityName and changed
+    since LastSyncDate (all for Full), to ExternalSystemUrl in batches."""
+    entity_set, show = _entity_set(inputs["EntityName"])
+    since = _since(inputs)
     batch_size = 100 if inputs.get("BatchSize") is None else inputs["BatchSize"]
     if not 1 <= batch_size <= 1000:
         raise NonRetryableError(f"BatchSize must be between 1 and 1000, not {batch_size}.")
-    rows = _changed_rows(context, inputs["EntityName"], inputs.get("LastSyncDate") if mode == "Incremental" else None)
+    rows = (show(op) for op in _visible_operations(context, since, batch_size))
     synced = batches = 0
     for batch in _chunks(rows, batch_size):
         context.raise_if_interrupted()
-        _post_batch(context, inputs["ExternalSystemUrl"], inputs["EntityName"], batch)
+        _post_batch(context, inputs["ExternalSystemUrl"], entity_set, batch)
         synced, batches = synced + len(batch), batches + 1
         context.report_progress(0, f"{synced} records in {batches} batches")
     return {"RecordsSynced": synced, "Batches": batches}
 
 
-def _changed_rows(context: OperationContext, entity_name: str, since: str | None) -> Iterator[dict[str, Any]]:
-    table = context.table(entity_name)  # never the app's own table: its rows are every caller's operations
-    if since is None:
-        entities = table.list_entities()
-    else:
-        moment = parse_time(since, "LastSyncDate")
-        entities = table.query_entities("Timestamp gt @since", parameters={"since": moment})
+def _entity_set(name: str) -> tuple[str, Callable[[Operation], dict[str, Any]]]:
+    """The entity set ``name`` names (in any case) and how the API shows a row in it; NonRetryableError for
+    any other name, a table's above all: the sample sends what its caller could read, never a table."""
+    for entity_set, show in ENTITY_SETS.items():
+        if name.lower() == entity_set:
+            return entity_set, show
+    raise NonRetryableError(f"EntityName must be one of the API's entity sets, {' or '.join(ENTITY_SETS)}, "
+                            f"not '{name[:64]}': the sample sends the operations its caller could list, "
+                            "never the rows of a table.")
+
+
+def _since(inputs: dict[str, Any]) -> datetime | None:
+    """When the rows to send must have changed at or after: None for a Full sync."""
+    mode = inputs.get("SyncMode") or "Full"
+    if mode not in ("Full", "Incremental"):
+        raise NonRetryableError(f"SyncMode must be Full or Incremental, not '{mode}'.")
+    if mode == "Full":
+        return None
+    if not inputs.get("LastSyncDate"):
+        raise NonRetryableError("SyncMode Incremental needs LastSyncDate.")
     try:
-        for entity in entities:
-            yield {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in entity.items()}
-    except ResourceNotFoundError:
-        raise NonRetryableError(f"There is no table named '{entity_name}' to sync.") from None
+        return parse_time(inputs["LastSyncDate"], "LastSyncDate")
+    except InvalidRequest as e:
+        raise NonRetryableError(str(e)) from None
+
+
+def _visible_operations(context: OperationContext, since: datetime | None, page_size: int) -> Iterator[Operation]:
+    """Every operation the caller could list (changed at or after ``since``), newest first, page by page.
+    ``ge``, not ``gt``: a row changed at the very moment of the last sync is sent again rather than missed."""
+    where = () if since is None else (Comparison("modifiedon", "ge", since),)
+    after: str | None = None
+    while True:
+        page = context.list_operations(where=where, top=page_size, after=after)
+        yield from page.operations
+        if not page.next_after:
+            return
+        after = page.next_after
 
 
 def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

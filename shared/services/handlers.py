@@ -6,17 +6,20 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 from ..domain.attempts import Ending, Outcome, failed, stopped, succeeded
 from ..domain.callbacks import check_callback_url
+from ..domain.callers import EVERYONE, Caller
 from ..domain.error_codes import HANDLER_FAILED, OUTPUTS_TOO_LARGE, TIME_LIMIT_EXCEEDED
 from ..domain.errors import InvalidRequest, NonRetryableError, OperationError, OperationInterrupted
 from ..domain.operation import from_key_values, to_key_values
 from ..operations.context import OperationContext
 from ..operations.registry import OperationDefinition
-from . import outbound
+from ..storage.ports import ListQuery, Page
+from . import control, outbound
 from .container import Services
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,8 @@ OUTBOUND_TIMEOUT_SECONDS = 30
 
 def handler_context(svc: Services, **facts: Any) -> OperationContext:
     """The context a handler runs with: ``facts`` (id, attempt, runas, status, progress), the app's storage
-    account but not its own tables, and outbound HTTP by the rules callbacks follow."""
+    account but not its own tables, the operations its caller could list through the API, and outbound
+    HTTP by the rules callbacks follow."""
 
     def post_json(url: str, payload: Any) -> int:
         try:
@@ -53,7 +57,34 @@ def handler_context(svc: Services, **facts: Any) -> OperationContext:
             raise NonRetryableError(str(e)) from None
 
     return OperationContext(table_service=svc.table_service, own_tables=frozenset({svc.settings.table_name}),
-                            post_json=post_json, **facts)
+                            post_json=post_json, list_operations=operations_visible_to(svc, facts.get("runas", "")),
+                            **facts)
+
+
+def operations_visible_to(svc: Services, runas: str) -> Callable[[ListQuery], Page]:
+    """How a handler running as ``runas`` lists operations: as the API lists them to that caller."""
+
+    def list_operations(query: ListQuery) -> Page:
+        return control.list_operations(svc, query, caller_running_as(svc, runas))
+
+    return list_operations
+
+
+def caller_running_as(svc: Services, runas: str) -> Caller:
+    """The caller whose view of the operations a handler running as ``runas`` gets; NonRetryableError when
+    that caller may see none.
+
+    A principal sees only its own, even one with the admin role: the row records who submitted it, not
+    the roles it had, so its handler cannot be trusted with more. An empty ``runas`` is a caller nobody
+    vouched for, who sees everyone's only while App Service Authentication is off (as the API shows them
+    to any key holder); with it on, such an operation (submitted before it was turned on) sees nothing.
+    """
+    if runas:
+        return Caller(runas, admin=False)
+    if not svc.settings.platform_authentication:
+        return EVERYONE
+    raise NonRetryableError("This operation runs as no signed-in principal, and with App Service "
+                            "Authentication on such a caller may list no operations.")
 
 
 def run_handler(definition: OperationDefinition, inputs: dict[str, Any], context: OperationContext,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pathspec
 import pytest
 
-from shared.settings import DEFAULTS, STORAGE_SETTING, known_settings
+from shared.settings import DEFAULTS, STORAGE_SETTING, known_settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
@@ -53,11 +53,24 @@ def sample_settings() -> dict[str, str]:
     return json.loads((REPO / "local.settings.sample.json").read_text())["Values"]
 
 
+SAMPLES_SETTING = "BGOPS_ENABLE_SAMPLES"
+
+
 def test_every_bgops_setting_is_in_the_sample_and_the_bicep_with_its_default():
     main = (INFRA / "main.bicep").read_text()
     for name, default in DEFAULTS.items():
         assert name in sample_settings(), name
-        assert re.search(rf"^\s*{name}:\s*'{re.escape(default)}'\s*$", main, flags=re.M), (name, default)
+        if name != SAMPLES_SETTING:  # never in the Bicep: the next test
+            assert re.search(rf"^\s*{name}:\s*'{re.escape(default)}'\s*$", main, flags=re.M), (name, default)
+
+
+def test_samples_are_off_unless_someone_sets_the_setting_and_the_bicep_never_does():
+    assert DEFAULTS[SAMPLES_SETTING] == "false"
+    assert load_settings(env={STORAGE_SETTING: "UseDevelopmentStorage=true"}).enable_samples is False  # unset
+    for bicep in INFRA.rglob("*.bicep"):
+        assert SAMPLES_SETTING not in bicep.read_text(), bicep.name
+    assert SAMPLES_SETTING not in bicep_app_settings()
+    assert sample_settings()[SAMPLES_SETTING] == "true"  # local development only (SPEC §8)
 
 
 def test_sample_and_bicep_name_no_setting_unknown_to_the_app():

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from azure.data.tables import TableServiceClient
 from helpers import CallbackServer, wait_until
 from power_automate import HttpAction
 
@@ -75,13 +74,12 @@ def test_a_flow_that_cancels_while_it_runs_ends_with_canceled(keyed_app, flow):
 def test_a_failing_synchronous_call_is_sent_exactly_once_and_its_side_effect_happens_once(keyed_app, flow):
     erp = CallbackServer()
     try:
-        table = f"flowsync{keyed_app.table_name[3:]}"
-        client = TableServiceClient.from_connection_string(keyed_app.connection_string).create_table(table)
-        for i in range(3):
-            client.create_entity({"PartitionKey": "p", "RowKey": f"{i}", "Name": f"Account {i}"})
+        for i in range(3):  # three operations to sync, a batch each
+            HttpAction().run("POST", _url(keyed_app, "ExecuteBackgroundOperation"), json={
+                "Request": {"RequestName": "sample_Echo", "Parameters": {"I": i}}})
         target = erp.new_url(answers=(200, 500))  # takes the first batch, then fails
         result = flow.run("POST", _url(keyed_app, "data/v9.2/sample_SyncRecordsToExternalSystem"), json={
-            "EntityName": table, "ExternalSystemUrl": target, "BatchSize": 1})
+            "EntityName": "backgroundoperations", "ExternalSystemUrl": target, "BatchSize": 1})
         assert result.status == 400 and "500" in result.body["error"]["message"]
         assert result.count("POST") == 1  # a 4xx: the retry policy leaves it alone
         assert [call["status"] for call in erp.calls(target)] == [200, 500]  # batch 1 sent once, not five times

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.api import systemjobs, views
 from shared.domain.errors import NonRetryableError, OperationError, OperationInterrupted
 from shared.domain.states import Status
 from shared.operations.context import OperationContext
 from shared.operations.samples import DEFAULT_ERROR_CODE, echo, fail, sleep, sync_records
+from shared.services.handlers import handler_context, operations_visible_to
+from shared.storage.ports import ListQuery
 
 
 class FakeRow:
@@ -137,18 +143,18 @@ def test_context_clamps_progress_to_0_100_and_shortens_the_message():
     ({"BatchSize": 0}, "BatchSize must be between 1 and 1000"),
     ({"BatchSize": 1001}, "BatchSize must be between 1 and 1000"),
 ])
-def test_sync_refuses_bad_options_for_good_before_reading_any_table(inputs, message):
-    class NoStorage:
-        def get_table_client(self, name):
-            raise AssertionError("the table was read before the options were checked")
+def test_sync_refuses_bad_options_for_good_before_listing_any_operation(inputs, message):
+    def no_listing(query):
+        raise AssertionError("operations were listed before the options were checked")
 
-    context = OperationContext(table_service=NoStorage())
+    context = OperationContext(list_operations=no_listing)
     with pytest.raises(NonRetryableError, match=message):
-        sync_records({"EntityName": "Contacts", "ExternalSystemUrl": "https://example.com/in", **inputs}, context)
+        sync_records({"EntityName": "backgroundoperations", "ExternalSystemUrl": "https://example.com/in", **inputs},
+                     context)
 
 
 @pytest.mark.parametrize("name", ["backgroundoperations", "BackgroundOperations"])
-def test_no_handler_may_read_the_apps_own_table_through_the_context(name):
+def test_no_handler_may_open_the_apps_own_table_through_the_context(name):
     class Storage:
         def get_table_client(self, table):
             raise AssertionError(f"{table} was opened")
@@ -156,5 +162,155 @@ def test_no_handler_may_read_the_apps_own_table_through_the_context(name):
     context = OperationContext(table_service=Storage(), own_tables=frozenset({"backgroundoperations"}))
     with pytest.raises(NonRetryableError, match="this app's own records"):
         context.table(name)
-    with pytest.raises(NonRetryableError, match="this app's own records"):
-        sync_records({"EntityName": name, "ExternalSystemUrl": "https://example.com/in"}, context)
+
+
+# The API's entity sets, as the refusal names them.
+ALLOWED = "backgroundoperations or asyncoperations"
+SECRET_CALLBACK = "https://erp.example.com/hook?sv=2024&sig=CALLBACK-SAS-SECRET"
+
+
+class Receiver:
+    """What the sync sample POSTs, in order, as the external system receives it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+
+    def post_json(self, url: str, payload) -> int:
+        self.bodies.append(json.loads(json.dumps(payload)))
+        return 200
+
+    @property
+    def records(self) -> list[dict]:
+        return [record for body in self.bodies for record in body["records"]]
+
+
+def sync_as(svc, runas: str, receiver: Receiver) -> OperationContext:
+    """A context that lists operations as the API lists them to ``runas`` and POSTs to ``receiver``."""
+    return OperationContext(runas=runas, list_operations=operations_visible_to(svc, runas),
+                            post_json=receiver.post_json)
+
+
+def stored(svc, make_op, **columns):
+    return svc.store.create(make_op(**columns))
+
+
+def sync(context: OperationContext, **inputs) -> dict:
+    return sync_records({"EntityName": "backgroundoperations", "ExternalSystemUrl": "https://example.com/in",
+                         **inputs}, context)
+
+
+def newest_first(ops) -> list:
+    return sorted(ops, key=lambda op: op.id)
+
+
+@pytest.fixture
+def signed_in(memory_svc):
+    """The in-memory services with App Service Authentication on."""
+    memory_svc.settings = dataclasses.replace(memory_svc.settings, platform_authentication=True)
+    return memory_svc
+
+
+@pytest.mark.parametrize("name", ["anothertable", "Contacts", "backgroundoperation", "bgopsops1234",
+                                  "backgroundoperationsbgopsexpiry", ""])
+def test_sync_refuses_any_entity_name_but_the_apis_entity_sets_naming_them(name):
+    def no_listing(query):
+        raise AssertionError("operations were listed for an entity set the sample does not send")
+
+    with pytest.raises(NonRetryableError, match=ALLOWED) as refused:
+        sync_records({"EntityName": name, "ExternalSystemUrl": "https://example.com/in"},
+                     OperationContext(list_operations=no_listing))
+    assert refused.value.retryable is False and "never the rows of a table" in str(refused.value)
+
+
+def test_sync_sends_the_callers_own_operations_as_the_api_shows_them_and_never_a_callback_url(signed_in, make_op):
+    receiver = Receiver()
+    mine = [stored(signed_in, make_op, runas="alice", callbackurl=SECRET_CALLBACK),
+            stored(signed_in, make_op, runas="alice")]
+    assert sync(sync_as(signed_in, "alice", receiver)) == {"RecordsSynced": 2, "Batches": 1}
+    assert receiver.bodies[0]["entityName"] == "backgroundoperations"
+    assert receiver.records == [views.entity(op) for op in newest_first(mine)]
+    sent = json.dumps(receiver.bodies)
+    assert "CALLBACK-SAS-SECRET" not in sent and "erp.example.com" not in sent and "callbackurl" not in sent
+
+
+def test_sync_with_a_runas_never_sends_another_principals_operations(signed_in, make_op):
+    receiver = Receiver()
+    mine = stored(signed_in, make_op, runas="alice")
+    theirs = [stored(signed_in, make_op, runas="bob", callbackurl=SECRET_CALLBACK),
+              stored(signed_in, make_op, runas="")]
+    assert sync(sync_as(signed_in, "alice", receiver), BatchSize=1) == {"RecordsSynced": 1, "Batches": 1}
+    assert [r["backgroundoperationid"] for r in receiver.records] == [mine.id]
+    sent = json.dumps(receiver.bodies)
+    assert all(op.id not in sent for op in theirs) and "CALLBACK-SAS-SECRET" not in sent
+
+
+def test_the_context_lists_only_what_its_runas_may_see_whatever_owner_the_handler_asks_for(signed_in, make_op):
+    mine, theirs = stored(signed_in, make_op, runas="alice"), stored(signed_in, make_op, runas="bob")
+    lister = operations_visible_to(signed_in, "alice")
+    assert [op.id for op in lister(ListQuery(owner="bob")).operations] == [mine.id]
+    assert [op.id for op in lister(ListQuery(owner=None)).operations] == [mine.id]
+    wired = handler_context(signed_in, runas="bob")
+    assert [op.id for op in wired.list_operations().operations] == [theirs.id]
+
+
+def test_sync_as_nobody_while_authentication_is_on_is_refused_for_good(signed_in, make_op):
+    stored(signed_in, make_op, runas="alice")
+    receiver = Receiver()
+    with pytest.raises(NonRetryableError, match="no signed-in principal"):
+        sync(sync_as(signed_in, "", receiver))
+    assert receiver.bodies == []
+
+
+def test_sync_without_authentication_sends_every_operation_as_the_api_lists_them_to_anyone(memory_svc, make_op):
+    receiver = Receiver()
+    everyone = [stored(memory_svc, make_op, runas=""), stored(memory_svc, make_op, runas="alice")]
+    assert sync(sync_as(memory_svc, "", receiver))["RecordsSynced"] == 2
+    assert receiver.records == [views.entity(op) for op in newest_first(everyone)]
+
+
+def test_sync_of_asyncoperations_sends_the_rows_as_system_jobs(signed_in, make_op):
+    receiver = Receiver()
+    mine = stored(signed_in, make_op, runas="alice", callbackurl=SECRET_CALLBACK)
+    sync(sync_as(signed_in, "alice", receiver), EntityName="AsyncOperations")
+    assert receiver.bodies[0]["entityName"] == "asyncoperations"
+    assert receiver.records == [systemjobs.entity(mine)]
+    assert "CALLBACK-SAS-SECRET" not in json.dumps(receiver.bodies)
+
+
+def test_incremental_sync_sends_only_rows_changed_at_or_after_last_sync_date(signed_in, make_op):
+    receiver = Receiver()
+    since = datetime(2030, 6, 1, 12, tzinfo=UTC)
+    stored(signed_in, make_op, runas="alice", createdon=since - timedelta(days=1),
+           modifiedon=since - timedelta(seconds=1))
+    changed = [stored(signed_in, make_op, runas="alice", createdon=since, modifiedon=since),
+               stored(signed_in, make_op, runas="alice", createdon=since - timedelta(days=2),
+                      modifiedon=since + timedelta(minutes=5))]
+    outputs = sync(sync_as(signed_in, "alice", receiver), SyncMode="Incremental",
+                   LastSyncDate=since.isoformat().replace("+00:00", "Z"))
+    assert outputs["RecordsSynced"] == 2
+    assert [r["backgroundoperationid"] for r in receiver.records] == [op.id for op in newest_first(changed)]
+
+
+def test_full_sync_ignores_last_sync_date(signed_in, make_op):
+    receiver = Receiver()
+    changed = datetime(2030, 6, 1, tzinfo=UTC)
+    stored(signed_in, make_op, runas="alice", createdon=changed, modifiedon=changed)
+    outputs = sync(sync_as(signed_in, "alice", receiver), LastSyncDate=(changed + timedelta(days=1)).isoformat())
+    assert outputs["RecordsSynced"] == 1
+
+
+def test_sync_sends_batches_of_batch_size_reading_page_after_page(signed_in, make_op):
+    receiver = Receiver()
+    mine = [stored(signed_in, make_op, runas="alice") for _ in range(5)]
+    reads: list[ListQuery] = []
+    lister = operations_visible_to(signed_in, "alice")
+
+    def counted(query: ListQuery):
+        reads.append(query)
+        return lister(query)
+
+    context = OperationContext(runas="alice", list_operations=counted, post_json=receiver.post_json)
+    assert sync(context, BatchSize=2) == {"RecordsSynced": 5, "Batches": 3}
+    assert [len(body["records"]) for body in receiver.bodies] == [2, 2, 1]
+    assert receiver.records == [views.entity(op) for op in newest_first(mine)]
+    assert [q.top for q in reads] == [2, 2, 2] and reads[0].after is None and reads[1].after is not None
