@@ -13,8 +13,10 @@ callback server. Every scenario ends by waiting for every accepted operation to 
 
 from __future__ import annotations
 
+import math
 import random
 import re
+import socket
 import threading
 import time
 import uuid
@@ -22,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -58,6 +61,7 @@ class Result:
     overlapping: int = 0  # runs of one line (one at a time) that overlapped another
     refused_but_ran: int = 0
     ran_twice: int = 0
+    slowed: int = 0  # 1 when noisy neighbours made other operations' submit -> done p99 more than 1.2x slower
     outcomes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     note: str = ""
@@ -76,6 +80,7 @@ class Run:
             connection_string, app_connection, callbacks, logs
         self.app_name = f"faults{uuid.uuid4().hex[:8]}"
         self.app = self.start_app()
+        self.others: list[AppProcess] = []  # more hosts of the same app (the same queue and table)
         self.table = TableClient.from_connection_string(connection_string, self.app_name)
         self.http = requests.Session()
         self.http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=256))
@@ -88,23 +93,25 @@ class Run:
         log = self.logs / f"{self.app_name}-{time.monotonic_ns()}.log"
         return AppProcess(self.app_connection, log, name=self.app_name, settings=SETTINGS)
 
-    def submit(self, name: str = "sample_Echo", inputs: dict | None = None) -> str | None:
+    def submit(self, name: str = "sample_Echo", inputs: dict | None = None, via: AppProcess | None = None
+               ) -> str | None:
         """Submit with a callback of its own; the id if accepted."""
         url = self.callbacks.new_url()
-        return self._accepted(url, f"data/v9.2/{name}", json=inputs or {"A": 1},
+        return self._accepted(url, f"data/v9.2/{name}", via=via, json=inputs or {"A": 1},
                               headers={"Prefer": f'respond-async, odata.callback; url="{url}"'})
 
-    def submit_in_line(self, token: str, seconds: float) -> str | None:
+    def submit_in_line(self, token: str, seconds: float, via: AppProcess | None = None) -> str | None:
         """A sample_Sleep in the line ``token`` (ExecuteBackgroundOperation with a DependencyToken)."""
         url = self.callbacks.new_url()
-        return self._accepted(url, "ExecuteBackgroundOperation", json={
+        return self._accepted(url, "ExecuteBackgroundOperation", via=via, json={
             "Request": {"RequestName": "sample_Sleep", "Parameters": {"Seconds": seconds}},
             "CallbackUri": url, "DependencyToken": token})
 
-    def _accepted(self, callback_url: str, path: str, **kwargs) -> str | None:
-        """POST a submission calling back to ``callback_url``; the id if accepted (202)."""
+    def _accepted(self, callback_url: str, path: str, via: AppProcess | None = None, **kwargs) -> str | None:
+        """POST a submission calling back to ``callback_url`` (to ``via``, or this run's app); the id if
+        accepted (202)."""
         try:
-            response = self.http.post(self.app.url(path), timeout=60, **kwargs)
+            response = self.http.post((via or self.app).url(path), timeout=60, **kwargs)
         except requests.RequestException:
             with self.lock:
                 self.result.no_answer += 1
@@ -120,10 +127,11 @@ class Run:
             self.accepted[op_id] = callback_url
         return op_id
 
-    def overlaps(self) -> int:
-        """How many accepted operations started before the one that started before them had ended."""
+    def overlaps(self, ids: set[str] | None = None) -> int:
+        """How many accepted operations (of ``ids``) started before the one that started before them had ended."""
+        among = set(self.accepted) if ids is None else ids & set(self.accepted)
         spans = sorted((e["starttime"], e["endtime"]) for e in self.table.list_entities(
-            select=["RowKey", "starttime", "endtime"]) if e["RowKey"] in self.accepted and e.get("endtime")
+            select=["RowKey", "starttime", "endtime"]) if e["RowKey"] in among and e.get("endtime")
             and e.get("starttime"))
         return sum(1 for (_, ended), (started, _) in zip(spans, spans[1:], strict=False) if started < ended)
 
@@ -164,7 +172,7 @@ class Run:
     def rows(self) -> dict[str, dict]:
         """Every operation row of the app's table (owners' copies and expiry markers left out)."""
         return {e["RowKey"]: e for e in self.table.list_entities(select=["RowKey", "backgroundoperationstatuscode"])
-                if len(e["RowKey"]) == 36}
+                if len(e["RowKey"]) == 36 and "backgroundoperationstatuscode" in e}  # not a subscription
 
     def running(self) -> list[str]:
         return [k for k, e in self.rows().items() if e["backgroundoperationstatuscode"] == 20]
@@ -196,7 +204,8 @@ class Run:
         r.outcomes = dict(Counter({30: "Succeeded", 31: "Failed", 32: "Canceled"}.get(
             rows[i]["backgroundoperationstatuscode"], "unfinished") for i in self.accepted if i in rows))
         r.seconds = round(time.monotonic() - self.started, 1)
-        self.app.stop()
+        for app in (self.app, *self.others):
+            app.stop()
         return r
 
 
@@ -328,3 +337,100 @@ def _outage(run: Run, proxy: StorageProxy, after: float, seconds: float) -> None
     time.sleep(5)  # requests that began while it was down may still answer 503
     with run.lock:
         run.down_since = None
+
+
+SLOWED_BY = 1.2  # how much slower other operations may finish with noisy subscribers than without
+
+
+def noisy_neighbours(run: Run, hanging: int = 10, failing: int = 10, operations: int = 150, rate: float = 10) -> Result:
+    """Operations at a steady rate, first with no subscriber, then with ten subscribers that hang (accept the
+    connection, never answer) and ten that answer 500: their submit -> done p99 may grow by 1.2x at most."""
+    before = _latencies(run, operations, rate)
+    hang, fail = Hanging(), CallbackServer()
+    try:
+        for url in [hang.url] * hanging + [fail.new_url(answers=(500,) * 100_000) for _ in range(failing)]:
+            if run.call("POST", "webhooks/OnBackgroundOperationComplete", json={"NotificationUrl": url}) != 201:
+                raise RuntimeError("could not subscribe")
+        after = _latencies(run, operations, rate)
+        result = run.settle()
+    finally:
+        hang.stop()
+        fail.stop()
+    p99_before, p99_after = _p99(before), _p99(after)
+    result.slowed = int(p99_after > SLOWED_BY * p99_before)
+    result.note = f"submit -> done p99 {p99_before:.3f} s without them, {p99_after:.3f} s with them"
+    return result
+
+
+def _latencies(run: Run, operations: int, rate: float, warm_up: int = 10) -> list[float]:
+    """Submit ``operations`` sample_Echo at ``rate`` a second, after ``warm_up`` more (not counted: the host
+    polls slowly after a quiet spell); seconds from each counted submit to its endtime."""
+    started: dict[str, datetime] = {}
+    for n in range(warm_up + operations):
+        sent = datetime.now(UTC)
+        if (op_id := run.submit()) is not None and n >= warm_up:
+            started[op_id] = sent
+        time.sleep(max(0.0, 1 / rate - (datetime.now(UTC) - sent).total_seconds()))
+
+    def ended() -> dict[str, datetime] | None:
+        found = {e["RowKey"]: e["endtime"] for e in run.table.list_entities(select=["RowKey", "endtime"])
+                 if e["RowKey"] in started and e.get("endtime")}
+        return found if len(found) == len(started) else None
+
+    ends = wait_until(ended, timeout=SETTLE_SECONDS, interval=1, message="the operations to finish")
+    return [(ends[i] - sent).total_seconds() for i, sent in started.items()]
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+class Hanging:
+    """A subscriber that accepts every connection and reads the request, and never answers."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._held: list[socket.socket] = []
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/hang"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+
+    def stop(self) -> None:
+        self._listener.close()
+        for conn in self._held:
+            conn.close()
+
+
+def three_instances(run: Run, jobs: int = 20, others: int = 30, seed: int = 13) -> Result:
+    """Three hosts of one app on one storage account, as Azure scales out: submits go to each in turn, among
+    them a line of 20 jobs (one DependencyToken); the second and then the third host are killed mid-run and
+    replaced. Every job of the line must run after the one before it ended, whichever host runs it."""
+    rng = random.Random(seed)
+    run.others = [run.start_app(), run.start_app()]
+    hosts = [run.app, *run.others]
+    kinds = ["line"] * jobs + ["free"] * others
+    rng.shuffle(kinds)
+    line: set[str] = set()
+    for n, kind in enumerate(kinds):
+        via = hosts[n % 3]
+        if kind == "free":
+            run.submit("sample_Sleep", {"Seconds": 0.5}, via=via)
+        elif (op_id := run.submit_in_line("faults-three", 0.3, via=via)) is not None:
+            line.add(op_id)
+    for n in range(len(run.others)):  # each of the two killed once, a moment apart, while jobs run
+        wait_until(run.running, timeout=60, interval=0.1, message="a job to run")
+        time.sleep(rng.uniform(0.2, 1.0))
+        run.others[n].kill()
+        run.others[n] = run.start_app()
+    run.result.note, run.result.duplicates_expected = "2 of 3 hosts killed, one at a time", True
+    result = run.settle()
+    result.overlapping = run.overlaps(line)
+    return result

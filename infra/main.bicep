@@ -87,6 +87,10 @@ var bgopsSettings = {
   // With Entra ID authentication on: the app role (its value in the app registration) that sees every
   // caller's operations; everyone else sees only their own.
   BGOPS_ADMIN_ROLE: 'BackgroundOperations.Admin'
+  // How many event subscriptions there may be, and how long an event is kept and tried again while its
+  // subscriber fails or is paused.
+  BGOPS_MAX_SUBSCRIPTIONS: '100'
+  BGOPS_EVENT_RETENTION_SECONDS: '86400'
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

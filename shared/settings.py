@@ -145,6 +145,8 @@ APP_SETTINGS = (
     AppSetting("attempt_time_limit_seconds", "BGOPS_ATTEMPT_TIME_LIMIT_SECONDS", "600", _limit),
     AppSetting("line_recheck_seconds", "BGOPS_LINE_RECHECK_SECONDS", "300", _seconds),
     AppSetting("admin_role", "BGOPS_ADMIN_ROLE", "BackgroundOperations.Admin", lambda n, t: _role(n, t)),
+    AppSetting("max_subscriptions", "BGOPS_MAX_SUBSCRIPTIONS", "100", _whole(0)),
+    AppSetting("event_retention_seconds", "BGOPS_EVENT_RETENTION_SECONDS", "86400", _whole(1)),
 )
 DEFAULTS = {setting.name: setting.default for setting in APP_SETTINGS}
 
@@ -202,6 +204,10 @@ class Settings:
     callback_signing_key: bytes | None = field(default=None, repr=False)
     # The app role that sees and steers every caller's operations when App Service Authentication is on.
     admin_role: str = _default("admin_role")
+    # How many event subscriptions there may be; each is sent every completion it matches.
+    max_subscriptions: int = _default("max_subscriptions")
+    # How long an event is kept and tried again while its subscriber fails or is paused.
+    event_retention_seconds: int = _default("event_retention_seconds")
     public_host_name: str = ""  # WEBSITE_HOSTNAME
     platform_authentication: bool = False  # WEBSITE_AUTH_ENABLED: principal headers are the platform's
 

@@ -421,6 +421,19 @@ class SubscriptionStoreContract:
         made = [subscriptions.create(self._sub()) for _ in range(3)]
         assert sorted(s.id for s in subscriptions.list()) == sorted(s.id for s in made)
 
+    def test_replace_writes_its_breaker_only_over_the_version_it_read(self, subscriptions):
+        sub = subscriptions.create(self._sub())
+        paused = dataclasses.replace(sub, failures=5, pauseduntil=datetime(2030, 1, 1, 0, 1, tzinfo=UTC),
+                                     lasterror="503")
+        stored = subscriptions.replace(paused)
+        assert subscriptions.get(sub.id) == stored and stored.etag != sub.etag
+        assert (stored.failures, stored.pauseduntil, stored.lasterror) == (5, paused.pauseduntil, "503")
+        with pytest.raises(ConcurrencyConflict):
+            subscriptions.replace(dataclasses.replace(sub, failures=1))  # read before the write above
+        subscriptions.delete(sub.id)
+        with pytest.raises(SubscriptionNotFound):
+            subscriptions.replace(stored)
+
     def test_delete_removes_it_and_a_second_delete_is_not_found(self, subscriptions):
         sub = subscriptions.create(self._sub())
         subscriptions.delete(sub.id)
@@ -475,6 +488,11 @@ class WorkQueueContract:
         again = wait_until(lambda: host.receive(30), timeout=10, interval=0.1)
         with pytest.raises(StorageUnavailable):
             work_queue.set_visibility(again.id, first.pop_receipt, 5)
+
+    def test_a_delayed_event_stays_hidden_until_its_delay_has_passed(self, work_queue, host):
+        work_queue.enqueue_event("later", delay_seconds=1)
+        assert host.receive(30, events=True) is None
+        assert wait_until(lambda: host.receive(30, events=True), timeout=10, interval=0.1).body == "later"
 
     def test_events_go_to_their_own_queue(self, work_queue, host):
         work_queue.enqueue_event('{"subscription": "s", "event": {}}')

@@ -28,6 +28,7 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (e.OperationFinished, 409, "OperationFinished"),
     (e.TransitionRefused, 400, "TransitionNotAllowed"),
     (e.ConcurrencyConflict, 409, "Conflict"),
+    (e.LimitReached, 409, "LimitReached"),
     (e.PreconditionFailed, 412, "PreconditionFailed"),
     (e.ServiceBusy, 429, "TooManyRequests"),
     (e.StorageUnavailable, 503, "StorageUnavailable"),

@@ -206,7 +206,8 @@ ROUTES: tuple[Route, ...] = (
            _body(_ref("SubscriptionRequest"), "Where to send each completion, and which operations.")],
           {"201": {"description": "Subscribed; DELETE the Location to unsubscribe.", "schema": _ref("Subscription"),
                    "headers": {"Location": {"type": "string", "description": "The subscription, to DELETE."}}},
-           "400": _error("A bad URL, filter or event name; nothing was stored.")},
+           "400": _error("A bad URL, filter or event name; nothing was stored."),
+           "409": _error("There are BGOPS_MAX_SUBSCRIPTIONS subscriptions already; nothing was stored.")},
           {"x-ms-trigger": "single", "description": "Triggers when a background operation succeeds, fails or is "
                                                     "canceled (the OnBackgroundOperationComplete event)."}),
     Route("webhooks", "get", "ListSubscriptions", "List event subscriptions", [],
@@ -317,8 +318,14 @@ def _definitions() -> dict[str, Any]:
         "Subscription": _object({"id": string, "eventName": string,
                                  "notificationUrl": {**string, "description": "Masked: scheme and host only."},
                                  "filter": {**_object({"name": string}), "x-nullable": True},
-                                 "createdOn": {"type": "string", "format": "date-time", "x-nullable": True}},
-                                ("id", "eventName")),
+                                 "createdOn": {"type": "string", "format": "date-time", "x-nullable": True},
+                                 "status": {**string, "enum": ["Active", "Paused"],
+                                            "description": "Paused: its deliveries kept failing, so nothing is "
+                                                           "sent to it until pausedUntil; its events are kept."},
+                                 "pausedUntil": {"type": "string", "format": "date-time", "x-nullable": True},
+                                 "consecutiveFailures": integer,
+                                 "lastError": {**string, "description": "How the last failed delivery ended."}},
+                                ("id", "eventName", "status")),
         "SubscriptionList": _object({"value": {"type": "array", "items": _ref("Subscription")}}, ("value",)),
         "CompletionEvent": _object({
             "MessageName": string,

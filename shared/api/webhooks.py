@@ -7,6 +7,7 @@ The notification URL is a secret: shown masked, never logged.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import azure.functions as func
@@ -21,11 +22,13 @@ from .handling import admin_of, api, json_body
 from .views import iso
 
 
-def view(sub: Subscription) -> dict[str, Any]:
-    """A subscription as the API shows it, its URL masked."""
+def view(sub: Subscription, now: datetime) -> dict[str, Any]:
+    """A subscription as the API shows it, its URL masked, and whether it is paused (its breaker)."""
     return {"id": sub.id, "eventName": sub.event, "notificationUrl": mask_url(sub.notification_url),
             "filter": {"name": sub.operation_name} if sub.operation_name else None,
-            "createdOn": iso(sub.createdon)}
+            "createdOn": iso(sub.createdon), "status": "Paused" if sub.paused(now) else "Active",
+            "pausedUntil": iso(sub.pauseduntil) if sub.paused(now) else None,
+            "consecutiveFailures": sub.failures, "lastError": sub.lasterror}
 
 
 def _location(svc: Services, req: func.HttpRequest, sub: Subscription) -> str:
@@ -39,7 +42,7 @@ def subscribe(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     odata.check_options(req.params, ())
     admin_of(svc, req, "A subscription hears about")
     sub = events.subscribe(svc, req.route_params.get("event", ""), json_body(req), svc.clock())
-    return json_response(view(sub), 201, {"Location": _location(svc, req, sub)})
+    return json_response(view(sub, svc.clock()), 201, {"Location": _location(svc, req, sub)})
 
 
 @api()
@@ -47,7 +50,8 @@ def list_subscriptions(svc: Services, req: func.HttpRequest) -> func.HttpRespons
     """GET webhooks: every subscription."""
     odata.check_options(req.params, ())
     admin_of(svc, req, "Subscriptions hear about")
-    return json_response({"value": [view(s) for s in sorted(svc.subscriptions.list(), key=lambda s: s.id)]})
+    now = svc.clock()
+    return json_response({"value": [view(s, now) for s in sorted(svc.subscriptions.list(), key=lambda s: s.id)]})
 
 
 @api()
@@ -59,4 +63,4 @@ def subscription(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
         events.unsubscribe(svc, sub_id)
         return func.HttpResponse(status_code=204)
     odata.check_options(req.params, ())
-    return json_response(view(svc.subscriptions.get(sub_id)))
+    return json_response(view(svc.subscriptions.get(sub_id), svc.clock()))

@@ -98,6 +98,10 @@ class PreconditionFailed(BackgroundOperationError):
                          "match its ETag); read it again and decide again.")
 
 
+class LimitReached(BackgroundOperationError):
+    """Something the app keeps a bounded number of (subscriptions) is at its limit; the message names it."""
+
+
 class StorageUnavailable(BackgroundOperationError):
     """Table or queue storage could not be reached or failed the request."""
 

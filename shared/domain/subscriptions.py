@@ -8,11 +8,13 @@ subscription gets one POST of the event with Dataverse's documented parameters.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from .backoff import compute_backoff
 from .errors import InvalidRequest
 from .operation import Operation
 
@@ -20,6 +22,11 @@ EVENT = "OnBackgroundOperationComplete"
 EVENTS = (EVENT,)
 FILTER_FIELDS = ("name",)
 PAYLOAD_TYPE = 0
+# The circuit breaker: a subscriber whose deliveries failed this many times in a row is paused, first for
+# FIRST_PAUSE, each failed try after a pause doubling it, up to MAX_PAUSE. A delivery that works closes it.
+BREAKER_FAILURES = 5
+FIRST_PAUSE = timedelta(minutes=1)
+MAX_PAUSE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -31,10 +38,38 @@ class Subscription:
     notification_url: str = field(repr=False)
     operation_name: str = ""  # the filter: only operations of this name ("" for all)
     createdon: datetime | None = None
+    failures: int = 0  # deliveries that failed in a row
+    pauseduntil: datetime | None = None  # the breaker is open: nothing is sent to it until then
+    lasterror: str = ""  # how the last failed delivery ended (a status code or an error type, never the URL)
+    etag: str | None = None
 
     def matches(self, op: Operation) -> bool:
         """Whether the completion of ``op`` is for this subscriber."""
-        return not self.operation_name or self.operation_name.lower() == op.name.lower()
+        return self.matches_name(op.name)
+
+    def matches_name(self, operation_name: str) -> bool:
+        """Whether the completion of an operation named ``operation_name`` is for this subscriber."""
+        return not self.operation_name or self.operation_name.lower() == operation_name.lower()
+
+    def paused(self, now: datetime) -> bool:
+        """Whether deliveries to it wait (its breaker is open) at ``now``."""
+        return self.pauseduntil is not None and now < self.pauseduntil
+
+
+def after_delivery(sub: Subscription, delivered: bool, detail: str, now: datetime) -> Subscription | None:
+    """The subscription once a delivery to it ended (None: nothing to write). A delivery that works closes
+    the breaker; the BREAKER_FAILURES-th failure in a row opens it, and each failure after that (the one
+    try made when a pause ends) opens it for twice as long."""
+    if delivered:
+        healthy = not sub.failures and sub.pauseduntil is None
+        return None if healthy else dataclasses.replace(sub, failures=0, pauseduntil=None, lasterror="")
+    failures = sub.failures + 1
+    pause = None
+    if failures >= BREAKER_FAILURES:
+        seconds = compute_backoff(failures - BREAKER_FAILURES + 1, base_seconds=FIRST_PAUSE.total_seconds(),
+                                  max_seconds=MAX_PAUSE.total_seconds(), jitter=0.0)
+        pause = now + timedelta(seconds=seconds)
+    return dataclasses.replace(sub, failures=failures, pauseduntil=pause, lasterror=detail[:200])
 
 
 def mask_url(url: str) -> str:

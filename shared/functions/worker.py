@@ -1,12 +1,21 @@
 """Queue-triggered functions (SPEC §4): the worker, the poison-queue handler, and event delivery."""
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import azure.functions as func
 
 from ..services.container import get_services
-from ..services.events import deliver_event
+from ..services.events import notify
 from ..services.worker import QueueDelivery, fail_poisoned, process_message
 
 bp = func.Blueprint()
+
+# Deliveries wait on other people's servers. ``notify`` is ``async def``, so the Python worker runs it on its
+# event loop, and its attempt runs in this pool of its own: however many subscribers hang, they never hold a
+# thread of the pool operations run in (PYTHON_THREADPOOL_THREAD_COUNT). Threads start on first use.
+DELIVERY_THREADS = 32  # waiting on a socket costs a thread nothing else; one subscriber takes at most 2
+_DELIVERIES = ThreadPoolExecutor(max_workers=DELIVERY_THREADS, thread_name_prefix="bgops-deliveries")
 
 
 @bp.function_name("worker")
@@ -27,6 +36,8 @@ def poison(msg: func.QueueMessage) -> None:
 
 @bp.function_name("notify")
 @bp.queue_trigger(arg_name="msg", queue_name="%BGOPS_QUEUE_NAME%-events", connection="AzureWebJobsStorage")
-def notify_subscriber(msg: func.QueueMessage) -> None:
-    """Deliver one completion event to one subscriber (fanned out here so that none waits for another)."""
-    deliver_event(get_services(), msg.get_body().decode("utf-8", "replace"))
+async def notify_subscriber(msg: func.QueueMessage) -> None:
+    """One attempt at a completion event for one subscriber, or at a callback (fanned out here, in a pool of
+    their own, so that none waits for another and no operation waits for any)."""
+    body = msg.get_body().decode("utf-8", "replace")
+    await asyncio.get_running_loop().run_in_executor(_DELIVERIES, lambda: notify(get_services(), body))

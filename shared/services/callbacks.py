@@ -1,66 +1,28 @@
-"""Delivering completion callbacks: retried on transient failures, logged, never raised (rq's rule)."""
+"""Delivering completion callbacks: logged, never raised (rq's rule), and never holding an operation's thread.
+
+The worker that finished an operation makes the first attempt, right after the write that finished it
+(which also claimed the callback: ``Operation.conclude``). An attempt that may do better later (a
+connection error, a timeout, 429 or 5xx) is handed to the events queue: the ``notify`` function makes
+each further attempt in a pool of its own (``CallbackRetry``, one message per attempt, sent for when its
+pause is over), so a receiver that hangs holds up no operation. The outcome is recorded on the row.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from ..domain.addresses import OutboundPolicy
-from ..domain.callbacks import DeliveryPolicy, status_body
+from ..domain.callbacks import status_body
 from ..domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable
 from ..domain.operation import CallbackState, Operation
-from ..domain.signing import signature_headers
+from ..storage.event_messages import CallbackRetry
 from . import deferred
 from .container import Services
+from .delivery import Delivery, post_once
 from .locations import status_location
-from .outbound import OutboundRefused, post_json
 from .rows import update_row, write
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """How a delivery ended: ``detail`` is what the row records (a status code or an error type)."""
-
-    delivered: bool
-    detail: str
-    status: int | None = None  # the last HTTP status, if there was an answer
-
-
-def post_callback(url: str, payload: dict[str, Any], *, policy: OutboundPolicy, delivery: DeliveryPolicy,
-                  message_id: str = "", signing_key: bytes | None = None,
-                  sleep: Callable[[float], None] = time.sleep) -> Delivery:
-    """POST ``payload`` (``outbound``: checked address, no redirects); retry connection errors, 429 and
-    5xx as ``delivery`` says. A refused address is not retried. Never logs the URL.
-
-    With a ``signing_key``, each attempt is signed (Standard Webhooks) as message ``message_id``, the
-    same id for every retry, so that a receiver can tell a repeat from a new message.
-    """
-    def sign(body: bytes) -> dict[str, str]:
-        return signature_headers(signing_key, message_id, int(time.time()), body) if signing_key else {}
-
-    detail, status = "", None
-    for attempt in range(1, delivery.attempts + 1):
-        try:
-            status = post_json(url, payload, policy=policy, timeout=delivery.timeout_seconds, sign=sign)
-        except OutboundRefused:
-            return Delivery(False, "OutboundRefused: the host resolves to a non-public address (not retried)")
-        except Exception as e:  # any failure is recorded; the exception text would carry the URL
-            detail, status = type(e).__name__, None
-        else:
-            detail = str(status)
-            if status < 300:
-                return Delivery(True, f"{detail} after {attempt} attempt(s)", status)
-            if status != 429 and status < 500:
-                return Delivery(False, f"{detail} (not retried)", status)
-        if attempt < delivery.attempts:
-            sleep(delivery.pause_after(attempt))
-    return Delivery(False, f"{detail} after {delivery.attempts} attempts", status)
 
 
 def claim_callback(svc: Services, op: Operation, now: datetime) -> Operation | None:
@@ -85,21 +47,51 @@ def deliver_owed_callback(svc: Services, op: Operation, now: datetime) -> None:
 
 
 def deliver_callback(svc: Services, op: Operation) -> Operation:
-    """POST the completion callback of a claimed, finished operation and record the outcome on its row."""
-    payload = status_body(op, status_location(svc.settings, op))
+    """Make the first attempt at the callback of a claimed, finished operation; hand the rest on."""
+    return _attempt(svc, op, 1)
+
+
+def retry_callback(svc: Services, retry: CallbackRetry) -> None:
+    """Make attempt ``retry.attempt`` at an operation's callback (the ``notify`` function), claiming it afresh
+    so that no message of the work queue takes it over meanwhile."""
+    try:
+        op = svc.store.get(retry.operation_id)
+    except OperationNotFound:
+        return
+    if op.callbackstate is not CallbackState.SENDING:
+        log.info("Callback of operation %s was settled meanwhile (%s).", op.id, op.callbackstate.value)
+        return
+    claimed = claim_callback(svc, op, svc.clock())
+    if claimed is not None:
+        _attempt(svc, claimed, retry.attempt)
+
+
+def _attempt(svc: Services, op: Operation, attempt: int) -> Operation:
+    """POST the callback once; record how it ended, or queue the next attempt for when its pause is over."""
     if not op.callbackurl:  # nothing to deliver to (only a row with a URL owes a callback)
         return op
-    delivery = post_callback(op.callbackurl, payload, policy=svc.settings.outbound,
-                             delivery=svc.settings.callback_delivery, message_id=f"msg_{op.id}",
-                             signing_key=svc.settings.callback_signing_key)
-    log.info("Callback of operation %s: %s (%s).", op.id, "delivered" if delivery.delivered else "FAILED",
-             delivery.detail)
-    state = CallbackState.DELIVERED if delivery.delivered else CallbackState.FAILED
+    policy = svc.settings.callback_delivery
+    delivery = post_once(op.callbackurl, status_body(op, status_location(svc.settings, op)),
+                         policy=svc.settings.outbound, timeout_seconds=policy.timeout_seconds,
+                         message_id=f"msg_{op.id}", signing_key=svc.settings.callback_signing_key)
+    if not delivery.delivered and delivery.retryable and attempt < policy.attempts:
+        svc.queue.enqueue_event(CallbackRetry(op.id, attempt + 1).encode(),
+                                delay_seconds=policy.pause_after(attempt))
+        log.info("Callback of operation %s: attempt %d failed (%s); attempt %d follows.", op.id, attempt,
+                 delivery.detail, attempt + 1)
+        return op
+    return _record(svc, op, delivery, attempt)
 
+
+def _record(svc: Services, op: Operation, delivery: Delivery, attempt: int) -> Operation:
+    state = CallbackState.DELIVERED if delivery.delivered else CallbackState.FAILED
+    result = f"{delivery.detail} after {attempt} attempt(s)" if delivery.delivered or delivery.retryable \
+        else f"{delivery.detail} (not retried)"
+    log.info("Callback of operation %s: %s (%s).", op.id, "delivered" if delivery.delivered else "FAILED", result)
     try:
-        return update_row(svc, op, lambda row: row.with_changes(callbackstate=state, callbackresult=delivery.detail))
+        return update_row(svc, op, lambda row: row.with_changes(callbackstate=state, callbackresult=result))
     except OperationNotFound:
         return op
     except StorageUnavailable:  # it was sent: a message that comes back must not send it again
-        deferred.record_callback(svc, op, state, delivery.detail)
+        deferred.record_callback(svc, op, state, result)
         return op

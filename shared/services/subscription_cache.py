@@ -1,15 +1,27 @@
-"""The subscription list, cached in memory so that finishing an operation with no subscribers costs nothing."""
+"""The subscription list, cached in memory: finishing an operation with no subscribers costs nothing, and
+delivering an event reads nothing.
+
+It also holds this instance's own view of each subscriber's breaker (``domain.subscriptions``): failures
+in a row are counted here and written to the subscription only when its breaker opens or closes, so that
+a subscriber that fails a hundred events costs a handful of writes, not a hundred. And it counts the
+deliveries to each subscriber in flight here, so that one that hangs takes at most PER_SUBSCRIBER of the
+delivery threads.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from ..domain.operation import Operation
 from ..domain.subscriptions import Subscription
 
 CACHE_SECONDS = 30.0  # how stale another instance's view of a new or deleted subscription can be
+UNKNOWN_REREAD_SECONDS = 1.0  # at most this often, a delivery for a subscription not in the list reads it again
+PER_SUBSCRIBER = 2  # deliveries to one subscriber at once, per instance
 
 
 class SubscriptionCache:
@@ -19,17 +31,70 @@ class SubscriptionCache:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._load, self._ttl, self._clock = load, ttl_seconds, clock
         self._lock = threading.Lock()
-        self._subscriptions: list[Subscription] = []
+        self._subscriptions: dict[str, Subscription] = {}
+        self._own: dict[str, Subscription] = {}  # this instance's newer breaker counts, kept across reloads
         self._read_at: float | None = None
+        self._in_flight: dict[str, int] = {}
 
     def matching(self, op: Operation) -> list[Subscription]:
         """The subscriptions the completion of ``op`` goes to."""
         with self._lock:
-            if self._read_at is None or self._clock() - self._read_at >= self._ttl:
-                self._subscriptions, self._read_at = self._load(), self._clock()
-            return [s for s in self._subscriptions if s.matches(op)]
+            self._fresh()
+            return [s for s in self._subscriptions.values() if s.matches(op)]
+
+    def all(self) -> list[Subscription]:
+        """Every subscription."""
+        with self._lock:
+            self._fresh()
+            return list(self._subscriptions.values())
+
+    def get(self, subscription_id: str) -> Subscription | None:
+        """One subscription as this instance knows it; the list is read again first when it does not hold it
+        (it may be new, from another instance) and was read more than UNKNOWN_REREAD_SECONDS ago."""
+        with self._lock:
+            self._fresh()
+            stale = self._read_at is None or self._clock() - self._read_at >= UNKNOWN_REREAD_SECONDS
+            if subscription_id not in self._subscriptions and stale:
+                self._read_at = None
+                self._fresh()
+            return self._subscriptions.get(subscription_id)
+
+    def record(self, sub: Subscription) -> None:
+        """This instance's newer view of a subscription (its breaker), written to storage or not."""
+        with self._lock:
+            self._own[sub.id] = self._subscriptions[sub.id] = sub
+
+    @contextmanager
+    def delivering(self, subscription_id: str) -> Iterator[bool]:
+        """``with cache.delivering(id) as may:`` counts a delivery to the subscriber in flight while the block
+        runs; ``may`` is False (and nothing counted) when PER_SUBSCRIBER already are."""
+        with self._lock:
+            may = self._in_flight.get(subscription_id, 0) < PER_SUBSCRIBER
+            if may:
+                self._in_flight[subscription_id] = self._in_flight.get(subscription_id, 0) + 1
+        try:
+            yield may
+        finally:
+            if may:
+                with self._lock:
+                    self._in_flight[subscription_id] -= 1
 
     def invalidate(self) -> None:
         """Forget the list (this process changed it)."""
         with self._lock:
             self._read_at = None
+
+    def _fresh(self) -> None:
+        if self._read_at is not None and self._clock() - self._read_at < self._ttl:
+            return
+        loaded, self._read_at = self._load(), self._clock()
+        self._subscriptions = {s.id: self._merged(s) for s in loaded}
+        self._own = {k: v for k, v in self._own.items() if k in self._subscriptions}
+
+    def _merged(self, stored: Subscription) -> Subscription:
+        """The stored subscription, with this instance's count of failures when that is newer (its breaker
+        has not opened or closed since)."""
+        own = self._own.get(stored.id)
+        if own is None or own.pauseduntil != stored.pauseduntil or own.failures <= stored.failures:
+            return stored
+        return dataclasses.replace(stored, failures=own.failures, lasterror=own.lasterror)

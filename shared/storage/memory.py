@@ -168,8 +168,8 @@ class MemorySubscriptionStore:
         with self._lock:
             if sub.id in self._subscriptions:
                 raise ConcurrencyConflict(f"Subscription {sub.id} already exists.")
-            self._subscriptions[sub.id] = sub
-        return sub
+            self._subscriptions[sub.id] = dataclasses.replace(sub, etag=uuid.uuid4().hex)
+            return self._subscriptions[sub.id]
 
     def get(self, subscription_id: str) -> Subscription:
         """One subscription; raises SubscriptionNotFound."""
@@ -183,6 +183,17 @@ class MemorySubscriptionStore:
         """Every subscription."""
         with self._lock:
             return list(self._subscriptions.values())
+
+    def replace(self, sub: Subscription) -> Subscription:
+        """Write the subscription if it still has ``sub.etag``; ConcurrencyConflict or SubscriptionNotFound."""
+        with self._lock:
+            stored = self._subscriptions.get(sub.id)
+            if stored is None:
+                raise SubscriptionNotFound(sub.id)
+            if stored.etag != sub.etag:
+                raise ConcurrencyConflict(f"Subscription {sub.id} changed since it was read.")
+            self._subscriptions[sub.id] = dataclasses.replace(sub, etag=uuid.uuid4().hex)
+            return self._subscriptions[sub.id]
 
     def delete(self, subscription_id: str) -> None:
         """Delete a subscription; raises SubscriptionNotFound when there is none."""
@@ -219,9 +230,9 @@ class MemoryWorkQueue:
         """Add a message (carrying ``row`` when it may, or ``attempts``) visible after ``delay_seconds``."""
         return self._add(self.work, encode(operation_id, row, attempts, wake), delay_seconds)
 
-    def enqueue_event(self, body: str) -> None:
-        """Add a message for the ``notify`` function."""
-        self._add(self.events, body, 0)
+    def enqueue_event(self, body: str, *, delay_seconds: float = 0) -> None:
+        """Add a message for the ``notify`` function, visible after ``delay_seconds``."""
+        self._add(self.events, body, delay_seconds)
 
     def set_visibility(self, message_id: str, pop_receipt: str, delay_seconds: float) -> None:
         """Hide a received message for ``delay_seconds`` more; a stale pop receipt is refused."""

@@ -98,8 +98,9 @@ class WorkQueue(Protocol):
         or PerhapsWritten when the message may have been added all the same; ``once``: in a single request
         (no retry that could add it twice)."""
 
-    def enqueue_event(self, body: str) -> None:
-        """Add one subscriber's event to the events queue."""
+    def enqueue_event(self, body: str, *, delay_seconds: float = 0) -> None:
+        """Add a message to the events queue (one attempt at an event or a callback), visible after
+        ``delay_seconds``."""
 
     def set_visibility(self, message_id: str, pop_receipt: str, delay_seconds: float) -> None:
         """Hide a received message for ``delay_seconds`` more (used for retry backoff)."""
@@ -129,6 +130,9 @@ class SubscriptionStore(Protocol):
 
     def get(self, subscription_id: str) -> Subscription:
         """One subscription; raises SubscriptionNotFound."""
+
+    def replace(self, sub: Subscription) -> Subscription:
+        """Write the subscription if it still has ``sub.etag``; ConcurrencyConflict or SubscriptionNotFound."""
 
     def list(self) -> list[Subscription]:
         """Every subscription."""

@@ -6,9 +6,11 @@ RowKey = the subscription id. The list is small and read whole (and cached by th
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from azure.data.tables import TableClient, TableServiceClient
+from azure.core import MatchConditions
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from ..domain.errors import SubscriptionNotFound
 from ..domain.subscriptions import Subscription
@@ -20,12 +22,15 @@ PARTITION = "webhooks"
 def _entity(sub: Subscription) -> dict[str, Any]:
     return {"PartitionKey": PARTITION, "RowKey": sub.id, "event": sub.event,
             "notificationurl": sub.notification_url, "operationname": sub.operation_name,
-            "createdon": sub.createdon}
+            "createdon": sub.createdon, "failures": sub.failures, "pauseduntil": sub.pauseduntil,
+            "lasterror": sub.lasterror}
 
 
-def _subscription(entity: dict[str, Any]) -> Subscription:
+def _subscription(entity: Any) -> Subscription:
     return Subscription(id=entity["RowKey"], event=entity["event"], notification_url=entity["notificationurl"],
-                        operation_name=entity.get("operationname") or "", createdon=entity.get("createdon"))
+                        operation_name=entity.get("operationname") or "", createdon=entity.get("createdon"),
+                        failures=entity.get("failures") or 0, pauseduntil=entity.get("pauseduntil"),
+                        lasterror=entity.get("lasterror") or "", etag=entity.metadata.get("etag"))
 
 
 class TableSubscriptionStore:
@@ -37,8 +42,15 @@ class TableSubscriptionStore:
     def create(self, sub: Subscription) -> Subscription:
         """Insert a new subscription."""
         with translated("store a subscription"):
-            self._table.create_entity(_entity(sub))
-        return sub
+            written = self._table.create_entity(_entity(sub))
+        return dataclasses.replace(sub, etag=written.get("etag"))
+
+    def replace(self, sub: Subscription) -> Subscription:
+        """Write the subscription if it still has ``sub.etag``; ConcurrencyConflict or SubscriptionNotFound."""
+        with translated("update a subscription", sub.id, missing=SubscriptionNotFound(sub.id)):
+            written = self._table.update_entity(_entity(sub), mode=UpdateMode.REPLACE, etag=sub.etag,
+                                                match_condition=MatchConditions.IfNotModified)
+        return dataclasses.replace(sub, etag=written.get("etag"))
 
     def get(self, subscription_id: str) -> Subscription:
         """One subscription; raises SubscriptionNotFound."""

@@ -70,7 +70,7 @@ def decode(body: str) -> WorkMessage:
     text = body.strip()
     if not text.startswith("{"):
         return WorkMessage(parse_operation_id(text))
-    if _depth(text) > MAX_DECODED_DEPTH:
+    if json_depth(text) > MAX_DECODED_DEPTH:
         raise InvalidRequest(f"The message is not a work message: nested more than {MAX_DECODED_DEPTH} deep")
     try:
         message = json.loads(text)
@@ -87,7 +87,7 @@ def decode(body: str) -> WorkMessage:
         raise InvalidRequest(f"The message is not a work message: {type(e).__name__}") from None
 
 
-def _depth(text: str) -> int:
+def json_depth(text: str) -> int:
     """How deep JSON ``text`` nests objects and arrays, counted without parsing it (brackets in strings aside)."""
     deepest = depth = 0
     for token in _STRING_OR_BRACKET.findall(text):

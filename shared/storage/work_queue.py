@@ -72,10 +72,12 @@ class StorageWorkQueue:
                                               visibility_timeout=visibility_seconds(delay_seconds) or None, **retries)
         return message.id
 
-    def enqueue_event(self, body: str) -> None:
-        """Add a message for the ``notify`` function: one event for one subscriber."""
+    def enqueue_event(self, body: str, *, delay_seconds: float = 0) -> None:
+        """Add a message for the ``notify`` function (one attempt at an event or a callback), visible after
+        ``delay_seconds``."""
         with _translated("enqueue an event"):
-            self.events.send_message(body, time_to_live=NEVER_EXPIRES)
+            self.events.send_message(body, time_to_live=NEVER_EXPIRES,
+                                     visibility_timeout=visibility_seconds(delay_seconds) or None)
 
     def set_visibility(self, message_id: str, pop_receipt: str, delay_seconds: float) -> None:
         """Hide a received message for ``delay_seconds`` more; its pop receipt changes."""

@@ -94,19 +94,23 @@ def test_a_filter_on_the_name_receives_only_that_operation(events_app, subscribe
     assert fail_id in [c["body"]["InputParameters"]["BackgroundOperationId"] for c in receiver.calls(everything)]
 
 
-def test_a_dead_subscriber_delays_neither_the_operation_nor_its_callback_nor_the_others(
+def test_a_dead_subscriber_delays_neither_the_operation_nor_its_callback_nor_the_others_and_is_paused(
         events_app, subscribe, receiver):
     slow = CallbackServer()
     try:
-        dead, alive, callback = slow.new_url(answers=(503, 503, 503, 503)), receiver.new_url(), receiver.new_url()
-        subscribe(dead)
+        dead, alive, callback = slow.new_url(answers=(503,) * 10), receiver.new_url(), receiver.new_url()
+        location = subscribe(dead).headers["Location"]
         subscribe(alive)
         started = time.monotonic()
         op_id = events_app.submit("sample_Echo", {}, callback).json()["backgroundOperationId"]
         wait_until(lambda: receiver.calls(callback) and receiver.calls(alive), timeout=10)
-        assert time.monotonic() - started < 5  # the dead one's retries take 0.2+0.4+0.8 s, and run apart
+        assert time.monotonic() - started < 5  # the dead one's retries (0.2, 0.4, 0.8, 1.6 s apart) run apart
         assert events_app.row(op_id)["backgroundoperationstatuscode"] == 30
-        wait_until(lambda: len(slow.calls(dead)) == 4)  # retried like a callback, then given up
+        wait_until(lambda: len(slow.calls(dead)) == 5, timeout=15)  # its fifth failure in a row pauses it
+        shown = wait_until(lambda: (r := requests.get(location, timeout=10).json())["status"] == "Paused" and r,
+                           message="the subscription to show it is paused")
+        assert shown["consecutiveFailures"] == 5 and shown["lastError"] == "503" and shown["pausedUntil"]
+        assert "notificationUrl" in shown and "?" not in shown["notificationUrl"]  # still masked
     finally:
         slow.stop()
 

@@ -10,7 +10,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 from helpers import CallbackServer, HostQueue
 
-from shared.settings import StorageSettings
+from shared.settings import StorageSettings, events_queue_name
 from shared.storage.metering import TransactionCounter
 
 
@@ -78,3 +78,8 @@ def host(azurite, settings) -> HostQueue:
 @pytest.fixture
 def poison_host(azurite, settings) -> HostQueue:
     return HostQueue(azurite, settings.poison_queue_name)
+
+
+@pytest.fixture
+def events_host(azurite, settings) -> HostQueue:
+    return HostQueue(azurite, events_queue_name(settings.queue_name))

@@ -11,20 +11,18 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from shared.domain.addresses import OutboundPolicy
-from shared.domain.callbacks import DeliveryPolicy
 from shared.domain.signing import parse_signing_key
-from shared.services.callbacks import post_callback
+from shared.services.delivery import post_once
 
 
 def _post(url: str, policy: OutboundPolicy):
-    return post_callback(url, {"A": 1}, policy=policy, delivery=DeliveryPolicy(base_seconds=0),
-                         sleep=lambda s: None)
+    return post_once(url, {"A": 1}, policy=policy, timeout_seconds=5)
 
 
 def test_a_name_that_resolves_to_a_non_public_address_is_refused_at_delivery_and_not_retried(callbacks):
     url = callbacks.new_url().replace("127.0.0.1", "localhost")  # passed submit as a name; resolves to loopback
     delivery = _post(url, OutboundPolicy())
-    assert not delivery.delivered and "OutboundRefused" in delivery.detail and "not retried" in delivery.detail
+    assert not delivery.delivered and "OutboundRefused" in delivery.detail and not delivery.retryable
     assert callbacks.calls(urlsplit(url).path) == []  # nothing reached the server
 
 
@@ -40,7 +38,7 @@ def test_a_name_whose_ipv6_address_carries_a_loopback_ipv4_one_is_refused_at_del
     monkeypatch.setattr(socket, "getaddrinfo", dns64)
     url = callbacks.new_url().replace("127.0.0.1", "carrier.example")
     delivery = _post(url, OutboundPolicy())
-    assert not delivery.delivered and "OutboundRefused" in delivery.detail and "not retried" in delivery.detail
+    assert not delivery.delivered and "OutboundRefused" in delivery.detail and not delivery.retryable
     assert callbacks.calls(urlsplit(url).path) == []
 
 
@@ -56,24 +54,24 @@ def test_an_allowed_host_is_reached_at_the_address_it_resolved_to_with_its_own_h
 def test_a_redirect_is_not_followed(callbacks):
     url = callbacks.new_url(answers=(302,))
     delivery = _post(url, OutboundPolicy(open=True))
-    assert not delivery.delivered and delivery.detail == "302 (not retried)"
+    assert not delivery.delivered and delivery.detail == "302" and not delivery.retryable
     assert len(callbacks.calls(url)) == 1 and callbacks.calls("/redirected") == []
 
 
-def test_connection_failures_and_5xx_are_retried_then_recorded(callbacks):
-    url = callbacks.new_url(answers=(503, 500))
-    assert _post(url, OutboundPolicy(open=True)).delivered and len(callbacks.calls(url)) == 3
+def test_connection_failures_429_and_5xx_may_do_better_later_and_4xx_may_not(callbacks):
+    url = callbacks.new_url(answers=(503, 429, 400))
+    assert [(d.delivered, d.detail, d.retryable) for d in (_post(url, OutboundPolicy(open=True)) for _ in range(3))] \
+        == [(False, "503", True), (False, "429", True), (False, "400", False)]
     nobody = _post("http://127.0.0.1:9/cb", OutboundPolicy(open=True))  # the discard port: nobody listens
-    assert not nobody.delivered and nobody.detail.endswith("after 4 attempts")
+    assert not nobody.delivered and nobody.retryable and nobody.detail == "NewConnectionError"
 
 
 def test_with_a_signing_key_every_attempt_is_signed_as_one_message_a_receiver_verifies(callbacks):
     secret = "whsec_" + base64.b64encode(bytes(range(32))).decode()
     url = callbacks.new_url(answers=(503,))  # one retry: the same message id, signed again
-    delivery = post_callback(url, {"A": 1}, policy=OutboundPolicy(open=True),
-                             delivery=DeliveryPolicy(base_seconds=0), sleep=lambda s: None,
-                             message_id="msg_op1", signing_key=parse_signing_key(secret))
-    assert delivery.delivered
+    attempts = [post_once(url, {"A": 1}, policy=OutboundPolicy(open=True), timeout_seconds=5, message_id="msg_op1",
+                          signing_key=parse_signing_key(secret)) for _ in range(2)]
+    assert [a.delivered for a in attempts] == [False, True]
     received = callbacks.raw_calls(url)
     assert len(received) == 2 and {headers["webhook-id"] for headers, _ in received} == {"msg_op1"}
     for headers, body in received:

@@ -46,6 +46,13 @@ def svc(settings):
     return build_services(settings)
 
 
+@pytest.fixture(autouse=True)
+def quick_sends(monkeypatch):
+    """A submission tries to queue its message for a second here, not ten: storage in these tests is either
+    down for good or back at once."""
+    monkeypatch.setattr(submission, "SEND_SECONDS", 1.0)
+
+
 def _ids(svc) -> set[str]:
     return {op.id for op in svc.store.list(ListQuery(top=1000)).operations}
 
@@ -236,9 +243,8 @@ def test_a_submission_whose_message_may_have_been_queued_is_accepted_and_runs_ex
 
 
 def test_a_submission_whose_every_put_may_have_been_lost_is_accepted_and_queued_once_storage_answers(
-        svc, proxy, host, monkeypatch):
+        svc, proxy, host):
     counted = Counted(svc)
-    monkeypatch.setattr(submission, "SEND_SECONDS", 1.0)
     proxy.lose_answers()
     op = submit(_queue_through(svc, proxy), Submission(name="test_Counted", inputs={}, base_url="http://x"))
     proxy.up()

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from helpers import delivery, wait_until, warm_subscription_cache
+from helpers import HostQueue, delivery, wait_until, warm_subscription_cache
 
 from shared.domain.attempts import CANCEL_UNSURE_WINDOW, UNRECORDED_WINDOW
 from shared.domain.callers import EVERYONE
@@ -26,6 +26,7 @@ from shared.domain.states import Event, Status
 from shared.operations.samples import DEFAULT_ERROR_CODE
 from shared.services.container import Services, build_services
 from shared.services.control import Change, cancel, change
+from shared.services.events import notify
 from shared.services.submission import Submission, submit
 from shared.services.worker import QueueDelivery, fail_poisoned, process_message
 from shared.settings import Settings
@@ -282,16 +283,39 @@ def test_callback_claimed_by_a_worker_that_died_is_delivered_by_a_later_message_
     assert svc.store.get(op.id).callbackstate is CallbackState.DELIVERED
 
 
-def test_callback_answered_503_is_retried_until_delivered_and_the_outcome_is_recorded(svc, host, callbacks):
+def _notified(svc: Services, events: HostQueue, done) -> None:
+    """Run the notify function on each events-queue message, as the host would, until ``done()``."""
+    def step():
+        if (message := events.try_receive()) is not None:
+            notify(svc, message.content)
+            events.client.delete_message(message)
+        return done()
+
+    wait_until(step, timeout=20, interval=0.05, message="the notify function to get there")
+
+
+def test_a_callback_answered_503_is_tried_once_by_the_worker_then_by_notify_until_delivered(svc, host, callbacks,
+                                                                                          events_host):
     url = callbacks.new_url(answers=(503, 503, 200))
     op = submitted(svc, callback_url=url)
     process_message(svc, delivery(host.receive()))
+    assert len(callbacks.calls(url)) == 1  # the worker's one attempt: the rest never hold its thread
+    assert svc.store.get(op.id).callbackstate is CallbackState.SENDING
 
+    _notified(svc, events_host, lambda: svc.store.get(op.id).callbackstate is CallbackState.DELIVERED)
     calls = callbacks.calls(url)
     assert len(calls) == 3 and all(c["body"] == calls[0]["body"] for c in calls)
     done = svc.store.get(op.id)
-    assert done.status is Status.SUCCEEDED
-    assert done.callbackstate is CallbackState.DELIVERED and done.callbackresult == "200 after 3 attempt(s)"
+    assert done.status is Status.SUCCEEDED and done.callbackresult == "200 after 3 attempt(s)"
+
+
+def test_a_callback_that_keeps_failing_is_recorded_failed_after_its_fourth_attempt(svc, host, callbacks,
+                                                                                 events_host):
+    url = callbacks.new_url(answers=(500, 500, 500, 500, 200))
+    op = submitted(svc, callback_url=url)
+    process_message(svc, delivery(host.receive()))
+    _notified(svc, events_host, lambda: svc.store.get(op.id).callbackstate is CallbackState.FAILED)
+    assert len(callbacks.calls(url)) == 4 and svc.store.get(op.id).callbackresult == "500 after 4 attempt(s)"
 
 
 def test_callback_refused_with_400_is_not_retried_is_recorded_as_failed_and_leaves_the_state(svc, host, callbacks):

@@ -11,9 +11,9 @@ import pytest
 from shared.api.handling import INT64_MAX, INT64_MIN, MAX_JSON_DEPTH, json_body
 from shared.api.views import entity
 from shared.domain.addresses import OutboundPolicy
-from shared.domain.callbacks import DeliveryPolicy, check_callback_url
+from shared.domain.callbacks import check_callback_url
 from shared.domain.errors import InvalidRequest
-from shared.services.callbacks import post_callback
+from shared.services.delivery import post_once
 from shared.storage.payloads import INLINE_CHARS, stored_length
 from shared.storage.table_store import from_entity, to_entity
 
@@ -62,8 +62,8 @@ def test_callback_hosts_at_the_limits_are_accepted(host):
 
 def test_a_delivery_that_raises_anything_is_recorded_as_failed_not_raised():
     # Not reachable through a submit any more (refused above); a delivery must still never raise.
-    delivery = post_callback(f"http://{'a' * 70}.example.com/cb", {}, policy=OutboundPolicy(open=True),
-                             delivery=DeliveryPolicy(base_seconds=0), sleep=lambda s: None)
+    delivery = post_once(f"http://{'a' * 70}.example.com/cb", {}, policy=OutboundPolicy(open=True),
+                         timeout_seconds=5)
     assert not delivery.delivered and delivery.detail and "aaaa" not in delivery.detail
 
 

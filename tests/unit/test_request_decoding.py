@@ -18,7 +18,7 @@ from shared.domain.addresses import OutboundPolicy
 from shared.domain.callbacks import check_callback_url
 from shared.domain.errors import InvalidRequest, UnsupportedMediaType
 from shared.domain.subscriptions import EVENT
-from shared.services.events import deliver_event, subscribe
+from shared.services.events import notify, subscribe
 
 BASE = "http://127.0.0.1:7071/api/"
 
@@ -161,5 +161,5 @@ def test_a_notification_url_with_a_nul_is_refused_and_nothing_is_stored(memory_s
                                   json.dumps({"subscription": "not-a-guid", "event": {}})])
 def test_an_event_message_nested_too_deep_is_dropped_with_a_warning_not_raised(memory_svc, caplog, body):
     with caplog.at_level(logging.WARNING):
-        deliver_event(memory_svc, body)
+        notify(memory_svc, body)
     assert [r.getMessage() for r in caplog.records] == ["Dropped an events-queue message that is not an event."]

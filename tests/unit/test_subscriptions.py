@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime
+
 import pytest
 
 from shared.domain.errors import InvalidRequest
 from shared.domain.states import Status
-from shared.domain.subscriptions import Subscription, check_event, check_filter, event_payload, mask_url
+from shared.domain.subscriptions import (
+    MAX_PAUSE,
+    Subscription,
+    after_delivery,
+    check_event,
+    check_filter,
+    event_payload,
+    mask_url,
+)
 from shared.services.subscription_cache import SubscriptionCache
 
 
@@ -76,3 +87,51 @@ def test_the_cache_reads_the_list_once_per_ttl_and_again_after_invalidate(make_o
     cache.invalidate()
     cache.matching(op)
     assert len(reads) == 3
+
+
+NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_a_subscriber_is_paused_at_its_fifth_failure_in_a_row_and_each_failed_try_after_doubles_the_pause():
+    current, pauses = sub(), []
+    for failure in range(1, 9):
+        current = after_delivery(current, False, "503", NOW)
+        pauses.append(None if current.pauseduntil is None else (current.pauseduntil - NOW).total_seconds())
+        assert current.failures == failure and current.lasterror == "503"
+    assert pauses == [None] * 4 + [60, 120, 240, 480]
+    assert current.paused(NOW) and not current.paused(current.pauseduntil)
+
+
+def test_the_pause_never_passes_an_hour():
+    long_failing = dataclasses.replace(sub(), failures=40)
+    assert after_delivery(long_failing, False, "Timeout", NOW).pauseduntil == NOW + MAX_PAUSE
+
+
+def test_a_delivery_that_works_closes_the_breaker_and_on_a_healthy_subscriber_writes_nothing():
+    paused = after_delivery(dataclasses.replace(sub(), failures=4), False, "500", NOW)
+    assert paused.paused(NOW)
+    healed = after_delivery(paused, True, "200", NOW)
+    assert (healed.failures, healed.pauseduntil, healed.lasterror) == (0, None, "")
+    assert after_delivery(sub(), True, "200", NOW) is None
+
+
+def test_the_cache_counts_this_instances_failures_across_reloads_until_the_breaker_opens_or_closes():
+    stored = [sub()]
+    clock = [0.0]
+    cache = SubscriptionCache(lambda: list(stored), ttl_seconds=30, clock=lambda: clock[0])
+    cache.record(after_delivery(cache.get("s1"), False, "500", NOW))
+    clock[0] += 31  # reloaded: the count written nowhere yet is kept
+    assert cache.get("s1").failures == 1 and cache.get("s1").lasterror == "500"
+    stored[0] = dataclasses.replace(sub(), failures=5, pauseduntil=NOW)  # another instance paused it
+    clock[0] += 31
+    assert cache.get("s1").failures == 5 and cache.get("s1").pauseduntil == NOW  # the stored breaker wins
+
+
+def test_at_most_two_deliveries_to_one_subscriber_are_in_flight_in_an_instance():
+    cache = SubscriptionCache(lambda: [sub()])
+    with cache.delivering("s1") as first, cache.delivering("s1") as second, cache.delivering("s1") as third:
+        assert (first, second, third) == (True, True, False)
+        with cache.delivering("s2") as other:
+            assert other
+    with cache.delivering("s1") as again:
+        assert again  # the slots are given back
