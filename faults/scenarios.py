@@ -5,7 +5,8 @@ callback server. Every scenario ends by waiting for every accepted operation to 
 * stuck: accepted operations not finished when the wait ends, and rows nobody was told were accepted;
 * refused but ran: operations whose submit answered an error and that started all the same (an attempt
   in the app's log, or a callback to the URL the refused submit gave);
-* ran twice: operations an attempt of which started twice (the same attempt number twice in the log);
+* ran twice: operations two runs of which overlapped (a run lasts from the log's "attempt N started" to its
+  "attempt N ran", or to its host's death), or that succeeded twice; a run started over after a pause is not;
 * duplicated callbacks: operations whose callback URL was POSTed to more than once;
 * 5xx: answers of 500 and up, apart from the 503s given while storage was down (the documented
   "retry later", counted on their own).
@@ -35,6 +36,7 @@ from .proxy import StorageProxy
 
 SETTLE_SECONDS = 150
 STARTED = re.compile(r"Operation ([0-9a-f-]{36}) attempt (\d+) started\.")
+RAN = re.compile(r"Operation ([0-9a-f-]{36}) attempt (\d+) ran: (\w+)\.")
 SETTINGS = {
     "BGOPS_ENABLE_SAMPLES": "true", "BGOPS_ALLOW_HTTP_CALLBACKS": "true", "BGOPS_RETRY_BASE_SECONDS": "1",
     "BGOPS_CALLBACK_RETRY_BASE_SECONDS": "0.5", "BGOPS_PURGE_SCHEDULE": "0 0 0 1 1 *",
@@ -153,21 +155,38 @@ class Run:
             elif status >= 500:
                 self.result.five_xx += 1
 
-    def starts(self) -> Counter[tuple[str, int]]:
-        """How often each (operation, attempt) started, by every host this scenario ran."""
-        text = "".join(path.read_text(errors="replace") for path in self.logs.glob(f"{self.app_name}-*.log"))
-        return Counter((op, int(n)) for op, n in STARTED.findall(text))
+    def runs(self) -> dict[str, list[tuple[str, str, str]]]:
+        """Every run of every operation, by every host of this scenario: (started, ended, how), the times as
+        the log writes them; a run its host died in ends when that host's log does, "died"."""
+        runs: dict[str, list[tuple[str, str, str]]] = {}
+        for path in self.logs.glob(f"{self.app_name}-*.log"):
+            lines = path.read_text(errors="replace").splitlines()
+            last = next((line[:23] for line in reversed(lines) if line[:4].isdigit()), "")
+            open_runs: dict[tuple[str, str], str] = {}
+            for line in lines:
+                if (started := STARTED.search(line)) is not None:
+                    open_runs[started.groups()] = line[:23]
+                elif (ended := RAN.search(line)) is not None and (ended[1], ended[2]) in open_runs:
+                    runs.setdefault(ended[1], []).append((open_runs.pop((ended[1], ended[2])), line[:23], ended[3]))
+            for (op, _), started_at in open_runs.items():
+                runs.setdefault(op, []).append((started_at, last, "died"))
+        return runs
 
     def ran_when_refused(self) -> int:
         """Operations that started although their submit answered an error."""
-        ran = {op for op, _ in self.starts()} - set(self.accepted)
+        ran = set(self.runs()) - set(self.accepted)
         called_back = {call["body"].get("backgroundOperationId") for url in self.refused
                        for call in self.callbacks.calls(url)}
         return len(ran | called_back)
 
     def ran_twice(self) -> int:
-        """Operations one attempt of which started more than once."""
-        return len({op for (op, _), n in self.starts().items() if n > 1})
+        """Operations two runs of which overlapped, or that succeeded twice."""
+        def twice(runs: list[tuple[str, str, str]]) -> bool:
+            ordered = sorted(runs)
+            overlapped = any(later[0] < earlier[1] for earlier, later in zip(ordered, ordered[1:], strict=False))
+            return overlapped or sum(1 for run in runs if run[2] == "succeeded") > 1
+
+        return sum(1 for runs in self.runs().values() if twice(runs))
 
     def rows(self) -> dict[str, dict]:
         """Every operation row of the app's table (owners' copies and expiry markers left out)."""

@@ -261,6 +261,7 @@ def _run_attempt(svc: Services, attempt: _Attempt) -> Operation | None:
     op, msg = attempt.row, attempt.message
     log.info("Operation %s attempt %d started.", op.id, attempt.attempt)
     outcome = _run_handler(svc, attempt)
+    log.info("Operation %s attempt %d ran: %s.", op.id, attempt.attempt, outcome.ending.value)
     try:
         done, retry_after = attempt.end(outcome)
     except AttemptSuperseded:  # a later attempt owns the row now: deciding again would take it for this one
