@@ -175,7 +175,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             return self._send(200, {"Content-Type": "text/plain; charset=utf-8"},
                               datum.value.encode("utf-8"))
         value = datum.value
-        headers = {name: d.value for name, d in value["headers"].items()}
+        # An empty Content-Type means none: the host's RawScriptResult sets HttpResponse.ContentType from it, and
+        # ASP.NET Core removes the header for an empty value (a 204 is sent so).
+        headers = {name: d.value for name, d in value["headers"].items()
+                   if d.value or name.lower() != "content-type"}
         body = value["body"].value or b""
         return self._send(int(value["status_code"].value), headers,
                           body if isinstance(body, bytes) else str(body).encode("utf-8"))

@@ -45,6 +45,13 @@ def json_response(body: object, status: int = 200, headers: dict[str, str] | Non
                              headers={"OData-Version": "4.0", **(headers or {})})
 
 
+def no_content(headers: dict[str, str] | None = None) -> func.HttpResponse:
+    """A 204: no body, so no Content-Type either (RFC 9110 §15.3.5). The worker would add text/plain to a
+    response without one; an empty Content-Type is how the Functions host is told to send none (its
+    RawScriptResult sets HttpResponse.ContentType, and ASP.NET Core removes the header for an empty value)."""
+    return func.HttpResponse(status_code=204, headers={"OData-Version": "4.0", "Content-Type": "", **(headers or {})})
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None
                    ) -> func.HttpResponse:
     """A JSON error response."""

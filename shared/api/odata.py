@@ -36,8 +36,8 @@ FILTERABLE = {
 OPERATORS = ("eq", "ne", "ge", "le", "gt", "lt")
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
 MAX_TOP = 2**31 - 1
-_TOKEN = re.compile(r"\s*('(?:[^']|'')*'|\(|\)|[^\s()]+)")
-_DATETIME_LITERAL = re.compile(r"^(?:datetime)?'?(\d{4}-\d\d-\d\dT[^']*)'?$", re.IGNORECASE)
+_TOKEN = re.compile(r" *('(?:[^']|'')*'|\(|\)|[^ ()]+)")  # tokens part at spaces (grammar.filter_expression)
+_DATETIME_LITERAL = re.compile(r"^(?:datetime)?'?([0-9]{4}-[0-9]{2}-[0-9]{2}T[^']*)'?$", re.IGNORECASE)
 ROW_FILTERS = {column: column for column in FILTERABLE}  # the row's own names: themselves
 
 
@@ -63,7 +63,7 @@ def _tokens(text: str) -> list[str]:
 def _literal(column: str, token: str, named: str, how: str) -> Any:
     kind = FILTERABLE[column]
     if kind == "int":
-        if re.fullmatch(r"-?\d{1,9}", token):
+        if re.fullmatch(r"-?[0-9]{1,9}", token):
             return int(token)
     elif kind == "guid":
         try:
@@ -119,7 +119,7 @@ def parse_filter(text: str | None, *, canonical_name: Callable[[str], str] = lam
     operation names are matched regardless of case everywhere else. ``columns`` are the
     names the filter may use, each with the logical column it compares (another view's names).
     """
-    if text is None or not text.strip():
+    if text is None or not text.strip(" "):
         return ()
     # Parentheses only group, and with 'and' alone grouping changes nothing: they need only be balanced.
     comparisons = []
@@ -207,9 +207,9 @@ def _parse_skiptoken(token: str | None) -> tuple[str | None, int | None]:
 def parse_select(text: str | None, columns: tuple[str, ...], default: tuple[str, ...] | None = None,
                  key: str = KEY) -> tuple[str, ...]:
     """``$select``: the chosen ``columns``, the key always among them; ``default`` (else all) when absent."""
-    if text is None or not text.strip():
+    if text is None or not text.strip(" "):
         return columns if default is None else default
-    chosen = tuple(dict.fromkeys(c.strip().lower() for c in text.split(",") if c.strip()))
+    chosen = tuple(dict.fromkeys(c.strip(" ").lower() for c in text.split(",") if c.strip(" ")))
     unknown = [c for c in chosen if c not in columns]
     if unknown:
         raise InvalidRequest(f"$select: unknown column(s) {', '.join(u[:64] for u in unknown[:10])}; "

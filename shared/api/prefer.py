@@ -1,7 +1,8 @@
 """The ``Prefer`` request header (RFC 7240): respond-async, the callback URL, odata.maxpagesize.
 
 Preferences this app does not know are ignored, as RFC 7240 asks; a header
-that cannot be read at all (a preference with no name) or a page size that
+that cannot be read (a preference with no name, or anything outside RFC 7240's
+syntax, ``SYNTAX``, which the OpenAPI document publishes) or a page size that
 is not a positive whole number is refused, never guessed at.
 """
 
@@ -18,6 +19,23 @@ PAGE_SIZE_PREFERENCE = "odata.maxpagesize"
 MAX_HEADER_CHARS = 4096
 MAX_PREFERENCES = 16
 MAX_PARAMETERS = 8
+
+# RFC 7240 §2: preference = token [BWS "=" BWS word] *(OWS ";" [OWS parameter]), parameter = token [BWS "=" BWS
+# word], in a list whose empty items are skipped (RFC 9110 §5.6.1); SYNTAX is a field value that is not empty,
+# no spaces at its ends. A word is a quoted string (no escapes: a callback URL is taken as written) or, beyond
+# RFC 7240's tokens, any visible ASCII but '"', ',' and ';', so that an unquoted URL reads too. Each run of
+# spaces has one place in it, so a failed match cannot backtrack far; the counts are MAX_PREFERENCES and
+# MAX_PARAMETERS.
+_OWS = r"[ \t]*"
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_WORD = r'(?:[!#-+\--:<-~]+|"[^"\u0000-\u0008\u000a-\u001f\u007f]*")'
+_VALUE = f"(?:{_OWS}=(?:{_OWS}{_WORD})?)?"
+_PREFERENCE = f"{_TOKEN}{_VALUE}(?:{_OWS};(?:{_OWS}{_TOKEN}{_VALUE})?){{0,{MAX_PARAMETERS}}}"
+_NEXT = f"{_OWS},(?:{_OWS}{_PREFERENCE})?"
+# The first item is a preference or empty (the value then starts with its comma): never a space first.
+SYNTAX = (f"{_PREFERENCE}(?:{_NEXT}){{0,{MAX_PREFERENCES - 1}}}"
+          f"|,(?:{_OWS}{_PREFERENCE})?(?:{_NEXT}){{0,{MAX_PREFERENCES - 2}}}")
+_SYNTAX = re.compile(f"(?:{SYNTAX})?")  # a value, or none
 
 
 @dataclass(frozen=True)
@@ -74,10 +92,14 @@ def parse_prefer(header: str | None) -> Preferences:
     for preference in preferences:
         if len(_split(preference, ";")) > MAX_PARAMETERS + 1:
             raise InvalidRequest(f"A preference in the Prefer header has more than {MAX_PARAMETERS} parameters.")
-        name, value = _name_value(preference.split(";", 1)[0])
-        if not name:
+        if not _name_value(preference.split(";", 1)[0])[0]:
             raise InvalidRequest("The Prefer header has a preference with no name; send, for example, "
                                  "'Prefer: respond-async' or 'Prefer: odata.maxpagesize=100'.")
+    if not _SYNTAX.fullmatch((header or "").strip(" \t")):  # spaces at its ends are no part of a field value
+        raise InvalidRequest("The Prefer header cannot be read: send preferences as RFC 7240 has them, separated by "
+                             "commas, such as 'respond-async, odata.callback; url=\"https://...\"'.")
+    for preference in preferences:
+        name, value = _name_value(preference.split(";", 1)[0])
         if name == "respond-async":
             respond_async = True
         elif name in CALLBACK_TOKENS:

@@ -18,7 +18,7 @@ from ..services.container import Services
 from ..storage.ports import ListQuery, Page
 from . import metadata, odata, systemjobs, urls, views
 from .changes import parse_change
-from .errors import json_response
+from .errors import json_response, no_content
 from .handling import api, caller_of, json_body, operation_id_of
 from .prefer import PAGE_SIZE_PREFERENCE, parse_prefer
 
@@ -79,7 +79,7 @@ def _entity(svc: Services, req: func.HttpRequest, view: View) -> func.HttpRespon
     if req.method.upper() == "PATCH":
         change = parse_change(view.row_change(json_body(req) or None), svc.clock())
         op = control.change(svc, operation_id, change, caller, if_match=req.headers.get("If-Match"))
-        return func.HttpResponse(status_code=204, headers={**ODATA_VERSION, **_etag(op)})
+        return no_content(_etag(op))
     params = odata.check_options(req.params, odata.ENTITY_OPTIONS)
     select = odata.parse_select(params.get("$select"), view.selectable, default=view.default, key=view.key)
     op = control.get_operation(svc, operation_id, caller)

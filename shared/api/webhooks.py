@@ -17,7 +17,7 @@ from ..services import events
 from ..services.container import Services
 from ..services.locations import api_url
 from . import odata, urls
-from .errors import json_response
+from .errors import json_response, no_content
 from .handling import admin_of, api, json_body
 from .views import iso
 
@@ -61,6 +61,6 @@ def subscription(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     admin_of(svc, req, "A subscription hears about")
     if req.method.upper() == "DELETE":
         events.unsubscribe(svc, sub_id)
-        return func.HttpResponse(status_code=204)
+        return no_content()
     odata.check_options(req.params, ())
     return json_response(view(svc.subscriptions.get(sub_id), svc.clock()))

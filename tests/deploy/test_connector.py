@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation import OpenAPIV2SpecValidator
@@ -35,3 +37,11 @@ def test_the_connection_asks_for_the_function_key_as_a_secret():
 
 def test_the_icon_is_a_png():
     assert (FOLDER / "icon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_python_m_connector_help_prints_its_usage_and_writes_nothing():
+    before = API_DEFINITION.stat().st_mtime_ns
+    shown = subprocess.run([sys.executable, "-m", "connector", "--help"], capture_output=True, text=True,
+                           cwd=FOLDER.parent, timeout=60)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: python -m connector")
+    assert API_DEFINITION.stat().st_mtime_ns == before
