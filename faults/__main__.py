@@ -16,6 +16,7 @@ from helpers import ACCOUNT_KEY, Azurite, CallbackServer  # tests/, on sys.path 
 
 from .proxy import StorageProxy, ports_of
 from .scenarios import (
+    NEIGHBOURS_SETTINGS,
     Result,
     Run,
     concurrent_submits,
@@ -42,20 +43,21 @@ def run_all(only: str = "") -> list[Result]:
         proxy, callbacks = StorageProxy(ports_of(azurite.connection_string)), CallbackServer()
         through_proxy = proxy.connection_string("devstoreaccount1", ACCOUNT_KEY)
         try:
-            for name, scenario, via_proxy in (
-                    ("host killed mid-run x20", host_killed, False),
-                    ("storage down 10 s during submits", lambda r: storage_down_while_submitting(r, proxy), True),
-                    ("storage down 10 s during processing", lambda r: storage_down_while_processing(r, proxy), True),
-                    ("200 concurrent submits", concurrent_submits, False),
-                    ("100 cancel/pause/resume races", steering_races, False),
-                    ("one line of 20 jobs, host killed x5", line_host_killed, False),
-                    ("three hosts, two killed, one line across them", three_instances, False),
-                    ("10 hanging and 10 failing subscribers", noisy_neighbours, False)):
+            for name, scenario, via_proxy, settings in (
+                    ("host killed mid-run x20", host_killed, False, {}),
+                    ("storage down 10 s during submits", lambda r: storage_down_while_submitting(r, proxy), True, {}),
+                    ("storage down 10 s during processing", lambda r: storage_down_while_processing(r, proxy), True,
+                     {}),
+                    ("200 concurrent submits", concurrent_submits, False, {}),
+                    ("100 cancel/pause/resume races", steering_races, False, {}),
+                    ("one line of 20 jobs, host killed x5", line_host_killed, False, {}),
+                    ("three hosts, two killed, one line across them", three_instances, False, {}),
+                    ("10 hanging and 10 failing subscribers", noisy_neighbours, False, NEIGHBOURS_SETTINGS)):
                 if only not in name:
                     continue
                 print(f"[faults] {name}", file=sys.stderr, flush=True)
                 run = Run(name, azurite.connection_string, through_proxy if via_proxy else azurite.connection_string,
-                          callbacks, LOGS)
+                          callbacks, LOGS, settings)
                 results.append(scenario(run))
                 print(f"[faults]   {results[-1]}", file=sys.stderr, flush=True)
         finally:

@@ -76,7 +76,8 @@ class Run:
     """One scenario's app, client, callbacks and tally."""
 
     def __init__(self, name: str, connection_string: str, app_connection: str, callbacks: CallbackServer,
-                 logs: Path) -> None:
+                 logs: Path, settings: dict[str, str] | None = None) -> None:
+        self.settings = {**SETTINGS, **(settings or {})}
         self.result, self.started = Result(name), time.monotonic()
         self.connection_string, self.app_connection, self.callbacks, self.logs = \
             connection_string, app_connection, callbacks, logs
@@ -93,7 +94,7 @@ class Run:
 
     def start_app(self) -> AppProcess:
         log = self.logs / f"{self.app_name}-{time.monotonic_ns()}.log"
-        return AppProcess(self.app_connection, log, name=self.app_name, settings=SETTINGS)
+        return AppProcess(self.app_connection, log, name=self.app_name, settings=self.settings)
 
     def submit(self, name: str = "sample_Echo", inputs: dict | None = None, via: AppProcess | None = None
                ) -> str | None:
@@ -359,36 +360,58 @@ def _outage(run: Run, proxy: StorageProxy, after: float, seconds: float) -> None
 
 
 SLOWED_BY = 1.2  # how much slower other operations may finish with noisy subscribers than without
+# No host is killed in it: the host's own lease (10 minutes), not renewals every second and a half.
+NEIGHBOURS_SETTINGS = {"DEVHOST_QUEUE_MESSAGE_LEASE_SECONDS": "600"}
 
 
 def noisy_neighbours(run: Run, hanging: int = 10, failing: int = 10, operations: int = 150, rate: float = 10) -> Result:
     """Operations at a steady rate, first with no subscriber, then with ten subscribers that hang (accept the
-    connection, never answer) and ten that answer 500: their submit -> done p99 may grow by 1.2x at most."""
-    before = _latencies(run, operations, rate)
+    connection, never answer) and ten that answer 500: their submit -> done p99 may grow by 1.2x at most.
+
+    The second phase is counted once every subscriber's breaker has opened (the ones that hang after two
+    timeouts of 10 s, the others after five failures), operations going on meanwhile; the worst of those
+    operations is given in the note. Each phase starts after 50 operations not counted, as the host polls
+    slowly after a quiet spell."""
+    before, _ = _latencies(run, operations, rate)
     hang, fail = Hanging(), CallbackServer()
     try:
         for url in [hang.url] * hanging + [fail.new_url(answers=(500,) * 100_000) for _ in range(failing)]:
             if run.call("POST", "webhooks/OnBackgroundOperationComplete", json={"NotificationUrl": url}) != 201:
                 raise RuntimeError("could not subscribe")
-        after = _latencies(run, operations, rate)
+        after, meanwhile = _latencies(run, operations, rate, until=lambda: _all_paused(run))
         result = run.settle()
     finally:
         hang.stop()
         fail.stop()
     p99_before, p99_after = _p99(before), _p99(after)
     result.slowed = int(p99_after > SLOWED_BY * p99_before)
-    result.note = f"submit -> done p99 {p99_before:.3f} s without them, {p99_after:.3f} s with them"
+    result.note = (f"submit -> done p99 {p99_before:.3f} s without them, {p99_after:.3f} s with them; before their "
+                   f"breakers opened ({len(meanwhile)} operations), p99 {_p99(meanwhile):.3f} s, "
+                   f"worst {max(meanwhile):.3f} s")
     return result
 
 
-def _latencies(run: Run, operations: int, rate: float, warm_up: int = 10) -> list[float]:
-    """Submit ``operations`` sample_Echo at ``rate`` a second, after ``warm_up`` more (not counted: the host
-    polls slowly after a quiet spell); seconds from each counted submit to its endtime."""
+def _all_paused(run: Run) -> bool:
+    response = run.http.get(run.app.url("webhooks"), timeout=60)
+    return response.status_code == 200 and all(s["status"] == "Paused" for s in response.json()["value"])
+
+
+def _latencies(run: Run, operations: int, rate: float, warm_up: int = 50,
+               until: Callable[[], bool] = lambda: True) -> tuple[list[float], list[float]]:
+    """Submit sample_Echo at ``rate`` a second: ``warm_up`` of them and more until ``until()``, then
+    ``operations`` more. Seconds from each submit to its endtime: of the counted ones, and of the others."""
     started: dict[str, datetime] = {}
-    for n in range(warm_up + operations):
+    counted: set[str] = set()
+    ready, sent_count = False, 0
+    while len(counted) < operations:
         sent = datetime.now(UTC)
-        if (op_id := run.submit()) is not None and n >= warm_up:
+        if not ready and sent_count >= warm_up and sent_count % int(rate) == 0:
+            ready = until()  # looked at once a second
+        if (op_id := run.submit()) is not None:
             started[op_id] = sent
+            if ready:
+                counted.add(op_id)
+        sent_count += 1
         time.sleep(max(0.0, 1 / rate - (datetime.now(UTC) - sent).total_seconds()))
 
     def ended() -> dict[str, datetime] | None:
@@ -397,7 +420,8 @@ def _latencies(run: Run, operations: int, rate: float, warm_up: int = 10) -> lis
         return found if len(found) == len(started) else None
 
     ends = wait_until(ended, timeout=SETTLE_SECONDS, interval=1, message="the operations to finish")
-    return [(ends[i] - sent).total_seconds() for i, sent in started.items()]
+    seconds = {i: (ends[i] - sent).total_seconds() for i, sent in started.items()}
+    return [seconds[i] for i in counted], [s for i, s in seconds.items() if i not in counted]
 
 
 def _p99(values: list[float]) -> float:

@@ -494,6 +494,18 @@ class WorkQueueContract:
         assert host.receive(30, events=True) is None
         assert wait_until(lambda: host.receive(30, events=True), timeout=10, interval=0.1).body == "later"
 
+    def test_an_event_nobody_received_yet_can_be_brought_forward_or_deleted_and_then_not_changed(self, work_queue,
+                                                                                                   host):
+        sent = work_queue.reschedule_event(work_queue.enqueue_event("watch", delay_seconds=60), 0)
+        received = wait_until(lambda: host.receive(30, events=True), timeout=10, interval=0.1)
+        assert received.body == "watch"
+        with pytest.raises(StorageUnavailable):  # received: its pop receipt is the receiver's now
+            work_queue.delete_event(sent)
+        gone = work_queue.enqueue_event("gone", delay_seconds=60)
+        work_queue.delete_event(gone)
+        with pytest.raises(StorageUnavailable):
+            work_queue.reschedule_event(gone, 0)
+
     def test_events_go_to_their_own_queue(self, work_queue, host):
         work_queue.enqueue_event('{"subscription": "s", "event": {}}')
         assert host.receive(30) is None

@@ -24,7 +24,10 @@ FILTER_FIELDS = ("name",)
 PAYLOAD_TYPE = 0
 # The circuit breaker: a subscriber whose deliveries failed this many times in a row is paused, first for
 # FIRST_PAUSE, each failed try after a pause doubling it, up to MAX_PAUSE. A delivery that works closes it.
+# A subscriber that does not answer holds a delivery thread for a whole time limit each time: it is
+# paused at its second failure in a row when that one timed out.
 BREAKER_FAILURES = 5
+BREAKER_FAILURES_TIMING_OUT = 2
 FIRST_PAUSE = timedelta(minutes=1)
 MAX_PAUSE = timedelta(hours=1)
 
@@ -56,17 +59,20 @@ class Subscription:
         return self.pauseduntil is not None and now < self.pauseduntil
 
 
-def after_delivery(sub: Subscription, delivered: bool, detail: str, now: datetime) -> Subscription | None:
+def after_delivery(sub: Subscription, delivered: bool, detail: str, now: datetime, *,
+                   timed_out: bool = False) -> Subscription | None:
     """The subscription once a delivery to it ended (None: nothing to write). A delivery that works closes
-    the breaker; the BREAKER_FAILURES-th failure in a row opens it, and each failure after that (the one
-    try made when a pause ends) opens it for twice as long."""
+    the breaker; the BREAKER_FAILURES-th failure in a row opens it (the BREAKER_FAILURES_TIMING_OUT-th,
+    when this one ``timed_out``), and each failure after that (the one try made when a pause ends) opens
+    it for twice as long."""
     if delivered:
         healthy = not sub.failures and sub.pauseduntil is None
         return None if healthy else dataclasses.replace(sub, failures=0, pauseduntil=None, lasterror="")
     failures = sub.failures + 1
+    threshold = BREAKER_FAILURES_TIMING_OUT if timed_out else BREAKER_FAILURES
     pause = None
-    if failures >= BREAKER_FAILURES:
-        seconds = compute_backoff(failures - BREAKER_FAILURES + 1, base_seconds=FIRST_PAUSE.total_seconds(),
+    if failures >= threshold:
+        seconds = compute_backoff(failures - threshold + 1, base_seconds=FIRST_PAUSE.total_seconds(),
                                   max_seconds=MAX_PAUSE.total_seconds(), jitter=0.0)
         pause = now + timedelta(seconds=seconds)
     return dataclasses.replace(sub, failures=failures, pauseduntil=pause, lasterror=detail[:200])

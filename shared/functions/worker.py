@@ -14,7 +14,7 @@ bp = func.Blueprint()
 # Deliveries wait on other people's servers. ``notify`` is ``async def``, so the Python worker runs it on its
 # event loop, and its attempt runs in this pool of its own: however many subscribers hang, they never hold a
 # thread of the pool operations run in (PYTHON_THREADPOOL_THREAD_COUNT). Threads start on first use.
-DELIVERY_THREADS = 32  # waiting on a socket costs a thread nothing else; one subscriber takes at most 2
+DELIVERY_THREADS = 16  # each waits 2 s at most for an attempt (services.events)
 _DELIVERIES = ThreadPoolExecutor(max_workers=DELIVERY_THREADS, thread_name_prefix="bgops-deliveries")
 
 

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import urllib3
+
 from ..domain.addresses import OutboundPolicy
 from ..domain.signing import signature_headers
 from .outbound import OutboundRefused, post_json
@@ -21,6 +23,7 @@ class Delivery:
     detail: str
     status: int | None = None  # the HTTP status, if there was an answer
     retryable: bool = False  # a connection error, a timeout, 429 or 5xx: a later attempt may do better
+    timed_out: bool = False  # nothing came back within the time limit
 
 
 def post_once(url: str, payload: dict[str, Any], *, policy: OutboundPolicy, timeout_seconds: float,
@@ -37,6 +40,8 @@ def post_once(url: str, payload: dict[str, Any], *, policy: OutboundPolicy, time
         status = post_json(url, payload, policy=policy, timeout=timeout_seconds, sign=sign)
     except OutboundRefused:
         return Delivery(False, "OutboundRefused: the host resolves to a non-public address")
+    except (urllib3.exceptions.TimeoutError, TimeoutError) as e:
+        return Delivery(False, type(e).__name__, retryable=True, timed_out=True)
     except Exception as e:  # the exception's text would carry the URL
         return Delivery(False, type(e).__name__, retryable=True)
     return Delivery(status < 300, str(status), status, retryable=status == 429 or status >= 500)

@@ -18,9 +18,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +42,7 @@ from ..domain.operation import EVENTS_OWED, EVENTS_PUBLISHED, Operation
 from ..domain.subscriptions import MAX_PAUSE, Subscription, after_delivery, check_event, check_filter, event_payload
 from ..storage import event_messages
 from ..storage.event_messages import CallbackRetry, EventMessage, FanOut
+from ..storage.ports import Sent
 from .callbacks import retry_callback
 from .container import Services
 from .delivery import GONE, Delivery, post_once
@@ -47,6 +51,12 @@ from .rows import update_row
 
 log = logging.getLogger(__name__)
 UPDATE_ROUNDS = 4  # tries at recording a delivery on its subscription when others record theirs at once
+# How long notify waits for an attempt before giving the host its slot back, and how long after an attempt
+# must have ended the message that stands in for it comes, should nobody change it.
+PATIENCE_SECONDS = 2.0
+WATCH_MARGIN_SECONDS = 5.0
+ATTEMPT_THREADS = 32  # attempts at once: waiting on a socket costs a thread nothing else
+_ATTEMPTS = ThreadPoolExecutor(max_workers=ATTEMPT_THREADS, thread_name_prefix="bgops-attempts")
 INLINE_SUBSCRIBERS = 2  # more than this, and the worker sends one fan-out message instead of one each
 
 
@@ -57,8 +67,12 @@ def publish_owed(svc: Services, op: Operation) -> Operation:
         return op
     payload = event_payload(op, status_location(svc.settings, op))
     subscribers, now = svc.subscription_cache.matching(op), svc.clock()
-    if len(subscribers) > INLINE_SUBSCRIBERS:
+    waits = [_wait_for(svc, sub, now) for sub in subscribers]
+    if len(subscribers) > INLINE_SUBSCRIBERS and min(waits) == 0:
         svc.queue.enqueue_event(FanOut(payload, now).encode())
+    elif len(subscribers) > INLINE_SUBSCRIBERS:  # none may be tried now: nobody looks at it until one may
+        svc.queue.enqueue_event(FanOut(payload, now, tuple(s.id for s in subscribers)).encode(),
+                                delay_seconds=min(waits))
     else:
         _fan_out(svc, payload, subscribers, now)
     log.info("Operation %s: completion event queued for %d subscriber(s).", op.id, len(subscribers))
@@ -79,21 +93,31 @@ def notify(svc: Services, body: str) -> None:
     if isinstance(message, CallbackRetry):
         retry_callback(svc, message)
     elif isinstance(message, FanOut):
-        _fan_out(svc, message.payload, _subscribers_of(svc, message.payload), message.since or svc.clock())
+        subscribers = _subscribers_of(svc, message.payload, message.subscribers)
+        _fan_out(svc, message.payload, subscribers, message.since or svc.clock())
     else:
         deliver_event(svc, message)
 
 
 def _fan_out(svc: Services, payload: dict[str, Any], subscribers: list[Subscription], since: datetime) -> None:
-    """One message per subscriber; a paused one's waits until its pause is over."""
+    """A message for each subscriber that may be tried now; one fan-out, for when the first of them may be
+    tried, for those that must wait (paused, or as many deliveries on their way to them as they may take),
+    so that a subscriber that hangs costs one message per event, not one each time it is looked at."""
     now = svc.clock()
-    for sub in subscribers:
-        svc.queue.enqueue_event(EventMessage(sub.id, payload, since=since).encode(),
-                                delay_seconds=_paused_for(sub, now))
+    waits = {sub.id: _wait_for(svc, sub, now) for sub in subscribers}
+    for sub_id in (s for s, wait in waits.items() if wait == 0):
+        svc.queue.enqueue_event(EventMessage(sub_id, payload, since=since).encode())
+    waiting = tuple(s for s, wait in waits.items() if wait > 0)
+    if waiting:
+        svc.queue.enqueue_event(FanOut(payload, since, waiting).encode(),
+                                delay_seconds=min(waits[s] for s in waiting))
 
 
-def _subscribers_of(svc: Services, payload: dict[str, Any]) -> list[Subscription]:
-    """The subscriptions an event's operation matches (by its name, the one thing a filter looks at)."""
+def _subscribers_of(svc: Services, payload: dict[str, Any], only: tuple[str, ...] | None) -> list[Subscription]:
+    """The subscriptions an event's operation matches (by its name, the one thing a filter looks at), or
+    those of ``only`` that still exist."""
+    if only is not None:
+        return [sub for sub_id in only if (sub := svc.subscription_cache.get(sub_id)) is not None]
     name = str(payload.get("OutputParameters", {}).get("OperationName", ""))
     return [s for s in svc.subscription_cache.all() if s.matches_name(name)]
 
@@ -114,32 +138,68 @@ def deliver_event(svc: Services, message: EventMessage) -> None:
         _again(svc, message, _paused_for(sub, now), message.attempt)
         return
     timeout = svc.settings.callback_delivery.timeout_seconds
-    with svc.subscription_cache.delivering(sub.id) as may:
-        if not may:  # as many as it may take are on their way to it: this one waits for as long as one may take
-            _again(svc, message, timeout + random.uniform(0, timeout), message.attempt)
-            return
-        delivery = post_once(sub.notification_url, message.payload, policy=svc.settings.outbound,
-                             timeout_seconds=timeout, message_id=f"msg_{operation_id}_{sub.id}",
-                             signing_key=svc.settings.callback_signing_key)
-    log.info("Event of operation %s to subscription %s, attempt %d: %s (%s).", operation_id, sub.id,
-             message.attempt, "delivered" if delivery.delivered else "FAILED", delivery.detail)
+    if not svc.subscription_cache.try_start(sub.id):  # as many as it may take are on their way to it already
+        _again(svc, message, timeout + random.uniform(0, timeout), message.attempt)
+        return
+    attempt = _ATTEMPTS.submit(_post_event, svc, sub, message)
+    try:
+        delivery = attempt.result(timeout=PATIENCE_SECONDS)
+    except FutureTimeout:
+        _watch(svc, sub, message, attempt, now)
+        return
     _after(svc, sub, message, delivery, now)
 
 
-def _after(svc: Services, sub: Subscription, message: EventMessage, delivery: Delivery, now: datetime) -> None:
-    """What follows an attempt: the subscription's breaker, and the event's next attempt if it may do better."""
+def _post_event(svc: Services, sub: Subscription, message: EventMessage) -> Delivery:
+    """One POST of an event to its subscriber (in ``_ATTEMPTS``), counted in flight until it ends."""
+    operation_id = message.payload.get("InputParameters", {}).get("BackgroundOperationId")
+    try:
+        delivery = post_once(sub.notification_url, message.payload, policy=svc.settings.outbound,
+                             timeout_seconds=svc.settings.callback_delivery.timeout_seconds,
+                             message_id=f"msg_{operation_id}_{sub.id}", signing_key=svc.settings.callback_signing_key)
+    finally:
+        svc.subscription_cache.finish(sub.id)
+    log.info("Event of operation %s to subscription %s, attempt %d: %s (%s).", operation_id, sub.id,
+             message.attempt, "delivered" if delivery.delivered else "FAILED", delivery.detail)
+    return delivery
+
+
+def _watch(svc: Services, sub: Subscription, message: EventMessage, attempt: Future[Delivery],
+           now: datetime) -> None:
+    """An attempt that outlasted PATIENCE_SECONDS: the host gets its slot back (else a subscriber that hangs
+    would hold the slots every other event waits for), and the event's next attempt is queued for when this
+    one must have ended, so that the event outlives this instance; once it ends, that message is sent
+    sooner (a retry), or deleted."""
+    next_attempt = EventMessage(message.subscription_id, message.payload, message.attempt + 1, message.since)
+    watch = svc.queue.enqueue_event(next_attempt.encode(), delay_seconds=svc.settings.callback_delivery.timeout_seconds
+                                    + WATCH_MARGIN_SECONDS)
+    attempt.add_done_callback(lambda ended: _after(svc, sub, message, ended.result(), now, watch))
+
+
+def _after(svc: Services, sub: Subscription, message: EventMessage, delivery: Delivery, now: datetime,
+           watch: Sent | None = None) -> None:
+    """What follows an attempt: the subscription's breaker, and the event's next attempt if it may do better
+    (the ``watch`` message, when the attempt had one, sent for then, or else deleted)."""
+    retry = not delivery.delivered and delivery.retryable and delivery.status != GONE
     if delivery.status == GONE:
         try:
             unsubscribe(svc, sub.id)
         except SubscriptionNotFound:
             pass  # removed meanwhile
         log.info("Subscription %s answered 410 Gone and was removed.", sub.id)
-        return
-    _record(svc, sub, delivery, now)
-    if not delivery.delivered and delivery.retryable:
-        pause = compute_backoff(message.attempt, base_seconds=svc.settings.callback_delivery.base_seconds,
-                                max_seconds=MAX_PAUSE.total_seconds())
-        _again(svc, message, pause, message.attempt + 1)
+    else:
+        _record(svc, sub.id, delivery, now)
+    pause = compute_backoff(message.attempt, base_seconds=svc.settings.callback_delivery.base_seconds,
+                            max_seconds=MAX_PAUSE.total_seconds())
+    try:
+        if watch is not None:
+            svc.queue.reschedule_event(watch, pause) if retry else svc.queue.delete_event(watch)
+        elif retry:
+            _again(svc, message, pause, message.attempt + 1)
+    except StorageUnavailable:
+        if watch is None:
+            raise  # the host gets this message again
+        log.warning("Could not change the next attempt of an event to subscription %s; it comes when due.", sub.id)
 
 
 def _again(svc: Services, message: EventMessage, delay_seconds: float, attempt: int) -> None:
@@ -148,38 +208,61 @@ def _again(svc: Services, message: EventMessage, delay_seconds: float, attempt: 
 
 
 def _paused_for(sub: Subscription, now: datetime) -> float:
-    """Seconds until a paused subscriber is tried again (0 when it is not paused), spread over a few seconds
-    so that its kept events do not all arrive at once."""
-    return (sub.pauseduntil - now).total_seconds() + random.uniform(0, 5) if sub.pauseduntil and sub.paused(now) \
-        else 0.0
+    """Seconds until a paused subscriber's kept event is looked at again (0 when it is not paused): after the
+    pause, and spread over as long again, so that its kept events come back at the pace they came, not all
+    at once when the pause is over (only a few are tried then, as it is looked at again)."""
+    if sub.pauseduntil is None or not sub.paused(now):
+        return 0.0
+    left = (sub.pauseduntil - now).total_seconds()
+    return left + random.uniform(0, left)
 
 
-def _record(svc: Services, sub: Subscription, delivery: Delivery, now: datetime) -> None:
-    """Count a delivery on its subscriber's breaker: in this instance's cache, and on the subscription itself
-    when the breaker opens or closes (best effort: a record lost to a failure only delays a pause)."""
+def _wait_for(svc: Services, sub: Subscription, now: datetime) -> float:
+    """Seconds until a subscriber may be tried: until its pause is over, or, while as many deliveries as it may
+    take are on their way to it, for as long as one may take; 0 when it may be tried now."""
+    if sub.paused(now):
+        return _paused_for(sub, now)
+    if svc.subscription_cache.busy(sub.id):
+        timeout = svc.settings.callback_delivery.timeout_seconds
+        return timeout + random.uniform(0, timeout)
+    return 0.0
+
+
+def _record(svc: Services, sub_id: str, delivery: Delivery, now: datetime) -> None:
+    """Count a delivery on its subscriber's breaker: in this instance's cache, every thread on the count so far
+    (an attempt that began before the breaker opened counts for nothing), and on the subscription itself when
+    the breaker opens or closes (best effort: a record lost to a failure only delays a pause)."""
+    def count(sub: Subscription) -> Subscription | None:
+        if sub.paused(now):
+            return None
+        return after_delivery(sub, delivery.delivered, delivery.detail, now, timed_out=delivery.timed_out)
+
+    counted = svc.subscription_cache.count(sub_id, count)
+    if counted is not None and counted[1].pauseduntil != counted[0].pauseduntil:  # it opened or closed
+        _write_breaker(svc, counted[1], now)
+
+
+def _write_breaker(svc: Services, sub: Subscription, now: datetime) -> None:
+    """Write a subscription whose breaker opened or closed; on a conflict, take up what another instance wrote
+    if it paused it already, else write this count over it."""
     for _ in range(UPDATE_ROUNDS):
-        changed = after_delivery(sub, delivery.delivered, delivery.detail, now)
-        if changed is None:
-            return
-        if changed.pauseduntil == sub.pauseduntil:  # neither opened nor closed: counted here only
-            svc.subscription_cache.record(changed)
-            return
         try:
-            svc.subscription_cache.record(svc.subscriptions.replace(changed))
-        except ConcurrencyConflict:  # another instance wrote it: take that up, and count on it
+            svc.subscription_cache.record(svc.subscriptions.replace(sub))
+        except ConcurrencyConflict:
             try:
-                sub = svc.subscriptions.get(sub.id)
+                stored = svc.subscriptions.get(sub.id)
             except (SubscriptionNotFound, StorageUnavailable):
                 return
-            if sub.paused(now):  # it paused it already
-                svc.subscription_cache.record(sub)
+            if stored.paused(now):  # another instance paused it already
+                svc.subscription_cache.record(stored)
                 return
+            sub = dataclasses.replace(sub, etag=stored.etag)
             continue
         except (SubscriptionNotFound, StorageUnavailable):
             return
-        if changed.pauseduntil is not None:
-            log.warning("Subscription %s failed %d times in a row: paused until %s.", sub.id, changed.failures,
-                        changed.pauseduntil.isoformat())
+        if sub.pauseduntil is not None:
+            log.warning("Subscription %s failed %d times in a row: paused until %s.", sub.id, sub.failures,
+                        sub.pauseduntil.isoformat())
         return
 
 

@@ -59,25 +59,51 @@ class SubscriptionCache:
                 self._fresh()
             return self._subscriptions.get(subscription_id)
 
+    def count(self, subscription_id: str, change: Callable[[Subscription], Subscription | None]
+              ) -> tuple[Subscription, Subscription] | None:
+        """Apply ``change`` to this instance's view of a subscription, at once for every thread that counts on
+        it; (before, after), or None when the subscription is not known or ``change`` changes nothing."""
+        with self._lock:
+            before = self._subscriptions.get(subscription_id)
+            after = None if before is None else change(before)
+            if before is None or after is None:
+                return None
+            self._own[subscription_id] = self._subscriptions[subscription_id] = after
+            return before, after
+
     def record(self, sub: Subscription) -> None:
         """This instance's newer view of a subscription (its breaker), written to storage or not."""
         with self._lock:
             self._own[sub.id] = self._subscriptions[sub.id] = sub
 
-    @contextmanager
-    def delivering(self, subscription_id: str) -> Iterator[bool]:
-        """``with cache.delivering(id) as may:`` counts a delivery to the subscriber in flight while the block
-        runs; ``may`` is False (and nothing counted) when PER_SUBSCRIBER already are."""
+    def try_start(self, subscription_id: str) -> bool:
+        """Count a delivery to the subscriber in flight (``finish`` when it ends); False, and nothing counted,
+        when PER_SUBSCRIBER already are."""
         with self._lock:
             may = self._in_flight.get(subscription_id, 0) < PER_SUBSCRIBER
             if may:
                 self._in_flight[subscription_id] = self._in_flight.get(subscription_id, 0) + 1
+            return may
+
+    def finish(self, subscription_id: str) -> None:
+        """A delivery counted by ``try_start`` ended."""
+        with self._lock:
+            self._in_flight[subscription_id] -= 1
+
+    @contextmanager
+    def delivering(self, subscription_id: str) -> Iterator[bool]:
+        """``with cache.delivering(id) as may:`` ``try_start`` for the block, and ``finish`` after it."""
+        may = self.try_start(subscription_id)
         try:
             yield may
         finally:
             if may:
-                with self._lock:
-                    self._in_flight[subscription_id] -= 1
+                self.finish(subscription_id)
+
+    def busy(self, subscription_id: str) -> bool:
+        """Whether as many deliveries as a subscriber may take are on their way to it from this instance."""
+        with self._lock:
+            return self._in_flight.get(subscription_id, 0) >= PER_SUBSCRIBER
 
     def invalidate(self) -> None:
         """Forget the list (this process changed it)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from ..domain.attempts import (
     stop_unstarted,
     superseded,
 )
+from ..domain.backoff import compute_backoff
 from ..domain.dispatch import Action, callback_owed, claim_expires, decide
 from ..domain.error_codes import NOT_REGISTERED, UNEXPECTED
 from ..domain.errors import (
@@ -51,6 +53,9 @@ MAX_STEPS = 8  # decisions one message may lead to (resume, then start, say)
 # often (each read is a billed transaction), and a progress write refreshes it too.
 STATUS_REFRESH_SECONDS = 2.0
 PROGRESS_WRITE_SECONDS = 2.0
+# How long a worker keeps trying to write how an attempt ended while storage fails, and its first pause.
+END_WRITE_SECONDS = 120.0
+END_WRITE_RETRY_BASE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -263,7 +268,7 @@ def _run_attempt(svc: Services, attempt: _Attempt) -> Operation | None:
     outcome = _run_handler(svc, attempt)
     log.info("Operation %s attempt %d ran: %s.", op.id, attempt.attempt, outcome.ending.value)
     try:
-        done, retry_after = attempt.end(outcome)
+        done, retry_after = _ended(attempt, outcome)
     except AttemptSuperseded:  # a later attempt owns the row now: deciding again would take it for this one
         log.warning("Operation %s moved on past attempt %d; its outcome was dropped.", op.id, attempt.attempt)
         return None
@@ -277,6 +282,24 @@ def _run_attempt(svc: Services, attempt: _Attempt) -> Operation | None:
     else:
         _after_run(svc, done)
     return None
+
+
+def _ended(attempt: _Attempt, outcome: Outcome) -> tuple[Operation, float | None]:
+    """``attempt.end(outcome)``, tried again while storage fails, for up to END_WRITE_SECONDS: the work is done,
+    and a message that came back because its outcome could not be written would do it again. The host keeps
+    the message meanwhile; past that time the failure is raised, and the message comes back."""
+    deadline = time.monotonic() + END_WRITE_SECONDS
+    for tries in itertools.count(1):
+        try:
+            return attempt.end(outcome)
+        except StorageUnavailable:
+            pause = compute_backoff(tries, base_seconds=END_WRITE_RETRY_BASE_SECONDS, max_seconds=8.0)
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("Operation %s attempt %d: storage failed writing how it ended; trying again.",
+                        attempt.row.id, attempt.attempt)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def _retry_later(svc: Services, op: Operation, msg: QueueDelivery, delay: float) -> None:

@@ -3,7 +3,9 @@
 Three kinds. An *event* for one subscriber (``{"subscription", "event", "attempt", "since"}``: the
 payload, which attempt this is, and when it was first queued, for its retention); a *fan-out* of an
 event to every subscriber it matches (``{"fanout", "since"}``: the worker that finished an operation
-with many subscribers sends one message, not one each); and the *callback retry* of an operation whose
+with many subscribers sends one message, not one each), or to those of them that had to wait (paused,
+or busy), named (``"subscribers"``), sent for when the first may be tried; and the *callback retry* of an
+operation whose
 first attempt, made by the worker that finished it, failed (``{"callback", "attempt"}``: never the URL,
 which is read from the row). A retry is a new message saying the next attempt, sent for when its pause
 is over.
@@ -23,6 +25,7 @@ from .work_messages import MAX_DECODED_CHARS, json_depth
 
 MAX_DEPTH = 12  # the event's payload nests three deep; a message nests it once more
 MAX_ATTEMPT = 10_000
+MAX_SUBSCRIBERS = 1000  # named in one fan-out
 
 
 @dataclass(frozen=True)
@@ -54,14 +57,17 @@ class CallbackRetry:
 
 @dataclass(frozen=True)
 class FanOut:
-    """An event for every subscriber it matches, first queued ``since``."""
+    """An event for every subscriber it matches (or only ``subscribers``, those that had to wait), first
+    queued ``since``."""
 
     payload: dict[str, Any]
     since: datetime | None = None
+    subscribers: tuple[str, ...] | None = None
 
     def encode(self) -> str:
         since = self.since.isoformat() if self.since else None
-        return json.dumps({"fanout": self.payload, "since": since}, separators=(",", ":"))
+        only = {} if self.subscribers is None else {"subscribers": list(self.subscribers)}
+        return json.dumps({"fanout": self.payload, "since": since, **only}, separators=(",", ":"))
 
 
 def decode(body: str) -> EventMessage | FanOut | CallbackRetry:
@@ -81,7 +87,9 @@ def decode(body: str) -> EventMessage | FanOut | CallbackRetry:
         if "fanout" in message:
             if not isinstance(message["fanout"], dict):
                 raise ValueError("fanout")
-            return FanOut(message["fanout"], since)
+            only = message.get("subscribers")
+            return FanOut(message["fanout"], since,
+                          None if only is None else tuple(str(uuid.UUID(s)) for s in only[:MAX_SUBSCRIBERS]))
         payload, subscription = message["event"], str(uuid.UUID(message["subscription"]))
         if not isinstance(payload, dict):
             raise ValueError("event")

@@ -29,7 +29,7 @@ from ..domain.errors import (
 from ..domain.ids import expired_bound, expiry_marker
 from ..domain.operation import Operation
 from ..domain.subscriptions import Subscription
-from .ports import Comparison, ExpiredRow, ListQuery, Page
+from .ports import Comparison, ExpiredRow, ListQuery, Page, Sent
 from .table_store import from_entity, to_entity
 from .work_messages import encode
 
@@ -230,9 +230,29 @@ class MemoryWorkQueue:
         """Add a message (carrying ``row`` when it may, or ``attempts``) visible after ``delay_seconds``."""
         return self._add(self.work, encode(operation_id, row, attempts, wake), delay_seconds)
 
-    def enqueue_event(self, body: str, *, delay_seconds: float = 0) -> None:
+    def enqueue_event(self, body: str, *, delay_seconds: float = 0) -> Sent:
         """Add a message for the ``notify`` function, visible after ``delay_seconds``."""
-        self._add(self.events, body, delay_seconds)
+        message_id = self._add(self.events, body, delay_seconds)
+        return Sent(message_id, self.events[message_id].pop_receipt)
+
+    def reschedule_event(self, sent: Sent, delay_seconds: float) -> Sent:
+        """Make an events-queue message nobody has received yet visible after ``delay_seconds`` instead."""
+        with self._lock:
+            message = self._unreceived(sent)
+            message.pop_receipt = uuid.uuid4().hex
+            message.visible_at = self._clock() + visibility_seconds(delay_seconds)
+            return Sent(message.id, message.pop_receipt)
+
+    def delete_event(self, sent: Sent) -> None:
+        """Delete an events-queue message nobody has received yet."""
+        with self._lock:
+            del self.events[self._unreceived(sent).id]
+
+    def _unreceived(self, sent: Sent) -> MemoryMessage:
+        message = self.events.get(sent.id)
+        if message is None or message.pop_receipt != sent.pop_receipt:
+            raise StorageUnavailable("Queue storage failed to change an event: MessageNotFound")
+        return message
 
     def set_visibility(self, message_id: str, pop_receipt: str, delay_seconds: float) -> None:
         """Hide a received message for ``delay_seconds`` more; a stale pop receipt is refused."""
@@ -270,7 +290,7 @@ class MemoryWorkQueue:
 
     def _add(self, queue: dict[str, MemoryMessage], body: str, delay_seconds: float) -> str:
         visible_at = self._clock() + visibility_seconds(delay_seconds)
-        message = MemoryMessage(id=uuid.uuid4().hex, body=body, visible_at=visible_at)
+        message = MemoryMessage(id=uuid.uuid4().hex, body=body, visible_at=visible_at, pop_receipt=uuid.uuid4().hex)
         with self._lock:
             queue[message.id] = message
         return message.id

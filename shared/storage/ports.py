@@ -87,6 +87,14 @@ class OperationStore(Protocol):
         """Raise StorageUnavailable unless the table answers."""
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A message as it was added: its id and pop receipt, with which it can be changed until it is received."""
+
+    id: str
+    pop_receipt: str
+
+
 class WorkQueue(Protocol):
     """The queue the worker function is triggered by; messages as ``work_messages`` writes them."""
 
@@ -98,9 +106,16 @@ class WorkQueue(Protocol):
         or PerhapsWritten when the message may have been added all the same; ``once``: in a single request
         (no retry that could add it twice)."""
 
-    def enqueue_event(self, body: str, *, delay_seconds: float = 0) -> None:
+    def enqueue_event(self, body: str, *, delay_seconds: float = 0) -> Sent:
         """Add a message to the events queue (one attempt at an event or a callback), visible after
-        ``delay_seconds``."""
+        ``delay_seconds``; what it takes to change it before anyone receives it."""
+
+    def reschedule_event(self, sent: Sent, delay_seconds: float) -> Sent:
+        """Make an events-queue message nobody has received yet visible after ``delay_seconds`` from now
+        instead; StorageUnavailable when someone has (its pop receipt changed) or it is gone."""
+
+    def delete_event(self, sent: Sent) -> None:
+        """Delete an events-queue message nobody has received yet; StorageUnavailable when someone has."""
 
     def set_visibility(self, message_id: str, pop_receipt: str, delay_seconds: float) -> None:
         """Hide a received message for ``delay_seconds`` more (used for retry backoff)."""

@@ -16,6 +16,7 @@ from ..domain.backoff import visibility_seconds
 from ..domain.errors import PerhapsWritten, StorageUnavailable
 from ..domain.operation import Operation
 from ..settings import events_queue_name, poison_queue_name
+from .ports import Sent
 from .work_messages import encode
 
 NEVER_EXPIRES = -1  # a message must outlive long postponements and retries
@@ -72,12 +73,25 @@ class StorageWorkQueue:
                                               visibility_timeout=visibility_seconds(delay_seconds) or None, **retries)
         return message.id
 
-    def enqueue_event(self, body: str, *, delay_seconds: float = 0) -> None:
+    def enqueue_event(self, body: str, *, delay_seconds: float = 0) -> Sent:
         """Add a message for the ``notify`` function (one attempt at an event or a callback), visible after
         ``delay_seconds``."""
         with _translated("enqueue an event"):
-            self.events.send_message(body, time_to_live=NEVER_EXPIRES,
-                                     visibility_timeout=visibility_seconds(delay_seconds) or None)
+            message = self.events.send_message(body, time_to_live=NEVER_EXPIRES,
+                                               visibility_timeout=visibility_seconds(delay_seconds) or None)
+        return Sent(message.id, message.pop_receipt or "")
+
+    def reschedule_event(self, sent: Sent, delay_seconds: float) -> Sent:
+        """Make an events-queue message nobody has received yet visible after ``delay_seconds`` instead."""
+        with _translated("reschedule an event"):
+            message = self.events.update_message(sent.id, sent.pop_receipt,
+                                                 visibility_timeout=visibility_seconds(delay_seconds))
+        return Sent(sent.id, message.pop_receipt or "")
+
+    def delete_event(self, sent: Sent) -> None:
+        """Delete an events-queue message nobody has received yet."""
+        with _translated("delete an event"):
+            self.events.delete_message(sent.id, sent.pop_receipt)
 
     def set_visibility(self, message_id: str, pop_receipt: str, delay_seconds: float) -> None:
         """Hide a received message for ``delay_seconds`` more; its pop receipt changes."""

@@ -263,3 +263,24 @@ def test_a_submission_whose_every_put_was_refused_is_refused_and_leaves_nothing(
     with pytest.raises(StorageUnavailable):
         submit(queue_down(svc), Submission(name="sample_Echo", inputs={}, base_url="http://127.0.0.1:7071"))
     assert _ids(svc) == set() and host.try_receive() is None
+
+
+def test_an_attempt_whose_outcome_meets_an_outage_keeps_trying_to_write_it_and_is_not_run_again(
+        svc, storage_settings, proxy, host):
+    """The handler did its work; storage went down before its outcome could be written. The worker keeps
+    trying while the host keeps the message, instead of failing and having the message run it again."""
+    through_proxy = build_services(dataclasses.replace(svc.settings, storage=dataclasses.replace(
+        storage_settings, connection_string=proxy.connection_string("devstoreaccount1", ACCOUNT_KEY))))
+    runs = []
+
+    def work(inputs, context):
+        runs.append(1)
+        proxy.down()
+        threading.Timer(2.0, proxy.up).start()  # back before END_WRITE_SECONDS
+        return {"Done": True}
+
+    for services in (svc, through_proxy):
+        services.registry.register(OperationDefinition(name="test_Work", handler=work))
+    op = submit(svc, Submission(name="test_Work", inputs={}, base_url="http://127.0.0.1:7071"))
+    process_message(through_proxy, delivery(host.receive()))  # returns: nothing for the host to retry
+    assert runs == [1] and svc.store.get(op.id).status is Status.SUCCEEDED

@@ -5,9 +5,11 @@ failing paused and its events kept, one that is gone unsubscribed, an event past
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from helpers import wait_until
 
 from shared.domain.errors import LimitReached
 from shared.domain.operation import EVENTS_OWED, CallbackState
@@ -15,7 +17,7 @@ from shared.domain.subscriptions import BREAKER_FAILURES, EVENT
 from shared.services import callbacks, events
 from shared.services.delivery import Delivery
 from shared.services.events import notify, subscribe
-from shared.storage.event_messages import CallbackRetry, EventMessage, decode
+from shared.storage.event_messages import CallbackRetry, EventMessage, FanOut, decode
 from shared.storage.memory import MemoryWorkQueue
 
 START = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -107,10 +109,10 @@ def test_a_subscriber_failing_five_times_in_a_row_is_paused_and_its_events_kept_
 
     notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())  # a new event while it is paused
     assert len(fake.posts) == BREAKER_FAILURES  # not tried
-    clock.pass_(30)
+    clock.pass_(59)
     held = [m for m in queued(svc) if m.attempt == 1]
-    assert held == []  # kept hidden until the pause is over
-    clock.pass_(40)
+    assert held == []  # kept hidden until the pause is over, then spread over as long again
+    clock.pass_(62)
     [kept] = [m for m in queued(svc) if m.attempt == 1]
     notify(svc, kept.encode())
     assert len(fake.posts) == BREAKER_FAILURES + 1 and not svc.subscriptions.get(sub_id).paused(clock.now)
@@ -176,9 +178,31 @@ def test_a_paused_subscribers_event_is_queued_for_when_its_pause_is_over_not_tri
     queued(svc)  # (the failed ones' next attempts)
     op = svc.store.create(make_op(eventsstate=EVENTS_OWED))
     events.publish_owed(svc, op)
-    assert queued(svc) == []  # not now: when the pause is over (a minute, and a few seconds at most)
-    clock.pass_(66)
-    assert [m.subscription_id for m in queued(svc) if m.attempt == 1] == [sub_id]
+    assert queued(svc) == []  # not now: once the pause (a minute) is over, spread over as long again
+    clock.pass_(121)
+    [kept] = [m for m in queued(svc) if isinstance(m, FanOut)]  # (with the failed events' next attempts)
+    assert kept.subscribers == (sub_id,)  # one message for all that had to wait
+    notify(svc, kept.encode())
+    assert [(m.subscription_id, m.attempt) for m in queued(svc)] == [(sub_id, 1)]
+
+
+def test_a_fan_out_sends_those_that_may_be_tried_now_and_keeps_the_others_in_one_message(svc, clock, monkeypatch,
+                                                                                        make_op):
+    receivers(monkeypatch, *[503] * BREAKER_FAILURES)
+    paused, busy, ready = subscriber(svc), subscriber(svc), subscriber(svc)
+    for _ in range(BREAKER_FAILURES):
+        notify(svc, EventMessage(paused, PAYLOAD, since=START).encode())
+    queued(svc)
+    events.publish_owed(svc, svc.store.create(make_op(eventsstate=EVENTS_OWED)))
+    [every] = queued(svc)  # three subscribers: the worker sends one fan-out
+    assert isinstance(every, FanOut) and every.subscribers is None
+    with svc.subscription_cache.delivering(busy), svc.subscription_cache.delivering(busy):  # two on their way
+        notify(svc, every.encode())
+    [now] = queued(svc)
+    assert now.subscription_id == ready
+    clock.pass_(121)
+    later = [m for m in queued(svc) if isinstance(m, FanOut)]
+    assert [sorted(m.subscribers) for m in later] == [sorted((paused, busy))]
 
 
 def test_subscribers_counted_by_two_instances_are_paused_once_not_twice(svc, clock, monkeypatch):
@@ -194,3 +218,28 @@ def test_subscribers_counted_by_two_instances_are_paused_once_not_twice(svc, clo
     notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())  # this one's fifth: conflict
     assert svc.subscriptions.get(sub_id).pauseduntil == START + timedelta(minutes=1)
     assert svc.subscription_cache.get(sub_id).paused(START)
+
+
+@pytest.mark.parametrize("answer, watch_left", [(200, False), (503, True)])
+def test_an_attempt_that_outlasts_the_patience_gives_the_slot_back_and_a_message_stands_in_for_it(
+        svc, clock, monkeypatch, answer, watch_left):
+    """notify returns while the attempt goes on; the event's next attempt is queued for when this one must
+    have ended (so that it is not lost with the instance), then deleted once it worked, or brought forward
+    to its pause once it failed."""
+    monkeypatch.setattr(events, "PATIENCE_SECONDS", 0.01)
+    answered = threading.Event()
+    fake = Receivers(answer)
+
+    def slow(url, payload, **options):
+        answered.wait(10)
+        return fake.post(url, payload, **options)
+
+    monkeypatch.setattr(events, "post_once", slow)
+    sub_id = subscriber(svc)
+    notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())  # returns: the attempt goes on
+    assert fake.posts == [] and len(svc.queue.events) == 1 and queued(svc) == []  # standing in, not yet due
+    answered.set()
+    wait_until(lambda: fake.posts and not svc.subscription_cache.busy(sub_id) and
+               (len(svc.queue.events) == 0) is not watch_left, message="the attempt to end and its message to change")
+    clock.pass_(3)  # the pause after a first attempt (2 s, and its jitter)
+    assert [(m.subscription_id, m.attempt) for m in queued(svc)] == ([(sub_id, 2)] if watch_left else [])
