@@ -30,6 +30,10 @@ BREAKER_FAILURES = 5
 BREAKER_FAILURES_TIMING_OUT = 2
 FIRST_PAUSE = timedelta(minutes=1)
 MAX_PAUSE = timedelta(hours=1)
+# Deliveries on their way to one subscriber at once, per instance: so that one that hangs takes at most this
+# many delivery threads. One while its breaker is half open (its pause is over and no delivery has worked
+# since): the events kept during the pause wait for that one's answer instead of all being tried at once.
+DELIVERIES_AT_ONCE = 2
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,11 @@ class Subscription:
     def paused(self, now: datetime) -> bool:
         """Whether deliveries to it wait (its breaker is open) at ``now``."""
         return self.pauseduntil is not None and now < self.pauseduntil
+
+    def deliveries_at_once(self) -> int:
+        """How many deliveries may be on their way to it from one instance: DELIVERIES_AT_ONCE, or one while
+        its breaker is half open (while it is open, none is tried)."""
+        return 1 if self.pauseduntil is not None else DELIVERIES_AT_ONCE
 
 
 def after_delivery(sub: Subscription, delivered: bool, detail: str, now: datetime, *,

@@ -39,7 +39,15 @@ from ..domain.errors import (
     UnknownOperation,
 )
 from ..domain.operation import EVENTS_OWED, EVENTS_PUBLISHED, Operation
-from ..domain.subscriptions import MAX_PAUSE, Subscription, after_delivery, check_event, check_filter, event_payload
+from ..domain.subscriptions import (
+    FIRST_PAUSE,
+    MAX_PAUSE,
+    Subscription,
+    after_delivery,
+    check_event,
+    check_filter,
+    event_payload,
+)
 from ..storage import event_messages
 from ..storage.event_messages import CallbackRetry, EventMessage, FanOut
 from ..storage.ports import Sent
@@ -67,12 +75,12 @@ def publish_owed(svc: Services, op: Operation) -> Operation:
         return op
     payload = event_payload(op, status_location(svc.settings, op))
     subscribers, now = svc.subscription_cache.matching(op), svc.clock()
-    waits = [_wait_for(svc, sub, now) for sub in subscribers]
-    if len(subscribers) > INLINE_SUBSCRIBERS and min(waits) == 0:
+    waits = [_wait_for(svc, sub, now, take=False) for sub in subscribers]
+    if len(subscribers) > INLINE_SUBSCRIBERS and min(waits)[0] == 0:
         svc.queue.enqueue_event(FanOut(payload, now).encode())
     elif len(subscribers) > INLINE_SUBSCRIBERS:  # none may be tried now: nobody looks at it until one may
         svc.queue.enqueue_event(FanOut(payload, now, tuple(s.id for s in subscribers)).encode(),
-                                delay_seconds=min(waits))
+                                delay_seconds=_spread(min(waits)))
     else:
         _fan_out(svc, payload, subscribers, now)
     log.info("Operation %s: completion event queued for %d subscriber(s).", op.id, len(subscribers))
@@ -105,12 +113,12 @@ def _fan_out(svc: Services, payload: dict[str, Any], subscribers: list[Subscript
     so that a subscriber that hangs costs one message per event, not one each time it is looked at."""
     now = svc.clock()
     waits = {sub.id: _wait_for(svc, sub, now) for sub in subscribers}
-    for sub_id in (s for s, wait in waits.items() if wait == 0):
+    for sub_id in (s for s, wait in waits.items() if wait[0] == 0):
         svc.queue.enqueue_event(EventMessage(sub_id, payload, since=since).encode())
-    waiting = tuple(s for s, wait in waits.items() if wait > 0)
+    waiting = tuple(s for s, wait in waits.items() if wait[0] > 0)
     if waiting:
         svc.queue.enqueue_event(FanOut(payload, since, waiting).encode(),
-                                delay_seconds=min(waits[s] for s in waiting))
+                                delay_seconds=_spread(min(waits[s] for s in waiting)))
 
 
 def _subscribers_of(svc: Services, payload: dict[str, Any], only: tuple[str, ...] | None) -> list[Subscription]:
@@ -135,11 +143,12 @@ def deliver_event(svc: Services, message: EventMessage) -> None:
                     "retention.", operation_id, sub.id)
         return
     if sub.paused(now):  # kept, not tried: sent again when the pause is over
-        _again(svc, message, _paused_for(sub, now), message.attempt)
+        _again(svc, message, _spread(_paused_for(sub, now)), message.attempt)
         return
     timeout = svc.settings.callback_delivery.timeout_seconds
-    if not svc.subscription_cache.try_start(sub.id):  # as many as it may take are on their way to it already
-        _again(svc, message, timeout + random.uniform(0, timeout), message.attempt)
+    if not svc.subscription_cache.try_start(sub.id, sub.deliveries_at_once()):  # as many as it may take are
+        # on their way to it already
+        _again(svc, message, _spread((timeout, timeout)), message.attempt)
         return
     attempt = _ATTEMPTS.submit(_post_event, svc, sub, message)
     try:
@@ -207,25 +216,42 @@ def _again(svc: Services, message: EventMessage, delay_seconds: float, attempt: 
                             delay_seconds=delay_seconds)
 
 
-def _paused_for(sub: Subscription, now: datetime) -> float:
-    """Seconds until a paused subscriber's kept event is looked at again (0 when it is not paused): after the
-    pause, and spread over as long again, so that its kept events come back at the pace they came, not all
-    at once when the pause is over (only a few are tried then, as it is looked at again)."""
+# A wait: (seconds until a subscriber may be tried, over how many more the messages waiting for it are spread).
+Wait = tuple[float, float]
+
+
+def _spread(wait: Wait) -> float:
+    """The delay of one message that waits: spread once per message (the soonest of its subscribers' waits),
+    so that what waits comes back at about the pace it came, not all when the wait is over."""
+    return wait[0] + random.uniform(0, wait[1])
+
+
+def _paused_for(sub: Subscription, now: datetime) -> Wait:
+    """How long a paused subscriber's kept event waits: until the pause is over, spread over as long again as
+    what is left of it and at least FIRST_PAUSE (an event kept near the end would otherwise come back within
+    the few seconds left, crowding that moment); (0, 0) when it is not paused."""
     if sub.pauseduntil is None or not sub.paused(now):
-        return 0.0
+        return 0.0, 0.0
     left = (sub.pauseduntil - now).total_seconds()
-    return left + random.uniform(0, left)
+    return left, max(left, FIRST_PAUSE.total_seconds())
 
 
-def _wait_for(svc: Services, sub: Subscription, now: datetime) -> float:
-    """Seconds until a subscriber may be tried: until its pause is over, or, while as many deliveries as it may
-    take are on their way to it, for as long as one may take; 0 when it may be tried now."""
+def _wait_for(svc: Services, sub: Subscription, now: datetime, *, take: bool = True) -> Wait:
+    """How long an event for a subscriber waits: until its pause is over; when its pause is over and no
+    delivery has worked since, for as long as one may take, unless this is the one try it gets (taken, unless
+    not ``take``); while as many deliveries as it may take are on their way to it, for as long as one may
+    take; (0, 0) when it may be tried now."""
     if sub.paused(now):
         return _paused_for(sub, now)
-    if svc.subscription_cache.busy(sub.id):
-        timeout = svc.settings.callback_delivery.timeout_seconds
-        return timeout + random.uniform(0, timeout)
-    return 0.0
+    timeout = svc.settings.callback_delivery.timeout_seconds
+    if sub.pauseduntil is not None:  # half open: one event goes, the others wait for its answer
+        cache = svc.subscription_cache
+        free = cache.take_trial(sub.id, 2 * timeout + WATCH_MARGIN_SECONDS) if take else not cache.trial_taken(sub.id)
+        if not free:
+            return timeout, timeout
+    if svc.subscription_cache.busy(sub.id, sub.deliveries_at_once()):
+        return timeout, timeout
+    return 0.0, 0.0
 
 
 def _record(svc: Services, sub_id: str, delivery: Delivery, now: datetime) -> None:

@@ -4,8 +4,8 @@ delivering an event reads nothing.
 It also holds this instance's own view of each subscriber's breaker (``domain.subscriptions``): failures
 in a row are counted here and written to the subscription only when its breaker opens or closes, so that
 a subscriber that fails a hundred events costs a handful of writes, not a hundred. And it counts the
-deliveries to each subscriber in flight here, so that one that hangs takes at most PER_SUBSCRIBER of the
-delivery threads.
+deliveries to each subscriber in flight here, so that one that hangs takes at most a few of the delivery
+threads (``Subscription.deliveries_at_once``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from ..domain.subscriptions import Subscription
 
 CACHE_SECONDS = 30.0  # how stale another instance's view of a new or deleted subscription can be
 UNKNOWN_REREAD_SECONDS = 1.0  # at most this often, a delivery for a subscription not in the list reads it again
-PER_SUBSCRIBER = 2  # deliveries to one subscriber at once, per instance
 
 
 class SubscriptionCache:
@@ -35,6 +34,7 @@ class SubscriptionCache:
         self._own: dict[str, Subscription] = {}  # this instance's newer breaker counts, kept across reloads
         self._read_at: float | None = None
         self._in_flight: dict[str, int] = {}
+        self._trials: dict[str, float] = {}  # subscriber -> until when the try its half-open breaker gets is taken
 
     def matching(self, op: Operation) -> list[Subscription]:
         """The subscriptions the completion of ``op`` goes to."""
@@ -76,11 +76,11 @@ class SubscriptionCache:
         with self._lock:
             self._own[sub.id] = self._subscriptions[sub.id] = sub
 
-    def try_start(self, subscription_id: str) -> bool:
+    def try_start(self, subscription_id: str, at_once: int) -> bool:
         """Count a delivery to the subscriber in flight (``finish`` when it ends); False, and nothing counted,
-        when PER_SUBSCRIBER already are."""
+        when ``at_once`` already are."""
         with self._lock:
-            may = self._in_flight.get(subscription_id, 0) < PER_SUBSCRIBER
+            may = self._in_flight.get(subscription_id, 0) < at_once
             if may:
                 self._in_flight[subscription_id] = self._in_flight.get(subscription_id, 0) + 1
             return may
@@ -91,19 +91,35 @@ class SubscriptionCache:
             self._in_flight[subscription_id] -= 1
 
     @contextmanager
-    def delivering(self, subscription_id: str) -> Iterator[bool]:
-        """``with cache.delivering(id) as may:`` ``try_start`` for the block, and ``finish`` after it."""
-        may = self.try_start(subscription_id)
+    def delivering(self, subscription_id: str, at_once: int) -> Iterator[bool]:
+        """``with cache.delivering(id, n) as may:`` ``try_start`` for the block, and ``finish`` after it."""
+        may = self.try_start(subscription_id, at_once)
         try:
             yield may
         finally:
             if may:
                 self.finish(subscription_id)
 
-    def busy(self, subscription_id: str) -> bool:
-        """Whether as many deliveries as a subscriber may take are on their way to it from this instance."""
+    def busy(self, subscription_id: str, at_once: int) -> bool:
+        """Whether ``at_once`` deliveries are on their way to a subscriber from this instance."""
         with self._lock:
-            return self._in_flight.get(subscription_id, 0) >= PER_SUBSCRIBER
+            return self._in_flight.get(subscription_id, 0) >= at_once
+
+    def trial_taken(self, subscription_id: str) -> bool:
+        """Whether the one delivery a subscriber whose pause is over gets has been sent from this instance (and
+        may still be on its way)."""
+        with self._lock:
+            return self._clock() < self._trials.get(subscription_id, float("-inf"))
+
+    def take_trial(self, subscription_id: str, seconds: float) -> bool:
+        """Take the one delivery a subscriber whose pause is over gets, for ``seconds`` (as long as it may take
+        to be sent and answered); False when it is taken."""
+        with self._lock:
+            now = self._clock()
+            if now < self._trials.get(subscription_id, float("-inf")):
+                return False
+            self._trials[subscription_id] = now + seconds
+            return True
 
     def invalidate(self) -> None:
         """Forget the list (this process changed it)."""

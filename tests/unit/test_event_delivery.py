@@ -186,6 +186,52 @@ def test_a_paused_subscribers_event_is_queued_for_when_its_pause_is_over_not_tri
     assert [(m.subscription_id, m.attempt) for m in queued(svc)] == [(sub_id, 1)]
 
 
+def test_events_kept_for_many_paused_subscribers_come_back_spread_over_the_pause_not_at_its_end(svc, clock, monkeypatch,
+                                                                                              make_op):
+    """One message keeps an event for twenty paused subscribers; it comes back once, spread over as long again
+    as the pause (a minute): not at the soonest of twenty spreads, which crowds the pause's end."""
+    receivers(monkeypatch, *[503] * (20 * BREAKER_FAILURES))
+    subs = [subscriber(svc) for _ in range(20)]
+    for sub_id in subs:
+        for _ in range(BREAKER_FAILURES):
+            notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())
+    before = set(svc.queue.events)
+    for _ in range(100):
+        events.publish_owed(svc, svc.store.create(make_op(eventsstate=EVENTS_OWED)))
+    kept = sorted(m.visible_at - clock.seconds() for i, m in svc.queue.events.items() if i not in before)
+    assert len(kept) == 100 and kept[0] > 59 and kept[-1] <= 121
+    assert 80 < kept[50] < 100  # the median of a spread over a minute, after the minute
+
+
+def test_when_a_pause_is_over_one_delivery_is_tried_and_the_kept_events_wait_for_its_answer(svc, clock, monkeypatch):
+    """The breaker is half open: the first kept event that comes back is tried, and the others are put off
+    while it is on its way (not all sent to a subscriber that may still be down); once it works, they go."""
+    monkeypatch.setattr(events, "PATIENCE_SECONDS", 0.01)
+    fake, started, answered = Receivers(*[503] * BREAKER_FAILURES), [], threading.Event()
+
+    def post(url, payload, **options):
+        started.append(url)
+        if len(started) > BREAKER_FAILURES:  # the try when the pause is over: on its way until answered
+            answered.wait(10)
+        return fake.post(url, payload, **options)
+
+    monkeypatch.setattr(events, "post_once", post)
+    sub_id = subscriber(svc)
+    for _ in range(BREAKER_FAILURES):
+        notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())
+    clock.pass_(61)  # the pause is over
+    for _ in range(3):
+        notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())
+    assert len(started) == BREAKER_FAILURES + 1  # one tried; two put off
+    answered.set()
+    wait_until(lambda: not svc.subscription_cache.busy(sub_id, 1), message="the try to end")
+    assert svc.subscriptions.get(sub_id).pauseduntil is None  # it worked: the breaker is closed
+    clock.pass_(21)
+    for message in [m for m in queued(svc) if m.attempt == 1]:
+        notify(svc, message.encode())
+    assert len(fake.posts) == BREAKER_FAILURES + 3
+
+
 def test_a_fan_out_sends_those_that_may_be_tried_now_and_keeps_the_others_in_one_message(svc, clock, monkeypatch,
                                                                                         make_op):
     receivers(monkeypatch, *[503] * BREAKER_FAILURES)
@@ -196,7 +242,7 @@ def test_a_fan_out_sends_those_that_may_be_tried_now_and_keeps_the_others_in_one
     events.publish_owed(svc, svc.store.create(make_op(eventsstate=EVENTS_OWED)))
     [every] = queued(svc)  # three subscribers: the worker sends one fan-out
     assert isinstance(every, FanOut) and every.subscribers is None
-    with svc.subscription_cache.delivering(busy), svc.subscription_cache.delivering(busy):  # two on their way
+    with svc.subscription_cache.delivering(busy, 2), svc.subscription_cache.delivering(busy, 2):  # two on their way
         notify(svc, every.encode())
     [now] = queued(svc)
     assert now.subscription_id == ready
@@ -239,7 +285,7 @@ def test_an_attempt_that_outlasts_the_patience_gives_the_slot_back_and_a_message
     notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())  # returns: the attempt goes on
     assert fake.posts == [] and len(svc.queue.events) == 1 and queued(svc) == []  # standing in, not yet due
     answered.set()
-    wait_until(lambda: fake.posts and not svc.subscription_cache.busy(sub_id) and
+    wait_until(lambda: fake.posts and not svc.subscription_cache.busy(sub_id, 2) and
                (len(svc.queue.events) == 0) is not watch_left, message="the attempt to end and its message to change")
     clock.pass_(3)  # the pause after a first attempt (2 s, and its jitter)
     assert [(m.subscription_id, m.attempt) for m in queued(svc)] == ([(sub_id, 2)] if watch_left else [])

@@ -129,9 +129,19 @@ def test_the_cache_counts_this_instances_failures_across_reloads_until_the_break
 
 def test_at_most_two_deliveries_to_one_subscriber_are_in_flight_in_an_instance():
     cache = SubscriptionCache(lambda: [sub()])
-    with cache.delivering("s1") as first, cache.delivering("s1") as second, cache.delivering("s1") as third:
+    with cache.delivering("s1", 2) as first, cache.delivering("s1", 2) as second, cache.delivering("s1", 2) as third:
         assert (first, second, third) == (True, True, False)
-        with cache.delivering("s2") as other:
+        with cache.delivering("s2", 2) as other:
             assert other
-    with cache.delivering("s1") as again:
+    with cache.delivering("s1", 2) as again:
         assert again  # the slots are given back
+
+
+def test_the_one_try_a_subscriber_gets_when_its_pause_is_over_is_taken_once_until_it_may_have_ended():
+    clock = [0.0]
+    cache = SubscriptionCache(lambda: [sub()], clock=lambda: clock[0])
+    assert not cache.trial_taken("s1")
+    assert cache.take_trial("s1", 25) and cache.trial_taken("s1")
+    assert not cache.take_trial("s1", 25) and cache.take_trial("s2", 25)  # one each
+    clock[0] += 25  # it may have ended: another may be taken
+    assert not cache.trial_taken("s1") and cache.take_trial("s1", 25)
