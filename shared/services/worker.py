@@ -120,12 +120,12 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
     now = svc.clock()
     if action is Action.DROP:
         log.info("Dropped a message of operation %s (%s).", op.id, op.status.name)
-        if op.is_terminal and op.concurrencykey:  # its worker may have died before handing its line on
-            lines.hand_on(svc, op.concurrencykey)
+        _hand_on_if_ended(svc, op)
     elif action is Action.PUBLISH_EVENTS:
         return publish_owed(svc, op)
     elif action is Action.DELIVER_CALLBACK:
         deliver_owed_callback(svc, op, now)
+        _hand_on_if_ended(svc, op)
     elif action is Action.DEFER:
         svc.queue.enqueue(op.id, delay_seconds=delay)
     elif action is Action.RESUME:
@@ -148,6 +148,12 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
             op = write(svc, start_attempt(op, msg.id, msg.attempt, now))
         return _run_attempt(svc, _Attempt(svc, op, msg, recorded=not carried))
     return None
+
+
+def _hand_on_if_ended(svc: Services, op: Operation) -> None:
+    """A message of a finished operation in a line: its worker may have died before handing the line on."""
+    if op.is_terminal and op.concurrencykey:
+        lines.hand_on(svc, op.concurrencykey)
 
 
 class _Attempt:

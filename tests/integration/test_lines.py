@@ -32,7 +32,8 @@ BASE_URL = "http://127.0.0.1:7071"
 @pytest.fixture
 def settings(storage_settings, unique_name) -> Settings:
     return Settings(storage=storage_settings, queue_name=unique_name("line"), table_name=unique_name("line"),
-                    enable_samples=True, retry_base_seconds=0.2, max_attempts=4, line_recheck_seconds=600)
+                    enable_samples=True, retry_base_seconds=0.2, max_attempts=4, line_recheck_seconds=600,
+                    allow_http_callbacks=True)
 
 
 @pytest.fixture
@@ -219,16 +220,18 @@ def test_a_waiting_jobs_look_at_its_line_costs_four_app_requests(settings, host,
     assert counts == {"table GET": 3, "queue POST": 1}
 
 
-@pytest.mark.parametrize("path", ["message came back", "message poisoned"])
-def test_a_holder_that_ended_but_died_before_handing_on_has_its_line_handed_on_by_its_message(svc, host, path):
-    holder, waiting = queued(svc), queued(svc)
+@pytest.mark.parametrize("path", ["message came back", "message came back, its callback owed", "message poisoned"])
+def test_a_holder_that_ended_but_died_before_handing_on_has_its_line_handed_on_by_its_message(svc, host, path,
+                                                                                             callbacks):
+    holder = queued(svc, callback_url=callbacks.new_url() if "callback" in path else None)
+    waiting = queued(svc)
     messages = _messages(host)
     _run(svc, messages[waiting.id][0])  # the holder is first: this one waits
     row = svc.store.get(holder.id)  # its worker ended it (the ticket left the row) and died before leaving the line
     now = row.createdon
     svc.store.replace(row.apply(Event.START, now, messageid=messages[holder.id][0].id)
                       .conclude(Event.SUCCEED, now, outputs={}, lineticket=""))
-    if path == "message came back":
+    if path.startswith("message came back"):
         process_message(svc, dataclasses.replace(delivery(messages[holder.id][0]), dequeue_count=2))
     else:
         fail_poisoned(svc, messages[holder.id][0].content)
@@ -236,3 +239,5 @@ def test_a_holder_that_ended_but_died_before_handing_on_has_its_line_handed_on_b
     assert decode(wake.content).wake
     _run(svc, wake)
     assert _status(svc, waiting) is Status.SUCCEEDED
+    if holder.callbackurl:
+        assert len(callbacks.calls(holder.callbackurl)) == 1  # delivered by the message that came back
