@@ -29,7 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the host until SIGINT/SIGTERM; 0 on a clean stop, 1 on a start-up error."""
+    """Run the host until SIGINT/SIGTERM (then stop taking requests and messages at once, and give running
+    functions the host's grace, 10 s); 0 on a clean stop, 1 on a start-up error."""
     args = parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
@@ -38,8 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("azure").setLevel(logging.WARNING)
 
     stopping = threading.Event()
+
+    def stop(*_: object) -> None:
+        if stopping.is_set():  # a second Ctrl-C: now
+            os._exit(1)
+        stopping.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
+        signal.signal(sig, stop)
     try:
         host = Host(args.app_dir, port=args.port, host=args.host).start()
     except (SettingError, AppLoadError, RouteTemplateError, OSError) as e:
@@ -54,5 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now(code: int) -> None:
+    """Leave without waiting for the app's threads: a handler still running after the grace, and the thread
+    pools the app keeps, would otherwise hold the interpreter open. Their messages come back once their
+    lease lapses, as when the Functions host stops its worker process."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -1,5 +1,9 @@
 """Settings precedence, start-up errors and shutdown of ``python -m devhost``."""
 
+import signal
+import threading
+import time
+
 import requests
 from helpers import wait_until
 
@@ -21,3 +25,24 @@ def test_sigterm_stops_the_host_cleanly(make_host):
     wait_until(lambda: "Host started" in running.log(), message="start-up banner")
     assert running.stop() == 0
     assert "Host stopped" in running.log()
+
+
+def test_sigterm_while_a_handler_runs_on_exits_after_the_grace_and_stops_taking_requests_at_once(make_host):
+    """A handler that outlasts the grace (10 s) does not keep the host alive: it stops answering at once and
+    exits within 15 s of the signal, as the Functions host stops its worker, whatever the handler does."""
+    running = make_host()
+    threading.Thread(target=lambda: requests.get(f"{running.base}/api/sleep/60", timeout=70), daemon=True).start()
+    wait_until(lambda: running.records("sleep"), message="the handler to start")
+    signalled = time.monotonic()
+    running.process.send_signal(signal.SIGTERM)
+    wait_until(lambda: _refused(f"{running.base}/api/plain"), timeout=5, message="HTTP to stop at once")
+    assert running.process.wait(15) == 0 and time.monotonic() - signalled < 15
+    assert "Host stopped" in running.log()
+
+
+def _refused(url: str) -> bool:
+    try:
+        requests.get(url, timeout=1)
+    except requests.ConnectionError:
+        return True
+    return False

@@ -59,6 +59,7 @@ def settings(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="sleep/{seconds}")
 def sleep(req: func.HttpRequest) -> func.HttpResponse:
+    record("sleep", seconds=req.route_params["seconds"])
     time.sleep(int(req.route_params["seconds"]))
     return func.HttpResponse("slept")
 
