@@ -46,10 +46,10 @@ class FunctionSpec:
     @property
     def trigger_param(self) -> str:
         """The parameter the trigger value is passed as."""
-        return self.trigger.name
+        return str(self.trigger.name)
 
 
-def import_app(app_dir: Path):
+def import_app(app_dir: Path) -> FunctionRegister:
     """Import ``function_app`` from ``app_dir`` and return its FunctionApp."""
     app_dir = Path(app_dir).resolve()
     if not (app_dir / "function_app.py").is_file():
@@ -67,15 +67,15 @@ def import_app(app_dir: Path):
     return apps[0]
 
 
-def describe_functions(app, environ: MutableMapping[str, str]) -> list[FunctionSpec]:
+def describe_functions(app: FunctionRegister, environ: MutableMapping[str, str]) -> list[FunctionSpec]:
     """Build a FunctionSpec per function; raises on unknown ``%SETTING%``s and
     on bindings this host does not implement."""
     specs = []
     for function in app.get_functions():
-        name = function.get_function_name()
-        trigger = function.get_trigger()
+        name = str(function.get_function_name())
+        trigger: Any = function.get_trigger()  # the binding classes' own attributes (queue_name, schedule)
         ttype = trigger.get_binding_name() if trigger else None
-        if ttype not in (HTTP, QUEUE, TIMER):
+        if trigger is None or ttype not in (HTTP, QUEUE, TIMER):
             raise AppLoadError(f"function '{name}': trigger '{ttype}' is not supported "
                                "by the local host (HTTP, queue and timer are)")
         spec = FunctionSpec(name=name, trigger_type=ttype, trigger=trigger,

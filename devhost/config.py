@@ -58,12 +58,12 @@ def load_local_settings(app_dir: Path, environ: MutableMapping[str, str]) -> lis
     return applied
 
 
-def load_host_config(app_dir: Path, environ: MutableMapping[str, str]) -> dict:
+def load_host_config(app_dir: Path, environ: MutableMapping[str, str]) -> dict[str, Any]:
     """Read ``host.json`` (empty if absent) and apply ``AzureFunctionsJobHost__``
     overrides from ``environ``. Overridden values stay strings, as they are in
     the real host's configuration; the typed readers below convert them."""
     path = Path(app_dir) / "host.json"
-    config: dict = {}
+    config: dict[str, Any] = {}
     if path.is_file():
         try:
             config = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -92,7 +92,7 @@ def resolve_expression(value: str, environ: MutableMapping[str, str], *, what: s
 
     An unknown setting is an error naming it, as at real host start-up.
     """
-    def substitute(match: re.Match) -> str:
+    def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in environ:
             raise SettingError(
@@ -103,7 +103,7 @@ def resolve_expression(value: str, environ: MutableMapping[str, str], *, what: s
     return _EXPRESSION.sub(substitute, value)
 
 
-def _int(config: dict, path: tuple[str, ...], default: int) -> int:
+def _int(config: dict[str, Any], path: tuple[str, ...], default: int) -> int:
     value = host_value(config, *path, default=default)
     try:
         return int(value)
@@ -111,7 +111,7 @@ def _int(config: dict, path: tuple[str, ...], default: int) -> int:
         raise SettingError(f"host.json {'.'.join(path)}: {value!r} is not an integer") from e
 
 
-def _seconds(config: dict, path: tuple[str, ...], default: float) -> float:
+def _seconds(config: dict[str, Any], path: tuple[str, ...], default: float) -> float:
     value = host_value(config, *path)
     return default if value is None else parse_timespan(value)
 
@@ -129,7 +129,7 @@ class QueuesOptions:
     message_encoding: str = "base64"
 
     @classmethod
-    def from_host_config(cls, config: dict) -> QueuesOptions:
+    def from_host_config(cls, config: dict[str, Any]) -> QueuesOptions:
         """Read and validate the queues section, as QueuesOptions' setters do."""
         section = ("extensions", "queues")
         batch_size = _int(config, section + ("batchSize",), 16)
@@ -185,7 +185,7 @@ def message_lease_seconds(environ: MutableMapping[str, str], default: float) -> 
     return value
 
 
-def http_route_prefix(config: dict) -> str:
+def http_route_prefix(config: dict[str, Any]) -> str:
     """``extensions.http.routePrefix`` (default ``api``; empty means none)."""
     prefix = host_value(config, "extensions", "http", "routePrefix", default=HOST_ROUTE_PREFIX)
     return str(prefix).strip("/")

@@ -65,11 +65,11 @@ class Host:
                   for s in specs if s.trigger_type == app_loader.TIMER}
         lease = config.message_lease_seconds(self.environ, VISIBILITY_TIMEOUT_SECONDS)
         listeners = []
-        for spec in (s for s in specs if s.trigger_type == app_loader.QUEUE):
-            connection = spec.trigger.connection
-            poison_name = storage.poison_queue_name(spec.queue_name)
+        for spec in (s for s in specs if s.trigger_type == app_loader.QUEUE and s.queue_name):
+            connection, queue_name = spec.trigger.connection, str(spec.queue_name)
+            poison_name = storage.poison_queue_name(queue_name)
             listeners.append(QueueListener(
-                spec, clients.queue(connection, spec.queue_name),
+                spec, clients.queue(connection, queue_name),
                 clients.queue(connection, poison_name) if poison_name else None,
                 queues_options, self._invoker.invoke,
                 visibility_timeout=lease, minimum_renewal_interval=min(MIN_RENEWAL_SECONDS, lease / 2)))
@@ -111,7 +111,9 @@ class Host:
         return Route(RouteTemplate(f"{prefix}/{template}" if prefix else template),
                      allowed, spec)
 
-    def _invoke_http(self, spec: FunctionSpec, request: func.HttpRequest):
+    def _invoke_http(self, spec: FunctionSpec, request: func.HttpRequest) -> object:
+        if self._invoker is None:
+            raise RuntimeError("the host has not started")
         return self._invoker.invoke(
             spec, request, reason="HTTP request",
             quiet=True)

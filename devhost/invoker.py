@@ -34,7 +34,7 @@ class Invoker:
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, name="devhost-event-loop", daemon=True).start()
         self._lock = threading.Lock()
-        self._running: set[futures.Future] = set()
+        self._running: set[futures.Future[Any]] = set()
 
     def invoke(self, spec: FunctionSpec, trigger_value: Any, *, reason: str, quiet: bool = False) -> Any:
         """Run ``spec`` with ``trigger_value``; return its result or raise its exception.

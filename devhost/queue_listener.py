@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from azure.core.exceptions import AzureError, HttpResponseError
 from azure.functions.queue import QueueMessage as TriggerMessage
 from azure.storage.queue import QueueClient
+from azure.storage.queue import QueueMessage as StorageMessage
 
 from . import storage
 from .app_loader import FunctionSpec
@@ -100,7 +101,7 @@ class VisibilityRenewal:
                 try:
                     receipt = self._queue.update_message(
                         self._id, self.pop_receipt, visibility_timeout=int(self._timeout))
-                    self.pop_receipt = receipt.pop_receipt
+                    self.pop_receipt = receipt.pop_receipt or self.pop_receipt
                     delay, failures = self._normal, 0
                     log.debug("Renewed visibility of message %s", self._id)
                 except Exception as e:
@@ -188,7 +189,7 @@ class QueueListener:
                     lambda: self._in_flight <= self.options.new_batch_threshold
                     or self._stop.is_set())
 
-    def _process_guarded(self, message) -> None:
+    def _process_guarded(self, message: StorageMessage) -> None:
         try:
             self.process(message)
         except Exception:
@@ -199,29 +200,30 @@ class QueueListener:
                 self._in_flight -= 1
                 self._changed.notify_all()
 
-    def process(self, message) -> None:
+    def process(self, message: StorageMessage) -> None:
         """Handle one received azure.storage.queue.QueueMessage."""
         options = self.options
+        received_receipt, dequeue_count = message.pop_receipt or "", message.dequeue_count or 0  # always set here
         try:
             body = storage.decode_message(message.content or "", options.message_encoding)
         except ValueError:
             # The extension's MessageDecodingFailed handler poisons it at once.
             log.warning("Message %s in '%s' is not valid %s; moving it to the poison queue",
                         message.id, self.spec.queue_name, options.message_encoding)
-            self._poison(message, message.pop_receipt)
+            self._poison(message, received_receipt)
             return
-        if message.dequeue_count > options.max_dequeue_count:
+        if dequeue_count > options.max_dequeue_count:
             # BeginProcessingMessageAsync: over the limit (e.g. the host died
             # during the last attempt) - poison without running.
-            self._poison(message, message.pop_receipt)
+            self._poison(message, received_receipt)
             return
         # azure.functions.queue.QueueMessage is the worker's class carrying
         # dequeue_count (azure.functions.QueueMessage does not).
-        trigger = TriggerMessage(
-            id=message.id, body=body, pop_receipt=message.pop_receipt,
-            dequeue_count=message.dequeue_count, expiration_time=message.expires_on,
+        trigger = TriggerMessage(  # type: ignore[no-untyped-call]  # (the class has no annotations)
+            id=message.id, body=body, pop_receipt=received_receipt,
+            dequeue_count=dequeue_count, expiration_time=message.expires_on,
             insertion_time=message.inserted_on, time_next_visible=message.next_visible_on)
-        renewal = VisibilityRenewal(self.queue, message.id, message.pop_receipt,
+        renewal = VisibilityRenewal(self.queue, message.id, received_receipt,
                                     self._visibility_timeout, self._minimum_renewal).start()
         succeeded = False
         try:
@@ -237,12 +239,12 @@ class QueueListener:
             self._delete(message.id, pop_receipt)
         elif self.poison is None:
             pass  # no poison queue: leave it invisible rather than loop fast
-        elif message.dequeue_count >= options.max_dequeue_count:
+        elif dequeue_count >= options.max_dequeue_count:
             self._poison(message, pop_receipt)
         else:
             self._release(message.id, pop_receipt)
 
-    def _poison(self, message, pop_receipt: str) -> None:
+    def _poison(self, message: StorageMessage, pop_receipt: str) -> None:
         if self.poison is None:
             return
         log.warning("Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.",

@@ -28,7 +28,7 @@ class RouteTemplate:
 
     template: str
     segments: list[list[str]] = field(init=False)
-    _regex: re.Pattern = field(init=False, repr=False)
+    _regex: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         text = self.template.strip().removeprefix("~/").strip("/")

@@ -74,7 +74,7 @@ def poison_queue_name(queue_name: str) -> str | None:
 
 def error_code(error: HttpResponseError) -> str:
     """The storage error code (e.g. 'PopReceiptMismatch') as a plain string."""
-    code = error.error_code
+    code = getattr(error, "error_code", None)  # set by the storage SDKs' error handling
     return str(getattr(code, "value", code) or "")
 
 

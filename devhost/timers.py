@@ -53,6 +53,8 @@ class TimerRunner:
     """Fires one timer function on its schedule in a background thread."""
 
     def __init__(self, spec: FunctionSpec, invoke: Callable[..., object]):
+        if spec.schedule is None:
+            raise ValueError(f"{spec.name} is not a timer function")
         self.spec = spec
         self.schedule = Schedule(spec.schedule)
         self._invoke = invoke
