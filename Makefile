@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 7071
 
-.PHONY: run test bench faults install clean
+.PHONY: run test bench faults deps-check install clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,5 +42,10 @@ bench: install
 faults: install
 	$(PY) -m faults $(FAULTS_ARGS)
 
+## Install the lowest and highest versions requirements.txt allows on Python 3.11 and 3.13; run the unit
+## tests and the Python worker's indexing against each (downloads them all: not part of CI).
+deps-check: install
+	$(PY) scripts/deps_check.py
+
 clean:
-	rm -rf $(VENV) node_modules .azurite
+	rm -rf $(VENV) node_modules .azurite .deps-check

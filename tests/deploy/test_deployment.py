@@ -193,6 +193,13 @@ def test_package_leaves_out_development_files(package, excluded):
     assert spec.match_file(f"{excluded}anything.txt")  # even when the folder does not exist here
 
 
+def test_the_package_is_the_app_and_nothing_else(package):
+    """Listed as Core Tools would zip this checkout, caches, logs and all: whatever a new folder or tool leaves
+    behind, it must be named in .funcignore before it can ship."""
+    assert {f for f in package if not f.startswith("shared/")} == {"function_app.py", "host.json", "requirements.txt"}
+    assert not [f for f in package if "__pycache__" in f or f.endswith((".pyc", ".log"))]
+
+
 def test_package_has_no_local_secrets_or_tooling(package):
     for name in ("local.settings.json", "requirements-dev.txt", "package.json", "Makefile", "pyproject.toml"):
         assert name not in package
