@@ -5,14 +5,17 @@ unless local development allows anything (BGOPS_ALLOW_HTTP_CALLBACKS), a URL may
 its host may not resolve to, an address that is not public. An address is refused when
 
 - its own range is not globally routable: loopback, link-local (169.254.0.0/16, fe80::/10),
-  private (RFC 1918, fc00::/7), shared (100.64.0.0/10), unspecified, multicast, reserved, Teredo
-  (2001::/32) or NAT64 local-use (64:ff9b:1::/48, RFC 8215: where the IPv4 address sits in it
-  depends on the prefix length the local translator was given, which the address does not say);
+  private (RFC 1918, fc00::/7), shared (100.64.0.0/10), unspecified, multicast, reserved, or Teredo
+  (2001::/32);
 - it is a cloud metadata endpoint (``METADATA``), named because Azure's wireserver 168.63.129.16
   is in a public range yet answers from inside Azure;
 - it is an IPv6 form that delivers to an IPv4 host and that IPv4 address is refused: IPv4-mapped
-  (::ffff:0:0/96), IPv4-compatible (::/96), SIIT (::ffff:0:0:0/96), NAT64 (64:ff9b::/96), 6to4
-  (2002::/16) and Teredo (its client). ``ipaddress`` calls most of these global whatever they carry.
+  (::ffff:0:0/96), IPv4-compatible (::/96), SIIT (::ffff:0:0:0/96), NAT64 (64:ff9b::/96) and Teredo
+  (its client). ``ipaddress`` calls most of these global whatever they carry;
+- it is in NAT64's local-use prefix (64:ff9b:1::/48, RFC 8215: where the IPv4 address sits in it
+  depends on the prefix length the local translator was given, which the address does not say) or
+  in 6to4 (2002::/16), whatever it carries (``NOT_GLOBAL_ON_EVERY_PYTHON``: older Pythons call
+  them global, newer ones do not).
 
 IPv4 is read in every notation a resolver accepts (``2130706433``, ``0x7f.1``, ``0177.0.0.1``,
 ``127.1``), and a name as the resolver is asked for it (IDNA reads ``１２７.０.０.１`` as 127.0.0.1).
@@ -29,7 +32,9 @@ from dataclasses import dataclass, field
 
 LOCAL_NAMES = ("localhost", ".localhost")  # RFC 6761: always the machine itself
 METADATA = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "168.63.129.16"))
-NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")  # only newer Pythons count it as non-global
+# Ranges refused whatever they carry, which only newer Pythons (3.12.4, 3.13) count as non-global: NAT64's
+# local-use prefix, and 6to4 (deprecated by RFC 7526; IANA: not globally reachable).
+NOT_GLOBAL_ON_EVERY_PYTHON = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("2002::/16"))
 LAST_32_BITS_CARRIERS = (  # IPv6 ranges whose last 32 bits are the IPv4 address a packet is delivered to
     ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated, yet Linux's sit0 still tunnels it)
     ipaddress.IPv6Network("::ffff:0:0:0/96"),  # SIIT (RFC 2765)
@@ -90,7 +95,8 @@ def refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """True unless the address is public: its own range, and any IPv4 address it carries."""
     if isinstance(address, ipaddress.IPv6Address):
         carried = embedded_ipv4(address)
-        if address in NAT64_LOCAL_USE or (carried is not None and refused(carried)):
+        if any(address in network for network in NOT_GLOBAL_ON_EVERY_PYTHON) or (
+                carried is not None and refused(carried)):
             return True
     return not address.is_global or address.is_multicast or address in METADATA
 

@@ -54,7 +54,7 @@ PLAIN_REFUSED = [
 PLAIN_PUBLIC = ["8.8.8.8", "1.1.1.1", "2606:4700::1111"]
 CARRIED_REFUSED = ["127.0.0.1", "169.254.169.254", "168.63.129.16", "10.0.0.1", "172.16.0.1", "192.168.0.1"]
 CARRIED_PUBLIC = ["8.8.8.8", "1.1.1.1"]
-REFUSED_WHATEVER_THEY_CARRY = {"nat64-local", "teredo"}  # ranges that are not globally routable themselves
+REFUSED_WHATEVER_THEY_CARRY = {"nat64-local", "6to4", "teredo"}  # ranges not globally reachable themselves
 
 
 def _carriers(v4: str) -> dict[str, str]:
