@@ -29,11 +29,13 @@ def index() -> dict[str, str]:
     os.chdir(REPO)
     try:
         from azure_functions_runtime import functions, loader  # type: ignore[import-not-found]
+        from azure_functions_runtime.bindings import meta  # type: ignore[import-not-found]
     except ImportError:
         import function_app
         indexed = function_app.app.get_functions()
         worker = "the azure-functions library"
     else:
+        meta.load_binding_registry()  # as the worker does when the host initializes it
         indexed = loader.index_function_app(str(REPO / "function_app.py"))
         registry = functions.Registry()
         for function in indexed:
