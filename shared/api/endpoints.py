@@ -43,9 +43,9 @@ def submit_webapi(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """POST data/v9.2/{name}: in the background with Prefer: respond-async, else synchronously."""
     prefs = parse_prefer(req.headers.get("Prefer"))
     name, inputs, runas = req.route_params.get("name", ""), json_body(req), caller_of(svc, req).id
+    carried = urls.carried(req)  # read (and a bad opt-in refused) before anything is run or written
     if not prefs.respond_async:
         return json_response(submission.run_now(svc, name, inputs, runas))
-    carried = urls.carried(req)  # read (and a bad opt-in refused) before anything is written
     op = submission.submit(svc, submission.Submission(name=name, inputs=inputs,
                                                       base_url=urls.public_base(req, svc.settings),
                                                       runas=runas, callback_url=prefs.callback_url))

@@ -110,9 +110,11 @@ def test_the_failure_opt_in_answers_500_for_canceled_and_200_for_succeeded(keyed
     assert _final(ok).status_code == 200
 
 
-def test_a_failure_opt_in_that_is_not_a_boolean_is_400_and_writes_nothing(keyed):
+@pytest.mark.parametrize("prefer", ["respond-async", "return=representation"])
+def test_a_failure_opt_in_that_is_not_a_boolean_is_400_and_writes_nothing(keyed, prefer):
+    """In the background or run at once (schemathesis found a number taken when no Prefer asked for async)."""
     rows, messages = keyed.count_rows(), keyed.count_messages()
-    refused = _submit(keyed, code=KEY, returnInternalServerErrorOnFailure="yes")
+    refused = _submit(keyed, code=KEY, prefer=prefer, returnInternalServerErrorOnFailure="0.74")
     assert refused.status_code == 400 and "returnInternalServerErrorOnFailure" in refused.json()["error"]["message"]
     assert (keyed.count_rows(), keyed.count_messages()) == (rows, messages)
 
