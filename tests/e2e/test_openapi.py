@@ -154,7 +154,6 @@ def _readers() -> list[tuple[str, str, Callable[[str], object]]]:
     from shared.api.openapi import document
     from shared.domain.addresses import OutboundPolicy
     from shared.domain.callbacks import check_callback_url
-    from shared.domain.recurrence import parse_recurrence
 
     served = document("host", "https", "api")
     rows, jobs = "/data/v9.2/backgroundoperations", "/data/v9.2/asyncoperations"
@@ -172,10 +171,23 @@ def _readers() -> list[tuple[str, str, Callable[[str], object]]]:
          lambda v: odata.parse_paging(None, v, None)),
         ("NotificationUrl", schemas["SubscriptionRequest"]["properties"]["NotificationUrl"]["pattern"],
          lambda v: check_callback_url(v, policy=OutboundPolicy())),
-        # From before every UNTIL the pattern allows (years 2000 on): a time to come is a rule in words.
         ("RecurrencePattern", schemas["ExecuteAsyncRequest"]["properties"]["RecurrencePattern"]["pattern"],
-         lambda v: parse_recurrence(v, None, datetime(1999, 1, 1, tzinfo=UTC))),
+         _read_recurrence),
     ]
+
+
+def _read_recurrence(pattern: str) -> None:
+    """Read from before every UNTIL the pattern allows (years 2000 on): that the rule must occur after the
+    operation's start is a rule in words, and a pattern read but without an occurrence is refused for that
+    (``FREQ=WEEKLY;INTERVAL=1000;BYDAY=MO;UNTIL=20000101T200000Z`` skips to 2018)."""
+    from shared.domain.errors import InvalidRequest
+    from shared.domain.recurrence import parse_recurrence
+
+    try:
+        parse_recurrence(pattern, None, datetime(1999, 1, 1, tzinfo=UTC))
+    except InvalidRequest as e:
+        if "never occurs" not in str(e):
+            raise
 
 
 READERS = _readers()
