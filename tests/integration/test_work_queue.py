@@ -10,12 +10,12 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 from contracts import WorkQueueContract
+from fakes import MemoryMessage
 
 from shared.domain.errors import StorageUnavailable
 from shared.domain.ids import new_operation_id
 from shared.settings import events_queue_name
 from shared.storage.clients import build_service_clients
-from shared.storage.memory import MemoryMessage
 from shared.storage.metering import TransactionCounter
 from shared.storage.work_queue import StorageWorkQueue
 

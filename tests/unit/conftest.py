@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakes import MemoryLines, MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
 from hypothesis import configuration, settings
 
 from shared.domain.ids import new_operation_id
@@ -17,7 +18,6 @@ from shared.services.container import Services, build_registry
 from shared.services.later import Later
 from shared.services.subscription_cache import SubscriptionCache
 from shared.settings import Settings, StorageSettings
-from shared.storage.memory import MemoryLines, MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
 
 # Unit tests leave nothing behind in the repo: no example database, caches in the temp folder.
 configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "bgops-unit-hypothesis")
@@ -51,7 +51,7 @@ def make_op():
 
 @pytest.fixture
 def memory_svc(tmp_path) -> Services:
-    """Services over the in-memory stores (``storage.memory``), with the samples registered."""
+    """Services over the in-memory stores (``tests/fakes.py``), with the samples registered."""
     subscriptions = MemorySubscriptionStore()
     return Services(settings=Settings(storage=StorageSettings(connection_string="UseDevelopmentStorage=true")),
                     store=MemoryOperationStore(), queue=MemoryWorkQueue(), registry=build_registry(enable_samples=True),

@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fakes import MemoryWorkQueue
 from helpers import wait_until
 
 from shared.domain.errors import LimitReached
@@ -18,7 +19,6 @@ from shared.services import callbacks, events
 from shared.services.delivery import Delivery
 from shared.services.events import notify, subscribe
 from shared.storage.event_messages import CallbackRetry, EventMessage, FanOut, decode
-from shared.storage.memory import MemoryWorkQueue
 
 START = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 PAYLOAD = {"MessageName": EVENT, "InputParameters": {"BackgroundOperationId": "op"}}

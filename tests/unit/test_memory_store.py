@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from contracts import OperationStoreContract, SubscriptionStoreContract, WorkQueueContract
-
-from shared.storage.memory import MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
+from fakes import MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
 
 
 class TestMemoryOperationStore(OperationStoreContract):

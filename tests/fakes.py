@@ -1,5 +1,5 @@
-"""``OperationStore``, ``SubscriptionStore`` and ``WorkQueue`` in memory: the second implementations the
-contract suites run against.
+"""``OperationStore``, ``SubscriptionStore``, ``WorkQueue`` and the lines in memory, for tests only (never
+deployed): the second implementations the contract suites run against.
 
 It keeps what the services rely on (ETag-conditional writes, newest-first pages, expiry markers)
 without Azure, for tests of the services that need no storage semantics beyond the port's.
@@ -18,20 +18,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..domain.backoff import visibility_seconds
-from ..domain.errors import (
+from shared.domain.backoff import visibility_seconds
+from shared.domain.errors import (
     BackgroundOperationError,
     ConcurrencyConflict,
     OperationNotFound,
     StorageUnavailable,
     SubscriptionNotFound,
 )
-from ..domain.ids import expired_bound, expiry_marker
-from ..domain.operation import Operation
-from ..domain.subscriptions import Subscription
-from .ports import Comparison, ExpiredRow, ListQuery, Page, Sent
-from .table_store import from_entity, to_entity
-from .work_messages import encode
+from shared.domain.ids import expired_bound, expiry_marker
+from shared.domain.operation import Operation
+from shared.domain.subscriptions import Subscription
+from shared.storage.ports import Comparison, ExpiredRow, ListQuery, Page, Sent
+from shared.storage.table_store import from_entity, to_entity
+from shared.storage.work_messages import encode
 
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq, "ne": operator.ne, "ge": operator.ge, "le": operator.le, "gt": operator.gt, "lt": operator.lt}
