@@ -34,14 +34,16 @@ def interpreter(version: str) -> str | None:
     return candidates[-1] if candidates else None
 
 
+def requirements() -> list[Requirement]:
+    """requirements.txt, comments left out."""
+    lines = (line.split("#", 1)[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines())
+    return [Requirement(line) for line in lines if line]
+
+
 def lowest_constraints(version: str) -> list[str]:
     """``name==least`` for each runtime requirement that applies on this Python."""
     pins = []
-    for line in (REPO / "requirements.txt").read_text().splitlines():
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        requirement = Requirement(text)
+    for requirement in requirements():
         if requirement.marker and not requirement.marker.evaluate({"python_version": version}):
             continue
         floors = [s.version for s in requirement.specifier if s.operator in (">=", "~=", "==")]
@@ -72,8 +74,7 @@ def check(version: str, python: str, bound: str) -> bool:
             return False
     versions = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
                               capture_output=True, text=True).stdout
-    names = {Requirement(line.split("#")[0]).name.lower() for line in (REPO / "requirements.txt").read_text()
-             .splitlines() if line.split("#")[0].strip()}
+    names = {requirement.name.lower() for requirement in requirements()}
     chosen = [line for line in versions.splitlines() if line.split("==")[0].lower() in names]
     print(f"Python {version}, {bound}: unit tests and indexing passed with {', '.join(chosen)}")
     return True
