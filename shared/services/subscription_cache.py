@@ -109,17 +109,20 @@ class SubscriptionCache:
         """Whether the one delivery a subscriber whose pause is over gets has been sent from this instance (and
         may still be on its way)."""
         with self._lock:
-            return self._clock() < self._trials.get(subscription_id, float("-inf"))
+            return self._trial_until(subscription_id) > self._clock()
 
     def take_trial(self, subscription_id: str, seconds: float) -> bool:
         """Take the one delivery a subscriber whose pause is over gets, for ``seconds`` (as long as it may take
         to be sent and answered); False when it is taken."""
         with self._lock:
             now = self._clock()
-            if now < self._trials.get(subscription_id, float("-inf")):
+            if self._trial_until(subscription_id) > now:
                 return False
             self._trials[subscription_id] = now + seconds
             return True
+
+    def _trial_until(self, subscription_id: str) -> float:
+        return self._trials.get(subscription_id, float("-inf"))
 
     def invalidate(self) -> None:
         """Forget the list (this process changed it)."""
