@@ -117,6 +117,12 @@ class AppSetting:
     parse: Callable[[str, str], Any] = lambda name, text: text
 
 
+def _at_most(name: str, value: int, most: int) -> int:
+    if value > most:
+        raise SettingsError(f"{name} can be at most {most}, not {value}.")
+    return value
+
+
 def _whole(minimum: int) -> Callable[[str, str], int]:
     return lambda name, text: _number(name, text, int, minimum)
 
@@ -145,7 +151,9 @@ APP_SETTINGS = (
     AppSetting("attempt_time_limit_seconds", "BGOPS_ATTEMPT_TIME_LIMIT_SECONDS", "600", _limit),
     AppSetting("line_recheck_seconds", "BGOPS_LINE_RECHECK_SECONDS", "300", _seconds),
     AppSetting("admin_role", "BGOPS_ADMIN_ROLE", "BackgroundOperations.Admin", lambda n, t: _role(n, t)),
-    AppSetting("max_subscriptions", "BGOPS_MAX_SUBSCRIPTIONS", "100", _whole(0)),
+    # At most 200: an event kept for paused subscribers is one table row with a column for each of them
+    # (storage.kept_events), and a row has at most 252.
+    AppSetting("max_subscriptions", "BGOPS_MAX_SUBSCRIPTIONS", "100", lambda n, t: _at_most(n, _whole(0)(n, t), 200)),
     AppSetting("event_retention_seconds", "BGOPS_EVENT_RETENTION_SECONDS", "86400", _whole(1)),
 )
 DEFAULTS = {setting.name: setting.default for setting in APP_SETTINGS}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -20,8 +21,8 @@ from shared.domain.errors import ConcurrencyConflict, OperationNotFound, Storage
 from shared.domain.ids import SHARDS, expiry_marker, new_operation_id, shard_of
 from shared.domain.operation import CallbackState, Operation
 from shared.domain.states import State, Status
-from shared.domain.subscriptions import Subscription
-from shared.storage.ports import Comparison, ExpiredRow, ListQuery
+from shared.domain.subscriptions import Subscription, kept_key
+from shared.storage.ports import Comparison, ExpiredRow, KeptEvent, ListQuery
 from shared.storage.work_messages import WorkMessage, decode
 
 TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
@@ -424,10 +425,11 @@ class SubscriptionStoreContract:
     def test_replace_writes_its_breaker_only_over_the_version_it_read(self, subscriptions):
         sub = subscriptions.create(self._sub())
         paused = dataclasses.replace(sub, failures=5, pauseduntil=datetime(2030, 1, 1, 0, 1, tzinfo=UTC),
-                                     lasterror="503")
+                                     pausedsince=datetime(2030, 1, 1, tzinfo=UTC), lasterror="503")
         stored = subscriptions.replace(paused)
         assert subscriptions.get(sub.id) == stored and stored.etag != sub.etag
-        assert (stored.failures, stored.pauseduntil, stored.lasterror) == (5, paused.pauseduntil, "503")
+        assert (stored.failures, stored.pauseduntil, stored.pausedsince, stored.lasterror) == (
+            5, paused.pauseduntil, paused.pausedsince, "503")
         with pytest.raises(ConcurrencyConflict):
             subscriptions.replace(dataclasses.replace(sub, failures=1))  # read before the write above
         subscriptions.delete(sub.id)
@@ -442,6 +444,52 @@ class SubscriptionStoreContract:
         with pytest.raises(SubscriptionNotFound):
             subscriptions.delete(sub.id)
         assert subscriptions.list() == []
+
+
+class KeptEventsContract:
+    """Behaviour every KeptEvents must have. Subclasses provide ``kept``: a fresh, empty one."""
+
+    @staticmethod
+    def _event(second: int, name: str = "op") -> KeptEvent:
+        since = datetime(2030, 1, 1, 0, 0, second, tzinfo=UTC)
+        return KeptEvent(kept_key(since, f"{name}{second}"), {"InputParameters": {"BackgroundOperationId": name}},
+                         since)
+
+    def test_each_subscriber_finds_the_events_kept_for_it_oldest_first(self, kept):
+        a, b = str(uuid.uuid4()), str(uuid.uuid4())
+        late, early, other = self._event(30), self._event(10), self._event(20)
+        kept.keep(late, [a, b])
+        kept.keep(early, [a])
+        kept.keep(other, [b])
+        assert kept.waiting(a, 10) == [early, late] and kept.waiting(b, 10) == [other, late]
+        assert kept.waiting(a, 1) == [early] and kept.waiting(str(uuid.uuid4()), 10) == []
+
+    def test_waiting_goes_on_after_a_key(self, kept):
+        a = str(uuid.uuid4())
+        events = [self._event(second) for second in (1, 2, 3)]
+        for event in events:
+            kept.keep(event, [a])
+        assert kept.waiting(a, 10, after=events[0].key) == events[1:]
+        assert kept.waiting(a, 1, after=events[1].key) == events[2:] and kept.waiting(a, 10, after=events[2].key) == []
+
+    def test_an_event_sent_to_one_subscriber_is_still_kept_for_the_others_and_can_be_kept_again(self, kept):
+        a, b = str(uuid.uuid4()), str(uuid.uuid4())
+        event = self._event(5)
+        kept.keep(event, [a, b])
+        kept.sent(event, a)
+        assert kept.waiting(a, 10) == [] and kept.waiting(b, 10) == [event]
+        kept.keep(event, [a])  # its next try found it paused again
+        assert kept.waiting(a, 10) == [event] and kept.waiting(b, 10) == [event]
+
+    def test_drop_before_forgets_the_older_events_for_everyone_and_sent_after_it_does_nothing(self, kept):
+        a = str(uuid.uuid4())
+        old, new = self._event(1), self._event(50)
+        kept.keep(old, [a])
+        kept.keep(new, [a])
+        assert kept.drop_before(kept_key(datetime(2030, 1, 1, 0, 0, 30, tzinfo=UTC), "")) == 1
+        assert kept.waiting(a, 10) == [new]
+        kept.sent(old, a)
+        assert kept.waiting(a, 10) == [new] and kept.drop_before(new.key) == 0
 
 
 class WorkQueueContract:

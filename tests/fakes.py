@@ -29,7 +29,7 @@ from shared.domain.errors import (
 from shared.domain.ids import expired_bound, expiry_marker
 from shared.domain.operation import Operation
 from shared.domain.subscriptions import Subscription
-from shared.storage.ports import Comparison, ExpiredRow, ListQuery, Page, Sent
+from shared.storage.ports import Comparison, ExpiredRow, KeptEvent, ListQuery, Page, Sent
 from shared.storage.table_store import from_entity, to_entity
 from shared.storage.work_messages import encode
 
@@ -154,6 +154,34 @@ class MemoryLines:
     def leave(self, key: str, ticket: str) -> None:
         with self._lock:
             self._lines.get(key, set()).discard(ticket)
+
+
+class MemoryKeptEvents:
+    """``KeptEvents`` in a dict: each event by its key, and who it is kept for."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[str, tuple[KeptEvent, set[str]]] = {}
+
+    def keep(self, event: KeptEvent, subscriber_ids: Sequence[str]) -> None:
+        with self._lock:
+            self._events.setdefault(event.key, (event, set()))[1].update(subscriber_ids)
+
+    def waiting(self, subscriber_id: str, count: int, after: str = "") -> list[KeptEvent]:
+        with self._lock:
+            return [event for key, (event, who) in sorted(self._events.items())
+                    if subscriber_id in who and key > after][:count]
+
+    def sent(self, event: KeptEvent, subscriber_id: str) -> None:
+        with self._lock:
+            self._events.get(event.key, (event, set()))[1].discard(subscriber_id)
+
+    def drop_before(self, key: str) -> int:
+        with self._lock:
+            old = [k for k in self._events if k < key]
+            for k in old:
+                del self._events[k]
+            return len(old)
 
 
 class MemorySubscriptionStore:

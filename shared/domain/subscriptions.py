@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,6 +47,7 @@ class Subscription:
     createdon: datetime | None = None
     failures: int = 0  # deliveries that failed in a row
     pauseduntil: datetime | None = None  # the breaker is open: nothing is sent to it until then
+    pausedsince: datetime | None = None  # when the breaker last opened after being closed
     lasterror: str = ""  # how the last failed delivery ended (a status code or an error type, never the URL)
     etag: str | None = None
 
@@ -84,7 +85,14 @@ def after_delivery(sub: Subscription, delivered: bool, detail: str, now: datetim
         seconds = compute_backoff(failures - threshold + 1, base_seconds=FIRST_PAUSE.total_seconds(),
                                   max_seconds=MAX_PAUSE.total_seconds(), jitter=0.0)
         pause = now + timedelta(seconds=seconds)
-    return dataclasses.replace(sub, failures=failures, pauseduntil=pause, lasterror=detail[:200])
+    since = now if pause is not None and sub.pauseduntil is None else sub.pausedsince
+    return dataclasses.replace(sub, failures=failures, pauseduntil=pause, pausedsince=since, lasterror=detail[:200])
+
+
+def kept_key(kept_at: datetime, operation_id: str) -> str:
+    """Where an event kept at ``kept_at`` for paused subscribers is: keys sort in the order they were kept, so that
+    the events kept for a subscriber are found from when its breaker opened (``pausedsince``) on."""
+    return f"{kept_at.astimezone(UTC):%Y%m%dT%H%M%S.%f}-{operation_id}"
 
 
 def mask_url(url: str) -> str:

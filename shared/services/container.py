@@ -17,9 +17,10 @@ from ..operations.registry import OperationRegistry
 from ..operations.samples import register_samples
 from ..settings import Settings, get_settings
 from ..storage.clients import build_blob_client, build_service_clients
+from ..storage.kept_events import TableKeptEvents
 from ..storage.metering import TransactionCounter
 from ..storage.payloads import BlobPayloads, container_name
-from ..storage.ports import Lines, OperationStore, SubscriptionStore, WorkQueue
+from ..storage.ports import KeptEvents, Lines, OperationStore, SubscriptionStore, WorkQueue
 from ..storage.subscription_store import TableSubscriptionStore
 from ..storage.table_lines import TableLines
 from ..storage.table_store import TableOperationStore
@@ -44,6 +45,7 @@ class Services:
     subscriptions: SubscriptionStore
     subscription_cache: SubscriptionCache
     lines: Lines
+    kept: KeptEvents  # events kept for paused subscribers (services.events)
     later: Later  # writes to make once storage answers again (services.deferred)
     table_service: Any = None  # for handlers that read other tables
     clock: Callable[[], datetime] = field(default=utc_now)
@@ -81,6 +83,7 @@ def build_services(settings: Settings, *, counter: TransactionCounter | None = N
                         registry=build_registry(enable_samples=settings.enable_samples), subscriptions=subscriptions,
                         subscription_cache=SubscriptionCache(subscriptions.list),
                         lines=TableLines(tables, settings.table_name),
+                        kept=TableKeptEvents(tables, settings.table_name),
                         later=Later(deferred.folder_of(settings), lambda item: deferred.carry_out(services, item)),
                         table_service=tables)
     services.later.resume()

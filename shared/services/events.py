@@ -12,8 +12,8 @@
   may do better later is queued again for when its pause is over (``DeliveryPolicy``, growing up to
   ``MAX_PAUSE``), until the event is older than BGOPS_EVENT_RETENTION_SECONDS. A subscriber whose
   deliveries keep failing is paused (``domain.subscriptions.after_delivery``: its breaker opens, shown on
-  the subscription), its events kept and sent again when the pause is over; one that answers 410 Gone
-  is unsubscribed. At least once, never logged by URL.
+  the subscription), its events kept untouched and sent again when the pause is over (``services.kept``);
+  one that answers 410 Gone is unsubscribed. At least once, never logged by URL.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from ..domain.errors import (
 )
 from ..domain.operation import EVENTS_OWED, EVENTS_PUBLISHED, Operation
 from ..domain.subscriptions import (
-    FIRST_PAUSE,
     MAX_PAUSE,
     Subscription,
     after_delivery,
@@ -49,40 +48,36 @@ from ..domain.subscriptions import (
     event_payload,
 )
 from ..storage import event_messages
-from ..storage.event_messages import CallbackRetry, EventMessage, FanOut
+from ..storage.event_messages import CallbackRetry, Drain, EventMessage, FanOut
 from ..storage.ports import Sent
 from .callbacks import retry_callback
 from .container import Services
 from .delivery import GONE, Delivery, post_once
+from .kept import WATCH_MARGIN_SECONDS, drain, keep, operation_of, send_drain, trial_seconds
 from .locations import status_location
 from .rows import update_row
 
 log = logging.getLogger(__name__)
 UPDATE_ROUNDS = 4  # tries at recording a delivery on its subscription when others record theirs at once
-# How long notify waits for an attempt before giving the host its slot back, and how long after an attempt
-# must have ended the message that stands in for it comes, should nobody change it.
-PATIENCE_SECONDS = 2.0
-WATCH_MARGIN_SECONDS = 5.0
+PATIENCE_SECONDS = 2.0  # how long notify waits for an attempt before giving the host its slot back
 ATTEMPT_THREADS = 32  # attempts at once: waiting on a socket costs a thread nothing else
 _ATTEMPTS = ThreadPoolExecutor(max_workers=ATTEMPT_THREADS, thread_name_prefix="bgops-attempts")
 INLINE_SUBSCRIBERS = 2  # more than this, and the worker sends one fan-out message instead of one each
 
 
 def publish_owed(svc: Services, op: Operation) -> Operation:
-    """Put the owed event on the events queue (a message per subscriber, or one fan-out), then mark it
+    """Keep the owed event for the subscribers that wait for a pause to end, and put it on the events queue for
+    the others (a message each, or one fan-out, for when the first of them may be tried), then mark it
     published."""
     if op.eventsstate != EVENTS_OWED:
         return op
     payload = event_payload(op, status_location(svc.settings, op))
     subscribers, now = svc.subscription_cache.matching(op), svc.clock()
-    waits = [_wait_for(svc, sub, now, take=False) for sub in subscribers]
-    if len(subscribers) > INLINE_SUBSCRIBERS and min(waits)[0] == 0:
-        svc.queue.enqueue_event(FanOut(payload, now).encode())
-    elif len(subscribers) > INLINE_SUBSCRIBERS:  # none may be tried now: nobody looks at it until one may
-        svc.queue.enqueue_event(FanOut(payload, now, tuple(s.id for s in subscribers)).encode(),
-                                delay_seconds=_spread(min(waits)))
-    else:
-        _fan_out(svc, payload, subscribers, now)
+    waits = _keep_or_wait(svc, payload, now, subscribers, now, take=False)
+    if len(waits) > INLINE_SUBSCRIBERS:
+        svc.queue.enqueue_event(FanOut(payload, now, tuple(waits)).encode(), delay_seconds=_spread(min(waits.values())))
+    elif waits:
+        _fan_out(svc, payload, [s for s in subscribers if s.id in waits], now)
     log.info("Operation %s: completion event queued for %d subscriber(s).", op.id, len(subscribers))
     try:
         return update_row(svc, op, lambda row: row.with_changes(eventsstate=EVENTS_PUBLISHED)
@@ -92,7 +87,8 @@ def publish_owed(svc: Services, op: Operation) -> Operation:
 
 
 def notify(svc: Services, body: str) -> None:
-    """One attempt at what an events-queue message asks for: an event to a subscriber, or a callback."""
+    """One attempt at what an events-queue message asks for: an event to a subscriber, a callback, or sending a
+    subscriber's kept events."""
     try:
         message = event_messages.decode(body)
     except InvalidRequest:
@@ -100,6 +96,8 @@ def notify(svc: Services, body: str) -> None:
         return
     if isinstance(message, CallbackRetry):
         retry_callback(svc, message)
+    elif isinstance(message, Drain):
+        drain(svc, message)
     elif isinstance(message, FanOut):
         subscribers = _subscribers_of(svc, message.payload, message.subscribers)
         _fan_out(svc, message.payload, subscribers, message.since or svc.clock())
@@ -108,11 +106,12 @@ def notify(svc: Services, body: str) -> None:
 
 
 def _fan_out(svc: Services, payload: dict[str, Any], subscribers: list[Subscription], since: datetime) -> None:
-    """A message for each subscriber that may be tried now; one fan-out, for when the first of them may be
-    tried, for those that must wait (paused, or as many deliveries on their way to them as they may take),
-    so that a subscriber that hangs costs one message per event, not one each time it is looked at."""
+    """The event kept for the subscribers that wait for a pause to end; a message for each that may be tried now;
+    one fan-out, for when the first of them may be tried, for those that must wait (as many deliveries on
+    their way to them as they may take), so that a subscriber that hangs costs one message per event, not
+    one each time it is looked at."""
     now = svc.clock()
-    waits = {sub.id: _wait_for(svc, sub, now) for sub in subscribers}
+    waits = _keep_or_wait(svc, payload, since, subscribers, now)
     for sub_id in (s for s, wait in waits.items() if wait[0] == 0):
         svc.queue.enqueue_event(EventMessage(sub_id, payload, since=since).encode())
     waiting = tuple(s for s, wait in waits.items() if wait[0] > 0)
@@ -137,18 +136,21 @@ def deliver_event(svc: Services, message: EventMessage) -> None:
         log.info("Dropped an event for subscription %s: it no longer exists.", message.subscription_id)
         return
     now = svc.clock()
-    operation_id = message.payload.get("InputParameters", {}).get("BackgroundOperationId")
+    operation_id = operation_of(message.payload)
     if message.since is not None and now - message.since > timedelta(seconds=svc.settings.event_retention_seconds):
         log.warning("Dropped the event of operation %s to subscription %s: undelivered for longer than its "
                     "retention.", operation_id, sub.id)
         return
     if sub.paused(now):  # kept, not tried: sent again when the pause is over
-        _again(svc, message, _spread(_paused_for(sub, now)), message.attempt)
+        keep(svc, message.payload, message.since or now, [sub.id])
         return
     timeout = svc.settings.callback_delivery.timeout_seconds
     if not svc.subscription_cache.try_start(sub.id, sub.deliveries_at_once()):  # as many as it may take are
-        # on their way to it already
-        _again(svc, message, _spread((timeout, timeout)), message.attempt)
+        # on their way to it already: kept while the one try a half-open breaker gets is, else put off
+        if sub.pauseduntil is not None:
+            keep(svc, message.payload, message.since or now, [sub.id])
+        else:
+            _again(svc, message, _spread((timeout, timeout)), message.attempt)
         return
     attempt = _ATTEMPTS.submit(_post_event, svc, sub, message)
     try:
@@ -161,7 +163,7 @@ def deliver_event(svc: Services, message: EventMessage) -> None:
 
 def _post_event(svc: Services, sub: Subscription, message: EventMessage) -> Delivery:
     """One POST of an event to its subscriber (in ``_ATTEMPTS``), counted in flight until it ends."""
-    operation_id = message.payload.get("InputParameters", {}).get("BackgroundOperationId")
+    operation_id = operation_of(message.payload)
     try:
         delivery = post_once(sub.notification_url, message.payload, policy=svc.settings.outbound,
                              timeout_seconds=svc.settings.callback_delivery.timeout_seconds,
@@ -226,29 +228,27 @@ def _spread(wait: Wait) -> float:
     return wait[0] + random.uniform(0, wait[1])
 
 
-def _paused_for(sub: Subscription, now: datetime) -> Wait:
-    """How long a paused subscriber's kept event waits: until the pause is over, spread over as long again as
-    what is left of it and at least FIRST_PAUSE (an event kept near the end would otherwise come back within
-    the few seconds left, crowding that moment); (0, 0) when it is not paused."""
-    if sub.pauseduntil is None or not sub.paused(now):
-        return 0.0, 0.0
-    left = (sub.pauseduntil - now).total_seconds()
-    return left, max(left, FIRST_PAUSE.total_seconds())
+def _keep_or_wait(svc: Services, payload: dict[str, Any], since: datetime, subscribers: list[Subscription],
+                  now: datetime, *, take: bool = True) -> dict[str, Wait]:
+    """Keep the event for the subscribers that wait for a pause to end (``_wait_for`` is None); how long it waits
+    for each of the others."""
+    waits = {sub.id: _wait_for(svc, sub, now, take=take) for sub in subscribers}
+    keep(svc, payload, since, [sub_id for sub_id, wait in waits.items() if wait is None])
+    return {sub_id: wait for sub_id, wait in waits.items() if wait is not None}
 
 
-def _wait_for(svc: Services, sub: Subscription, now: datetime, *, take: bool = True) -> Wait:
-    """How long an event for a subscriber waits: until its pause is over; when its pause is over and no
-    delivery has worked since, for as long as one may take, unless this is the one try it gets (taken, unless
-    not ``take``); while as many deliveries as it may take are on their way to it, for as long as one may
-    take; (0, 0) when it may be tried now."""
+def _wait_for(svc: Services, sub: Subscription, now: datetime, *, take: bool = True) -> Wait | None:
+    """How long an event for a subscriber waits: None (it is kept) while it is paused, and when its pause is
+    over and no delivery has worked since, unless this is the one try it gets (taken, unless not ``take``);
+    while as many deliveries as it may take are on their way to it, for as long as one may take; (0, 0)
+    when it may be tried now."""
     if sub.paused(now):
-        return _paused_for(sub, now)
-    timeout = svc.settings.callback_delivery.timeout_seconds
-    if sub.pauseduntil is not None:  # half open: one event goes, the others wait for its answer
+        return None
+    if sub.pauseduntil is not None:  # half open: one event goes, the others are kept until its answer
         cache = svc.subscription_cache
-        free = cache.take_trial(sub.id, 2 * timeout + WATCH_MARGIN_SECONDS) if take else not cache.trial_taken(sub.id)
-        if not free:
-            return timeout, timeout
+        if not (cache.take_trial(sub.id, trial_seconds(svc)) if take else not cache.trial_taken(sub.id)):
+            return None
+    timeout = svc.settings.callback_delivery.timeout_seconds
     if svc.subscription_cache.busy(sub.id, sub.deliveries_at_once()):
         return timeout, timeout
     return 0.0, 0.0
@@ -269,8 +269,9 @@ def _record(svc: Services, sub_id: str, delivery: Delivery, now: datetime) -> No
 
 
 def _write_breaker(svc: Services, sub: Subscription, now: datetime) -> None:
-    """Write a subscription whose breaker opened or closed; on a conflict, take up what another instance wrote
-    if it paused it already, else write this count over it."""
+    """Write a subscription whose breaker opened or closed, and queue the sending of its kept events for when
+    that pause is over, or now; on a conflict, take up what another instance wrote if it paused or closed it
+    already, else write this count over it."""
     for _ in range(UPDATE_ROUNDS):
         try:
             svc.subscription_cache.record(svc.subscriptions.replace(sub))
@@ -279,8 +280,8 @@ def _write_breaker(svc: Services, sub: Subscription, now: datetime) -> None:
                 stored = svc.subscriptions.get(sub.id)
             except (SubscriptionNotFound, StorageUnavailable):
                 return
-            if stored.paused(now):  # another instance paused it already
-                svc.subscription_cache.record(stored)
+            if stored.paused(now) or (sub.pauseduntil is None and stored.pauseduntil is None):  # another instance
+                svc.subscription_cache.record(stored)  # paused or closed it already (and queued its drain)
                 return
             sub = dataclasses.replace(sub, etag=stored.etag)
             continue
@@ -289,6 +290,7 @@ def _write_breaker(svc: Services, sub: Subscription, now: datetime) -> None:
         if sub.pauseduntil is not None:
             log.warning("Subscription %s failed %d times in a row: paused until %s.", sub.id, sub.failures,
                         sub.pauseduntil.isoformat())
+        send_drain(svc, sub, now)
         return
 
 

@@ -1,6 +1,6 @@
 """What a message on the events queue (``<queue>-events``, the ``notify`` function's) says.
 
-Three kinds. An *event* for one subscriber (``{"subscription", "event", "attempt", "since"}``: the
+Four kinds. An *event* for one subscriber (``{"subscription", "event", "attempt", "since"}``: the
 payload, which attempt this is, and when it was first queued, for its retention); a *fan-out* of an
 event to every subscriber it matches (``{"fanout", "since"}``: the worker that finished an operation
 with many subscribers sends one message, not one each), or to those of them that had to wait (paused,
@@ -8,7 +8,8 @@ or busy), named (``"subscribers"``), sent for when the first may be tried; and t
 operation whose
 first attempt, made by the worker that finished it, failed (``{"callback", "attempt"}``: never the URL,
 which is read from the row). A retry is a new message saying the next attempt, sent for when its pause
-is over.
+is over. And the *drain* of a subscriber (``{"drain", "last"}``): send the events kept for it while it was
+paused (``services.kept``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .work_messages import MAX_DECODED_CHARS, json_depth
 MAX_DEPTH = 12  # the event's payload nests three deep; a message nests it once more
 MAX_ATTEMPT = 10_000
 MAX_SUBSCRIBERS = 1000  # named in one fan-out
+MAX_KEY = 200  # of a kept event, where a drain goes on from
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,21 @@ class FanOut:
         return json.dumps({"fanout": self.payload, "since": since, **only}, separators=(",", ":"))
 
 
-def decode(body: str) -> EventMessage | FanOut | CallbackRetry:
+@dataclass(frozen=True)
+class Drain:
+    """Send the events kept for subscription ``subscription_id`` again, from key ``after`` on ("": from when its
+    breaker opened); ``last``: the look after the last page."""
+
+    subscription_id: str
+    last: bool = False
+    after: str = ""
+
+    def encode(self) -> str:
+        return json.dumps({"drain": self.subscription_id, "last": self.last, "after": self.after},
+                          separators=(",", ":"))
+
+
+def decode(body: str) -> EventMessage | FanOut | CallbackRetry | Drain:
     """The message ``body`` holds; InvalidRequest for anything else (too long, too deep, malformed)."""
     if len(body) > MAX_DECODED_CHARS or json_depth(body) > MAX_DEPTH:
         raise InvalidRequest("The message is not an events-queue message: too long or nested too deep.")
@@ -79,6 +95,11 @@ def decode(body: str) -> EventMessage | FanOut | CallbackRetry:
         attempt = message.get("attempt", 1)
         if type(attempt) is not int or not 1 <= attempt <= MAX_ATTEMPT:
             raise ValueError("attempt")
+        if "drain" in message:
+            after = message.get("after", "")
+            if not isinstance(after, str) or len(after) > MAX_KEY:
+                raise ValueError("after")
+            return Drain(str(uuid.UUID(message["drain"])), message.get("last") is True, after)
         if "callback" in message:
             return CallbackRetry(parse_operation_id(str(message["callback"])), attempt)
         since = datetime.fromisoformat(message["since"]) if message.get("since") else None

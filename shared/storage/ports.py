@@ -137,6 +137,32 @@ class Lines(Protocol):
         """Take the ticket out of the line; succeeds when it is out already."""
 
 
+@dataclass(frozen=True)
+class KeptEvent:
+    """An event kept for subscribers that were paused when it came: ``key`` orders it (``kept_key``)."""
+
+    key: str
+    payload: dict[str, Any]
+    since: datetime
+
+
+class KeptEvents(Protocol):
+    """Events kept for paused subscribers until each is sent again (``services.events``): nothing looks at
+    them while the pause lasts."""
+
+    def keep(self, event: KeptEvent, subscriber_ids: Sequence[str]) -> None:
+        """Keep ``event`` for these subscribers (as well as any it is kept for already)."""
+
+    def waiting(self, subscriber_id: str, count: int, after: str = "") -> list[KeptEvent]:
+        """The first ``count`` events kept for a subscriber whose keys sort after ``after``, in key order."""
+
+    def sent(self, event: KeptEvent, subscriber_id: str) -> None:
+        """The event is no longer kept for the subscriber (it was sent again)."""
+
+    def drop_before(self, key: str) -> int:
+        """Forget every event whose key sorts before ``key``, whoever it was kept for; how many."""
+
+
 class SubscriptionStore(Protocol):
     """Subscriptions to the app's events."""
 

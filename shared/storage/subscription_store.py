@@ -23,6 +23,7 @@ def _entity(sub: Subscription) -> dict[str, Any]:
     return {"PartitionKey": PARTITION, "RowKey": sub.id, "event": sub.event,
             "notificationurl": sub.notification_url, "operationname": sub.operation_name,
             "createdon": sub.createdon, "failures": sub.failures, "pauseduntil": sub.pauseduntil,
+            "pausedsince": sub.pausedsince,
             "lasterror": sub.lasterror}
 
 
@@ -30,6 +31,7 @@ def _subscription(entity: Any) -> Subscription:
     return Subscription(id=entity["RowKey"], event=entity["event"], notification_url=entity["notificationurl"],
                         operation_name=entity.get("operationname") or "", createdon=entity.get("createdon"),
                         failures=entity.get("failures") or 0, pauseduntil=entity.get("pauseduntil"),
+                        pausedsince=entity.get("pausedsince"),
                         lasterror=entity.get("lasterror") or "", etag=entity.metadata.get("etag"))
 
 

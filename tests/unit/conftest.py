@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fakes import MemoryLines, MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
+from fakes import MemoryKeptEvents, MemoryLines, MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
 from hypothesis import configuration, settings
 
 from shared.domain.ids import new_operation_id
@@ -56,4 +56,4 @@ def memory_svc(tmp_path) -> Services:
     return Services(settings=Settings(storage=StorageSettings(connection_string="UseDevelopmentStorage=true")),
                     store=MemoryOperationStore(), queue=MemoryWorkQueue(), registry=build_registry(enable_samples=True),
                     subscriptions=subscriptions, subscription_cache=SubscriptionCache(subscriptions.list),
-                    lines=MemoryLines(), later=Later(tmp_path / "later", lambda item: None))
+                    lines=MemoryLines(), kept=MemoryKeptEvents(), later=Later(tmp_path / "later", lambda item: None))

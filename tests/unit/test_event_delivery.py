@@ -14,11 +14,13 @@ from helpers import wait_until
 
 from shared.domain.errors import LimitReached
 from shared.domain.operation import EVENTS_OWED, CallbackState
-from shared.domain.subscriptions import BREAKER_FAILURES, EVENT
+from shared.domain.subscriptions import BREAKER_FAILURES, EVENT, kept_key
 from shared.services import callbacks, events
+from shared.services import kept as kept_module
 from shared.services.delivery import Delivery
 from shared.services.events import notify, subscribe
-from shared.storage.event_messages import CallbackRetry, EventMessage, FanOut, decode
+from shared.storage.event_messages import CallbackRetry, Drain, EventMessage, FanOut, decode
+from shared.storage.ports import KeptEvent
 
 START = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 PAYLOAD = {"MessageName": EVENT, "InputParameters": {"BackgroundOperationId": "op"}}
@@ -77,7 +79,39 @@ def subscriber(svc) -> str:
     return subscribe(svc, EVENT, {"NotificationUrl": "https://flow.example/hook"}, START).id
 
 
-def queued(svc) -> list[EventMessage | CallbackRetry]:
+def event(n: int) -> dict:
+    return {"MessageName": EVENT, "InputParameters": {"BackgroundOperationId": f"op{n}"}}
+
+
+def pause(svc, sub_id: str) -> str:
+    """Fail BREAKER_FAILURES deliveries to the subscriber (the receivers answer 503): its breaker opens for a
+    minute; the failed events' next tries are taken off the queue (not the drain queued for the pause's end)."""
+    for _ in range(BREAKER_FAILURES):
+        notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())
+    assert svc.subscriptions.get(sub_id).paused(svc.clock())
+    for message_id, message in list(svc.queue.events.items()):
+        if isinstance(decode(message.body), EventMessage):
+            del svc.queue.events[message_id]
+    return sub_id
+
+
+def deliver_all(svc, message) -> None:
+    """Notify ``message``, then every events-queue message that is visible now, until none is."""
+    notify(svc, message.encode())
+    while found := queued(svc):
+        for again in found:
+            notify(svc, again.encode())
+
+
+def run_for(svc, clock, seconds: float) -> None:
+    """Let ``seconds`` pass a second at a time, delivering every message as it comes due."""
+    for _ in range(int(seconds)):
+        clock.pass_(1)
+        for message in queued(svc):
+            deliver_all(svc, message)
+
+
+def queued(svc) -> list[EventMessage | CallbackRetry | FanOut | Drain]:
     """Every events-queue message visible now, received (and deleted, as the host does once it returns)."""
     found = []
     while (message := svc.queue.receive(events=True)) is not None:
@@ -107,15 +141,17 @@ def test_a_subscriber_failing_five_times_in_a_row_is_paused_and_its_events_kept_
     paused = svc.subscriptions.get(sub_id)  # written when its breaker opened: every instance sees it
     assert paused.paused(START) and paused.pauseduntil == START + timedelta(minutes=1) and paused.failures == 5
 
-    notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())  # a new event while it is paused
+    notify(svc, EventMessage(sub_id, event(1), since=START).encode())  # a new event while it is paused
     assert len(fake.posts) == BREAKER_FAILURES  # not tried
+    assert svc.kept.waiting(sub_id, 10)[0].payload == event(1)
     clock.pass_(59)
-    held = [m for m in queued(svc) if m.attempt == 1]
-    assert held == []  # kept hidden until the pause is over, then spread over as long again
-    clock.pass_(62)
-    [kept] = [m for m in queued(svc) if m.attempt == 1]
-    notify(svc, kept.encode())
-    assert len(fake.posts) == BREAKER_FAILURES + 1 and not svc.subscriptions.get(sub_id).paused(clock.now)
+    assert [m for m in queued(svc) if not isinstance(m, EventMessage)] == []  # kept, and nothing looks at it
+    clock.pass_(2)
+    [drain] = [m for m in queued(svc) if isinstance(m, Drain)]  # the pause is over: its kept events are sent
+    assert drain.subscription_id == sub_id
+    deliver_all(svc, drain)
+    assert fake.posts[-1][1] == event(1) and not svc.subscriptions.get(sub_id).paused(clock.now)
+    assert svc.kept.waiting(sub_id, 10) == []
 
 
 def test_a_subscriber_that_answers_410_gone_is_unsubscribed_and_not_tried_again(svc, monkeypatch):
@@ -169,43 +205,114 @@ def test_a_callback_retry_for_a_callback_settled_meanwhile_does_nothing(svc, mon
     assert fake.posts == [] and svc.store.get(op.id).etag == op.etag
 
 
-def test_a_paused_subscribers_event_is_queued_for_when_its_pause_is_over_not_tried_first(svc, clock, monkeypatch,
-                                                                                       make_op):
+def test_a_paused_subscribers_event_is_kept_not_queued(svc, clock, monkeypatch, make_op):
     receivers(monkeypatch, *[503] * BREAKER_FAILURES)
-    sub_id = subscriber(svc)
-    for _ in range(BREAKER_FAILURES):
-        notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())
-    queued(svc)  # (the failed ones' next attempts)
+    sub_id = pause(svc, subscriber(svc))
     op = svc.store.create(make_op(eventsstate=EVENTS_OWED))
     events.publish_owed(svc, op)
-    assert queued(svc) == []  # not now: once the pause (a minute) is over, spread over as long again
-    clock.pass_(121)
-    [kept] = [m for m in queued(svc) if isinstance(m, FanOut)]  # (with the failed events' next attempts)
-    assert kept.subscribers == (sub_id,)  # one message for all that had to wait
-    notify(svc, kept.encode())
-    assert [(m.subscription_id, m.attempt) for m in queued(svc)] == [(sub_id, 1)]
+    assert queued(svc) == [] and svc.store.get(op.id).eventsstate == "published"
+    [kept] = svc.kept.waiting(sub_id, 10)
+    assert (kept.payload["InputParameters"]["BackgroundOperationId"], kept.since) == (op.id, START)
 
 
-def test_events_kept_for_many_paused_subscribers_come_back_spread_over_the_pause_not_at_its_end(svc, clock, monkeypatch,
-                                                                                              make_op):
-    """One message keeps an event for twenty paused subscribers; it comes back once, spread over as long again
-    as the pause (a minute): not at the soonest of twenty spreads, which crowds the pause's end."""
-    receivers(monkeypatch, *[503] * (20 * BREAKER_FAILURES))
-    subs = [subscriber(svc) for _ in range(20)]
-    for sub_id in subs:
-        for _ in range(BREAKER_FAILURES):
-            notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())
-    before = set(svc.queue.events)
+def test_nothing_looks_at_the_events_kept_for_paused_subscribers_until_a_pause_is_over_then_one_try_each(
+        svc, clock, monkeypatch, make_op):
+    """A hundred events for twenty paused subscribers: a write each and no message, however long the pause;
+    when it is over, one drain per subscriber, which tries one kept event; those that fail again are paused
+    again (twice as long) and their other events stay kept, untouched."""
+    fake = receivers(monkeypatch, *[503] * (20 * BREAKER_FAILURES + 20))
+    subs = [pause(svc, subscriber(svc)) for _ in range(20)]
     for _ in range(100):
         events.publish_owed(svc, svc.store.create(make_op(eventsstate=EVENTS_OWED)))
-    kept = sorted(m.visible_at - clock.seconds() for i, m in svc.queue.events.items() if i not in before)
-    assert len(kept) == 100 and kept[0] > 59 and kept[-1] <= 121
-    assert 80 < kept[50] < 100  # the median of a spread over a minute, after the minute
+    assert len(svc.queue.events) == 20 and all(len(svc.kept.waiting(s, 1000)) == 100 for s in subs)  # the drains
+    clock.pass_(59)
+    assert queued(svc) == []
+    clock.pass_(2)
+    drains = queued(svc)
+    assert sorted(d.subscription_id for d in drains if isinstance(d, Drain)) == sorted(subs) and len(drains) == 20
+    tries = len(fake.posts)
+    for drain in drains:
+        deliver_all(svc, drain)
+    assert len(fake.posts) == tries + 20  # one try each
+    assert all(svc.subscriptions.get(s).pauseduntil == clock.now + timedelta(minutes=2) for s in subs)
+    clock.pass_(30)
+    for message in queued(svc):  # the tries' next attempts, and the drains' second looks: all paused again
+        deliver_all(svc, message)
+    assert all(len(svc.kept.waiting(s, 1000)) == 100 for s in subs) and len(fake.posts) == tries + 20
+    clock.pass_(89)
+    assert queued(svc) == []
+
+
+def test_once_the_one_try_works_the_kept_events_go_in_order_a_page_at_a_time_then_one_last_look(
+        svc, clock, monkeypatch):
+    fake = receivers(monkeypatch, *[503] * BREAKER_FAILURES)
+    sub_id = pause(svc, subscriber(svc))
+    count = kept_module.DRAIN_PAGE + 5
+    for n in range(count):
+        notify(svc, EventMessage(sub_id, event(n), since=START).encode())
+        clock.pass_(0.001)
+    clock.pass_(61)
+    [drain] = queued(svc)
+    posts = len(fake.posts)
+    deliver_all(svc, drain)  # the one try works, the breaker closes and its drain sends the first page
+    assert len(fake.posts) < posts + 10  # not all at once: spread over DRAIN_PAGE_SECONDS
+    run_for(svc, clock, 2 * kept_module.DRAIN_PAGE_SECONDS)  # the rest of the page, then the next
+    sent = [payload["InputParameters"]["BackgroundOperationId"] for _, payload in fake.posts[posts:]]
+    assert sent == [f"op{n}" for n in range(count)]  # in the order they were kept
+    assert svc.kept.waiting(sub_id, 10) == []
+    svc.kept.keep(KeptEvent(kept_key(START, "late"), event(998), START), [sub_id])  # kept as the pause ended
+    clock.pass_(kept_module.LAST_LOOK_SECONDS)
+    for message in queued(svc):
+        deliver_all(svc, message)
+    assert fake.posts[-1][1] == event(998) and svc.kept.waiting(sub_id, 10) == []
+    clock.pass_(kept_module.LAST_LOOK_SECONDS)
+    assert queued(svc) == []  # one last look, not one every half minute
+
+
+def test_a_drain_reads_from_when_the_breaker_opened_and_each_page_goes_on_from_where_the_last_ended(
+        svc, clock, monkeypatch):
+    """Nothing kept before the breaker opened is read again (the rows stay until their retention ends: a drain
+    that read from the start would read every event it ever sent)."""
+    receivers(monkeypatch, *[503] * BREAKER_FAILURES)
+    sub_id = pause(svc, subscriber(svc))
+    opened = svc.subscriptions.get(sub_id).pausedsince
+    for n in range(kept_module.DRAIN_PAGE + 1):
+        notify(svc, EventMessage(sub_id, event(n), since=START).encode())
+        clock.pass_(0.001)
+    reads, waiting = [], svc.kept.waiting
+    monkeypatch.setattr(svc.kept, "waiting",
+                        lambda sub, count, after="": reads.append(after) or waiting(sub, count, after))
+    clock.pass_(61)
+    run_for(svc, clock, 2 * kept_module.DRAIN_PAGE_SECONDS)
+    assert waiting(sub_id, 1000) == []  # all sent
+    assert reads[0] == kept_key(opened - kept_module.CLOCK_SKEW, "")  # the try, then the first page, from there
+    last_of_first_page = kept_key(START + timedelta(milliseconds=kept_module.DRAIN_PAGE), f"op{kept_module.DRAIN_PAGE}")
+    assert reads == [reads[0], reads[0], last_of_first_page]
+
+
+def test_the_purge_drops_kept_events_past_retention_and_sends_those_of_a_subscriber_no_longer_paused(
+        svc, clock, monkeypatch):
+    fake = receivers(monkeypatch, *[503] * BREAKER_FAILURES)
+    sub_id = pause(svc, subscriber(svc))
+    notify(svc, EventMessage(sub_id, event(1), since=START).encode())
+    clock.pass_(61)
+    queued(svc)  # its drain, lost
+    notify(svc, EventMessage(sub_id, event(2), since=clock.now).encode())  # a new event: the try, it works
+    queued(svc)  # the closing's drain, lost too
+    assert kept_module.tidy_kept(svc) == 0
+    [drain] = queued(svc)
+    deliver_all(svc, drain)
+    assert fake.posts[-1][1] == event(1)
+    run_for(svc, clock, kept_module.LAST_LOOK_SECONDS + 1)
+    svc.kept.keep(KeptEvent(kept_key(clock.now, "old"), event(3), clock.now), [sub_id])
+    clock.pass_(svc.settings.event_retention_seconds + 1)
+    assert kept_module.tidy_kept(svc) == 2  # the one sent again (rows stay until then) and the one still kept
+    assert svc.kept.waiting(sub_id, 10) == [] and queued(svc) == []
 
 
 def test_when_a_pause_is_over_one_delivery_is_tried_and_the_kept_events_wait_for_its_answer(svc, clock, monkeypatch):
-    """The breaker is half open: the first kept event that comes back is tried, and the others are put off
-    while it is on its way (not all sent to a subscriber that may still be down); once it works, they go."""
+    """The breaker is half open: the first event that comes is tried, and the others are kept while it is on
+    its way (not all sent to a subscriber that may still be down); once it works, they go."""
     monkeypatch.setattr(events, "PATIENCE_SECONDS", 0.01)
     fake, started, answered = Receivers(*[503] * BREAKER_FAILURES), [], threading.Event()
 
@@ -220,35 +327,31 @@ def test_when_a_pause_is_over_one_delivery_is_tried_and_the_kept_events_wait_for
     for _ in range(BREAKER_FAILURES):
         notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())
     clock.pass_(61)  # the pause is over
-    for _ in range(3):
-        notify(svc, EventMessage(sub_id, PAYLOAD, since=START).encode())
-    assert len(started) == BREAKER_FAILURES + 1  # one tried; two put off
+    queued(svc)  # (its drain: nothing was kept)
+    for n in range(3):
+        notify(svc, EventMessage(sub_id, event(n), since=START).encode())
+    assert len(started) == BREAKER_FAILURES + 1 and len(svc.kept.waiting(sub_id, 10)) == 2  # one tried; two kept
     answered.set()
     wait_until(lambda: not svc.subscription_cache.busy(sub_id, 1), message="the try to end")
     assert svc.subscriptions.get(sub_id).pauseduntil is None  # it worked: the breaker is closed
-    clock.pass_(21)
-    for message in [m for m in queued(svc) if m.attempt == 1]:
-        notify(svc, message.encode())
-    assert len(fake.posts) == BREAKER_FAILURES + 3
+    run_for(svc, clock, 2)  # and its drain sends the two kept
+    assert len(fake.posts) == BREAKER_FAILURES + 3 and svc.kept.waiting(sub_id, 10) == []
 
 
 def test_a_fan_out_sends_those_that_may_be_tried_now_and_keeps_the_others_in_one_message(svc, clock, monkeypatch,
                                                                                         make_op):
     receivers(monkeypatch, *[503] * BREAKER_FAILURES)
-    paused, busy, ready = subscriber(svc), subscriber(svc), subscriber(svc)
-    for _ in range(BREAKER_FAILURES):
-        notify(svc, EventMessage(paused, PAYLOAD, since=START).encode())
-    queued(svc)
+    paused, busy, ready, also_ready = pause(svc, subscriber(svc)), subscriber(svc), subscriber(svc), subscriber(svc)
     events.publish_owed(svc, svc.store.create(make_op(eventsstate=EVENTS_OWED)))
-    [every] = queued(svc)  # three subscribers: the worker sends one fan-out
-    assert isinstance(every, FanOut) and every.subscribers is None
+    [every] = queued(svc)  # more than two subscribers that are not paused: the worker sends one fan-out
+    assert isinstance(every, FanOut) and sorted(every.subscribers) == sorted((busy, ready, also_ready))
+    assert len(svc.kept.waiting(paused, 10)) == 1  # and keeps the event for the paused one
     with svc.subscription_cache.delivering(busy, 2), svc.subscription_cache.delivering(busy, 2):  # two on their way
         notify(svc, every.encode())
-    [now] = queued(svc)
-    assert now.subscription_id == ready
-    clock.pass_(121)
+    assert sorted(m.subscription_id for m in queued(svc)) == sorted((ready, also_ready))
+    clock.pass_(21)
     later = [m for m in queued(svc) if isinstance(m, FanOut)]
-    assert [sorted(m.subscribers) for m in later] == [sorted((paused, busy))]
+    assert [m.subscribers for m in later] == [(busy,)]
 
 
 def test_subscribers_counted_by_two_instances_are_paused_once_not_twice(svc, clock, monkeypatch):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from contracts import OperationStoreContract, SubscriptionStoreContract, WorkQueueContract
-from fakes import MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
+from contracts import KeptEventsContract, OperationStoreContract, SubscriptionStoreContract, WorkQueueContract
+from fakes import MemoryKeptEvents, MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
 
 
 class TestMemoryOperationStore(OperationStoreContract):
@@ -17,6 +17,12 @@ class TestMemorySubscriptionStore(SubscriptionStoreContract):
     @pytest.fixture
     def subscriptions(self):
         return MemorySubscriptionStore()
+
+
+class TestMemoryKeptEvents(KeptEventsContract):
+    @pytest.fixture
+    def kept(self):
+        return MemoryKeptEvents()
 
 
 class TestMemoryWorkQueue(WorkQueueContract):

@@ -158,7 +158,10 @@ def test_a_notification_url_with_a_nul_is_refused_and_nothing_is_stored(memory_s
 # --- The events queue ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("body", ['{"subscription": ' + "[" * 100_000 + "]" * 100_000 + "}", "[" * 100_000,
-                                  json.dumps({"subscription": "not-a-guid", "event": {}})])
+                                  json.dumps({"subscription": "not-a-guid", "event": {}}),
+                                  json.dumps({"drain": "not-a-guid"}),
+                                  json.dumps({"drain": "0d1f6a0e-6f8e-4c1b-9d1e-1a2b3c4d5e6f", "after": "k" * 201}),
+                                  json.dumps({"drain": "0d1f6a0e-6f8e-4c1b-9d1e-1a2b3c4d5e6f", "after": 7})])
 def test_an_event_message_nested_too_deep_is_dropped_with_a_warning_not_raised(memory_svc, caplog, body):
     with caplog.at_level(logging.WARNING):
         notify(memory_svc, body)

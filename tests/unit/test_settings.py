@@ -85,6 +85,7 @@ def test_bad_bool_is_a_settings_error_naming_the_setting(host_json, name, text):
     ("BGOPS_RETRY_AFTER_SECONDS", "ten"), ("BGOPS_RETRY_AFTER_SECONDS", "1.5"), ("BGOPS_RETRY_AFTER_SECONDS", "-2"),
     ("BGOPS_DEFAULT_TTL_SECONDS", "0"), ("BGOPS_DEFAULT_TTL_SECONDS", "90d"), ("BGOPS_DEFAULT_TTL_SECONDS", ""),
     ("BGOPS_CALLBACK_RETRY_BASE_SECONDS", "x"), ("BGOPS_CALLBACK_RETRY_BASE_SECONDS", "-0.5"),
+    ("BGOPS_MAX_SUBSCRIPTIONS", "201"),  # an event kept for paused subscribers is a row with a column for each
 ])
 def test_bad_number_is_a_settings_error_naming_the_setting(host_json, name, text):
     with pytest.raises(SettingsError, match=name):

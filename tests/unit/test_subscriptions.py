@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -100,6 +100,17 @@ def test_a_subscriber_is_paused_at_its_fifth_failure_in_a_row_and_each_failed_tr
         assert current.failures == failure and current.lasterror == "503"
     assert pauses == [None] * 4 + [60, 120, 240, 480]
     assert current.paused(NOW) and not current.paused(current.pauseduntil)
+
+
+def test_the_breaker_remembers_when_it_opened_after_being_closed_where_the_kept_events_are_found_from():
+    first = after_delivery(dataclasses.replace(sub(), failures=4), False, "500", NOW)
+    assert first.pausedsince == NOW
+    again = after_delivery(first, False, "500", NOW + timedelta(minutes=1))  # its try failed: opened again
+    assert again.pausedsince == NOW and again.pauseduntil > first.pauseduntil
+    closed = after_delivery(again, True, "200", NOW + timedelta(minutes=3))  # its drain goes on from then
+    assert (closed.pauseduntil, closed.pausedsince) == (None, NOW)
+    later = after_delivery(dataclasses.replace(closed, failures=4), False, "500", NOW + timedelta(hours=1))
+    assert later.pausedsince == NOW + timedelta(hours=1)
 
 
 def test_the_pause_never_passes_an_hour():
