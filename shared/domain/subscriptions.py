@@ -9,6 +9,7 @@ subscription gets one POST of the event with Dataverse's documented parameters.
 from __future__ import annotations
 
 import dataclasses
+import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +31,9 @@ BREAKER_FAILURES = 5
 BREAKER_FAILURES_TIMING_OUT = 2
 FIRST_PAUSE = timedelta(minutes=1)
 MAX_PAUSE = timedelta(hours=1)
+# Each pause is made up to this much longer at random, so that subscribers paused together (a shared outage)
+# are not all tried again at the same moment.
+PAUSE_SPREAD = 0.2
 # Deliveries on their way to one subscriber at once, per instance: so that one that hangs takes at most this
 # many delivery threads. One while its breaker is half open (its pause is over and no delivery has worked
 # since): the events kept during the pause wait for that one's answer instead of all being tried at once.
@@ -70,11 +74,11 @@ class Subscription:
 
 
 def after_delivery(sub: Subscription, delivered: bool, detail: str, now: datetime, *,
-                   timed_out: bool = False) -> Subscription | None:
+                   timed_out: bool = False, rng: random.Random | None = None) -> Subscription | None:
     """The subscription once a delivery to it ended (None: nothing to write). A delivery that works closes
     the breaker; the BREAKER_FAILURES-th failure in a row opens it (the BREAKER_FAILURES_TIMING_OUT-th,
     when this one ``timed_out``), and each failure after that (the one try made when a pause ends) opens
-    it for twice as long."""
+    it for twice as long (each pause up to PAUSE_SPREAD longer)."""
     if delivered:
         healthy = not sub.failures and sub.pauseduntil is None
         return None if healthy else dataclasses.replace(sub, failures=0, pauseduntil=None, lasterror="")
@@ -84,6 +88,7 @@ def after_delivery(sub: Subscription, delivered: bool, detail: str, now: datetim
     if failures >= threshold:
         seconds = compute_backoff(failures - threshold + 1, base_seconds=FIRST_PAUSE.total_seconds(),
                                   max_seconds=MAX_PAUSE.total_seconds(), jitter=0.0)
+        seconds *= 1 + PAUSE_SPREAD * (rng or random).random()
         pause = now + timedelta(seconds=seconds)
     since = now if pause is not None and sub.pauseduntil is None else sub.pausedsince
     return dataclasses.replace(sub, failures=failures, pauseduntil=pause, pausedsince=since, lasterror=detail[:200])

@@ -12,6 +12,7 @@ import pytest
 from fakes import MemoryWorkQueue
 from helpers import wait_until
 
+from shared.domain import subscriptions as subscriptions_module
 from shared.domain.errors import LimitReached
 from shared.domain.operation import EVENTS_OWED, CallbackState
 from shared.domain.subscriptions import BREAKER_FAILURES, EVENT, kept_key
@@ -59,6 +60,12 @@ class Receivers:
 @pytest.fixture
 def clock():
     return Clock()
+
+
+@pytest.fixture(autouse=True)
+def exact_pauses(monkeypatch):
+    """Pauses of exactly a minute, two, four... (their spread is tested in test_subscriptions.py)."""
+    monkeypatch.setattr(subscriptions_module, "PAUSE_SPREAD", 0.0)
 
 
 @pytest.fixture

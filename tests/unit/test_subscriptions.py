@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -92,10 +93,21 @@ def test_the_cache_reads_the_list_once_per_ttl_and_again_after_invalidate(make_o
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
+class Fixed(random.Random):
+    """Draws ``value`` every time."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
 def test_a_subscriber_is_paused_at_its_fifth_failure_in_a_row_and_each_failed_try_after_doubles_the_pause():
     current, pauses = sub(), []
     for failure in range(1, 9):
-        current = after_delivery(current, False, "503", NOW)
+        current = after_delivery(current, False, "503", NOW, rng=Fixed(0.0))
         pauses.append(None if current.pauseduntil is None else (current.pauseduntil - NOW).total_seconds())
         assert current.failures == failure and current.lasterror == "503"
     assert pauses == [None] * 4 + [60, 120, 240, 480]
@@ -113,9 +125,17 @@ def test_the_breaker_remembers_when_it_opened_after_being_closed_where_the_kept_
     assert later.pausedsince == NOW + timedelta(hours=1)
 
 
-def test_the_pause_never_passes_an_hour():
+def test_the_pause_never_passes_an_hour_and_a_fifth():
     long_failing = dataclasses.replace(sub(), failures=40)
-    assert after_delivery(long_failing, False, "Timeout", NOW).pauseduntil == NOW + MAX_PAUSE
+    assert after_delivery(long_failing, False, "Timeout", NOW, rng=Fixed(0.0)).pauseduntil == NOW + MAX_PAUSE
+    assert after_delivery(long_failing, False, "Timeout", NOW, rng=Fixed(0.999999)).pauseduntil < NOW + 1.2 * MAX_PAUSE
+
+
+def test_subscribers_paused_at_once_are_paused_until_different_moments_up_to_a_fifth_longer():
+    """A shared outage pauses them together: their tries when the pauses end are spread, not all at once."""
+    ends = [after_delivery(dataclasses.replace(sub(), failures=4), False, "503", NOW).pauseduntil for _ in range(50)]
+    seconds = sorted((end - NOW).total_seconds() for end in ends)
+    assert seconds[0] >= 60 and seconds[-1] <= 72 and seconds[-1] - seconds[0] > 6 and len(set(seconds)) > 40
 
 
 def test_a_delivery_that_works_closes_the_breaker_and_on_a_healthy_subscriber_writes_nothing():
