@@ -1,4 +1,4 @@
-"""ExecuteMultiple (issue 10): the time to accept 1,000 requests in one call, over HTTP through devhost.
+"""ExecuteMultiple: the time to accept 1,000 requests in one call, over HTTP through devhost.
 
 Each run has an app of its own (its own table and queue), so that no run waits for the worker still
 running the operations a previous run queued: what is timed is the call alone."""

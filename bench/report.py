@@ -97,12 +97,12 @@ def format_report(results: dict) -> str:
     return "\n".join(lines)
 
 
-# What issue 8 measured before its changes (same machine, same bench), for the summary.
+# What the bench measured before the storage transactions were cut (same machine), for the summary.
 BEFORE = {"transactions": 6.08, "submit": 2.26}
 
 
 def _targets(results: dict) -> list[str]:
-    """The issue's figures against their targets, one line each."""
+    """The figures against their targets, one line each."""
     rows = []
     if tx := results.get("transactions"):
         rows.append(("transactions per operation", tx["total_per_op"], BEFORE["transactions"], tx["target_per_op"]))
@@ -116,7 +116,7 @@ def _targets(results: dict) -> list[str]:
     if idle := results.get("idle"):
         lines.append(("idle transactions per hour", f"{idle['computed']['per_hour']:,} computed, "
                                                     f"{idle['measured']['per_hour']:,} measured (queue polls)"))
-    return _section("Issue 8 figures", lines) if lines else []
+    return _section("Figures against their targets", lines) if lines else []
 
 
 def write_json(results: dict, path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The API while long handlers run (issue 9): 20 sample_Sleep operations hold the worker's threads,
+"""The API while long handlers run: 20 sample_Sleep operations hold the worker's threads,
 and a client reads statuses, lists and submits meanwhile. Prints the API's p50/p99."""
 
 from __future__ import annotations

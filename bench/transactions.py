@@ -29,7 +29,7 @@ OPERATIONS = 50
 HOST_BATCH_SIZE = 16  # host.json extensions.queues.batchSize
 HOST_VISIBILITY_SECONDS = 600  # what the host hides a received message for
 TIMEOUT_SECONDS = 60
-TARGET_PER_OPERATION = 4.5  # issue 8's budget, the share of a batched receive included
+TARGET_PER_OPERATION = 4.5  # the budget per operation, the share of a batched receive included
 SUCCEEDED = 30
 
 

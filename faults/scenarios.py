@@ -1,4 +1,4 @@
-"""The fault scenarios of issue 9, each against the real app under devhost, a real Azurite and a real
+"""The fault scenarios, each against the real app under devhost, a real Azurite and a real
 callback server. Every scenario ends by waiting for every accepted operation to finish, then counts:
 
 * lost: accepted (202) operations whose row is gone;

@@ -305,7 +305,7 @@ class OperationStoreContract:
                                            Comparison("backgroundoperationstatuscode", "eq", Status.FAILED.value))))
         assert ids(page.operations) == [op.id for op in ops if op.name == "sample_B" and op.status is Status.FAILED]
 
-    # --- owners (issue 9) ------------------------------------------------------------------------
+    # --- owners ------------------------------------------------------------------------
 
     def test_versionnumber_counts_every_write_and_makes_the_callers_etag(self, store):
         op = store.create(make_op(runas="alice"))

@@ -64,7 +64,7 @@ def execute_background_operation(svc: Services, req: func.HttpRequest) -> func.H
 
 @api()
 def execute_async(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
-    """POST ExecuteAsync: queue the request as a system job and answer its ``AsyncJobId`` (seed 004); the
+    """POST ExecuteAsync: queue the request as a system job and answer its ``AsyncJobId``, as Dataverse does; the
     status monitor is in ``Location``, as for every submission."""
     body = json_body(req)
     carried = urls.carried(req)
@@ -76,7 +76,7 @@ def execute_async(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
 @api()
 def execute_multiple(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """POST ExecuteMultiple: up to 1,000 requests queued at once, with Dataverse's ContinueOnError and
-    ReturnResponses (issue 10). 200 with IsFaulted and a response or fault per RequestIndex."""
+    ReturnResponses. 200 with IsFaulted and a response or fault per RequestIndex."""
     body = json_body(req)
     carried = urls.carried(req)
     read = messages.execute_multiple(body, urls.public_base(req, svc.settings), caller_of(svc, req).id)

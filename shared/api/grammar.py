@@ -1,6 +1,6 @@
 """The shapes of the text the API reads, as regular expressions the OpenAPI document publishes (``pattern``).
 
-Each is the syntax its parser reads, or the part of it a client needs (issue 17): a value the pattern allows
+Each is the syntax its parser reads, or the part of it a client needs: a value the pattern allows
 is one the server takes, and the server refuses a value outside it (a few spellings the parsers also take,
 such as a column name in capitals or a GUID in braces, are left out). What no pattern can say (a time still
 to come, a name someone registered, one field needing another) the document says in words.

@@ -39,7 +39,7 @@ Function = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
 
 # HTTP functions are ``async def``: the Python worker runs those on its event loop, not in the thread
 # pool its synchronous functions share (PYTHON_THREADPOOL_THREAD_COUNT), so the queue-triggered
-# worker's long handlers, however many, never hold the threads requests need (issue 9). A request's
+# worker's long handlers, however many, never hold the threads requests need. A request's
 # blocking work (its storage calls) runs in this pool of the app's own.
 HTTP_THREADS = 16
 _HTTP_POOL = ThreadPoolExecutor(max_workers=HTTP_THREADS, thread_name_prefix="bgops-http")

@@ -44,7 +44,7 @@ def background_operation(body: dict[str, Any], base_url: str, runas: str) -> Sub
 
 
 def execute_async(body: dict[str, Any], base_url: str, runas: str) -> Submission:
-    """ExecuteAsync's body: the request, and the line to run in (seed 004: the organization's, one at a
+    """ExecuteAsync's body: the request, and the line to run in (as in Dataverse, the organization's, one at a
     time, unless the operation or the caller's DependencyToken names another)."""
     _check_known("ExecuteAsync", body, EXECUTE_ASYNC_PROPERTIES)
     name, parameters = _requested(body)
@@ -53,7 +53,7 @@ def execute_async(body: dict[str, Any], base_url: str, runas: str) -> Submission
 
 
 def _recurrence(body: dict[str, Any]) -> dict[str, Any]:
-    """A recurring job's RecurrencePattern and RecurrenceStartTime (seed 003), as a submission takes them."""
+    """A recurring job's RecurrencePattern and RecurrenceStartTime (Dataverse's names), as a submission takes them."""
     start = body.get("RecurrenceStartTime")
     if start is not None and body.get("RecurrencePattern") is None:
         raise InvalidRequest("RecurrenceStartTime needs a RecurrencePattern.")

@@ -6,7 +6,7 @@ drift from what the app serves. The action *Perform a background operation* pick
 the catalog (``x-ms-dynamic-values``) and shapes its inputs from that operation's JSON Schema
 (``x-ms-dynamic-schema``); its 202 with ``Location`` is the asynchronous pattern the action follows.
 
-It is the server's contract (issue 17): each route lists every status it can answer, the text the
+It is the server's contract: each route lists every status it can answer, the text the
 parsers read is bounded by the patterns of ``grammar`` (and the Prefer syntax of ``prefer``), and
 ``make test`` runs schemathesis against the app with it (tests/e2e/test_openapi.py). What no schema can
 state (a time to come, the chosen operation's inputs, one field needing another) is said in words.

@@ -1,6 +1,6 @@
 """The background operation table as an OData resource (SPEC §3.3): the service document, ``$metadata``,
 one row (GET, PATCH with If-Match) and the list (``$filter``, ``$select``, ``$top``, server-driven paging);
-the same rows as System Jobs (``asyncoperations``, issue 10) through the same code, another ``View``."""
+the same rows as System Jobs (``asyncoperations``) through the same code, another ``View``."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def entity(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
 @api(overrides={OperationFinished: 400})
 def system_job(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET/PATCH asyncoperations({id}): the row as a System Job; PATCH takes statecode, statuscode and
-    postponeuntil only (seed 003)."""
+    postponeuntil only (Dataverse's asynchronous operation states)."""
     return _entity(svc, req, SYSTEM_JOBS)
 
 

@@ -1,4 +1,4 @@
-"""The same rows as Dataverse's System Job table shows them: ``asyncoperations`` (issue 10, seed 003).
+"""The same rows as Dataverse's System Job table shows them: ``asyncoperations``.
 
 One engine, more doors: every operation is also an ``asyncoperation``, under AsyncOperation's
 column names (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/asyncoperation).
@@ -42,7 +42,7 @@ NOT_NULL = (ASYNC_KEY, "name", "operationtype", "statecode", "statuscode", "crea
 # The columns $filter may name, and the logical columns rows store them under.
 FILTERS = {ASYNC_KEY: KEY, "statecode": "backgroundoperationstatecode",
            "statuscode": "backgroundoperationstatuscode", "name": "name", "createdon": "createdon"}
-# What a PATCH may change (seed 003: only these), and the names the row's own PATCH takes them by.
+# What a PATCH may change (in Dataverse, only these), and the names the row's own PATCH takes them by.
 WRITABLE = {"statecode": "backgroundoperationstatecode", "statuscode": "backgroundoperationstatuscode",
             "postponeuntil": "postponeuntil"}
 
@@ -65,7 +65,7 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
 
 def row_change(body: Any) -> Any:
     """A PATCH body under AsyncOperation's names, as the row's own PATCH takes it; InvalidRequest naming
-    any attribute callers may not change (seed 003: statecode, statuscode and postponeuntil only)."""
+    any attribute callers may not change (in Dataverse, statecode, statuscode and postponeuntil only)."""
     if not isinstance(body, dict):
         return body
     read_only = sorted(name for name in body if not name.startswith("@") and name not in WRITABLE)

@@ -1,4 +1,4 @@
-"""The System Jobs page (issue 11): static HTML, CSS and JavaScript shipped in the package, served by the
+"""The System Jobs page: static HTML, CSS and JavaScript shipped in the package, served by the
 app itself. Anonymous, as it holds no data: everything it shows it reads from the API, with the
 operator's own key or sign-in, so it can show and do exactly what the API allows."""
 

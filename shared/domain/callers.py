@@ -1,4 +1,4 @@
-"""Who is calling, and which operations that caller may see and steer (issue 9).
+"""Who is calling, and which operations that caller may see and steer.
 
 With function keys alone nobody vouches for a caller's identity: a key grants
 every operation (``EVERYONE``). With App Service Authentication (Easy Auth)

@@ -15,7 +15,7 @@ Table Storage has no TTL and no secondary index, so the layout does the work:
   ``~<expiry ms, 12 hex digits>-<id>``. ``~`` sorts after every hex digit, so
   markers never mix with operation rows, and they sort by expiry: purge asks
   each partition for the markers up to ``now`` and touches nothing else.
-* An operation submitted by a signed-in principal (``runas``, issue 9) also
+* An operation submitted by a signed-in principal (``runas``) also
   has an *owner's copy* in its partition, written in the same entity group
   transaction as the row every time: RowKey = ``o<owner key>-<id>``, the
   owner key being 16 hex digits of the principal id's SHA-256. ``o`` sorts

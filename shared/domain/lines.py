@@ -1,5 +1,5 @@
 """One at a time: operations that share a concurrency key run strictly one after another, in the order
-they became ready (issue 10, seed 004's "one message running asynchronously ... for each organization").
+they became ready (ExecuteAsync's "one message running asynchronously ... for each organization").
 
 A key is a *line*. An operation holds a place in its line while it is Ready or Locked; it takes a
 *ticket* when it becomes Ready (submitted, resumed, or its postponement over) and gives it up when it
@@ -20,7 +20,7 @@ from .errors import InvalidRequest
 from .ids import owner_key
 from .states import Status
 
-ORGANIZATION = "organization"  # the line every ExecuteAsync job joins unless it names another (seed 004)
+ORGANIZATION = "organization"  # the line every ExecuteAsync job joins unless it names another, as in Dataverse
 MAX_TOKEN_CHARS = 256  # AsyncOperation.DependencyToken's maximum length
 HOLDING = frozenset({Status.WAITING_FOR_RESOURCES, Status.IN_PROGRESS, Status.PAUSING, Status.CANCELING})
 LINE_PREFIX = "l"  # a line's partition: sorts after the 16 shard digits, never mixing with them

@@ -1,4 +1,4 @@
-"""Recurring jobs (issue 10, item 5; seed 003's RecurrencePattern and RecurrenceStartTime).
+"""Recurring jobs (Dataverse's RecurrencePattern and RecurrenceStartTime).
 
 A pattern is an RFC 5545 RRULE of these parts only: ``FREQ`` (MINUTELY, HOURLY, DAILY, WEEKLY or
 MONTHLY), ``INTERVAL``, ``BYDAY``, ``BYHOUR``, ``COUNT`` and ``UNTIL`` (in UTC, ``...Z``), read

@@ -1,5 +1,5 @@
-"""The app's own maintenance, registered as operations so that its row reads as a system job (issue 10,
-item 6): internal (never submitted, never in the catalog) and restricted (callers may not cancel, pause
+"""The app's own maintenance, registered as operations so that its row reads as a system job:
+internal (never submitted, never in the catalog) and restricted (callers may not cancel, pause
 or resume it). The purge timer (``functions.maintenance``) runs it and records each run on its row."""
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class OperationDefinition:
     open_inputs: bool = False
     description: str = field(default="", repr=False)
     time_limit_seconds: float | None = None  # per attempt; None: BGOPS_ATTEMPT_TIME_LIMIT_SECONDS
-    system_job: bool = False  # callers may not cancel, pause or resume it (seed 003's restricted jobs)
+    system_job: bool = False  # callers may not cancel, pause or resume it (Dataverse's restricted jobs)
     internal: bool = False  # the app's own (its maintenance): never submitted, never in the catalog
     concurrency_key: str | None = None  # runs one at a time with every operation of this key
     concurrency_key_input: str | None = None  # ... of the same value of this input parameter

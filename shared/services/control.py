@@ -55,7 +55,7 @@ class Change:
 def cancel(svc: Services, operation_id: str, caller: Caller, *, if_match: str | None = None) -> Operation:
     """Ask for cancellation: Canceled at once if it has not started, Canceling if it is running,
     or may be (``domain.attempts.cancel_event``). Asking again, while it is Canceling or once it is
-    Canceled, changes nothing and is not an error (issue 9: concurrent DELETEs all answer 200)."""
+    Canceled, changes nothing and is not an error (concurrent DELETEs all answer 200)."""
     return change(svc, operation_id, Change(Event.CANCEL), caller, if_match=if_match)
 
 

@@ -1,4 +1,4 @@
-"""The purge as a recurring system job (issue 10, item 6): each run of the purge timer is recorded on
+"""The purge as a recurring system job: each run of the purge timer is recorded on
 one row, so that the System Jobs list shows when the purge last ran, what it deleted, and when it runs
 next. The row has a fixed id (``domain.ids.system_job_id``); it is never finished, so never purged.
 Recording is best effort: a purge that cannot record its run still purges.

@@ -1,4 +1,4 @@
-"""Many submissions in one request (ExecuteMultiple, issue 10), with Dataverse's semantics.
+"""Many submissions in one request (ExecuteMultiple), with Dataverse's semantics.
 
 Every request is checked first, in order, and processing stops at the first fault unless the caller
 asked to continue on error; the requests before a fault stay queued. The rows are then inserted in

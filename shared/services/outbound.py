@@ -1,4 +1,4 @@
-"""POSTing JSON to a caller's URL without letting the URL aim inside the network (issue 9).
+"""POSTing JSON to a caller's URL without letting the URL aim inside the network.
 
 The host is resolved here, each address it resolves to is checked (``domain.addresses``), and
 the connection goes to the address that was checked: a DNS answer that changes between the

@@ -1,4 +1,4 @@
-"""Inputs and outputs too large for a Table property, kept as blobs in the same account (issue 9).
+"""Inputs and outputs too large for a Table property, kept as blobs in the same account.
 
 A Table string property holds 64 KiB (32K UTF-16 code units) and an entity 1 MiB in all, while an
 operation's inputs and outputs may each take up to 1 MiB. A parameters column whose text does not

@@ -1,4 +1,4 @@
-// System Jobs: watch and steer background operations through the app's own API (issue 11).
+// System Jobs: watch and steer background operations through the app's own API.
 // No build step and nothing from elsewhere. The function key, when the API asks for one, is kept in
 // sessionStorage (this tab only) and sent in the x-functions-key header: never in a URL.
 "use strict";

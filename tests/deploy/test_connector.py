@@ -1,4 +1,4 @@
-"""The custom connector in connector/ (issue 7): generated from the app's OpenAPI document, never edited apart."""
+"""The custom connector in connector/: generated from the app's OpenAPI document, never edited apart."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The app fails when it loads, not on its first request, when an operation is broken (issue 8)."""
+"""The app fails when it loads, not on its first request, when an operation is broken."""
 
 from __future__ import annotations
 

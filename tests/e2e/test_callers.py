@@ -1,4 +1,4 @@
-"""Per-caller access with App Service Authentication (issue 9, item 1), over real HTTP through devhost.
+"""Per-caller access with App Service Authentication, over real HTTP through devhost.
 
 The client here plays what Azure's front end does once Easy Auth has checked a token: it puts the principal
 in ``X-MS-CLIENT-PRINCIPAL-ID`` and the claims, base64 JSON, in ``X-MS-CLIENT-PRINCIPAL``

@@ -1,4 +1,4 @@
-"""The operations catalog (issue 7): Dataverse's Custom API definitions for this app's operations."""
+"""The operations catalog: Dataverse's Custom API definitions for this app's operations."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ExecuteMultiple (issue 10, seed 004) over real HTTP through devhost: up to 1,000 requests queued in one
+"""ExecuteMultiple, as Dataverse has it, over real HTTP through devhost: up to 1,000 requests queued in one
 call, with Dataverse's ContinueOnError and ReturnResponses, and a fault per RequestIndex."""
 
 from __future__ import annotations

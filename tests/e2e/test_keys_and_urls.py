@@ -1,4 +1,4 @@
-"""Function keys through the async pattern, the failure opt-in, and URLs behind Azure's front ends (issue 6).
+"""Function keys through the async pattern, the failure opt-in, and URLs behind Azure's front ends.
 
 The app runs with DEVHOST_FUNCTION_KEY, so every function-level route answers 401 without the key,
 as in Azure."""

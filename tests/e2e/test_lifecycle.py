@@ -112,7 +112,7 @@ def test_cancel_before_start_ends_canceled_at_once_and_calls_back(app, callbacks
     assert cancel.json() == {"backgroundOperationStateCode": 3, "backgroundOperationStatusCode": 32}
     payload = wait_until(lambda: callbacks.calls("/c1"))[0]["body"]
     assert payload["backgroundOperationStatusCode"] == 32
-    # Asked again: the same answer, as an idempotent DELETE (issue 9), and no second callback.
+    # Asked again: the same answer, as an idempotent DELETE, and no second callback.
     again = requests.delete(app.url(f"backgroundoperation/{op_id}"))
     assert again.status_code == 200 and again.json()["backgroundOperationStatusCode"] == 32
     assert len(callbacks.calls("/c1")) == 1
@@ -251,7 +251,7 @@ def test_malformed_and_unknown_messages_are_dropped_and_the_worker_goes_on(app):
 
 
 def test_requests_are_served_while_long_handlers_hold_every_thread_of_the_workers_pool(make_app):
-    """Issue 9: HTTP functions run on the worker's event loop, not in the thread pool the queue-triggered
+    """HTTP functions run on the worker's event loop, not in the thread pool the queue-triggered
     worker uses, so handlers that hold all of its threads (two here) cannot keep requests waiting."""
     app = make_app(PYTHON_THREADPOOL_THREAD_COUNT="2")
     ids = [_submit(app, "sample_Sleep", {"Seconds": 60}) for _ in range(3)]

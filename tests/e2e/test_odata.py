@@ -1,4 +1,4 @@
-"""OData conventions a generic client relies on (issue 6): the service document, $metadata, @odata.context,
+"""OData conventions a generic client relies on: the service document, $metadata, @odata.context,
 @odata.etag and If-Match, $top as a cap, Prefer: odata.maxpagesize, and the headers of every response."""
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def test_a_bad_filter_is_refused_even_when_top_asks_for_no_rows(app):
     assert response.status_code == 400
 
 
-# Issue 17: every option read once and as written, on every GET.
+# Every option read once and as written, on every GET.
 
 @pytest.mark.parametrize("route", ["data/v9.2/backgroundoperations", "data/v9.2/asyncoperations"])
 def test_top_given_twice_is_400_naming_it_not_the_first_silently(quiet_app, seven, route):

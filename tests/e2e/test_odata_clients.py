@@ -1,4 +1,4 @@
-"""Real OData clients against the app, keys enforced (issue 6).
+"""Real OData clients against the app, keys enforced.
 
 * python-odata (``odata``): a maintained OData 4.0 client driven by $metadata. It reads the entity set,
   one entity by key, a filtered query and paged results, and changes a row with PATCH.
@@ -108,6 +108,6 @@ def test_pyodata_reads_the_model_from_metadata(keyed_app, session):
     assert set(types) == set(ALL_COLUMNS)
     assert types["backgroundoperationid"] == "Edm.Guid" and types["retrycount"] == "Edm.Int32"
     assert types["createdon"] == "Edm.DateTimeOffset"
-    jobs = client.schema.entity_type("asyncoperation")  # the same rows as System Jobs (issue 10)
+    jobs = client.schema.entity_type("asyncoperation")  # the same rows as System Jobs
     assert [key.name for key in jobs.key_proprties] == ["asyncoperationid"]
     assert {p.name: p.typ.name for p in jobs.proprties()}["executiontimespan"] == "Edm.Double"

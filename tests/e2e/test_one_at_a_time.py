@@ -1,4 +1,4 @@
-"""One at a time (issue 10, item 4; seed 004: "only one message running asynchronously is allowed to
+"""One at a time (Dataverse's ExecuteAsync: "only one message running asynchronously is allowed to
 execute at a time for each organization"), over real HTTP through devhost, whose worker runs several
 messages at once: ExecuteAsync jobs never overlap, and a caller's DependencyToken makes a line of its own.
 """

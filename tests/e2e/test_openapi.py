@@ -1,4 +1,4 @@
-"""The served OpenAPI 2.0 document (issue 7): valid, complete, connector-ready, and true to the app."""
+"""The served OpenAPI 2.0 document: valid, complete, connector-ready, and true to the app."""
 
 from __future__ import annotations
 
@@ -200,7 +200,7 @@ def test_what_a_documented_pattern_allows_the_server_reads(what, pattern, read, 
     read(data.draw(st.from_regex(pattern, fullmatch=True), label=what))
 
 
-# Schemathesis against the running app (issue 17, item 8): both kinds of data, every check that applies, the
+# Schemathesis against the running app: both kinds of data, every check that applies, the
 # issue's seed and a fresh one each time. A disagreement fails the test, listed with a curl to reproduce it.
 SEED = 20261206  # the issue's
 # Examples per operation and phase. The issue's seed runs every phase (about 30 s on two cores); the fresh seed

@@ -1,4 +1,4 @@
-"""A flow's HTTP action against the app with function keys enforced, as a maker sets it up (issue 6):
+"""A flow's HTTP action against the app with function keys enforced, as a maker sets it up:
 the function URL with ``?code=`` pasted into the action, ``Prefer: respond-async``, defaults for the rest."""
 
 from __future__ import annotations

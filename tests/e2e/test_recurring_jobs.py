@@ -1,4 +1,4 @@
-"""Recurring jobs and the purge's system job over real HTTP through devhost (issue 10, items 5 and 6):
+"""Recurring jobs and the purge's system job over real HTTP through devhost:
 what a caller sends (RecurrencePattern, RecurrenceStartTime) and what the System Jobs view then shows."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Signed callbacks and webhooks (issue 9): with BGOPS_CALLBACK_SIGNING_KEY set, what the app POSTs
+"""Signed callbacks and webhooks: with BGOPS_CALLBACK_SIGNING_KEY set, what the app POSTs
 verifies with the Standard Webhooks library, as a receiver (an Azure Function, a Logic App) would."""
 
 from __future__ import annotations

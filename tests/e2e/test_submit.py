@@ -98,7 +98,7 @@ def test_without_respond_async_it_runs_synchronously_and_writes_no_row(app):
 
 @pytest.mark.parametrize("inputs", [{"NonRetryable": True, "ErrorCode": 42}, {"FailTimes": 1, "ErrorCode": 42}])
 def test_synchronous_handler_failure_is_a_4xx_with_an_error_body_so_retry_policies_leave_it(app, inputs):
-    # Power Automate re-sends 408/429/5xx; a handler's error must not be one of them (issue 6).
+    # Power Automate re-sends 408/429/5xx; a handler's error must not be one of them.
     response = requests.post(app.url("data/v9.2/sample_Fail"), json=inputs)
     assert response.status_code == 400
     error = response.json()["error"]
@@ -144,12 +144,12 @@ MIB = 1024 * 1024
     ("ExecuteBackgroundOperation", b'{"Request": {"RequestName": "sample_Echo"}, "PostponeUntil": 20300101}', {},
      400, "PostponeUntil"),
     ("data/v9.2/" + "x" * 3000, b"{}", {}, 404, "No operation named"),
-    # Issue 10: ExecuteAsync takes the same Request, and nothing it does not know.
+    # ExecuteAsync takes the same Request, and nothing it does not know.
     ("ExecuteAsync", b"{}", {}, 400, "RequestName"),
     ("ExecuteAsync", b'{"Request": {"RequestName": "sample_Nope"}}', {}, 404, "sample_Nope"),
     ("ExecuteAsync", b'{"Request": {"RequestName": "sample_Sleep", "Parameters": {}}}', {}, 400, "Seconds"),
     ("ExecuteAsync", b'{"Request": {"RequestName": "sample_Echo"}, "Bogus": 1}', {}, 400, "no property 'Bogus'"),
-    # Issue 9: bounded input. Deep nesting once made every later list answer 500.
+    # Bounded input. Deep nesting once made every later list answer 500.
     ("data/v9.2/sample_Echo", b'{"A": ' + b"[" * 40 + b"]" * 40 + b"}", {}, 400, "nested more than 32 levels"),
     ("data/v9.2/sample_Echo", b'{"A": ' + b"[" * 980 + b"]" * 980 + b"}", {}, 400, "nested more than 32 levels"),
     ("data/v9.2/sample_Echo", b'{"A": ' + b"9" * 400 + b"}", {}, 400, "too large"),
@@ -157,7 +157,7 @@ MIB = 1024 * 1024
      "1,048,600 bytes"),  # 4 bytes each in UTF-8
     ("data/v9.2/sample_Echo", b'{"A": 1}', {"Prefer": 'respond-async, odata.callback; url="https://'
                                                + "a" * 70 + '.example.com/cb"'}, 400, "DNS cannot look up"),
-    # Issue 17: every decoder is bounded. JSON in UTF-8 only; no control character in any URL.
+    # Every decoder is bounded. JSON in UTF-8 only; no control character in any URL.
     ("data/v9.2/sample_Echo", '{"A": "ü"}'.encode("utf-16"), {}, 415, "UTF-16 byte order mark"),
     ("data/v9.2/sample_Echo", '{"A": "ü"}'.encode("utf-16-le"), {}, 415, "looks like UTF-16"),
     ("ExecuteBackgroundOperation", '{"Request": {"RequestName": "sample_Echo"}}'.encode("utf-8-sig"), {}, 415,

@@ -1,4 +1,4 @@
-"""The rows as System Jobs: ``asyncoperations`` (issue 10, seed 003), over real HTTP through devhost, read
+"""The rows as System Jobs: ``asyncoperations``, over real HTTP through devhost, read
 with plain requests and with pyodata (a maintained OData client)."""
 
 from __future__ import annotations

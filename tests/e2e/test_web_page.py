@@ -1,4 +1,4 @@
-"""The System Jobs page (issue 11) in a real browser: Debian's Chromium, headless, driven by Playwright,
+"""The System Jobs page in a real browser: Debian's Chromium, headless, driven by Playwright,
 against the real app under devhost. Screenshots go to tests/screenshots/ (git-ignored)."""
 
 from __future__ import annotations

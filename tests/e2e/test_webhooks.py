@@ -1,4 +1,4 @@
-"""Subscriptions to OnBackgroundOperationComplete (issue 7): subscribe, receive, unsubscribe, and bad input."""
+"""Subscriptions to OnBackgroundOperationComplete: subscribe, receive, unsubscribe, and bad input."""
 
 from __future__ import annotations
 

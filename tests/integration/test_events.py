@@ -1,4 +1,4 @@
-"""Completion events on real storage (issue 7): what finishing an operation costs with 0, 1 and 10 subscribers,
+"""Completion events on real storage: what finishing an operation costs with 0, 1 and 10 subscribers,
 and that an event owed when a worker died is still published by the next message."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One at a time (issue 10, item 4) on real storage: operations that share a line run strictly one after
+"""One at a time on real storage: operations that share a line run strictly one after
 another in the order they became ready; a waiting one sends no polling messages, is woken at once when
 its turn comes, and can be cancelled; a holder that died or was purged does not block the line.
 

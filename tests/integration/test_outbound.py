@@ -1,4 +1,4 @@
-"""Callbacks and webhooks at delivery (issue 9): the host is resolved and checked, the connection goes to
+"""Callbacks and webhooks at delivery: the host is resolved and checked, the connection goes to
 the checked address, and redirects are not followed. Against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Inputs and outputs up to 1 MiB (issue 9): what a Table property cannot hold is kept as a blob of the
+"""Inputs and outputs up to 1 MiB: what a Table property cannot hold is kept as a blob of the
 same account, read back with the row and deleted with it. Real Azurite tables and blobs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Recurring jobs and the purge's system job (issue 10, items 5 and 6) on real storage, with real
+"""Recurring jobs and the purge's system job on real storage, with real
 messages. Time moves by giving the services a clock ahead of the real one; a message the worker sent for
 later is checked to be there (hidden), and the next run is started with a message that is visible now.
 """

@@ -1,5 +1,5 @@
 """Writes that reach storage while their answers do not, and storage that fails between two writes
-(issue 9; ``make faults`` found each of these). A TCP proxy in front of the real Azurite
+(``make faults`` found each of these). A TCP proxy in front of the real Azurite
 (faults/proxy.py) takes storage away at the exact moment each test needs.
 """
 

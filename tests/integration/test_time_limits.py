@@ -1,4 +1,4 @@
-"""Time limits (issue 9): an attempt past its limit ends as a retryable failure and cannot write after it;
+"""Time limits: an attempt past its limit ends as a retryable failure and cannot write after it;
 a run inside a request stops at its own limit and says what to do instead. Real Azurite queues and tables."""
 
 from __future__ import annotations

@@ -417,7 +417,7 @@ def test_build_services_with_a_counter_counts_the_three_requests_of_submit_and_p
     assert counter.total == 3, dict(counter.counts)
 
 
-# --- Attempts that run before they are recorded: the message carries a young row (issue 8) ---
+# --- Attempts that run before they are recorded: the message carries a young row ---
 
 def _later(svc: Services, seconds: float) -> Services:
     """The services as they are ``seconds`` from now (the row is that much older)."""
@@ -525,7 +525,7 @@ def test_an_unrecorded_attempt_whose_worker_died_runs_again_as_attempt_two(svc, 
     assert (done.status, done.retrycount) == (Status.SUCCEEDED, 1)
 
 
-# --- issue 9: the backoff holds however long the attempt ran -----------------------------------------
+# --- The backoff holds however long the attempt ran -----------------------------------------
 
 
 def test_a_retry_keeps_its_backoff_when_the_host_renewed_the_lease_while_the_attempt_ran(settings, host):

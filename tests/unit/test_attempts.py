@@ -108,7 +108,7 @@ def test_an_error_message_is_cut_to_fit_the_row():
     assert len(failed(1, "x" * 10_000).errormessage) == 2000
 
 
-# --- Attempts that run before they are recorded (issue 8: four transactions for a quick operation) ---
+# --- Attempts that run before they are recorded (four transactions for a quick operation) ---
 
 def test_a_young_ready_row_carried_by_its_first_message_may_run_unrecorded(make_op):
     row = make_op(createdon=NOW - timedelta(seconds=1))

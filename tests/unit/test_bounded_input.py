@@ -1,4 +1,4 @@
-"""Bounded input (issue 9): request JSON nesting and numbers, callback host names, stored lengths,
+"""Bounded input: request JSON nesting and numbers, callback host names, stored lengths,
 and rows that cannot be read."""
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def test_outputs_over_1_mib_fail_for_good_with_their_own_error_code():
     assert _run(lambda inputs, context: {"big": "y" * (MAX_PARAMETER_BYTES - 100)}).ending is Ending.SUCCEEDED
 
 
-# --- issue 9: time limits ------------------------------------------------------------------------
+# --- Time limits ------------------------------------------------------------------------
 
 
 def test_a_handler_past_its_time_limit_ends_the_attempt_at_once_as_a_retryable_failure():

@@ -1,4 +1,4 @@
-"""Every decoder is bounded (issue 17): a request URL with a control character or a query option given twice,
+"""Every decoder is bounded: a request URL with a control character or a query option given twice,
 a body that is not UTF-8 (415), a callback or notification URL with a control character, and an event
 message nested too deep to parse."""
 

@@ -48,10 +48,10 @@ POISON_TABLE = {
 }
 # A handler that "honours" an interrupt nobody asked for is a failing handler: Failed, not retried.
 HANDLER_BUG_TABLE = {(S.IN_PROGRESS, E.STOP): S.FAILED}
-# Issue 8: a worker may run a young Ready row before recording it, so a cancel then cannot know
+# A worker may run a young Ready row before recording it, so a cancel then cannot know
 # it has not started: it asks, as of a running one (Locked 2/22), and the worker settles it.
 UNSURE_CANCEL_TABLE = {(S.WAITING_FOR_RESOURCES, E.CANCEL_UNSURE): S.CANCELING}
-# Issue 10: a run of a recurring job that ends (or whose message was poisoned) waits for the next occurrence.
+# A run of a recurring job that ends (or whose message was poisoned) waits for the next occurrence.
 RECUR_TABLE = {(status, E.RECUR): S.WAITING
                for status in (S.WAITING_FOR_RESOURCES, S.WAITING, S.IN_PROGRESS, S.PAUSING)}
 EXPECTED = {**SPEC_TABLE, **POISON_TABLE, **HANDLER_BUG_TABLE, **UNSURE_CANCEL_TABLE, **RECUR_TABLE}
