@@ -1,8 +1,12 @@
-"""The Azure Functions app: registers the blueprints. No logic lives here."""
+"""The Azure Functions app: checks its settings and operations (a bad one fails indexing, naming it) and registers
+the blueprints. No logic lives here."""
 
 import azure.functions as func
 
+from shared import bootstrap
 from shared.functions import http_api, maintenance, worker
+
+bootstrap.check_app()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(http_api.bp)

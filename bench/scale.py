@@ -33,10 +33,10 @@ from datetime import UTC, datetime, timedelta
 
 from azure.data.tables import TableServiceClient
 
+from shared.bootstrap import build_services
 from shared.domain.ids import expiry_marker, new_operation_id, shard_of
 from shared.domain.operation import Operation
 from shared.domain.states import Status
-from shared.services.container import build_services
 from shared.services.retention import purge_expired
 from shared.settings import load_settings
 from shared.storage.metering import TransactionCounter

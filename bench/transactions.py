@@ -17,7 +17,7 @@ from collections import Counter
 
 from azure.storage.queue import QueueClient
 
-from shared.services.container import build_services
+from shared.bootstrap import build_services
 from shared.services.submission import Submission, submit
 from shared.services.worker import QueueDelivery, process_message
 from shared.settings import load_settings

@@ -52,6 +52,7 @@ def index() -> dict[str, str]:
 
 def main() -> int:
     os.environ.setdefault("BGOPS_QUEUE_NAME", "backgroundoperations")
+    os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")  # the app checks its settings
     triggers = index()
     wrong = {name: kind for name, kind in EXPECTED.items() if triggers.get(name) != kind}
     if wrong:

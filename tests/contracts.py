@@ -1,8 +1,8 @@
 """The OperationStore contract (huey's pattern): every behaviour the services rely on, run against every
 implementation. An implementation's test class only says how to build a fresh, empty store in its own
 ``store`` fixture: ``TestTableOperationStore`` (tests/integration, a real Azurite) and
-``TestMemoryOperationStore`` (tests/unit). ``SubscriptionStoreContract`` and ``WorkQueueContract`` do the same
-for subscriptions and for the work queue.
+``TestMemoryOperationStore`` (tests/unit). ``SubscriptionStoreContract``, ``KeptEventsContract``,
+``LinesContract`` and ``WorkQueueContract`` do the same for subscriptions, kept events, lines and the work queue.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from helpers import wait_until
 
 from shared.domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable, SubscriptionNotFound
 from shared.domain.ids import SHARDS, expiry_marker, new_operation_id, shard_of
+from shared.domain.lines import ticket
 from shared.domain.operation import CallbackState, Operation
 from shared.domain.states import State, Status
 from shared.domain.subscriptions import Subscription, kept_key
@@ -490,6 +491,41 @@ class KeptEventsContract:
         assert kept.waiting(a, 10) == [new]
         kept.sent(old, a)
         assert kept.waiting(a, 10) == [new] and kept.drop_before(new.key) == 0
+
+
+class LinesContract:
+    """Behaviour every Lines must have. Subclasses provide ``lines``: a fresh, empty one."""
+
+    @staticmethod
+    def _tickets(count: int, start: datetime = datetime(2030, 1, 1, tzinfo=UTC)) -> list[str]:
+        return [ticket(new_operation_id(start), start + timedelta(milliseconds=n), n % 3) for n in range(count)]
+
+    def test_first_gives_the_tickets_in_the_order_they_were_taken_whatever_order_they_joined_in(self, lines):
+        taken = self._tickets(5)
+        lines.join("k", [taken[3], taken[0]])
+        lines.join("k", [taken[4], taken[1], taken[2]])
+        assert lines.first("k", 10) == taken and lines.first("k", 2) == taken[:2]
+
+    def test_lines_are_apart_and_joining_again_keeps_one_ticket(self, lines):
+        taken = self._tickets(3)
+        lines.join("a", taken[:2])
+        lines.join("b", taken[2:])
+        lines.join("a", taken[:1])
+        assert lines.first("a", 10) == taken[:2] and lines.first("b", 10) == taken[2:]
+        assert lines.first("nobody's", 10) == []
+
+    def test_more_tickets_than_one_transaction_holds_join_at_once(self, lines):
+        taken = self._tickets(250)
+        lines.join("k", list(reversed(taken)))
+        assert lines.first("k", 300) == taken
+
+    def test_leave_takes_a_ticket_out_and_leaving_twice_is_fine(self, lines):
+        taken = self._tickets(3)
+        lines.join("k", taken)
+        lines.leave("k", taken[0])
+        lines.leave("k", taken[0])
+        lines.leave("other", taken[1])
+        assert lines.first("k", 10) == taken[1:]
 
 
 class WorkQueueContract:

@@ -7,11 +7,12 @@ import logging
 
 import azure.functions as func
 
+from ..bootstrap import get_services
 from ..domain.errors import StorageUnavailable
 from ..domain.operation import Operation
 from ..domain.states import Status
 from ..services import control, multiple, submission
-from ..services.container import Services, get_services
+from ..services.container import Services
 from ..services.locations import status_location
 from . import messages, odata, urls, views
 from .errors import json_response

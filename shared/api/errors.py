@@ -12,6 +12,7 @@ import azure.functions as func
 
 from ..domain import errors as e
 from ..domain.error_codes import as_hex
+from ..domain.states import OperationFinished, TransitionRefused
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,8 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (e.UnknownOperation, 404, "UnknownOperation"),
     (e.OperationNotFound, 404, "OperationNotFound"),
     (e.SubscriptionNotFound, 404, "SubscriptionNotFound"),
-    (e.OperationFinished, 409, "OperationFinished"),
-    (e.TransitionRefused, 400, "TransitionNotAllowed"),
+    (OperationFinished, 409, "OperationFinished"),
+    (TransitionRefused, 400, "TransitionNotAllowed"),
     (e.ConcurrencyConflict, 409, "Conflict"),
     (e.LimitReached, 409, "LimitReached"),
     (e.PreconditionFailed, 412, "PreconditionFailed"),

@@ -15,11 +15,12 @@ from urllib.parse import parse_qsl, unquote
 
 import azure.functions as func
 
+from ..bootstrap import get_services
 from ..domain.callers import Caller, caller_from
 from ..domain.control_characters import CONTROL_CHARACTERS, has_control_character
 from ..domain.errors import Forbidden, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from ..domain.ids import parse_operation_id
-from ..services.container import Services, get_services
+from ..services.container import Services
 from .errors import response_for
 from .urls import FAIL_ON_FAILURE
 

@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from ..domain.errors import OperationFinished, UnknownOperation
+from ..domain.errors import UnknownOperation
 from ..domain.operation import Operation
+from ..domain.states import OperationFinished
 from ..services import control
 from ..services.container import Services
 from ..storage.ports import ListQuery, Page

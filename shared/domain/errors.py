@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .states import Event, Status
-
 
 class BackgroundOperationError(Exception):
     """Base of every error this app raises on purpose."""
@@ -53,28 +48,6 @@ class SubscriptionNotFound(BackgroundOperationError):
 
     def __init__(self, subscription_id: str) -> None:
         super().__init__(f"Subscription {subscription_id[:64]} was not found.")
-
-
-class TransitionRefused(BackgroundOperationError):
-    """SPEC §2 does not allow this event in this state."""
-
-    def __init__(self, status: Status, event: Event) -> None:
-        from .states import REQUESTED, describe
-
-        asked = REQUESTED.get(event)
-        move = f" (to {describe(asked)})" if asked is not None else ""
-        if status.is_terminal:
-            text = (f"Cannot {event.value} the operation{move}: it is {describe(status)}, and that is "
-                    "not allowed after it is in terminal state.")
-        else:
-            text = f"Cannot {event.value} the operation{move} while it is {describe(status)}."
-        super().__init__(text)
-        self.status = status
-        self.event = event
-
-
-class OperationFinished(TransitionRefused):
-    """The operation is Completed: nothing may change it any more."""
 
 
 class AttemptSuperseded(BackgroundOperationError):

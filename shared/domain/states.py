@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import Enum, IntEnum
 
-from .errors import OperationFinished, TransitionRefused
+from .errors import BackgroundOperationError
 
 
 class State(IntEnum):
@@ -149,3 +149,23 @@ def transition(status: Status, event: Event) -> Status:
 def describe(status: Status) -> str:
     """``Locked/In Progress (2/20)``: how messages name a status."""
     return f"{STATE_LABELS[status.state]}/{status.label} ({status.state.value}/{status.value})"
+
+
+class TransitionRefused(BackgroundOperationError):
+    """SPEC §2 does not allow this event in this state."""
+
+    def __init__(self, status: Status, event: Event) -> None:
+        asked = REQUESTED.get(event)
+        move = f" (to {describe(asked)})" if asked is not None else ""
+        if status.is_terminal:
+            text = (f"Cannot {event.value} the operation{move}: it is {describe(status)}, and that is "
+                    "not allowed after it is in terminal state.")
+        else:
+            text = f"Cannot {event.value} the operation{move} while it is {describe(status)}."
+        super().__init__(text)
+        self.status = status
+        self.event = event
+
+
+class OperationFinished(TransitionRefused):
+    """The operation is Completed: nothing may change it any more."""

@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from ..services.container import get_services
+from ..bootstrap import get_services
 from ..services.kept import tidy_kept
 from ..services.maintenance import purge_as_system_job
 

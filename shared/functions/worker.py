@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import azure.functions as func
 
-from ..services.container import get_services
+from ..bootstrap import get_services
 from ..services.events import notify
 from ..services.worker import QueueDelivery, fail_poisoned, process_message
 

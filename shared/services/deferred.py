@@ -17,17 +17,14 @@ import hashlib
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..domain.errors import OperationNotFound
 from ..domain.operation import CallbackState, Operation
 from ..domain.states import Status
 from ..settings import Settings
+from .container import Services
 from .later import Deferred
 from .rows import update_row
-
-if TYPE_CHECKING:
-    from .container import Services
 
 WITHDRAW, SEND, CALLBACK = "withdraw", "send", "callback"
 

@@ -34,11 +34,10 @@ from ..domain.errors import (
     InvalidRequest,
     OperationNotFound,
     StorageUnavailable,
-    TransitionRefused,
     UnknownOperation,
 )
 from ..domain.operation import Operation
-from ..domain.states import Event, Status
+from ..domain.states import Event, Status, TransitionRefused
 from ..storage.work_messages import decode
 from . import lines
 from .callbacks import deliver_callback, deliver_owed_callback

@@ -9,8 +9,8 @@ import sys
 import pytest
 from helpers import REPO
 
+from shared.bootstrap import build_registry
 from shared.operations import APP_OPERATIONS, Parameter, ParamType, operation
-from shared.services.container import build_registry
 
 GOOD = '''
 from . import Parameter, ParamType, operation
@@ -22,15 +22,16 @@ def double(inputs, context):
 '''
 
 
-def _import_app_with(tmp_path, custom: str) -> subprocess.CompletedProcess:
-    """Import function_app.py, as the host indexes it, with this custom.py."""
+def _import_app_with(tmp_path, custom: str, **settings: str) -> subprocess.CompletedProcess:
+    """Import function_app.py, as the host indexes it, with this custom.py and these app settings."""
     shutil.copy(REPO / "function_app.py", tmp_path)
     shutil.copytree(REPO / "shared", tmp_path / "shared", ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "shared/operations/custom.py").write_text(custom)
-    code = "import function_app; from shared.services.container import build_registry; " \
+    code = "import function_app; from shared.bootstrap import build_registry; " \
            "print(sorted(d.name for d in build_registry(enable_samples=False).public()))"
     return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
+                          env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
+                               "AzureWebJobsStorage": "UseDevelopmentStorage=true", **settings})
 
 
 def test_an_operation_written_in_custom_py_is_registered_when_the_app_loads(tmp_path):
@@ -45,8 +46,15 @@ def test_an_operation_written_in_custom_py_is_registered_when_the_app_loads(tmp_
     ("from . import operation\nraise RuntimeError('broken handler module')\n", "broken handler module"),
 ])
 def test_a_duplicate_or_broken_operation_stops_the_app_from_loading(tmp_path, custom, error):
-    loaded = _import_app_with(tmp_path, custom)
+    loaded = _import_app_with(tmp_path, custom, BGOPS_ENABLE_SAMPLES="true")
     assert loaded.returncode != 0 and error in loaded.stderr
+
+
+@pytest.mark.parametrize("name, value", [("BGOPS_MAX_SUBSCRIPTIONS", "500"), ("BGOPS_DEFAULT_TTL_SECONDS", "0"),
+                                         ("BGOPS_ENABLE_SAMPLES", "maybe")])
+def test_a_bad_setting_stops_the_app_from_loading_naming_it(tmp_path, name, value):
+    loaded = _import_app_with(tmp_path, GOOD, **{name: value})
+    assert loaded.returncode != 0 and "SettingsError" in loaded.stderr and name in loaded.stderr
 
 
 def test_the_registry_holds_your_operations_and_the_samples_only_when_enabled():

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 import requests
@@ -48,7 +49,8 @@ PAGE_ROUTES = {"systemjobs", "systemjobs/{file}"}  # the System Jobs page: HTML 
 def _registered_routes() -> set[tuple[str, str]]:
     """Every (route, method) of an HTTP function the app registers, read from the FunctionApp itself, but
     for the System Jobs page's."""
-    import function_app  # the repo root is on the test path
+    with mock.patch.dict(os.environ, {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}):  # it checks them
+        import function_app  # the repo root is on the test path
 
     routes = set()
     for function in function_app.app.get_functions():

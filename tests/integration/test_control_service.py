@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from helpers import queue_down
 
+from shared.bootstrap import build_services
 from shared.domain.callers import EVERYONE
 from shared.domain.errors import InvalidRequest, StorageUnavailable
 from shared.domain.operation import CallbackState
 from shared.domain.states import Event, Status
 from shared.operations.registry import OperationDefinition
-from shared.services.container import build_services
 from shared.services.control import Change, cancel, change
 from shared.services.submission import Submission, submit
 from shared.settings import Settings

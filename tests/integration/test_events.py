@@ -10,9 +10,9 @@ import pytest
 from azure.storage.queue import QueueClient
 from helpers import wait_until, warm_subscription_cache
 
+from shared.bootstrap import build_services
 from shared.domain.operation import EVENTS_OWED, EVENTS_PUBLISHED
 from shared.domain.states import Event
-from shared.services.container import build_services
 from shared.services.events import notify, subscribe
 from shared.services.rows import write
 from shared.services.submission import Submission, submit

@@ -15,11 +15,12 @@ import threading
 import pytest
 from helpers import delivery, wait_until
 
+from shared.bootstrap import build_services
 from shared.domain.callers import EVERYONE
 from shared.domain.lines import ORGANIZATION, caller_key, partition_of
 from shared.domain.states import Event, Status
 from shared.operations.registry import OperationDefinition, Parameter, ParamType
-from shared.services.container import Services, build_services
+from shared.services.container import Services
 from shared.services.control import Change, cancel, change
 from shared.services.submission import Submission, submit
 from shared.services.worker import fail_poisoned, process_message

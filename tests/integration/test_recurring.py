@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from helpers import delivery
 
+from shared.bootstrap import build_services
 from shared.domain.callers import EVERYONE
 from shared.domain.errors import InvalidRequest, UnknownOperation
 from shared.domain.states import Event, Status
 from shared.operations.maintenance import PURGE
-from shared.services.container import Services, build_services
+from shared.services.container import Services
 from shared.services.control import Change, cancel, change
 from shared.services.maintenance import PURGE_JOB_ID, next_purge, purge_as_system_job
 from shared.services.submission import Submission, submit

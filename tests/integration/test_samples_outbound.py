@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.bootstrap import build_services
 from shared.domain.errors import HandlerFailed
-from shared.services.container import build_services
 from shared.services.submission import Submission, run_now, submit
 from shared.settings import Settings
 

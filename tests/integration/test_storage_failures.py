@@ -16,12 +16,12 @@ from azure.storage.queue import QueueServiceClient
 from helpers import ACCOUNT_KEY, delivery, queue_down, wait_until
 
 from faults.proxy import StorageProxy, ports_of
+from shared.bootstrap import build_services
 from shared.domain.errors import StorageUnavailable
 from shared.domain.operation import CallbackState
 from shared.domain.states import Status
 from shared.operations.registry import OperationDefinition
 from shared.services import multiple, submission
-from shared.services.container import build_services
 from shared.services.submission import Submission, submit
 from shared.services.worker import process_message
 from shared.settings import Settings

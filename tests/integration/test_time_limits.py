@@ -9,11 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from helpers import delivery, wait_until
 
+from shared.bootstrap import build_services
 from shared.domain.error_codes import TIME_LIMIT_EXCEEDED
 from shared.domain.errors import HandlerFailed, ServiceBusy
 from shared.domain.states import Event, Status
 from shared.operations.registry import OperationDefinition
-from shared.services.container import Services, build_services
+from shared.services.container import Services
 from shared.services.submission import MAX_SYNC_RUNS, Submission, run_now, submit
 from shared.services.worker import process_message
 from shared.settings import Settings

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from helpers import HostQueue, delivery, wait_until, warm_subscription_cache
 
+from shared.bootstrap import build_services
 from shared.domain.attempts import CANCEL_UNSURE_WINDOW, UNRECORDED_WINDOW
 from shared.domain.callers import EVERYONE
 from shared.domain.error_codes import UNEXPECTED
@@ -24,7 +25,7 @@ from shared.domain.ids import new_operation_id
 from shared.domain.operation import CallbackState, Operation
 from shared.domain.states import Event, Status
 from shared.operations.samples import DEFAULT_ERROR_CODE
-from shared.services.container import Services, build_services
+from shared.services.container import Services
 from shared.services.control import Change, cancel, change
 from shared.services.events import notify
 from shared.services.submission import Submission, submit

@@ -11,10 +11,11 @@ import pytest
 from fakes import MemoryKeptEvents, MemoryLines, MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
 from hypothesis import configuration, settings
 
+from shared.bootstrap import build_registry
 from shared.domain.ids import new_operation_id
 from shared.domain.operation import Operation
 from shared.domain.states import Status
-from shared.services.container import Services, build_registry
+from shared.services.container import Services
 from shared.services.later import Later
 from shared.services.subscription_cache import SubscriptionCache
 from shared.settings import Settings, StorageSettings

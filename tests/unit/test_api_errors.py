@@ -8,12 +8,12 @@ import pytest
 
 from shared.api.errors import JSON, response_for
 from shared.domain import errors as e
-from shared.domain.states import Event, Status
+from shared.domain.states import Event, OperationFinished, Status, TransitionRefused
 
 CALLER_MISTAKES = [
     e.InvalidRequest("bad"), e.PayloadTooLarge("big"), e.UnsupportedMediaType("utf-16"), e.UnknownOperation("x"),
     e.OperationNotFound("id"),
-    e.OperationFinished(Status.SUCCEEDED, Event.CANCEL), e.TransitionRefused(Status.IN_PROGRESS, Event.RESUME),
+    OperationFinished(Status.SUCCEEDED, Event.CANCEL), TransitionRefused(Status.IN_PROGRESS, Event.RESUME),
     e.ConcurrencyConflict("busy"), e.PreconditionFailed("id"),
     e.HandlerFailed(-2147220891, "the handler said no"),
 ]

@@ -26,9 +26,8 @@ from shared.domain.attempts import (
     superseded,
 )
 from shared.domain.error_codes import UNEXPECTED
-from shared.domain.errors import TransitionRefused
 from shared.domain.operation import CallbackState
-from shared.domain.states import Event, Status
+from shared.domain.states import Event, Status, TransitionRefused
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=4, base_seconds=30)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from contracts import KeptEventsContract, OperationStoreContract, SubscriptionStoreContract, WorkQueueContract
-from fakes import MemoryKeptEvents, MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
+from contracts import (
+    KeptEventsContract,
+    LinesContract,
+    OperationStoreContract,
+    SubscriptionStoreContract,
+    WorkQueueContract,
+)
+from fakes import MemoryKeptEvents, MemoryLines, MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
 
 
 class TestMemoryOperationStore(OperationStoreContract):
@@ -23,6 +29,12 @@ class TestMemoryKeptEvents(KeptEventsContract):
     @pytest.fixture
     def kept(self):
         return MemoryKeptEvents()
+
+
+class TestMemoryLines(LinesContract):
+    @pytest.fixture
+    def lines(self):
+        return MemoryLines()
 
 
 class TestMemoryWorkQueue(WorkQueueContract):

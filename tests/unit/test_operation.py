@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.domain.errors import OperationFinished, TransitionRefused
 from shared.domain.operation import CallbackState, from_key_values, to_key_values
-from shared.domain.states import Event, Status
+from shared.domain.states import Event, OperationFinished, Status, TransitionRefused
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 

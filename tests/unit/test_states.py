@@ -6,8 +6,16 @@ import itertools
 
 import pytest
 
-from shared.domain.errors import OperationFinished, TransitionRefused
-from shared.domain.states import STATE_LABELS, Event, State, Status, describe, transition
+from shared.domain.states import (
+    STATE_LABELS,
+    Event,
+    OperationFinished,
+    State,
+    Status,
+    TransitionRefused,
+    describe,
+    transition,
+)
 
 S, E = Status, Event
 

@@ -1,14 +1,15 @@
-"""The SubscriptionStore and KeptEvents contracts (tests/contracts.py) run against the Table adapters on a real
-Azurite."""
+"""The SubscriptionStore, KeptEvents and Lines contracts (tests/contracts.py) run against the Table adapters on a
+real Azurite."""
 
 from __future__ import annotations
 
 import pytest
 from azure.data.tables import TableServiceClient
-from contracts import KeptEventsContract, SubscriptionStoreContract
+from contracts import KeptEventsContract, LinesContract, SubscriptionStoreContract
 
 from shared.storage.kept_events import TableKeptEvents
 from shared.storage.subscription_store import TableSubscriptionStore
+from shared.storage.table_lines import TableLines
 
 
 def new_table(azurite: str, name: str) -> tuple[TableServiceClient, str]:
@@ -28,3 +29,9 @@ class TestTableKeptEvents(KeptEventsContract):
     @pytest.fixture
     def kept(self, azurite, unique_name):
         return TableKeptEvents(*new_table(azurite, unique_name("kept")))
+
+
+class TestTableLines(LinesContract):
+    @pytest.fixture
+    def lines(self, azurite, unique_name):
+        return TableLines(*new_table(azurite, unique_name("lines")))

@@ -1,0 +1,90 @@
+"""Wiring, in one place: the app's settings and operations, checked when the host indexes ``function_app.py``
+(``check_app``: a bad setting or a broken operation fails indexing, naming it, never a request), and the
+services built from them once per process, on first use (``get_services``: storage is not reached at import).
+Tests build their own with ``build_services`` (Azurite) or over the in-memory stores (tests/fakes.py)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .operations import (
+    APP_OPERATIONS,
+    custom,  # noqa: F401 - registers your operations, at import
+)
+from .operations.maintenance import register_maintenance
+from .operations.registry import OperationRegistry
+from .operations.samples import register_samples
+from .services import deferred
+from .services.container import Services
+from .services.later import Later
+from .services.subscription_cache import SubscriptionCache
+from .settings import Settings, get_settings
+from .storage.clients import build_blob_client, build_service_clients
+from .storage.kept_events import TableKeptEvents
+from .storage.metering import TransactionCounter
+from .storage.payloads import BlobPayloads, container_name
+from .storage.subscription_store import TableSubscriptionStore
+from .storage.table_lines import TableLines
+from .storage.table_store import TableOperationStore
+from .storage.work_queue import StorageWorkQueue
+
+
+def build_registry(*, enable_samples: bool) -> OperationRegistry:
+    """Your operations, and the samples when enabled; ValueError when two share a name."""
+    registry = OperationRegistry()
+    register_maintenance(registry)
+    for definition in APP_OPERATIONS:
+        registry.register(definition)
+    if enable_samples:
+        register_samples(registry)
+    return registry
+
+
+def check_app() -> None:
+    """Read every setting and build the registry: SettingsError or ValueError, naming what is wrong, when the host
+    indexes the app (a broken custom.py has failed the import above already)."""
+    _registry()
+
+
+def build_services(settings: Settings, *, counter: TransactionCounter | None = None,
+                   clients: tuple[Any, Any] | None = None, registry: OperationRegistry | None = None) -> Services:
+    """Real adapters for ``settings`` (over ``clients`` when given); creates the table and queues if missing."""
+    tables, queues = clients or build_service_clients(settings.storage, counter=counter)
+    payloads = BlobPayloads(build_blob_client(settings.storage, counter=counter), container_name(settings.table_name))
+    store = TableOperationStore(tables, settings.table_name, payloads)
+    queue = StorageWorkQueue(queues, settings.queue_name)
+    store.ensure_table()
+    queue.ensure_queues()
+    subscriptions = TableSubscriptionStore(tables, settings.table_name)
+    services = Services(settings=settings, store=store, queue=queue,
+                        registry=registry or build_registry(enable_samples=settings.enable_samples),
+                        subscriptions=subscriptions, subscription_cache=SubscriptionCache(subscriptions.list),
+                        lines=TableLines(tables, settings.table_name),
+                        kept=TableKeptEvents(tables, settings.table_name),
+                        later=Later(deferred.folder_of(settings), lambda item: deferred.carry_out(services, item)),
+                        table_service=tables)
+    services.later.resume()
+    return services
+
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def _registry() -> OperationRegistry:
+    with _lock:
+        if "registry" not in _state:
+            _state["registry"] = build_registry(enable_samples=get_settings().enable_samples)
+        registry: OperationRegistry = _state["registry"]
+        return registry
+
+
+def get_services() -> Services:
+    """The process-wide services, built on first use with the registry ``check_app`` built."""
+    registry = _registry()
+    with _lock:
+        if "services" not in _state:
+            _state["services"] = build_services(get_settings(), registry=registry)
+        services: Services = _state["services"]
+        return services
