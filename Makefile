@@ -38,7 +38,7 @@ test: install $(CHROMIUM)
 bench: install
 	$(PY) -m bench
 
-## Kill the host, cut storage, race submits and steering; print lost / stuck / duplicated counts (about 8 minutes).
+## Kill the host, cut storage, race submits and steering; print lost / stuck / duplicated counts (about 6½ minutes).
 faults: install
 	$(PY) -m faults $(FAULTS_ARGS)
 
