@@ -112,9 +112,9 @@ def _fan_out(svc: Services, payload: dict[str, Any], subscribers: list[Subscript
     one each time it is looked at."""
     now = svc.clock()
     waits = _keep_or_wait(svc, payload, since, subscribers, now)
-    for sub_id in (s for s, wait in waits.items() if wait[0] == 0):
+    for sub_id in (s for s, wait in waits.items() if wait == 0):
         svc.queue.enqueue_event(EventMessage(sub_id, payload, since=since).encode())
-    waiting = tuple(s for s, wait in waits.items() if wait[0] > 0)
+    waiting = tuple(s for s, wait in waits.items() if wait > 0)
     if waiting:
         svc.queue.enqueue_event(FanOut(payload, since, waiting).encode(),
                                 delay_seconds=_spread(min(waits[s] for s in waiting)))
@@ -141,16 +141,13 @@ def deliver_event(svc: Services, message: EventMessage) -> None:
         log.warning("Dropped the event of operation %s to subscription %s: undelivered for longer than its "
                     "retention.", operation_id, sub.id)
         return
-    if sub.paused(now):  # kept, not tried: sent again when the pause is over
-        keep(svc, message.payload, message.since or now, [sub.id])
-        return
-    timeout = svc.settings.callback_delivery.timeout_seconds
-    if not svc.subscription_cache.try_start(sub.id, sub.deliveries_at_once()):  # as many as it may take are
-        # on their way to it already: kept while the one try a half-open breaker gets is, else put off
+    if sub.paused(now) or not svc.subscription_cache.try_start(sub.id, sub.deliveries_at_once()):
+        # paused, or as many deliveries as it may take on their way to it already: kept while its pause lasts or
+        # the one try a half-open breaker gets is on its way, else put off
         if sub.pauseduntil is not None:
             keep(svc, message.payload, message.since or now, [sub.id])
         else:
-            _again(svc, message, _spread((timeout, timeout)), message.attempt)
+            _again(svc, message, _spread(svc.settings.callback_delivery.timeout_seconds), message.attempt)
         return
     attempt = _ATTEMPTS.submit(_post_event, svc, sub, message)
     try:
@@ -218,18 +215,14 @@ def _again(svc: Services, message: EventMessage, delay_seconds: float, attempt: 
                             delay_seconds=delay_seconds)
 
 
-# A wait: (seconds until a subscriber may be tried, over how many more the messages waiting for it are spread).
-Wait = tuple[float, float]
-
-
-def _spread(wait: Wait) -> float:
-    """The delay of one message that waits: spread once per message (the soonest of its subscribers' waits),
-    so that what waits comes back at about the pace it came, not all when the wait is over."""
-    return wait[0] + random.uniform(0, wait[1])
+def _spread(wait: float) -> float:
+    """The delay of one message that waits ``wait`` seconds (the soonest of its subscribers' waits): spread over
+    as long again, so that what waits comes back at about the pace it came, not all when the wait is over."""
+    return wait + random.uniform(0, wait)
 
 
 def _keep_or_wait(svc: Services, payload: dict[str, Any], since: datetime, subscribers: list[Subscription],
-                  now: datetime, *, take: bool = True) -> dict[str, Wait]:
+                  now: datetime, *, take: bool = True) -> dict[str, float]:
     """Keep the event for the subscribers that wait for a pause to end (``_wait_for`` is None); how long it waits
     for each of the others."""
     waits = {sub.id: _wait_for(svc, sub, now, take=take) for sub in subscribers}
@@ -237,21 +230,20 @@ def _keep_or_wait(svc: Services, payload: dict[str, Any], since: datetime, subsc
     return {sub_id: wait for sub_id, wait in waits.items() if wait is not None}
 
 
-def _wait_for(svc: Services, sub: Subscription, now: datetime, *, take: bool = True) -> Wait | None:
+def _wait_for(svc: Services, sub: Subscription, now: datetime, *, take: bool = True) -> float | None:
     """How long an event for a subscriber waits: None (it is kept) while it is paused, and when its pause is
     over and no delivery has worked since, unless this is the one try it gets (taken, unless not ``take``);
-    while as many deliveries as it may take are on their way to it, for as long as one may take; (0, 0)
-    when it may be tried now."""
+    while as many deliveries as it may take are on their way to it, for as long as one may take; 0 when it
+    may be tried now."""
     if sub.paused(now):
         return None
     if sub.pauseduntil is not None:  # half open: one event goes, the others are kept until its answer
         cache = svc.subscription_cache
         if not (cache.take_trial(sub.id, trial_seconds(svc)) if take else not cache.trial_taken(sub.id)):
             return None
-    timeout = svc.settings.callback_delivery.timeout_seconds
     if svc.subscription_cache.busy(sub.id, sub.deliveries_at_once()):
-        return timeout, timeout
-    return 0.0, 0.0
+        return svc.settings.callback_delivery.timeout_seconds
+    return 0.0
 
 
 def _record(svc: Services, sub_id: str, delivery: Delivery, now: datetime) -> None:

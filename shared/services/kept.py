@@ -101,8 +101,9 @@ def tidy_kept(svc: Services) -> int:
     has events kept. How many were dropped."""
     now = svc.clock()
     dropped = svc.kept.drop_before(kept_key(now - timedelta(seconds=svc.settings.event_retention_seconds), ""))
-    for sub in svc.subscriptions.list():
-        if not sub.paused(now) and svc.kept.waiting(sub.id, 1):  # from the start: one kept after its last drain
+    for sub in svc.subscriptions.list():  # (one never paused has nothing kept: not read for)
+        if sub.pausedsince is not None and not sub.paused(now) and svc.kept.waiting(sub.id, 1):  # from the start:
+            # one kept after its last drain
             send_drain(svc, sub, now, FROM_THE_START)
     if dropped:
         log.warning("Dropped %d event(s) kept for paused subscribers for longer than their retention.", dropped)

@@ -6,6 +6,7 @@ below that (``settings``)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Sequence
@@ -44,12 +45,8 @@ class TableKeptEvents:
             rows = self._table.query_entities(
                 f"PartitionKey eq @p and RowKey gt @a and {_column(subscriber_id)} eq true",
                 parameters={"p": PARTITION, "a": after}, select=["RowKey", "since", "payload"], results_per_page=count)
-            found = []
-            for row in rows:
-                found.append(KeptEvent(row["RowKey"], json.loads(row["payload"]), row["since"]))
-                if len(found) == count:
-                    break
-            return found
+            return [KeptEvent(row["RowKey"], json.loads(row["payload"]), row["since"])
+                    for row in itertools.islice(rows, count)]
 
     def sent(self, event: KeptEvent, subscriber_id: str) -> None:
         """One merge of the subscriber's column (the row stays until ``drop_before``); nothing when it is gone."""
