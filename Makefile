@@ -28,11 +28,14 @@ $(CHROMIUM):
 run: install
 	PORT=$(PORT) bash scripts/run.sh
 
-## Lint, type-check, then run every test against a private Azurite.
+## Lint, type-check, then run every test, in TEST_WORKERS processes, each with its own private Azurite.
+## Most tests wait (on a host, a browser, a backoff) rather than compute, so four share two cores well;
+## a file's tests stay in one process, to share its module fixtures. TEST_WORKERS=0 runs them in this one.
+TEST_WORKERS ?= 4
 test: install $(CHROMIUM)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## Print the cost and speed numbers (transactions per operation, latency, throughput).
 bench: install
