@@ -1,8 +1,9 @@
 """``OperationStore``, ``SubscriptionStore``, ``WorkQueue`` and the lines in memory, for tests only (never
 deployed): the second implementations the contract suites run against.
 
-It keeps what the services rely on (ETag-conditional writes, newest-first pages, expiry markers)
-without Azure, for tests of the services that need no storage semantics beyond the port's.
+It keeps what the services rely on (ETag-conditional writes, newest-first pages, expiry markers,
+message visibility and pop receipts) without Azure, so the service tests run on it with a
+``FakeClock``; ``MemoryHost`` is the Functions host's side of the queue.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.domain.backoff import visibility_seconds
@@ -230,6 +231,26 @@ class MemorySubscriptionStore:
                 raise SubscriptionNotFound(subscription_id)
 
 
+START = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+class FakeClock:
+    """One fake time for the services (a datetime) and for the queue's visibility (seconds): it moves only
+    when a test says so (``pass_``), or when a ``MemoryHost`` waits for a message to show."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.start = self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def seconds(self) -> float:
+        return (self.now - self.start).total_seconds()
+
+    def pass_(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 @dataclass
 class MemoryMessage:
     """A message as a host receives it: its id, current pop receipt and how often it was received."""
@@ -239,6 +260,11 @@ class MemoryMessage:
     pop_receipt: str = ""
     dequeue_count: int = 0
     visible_at: float = 0.0
+
+    @property
+    def content(self) -> str:
+        """The body, by the name the queue SDK gives it."""
+        return self.body
 
 
 class MemoryWorkQueue:
@@ -307,6 +333,15 @@ class MemoryWorkQueue:
             message.visible_at = now + visibility_seconds
             return dataclasses.replace(message)
 
+    def put(self, body: str) -> str:
+        """Add a work message with any body, as another sender might."""
+        return self._add(self.work, body, 0)
+
+    def first_visible_at(self, *, events: bool = False) -> float | None:
+        """When the next message shows (on the queue's clock); None when the queue is empty."""
+        with self._lock:
+            return min((m.visible_at for m in (self.events if events else self.work).values()), default=None)
+
     def delete(self, message_id: str, pop_receipt: str, *, events: bool = False) -> bool:
         """Delete a received message; False (and nothing deleted) when the pop receipt is stale."""
         with self._lock:
@@ -323,3 +358,37 @@ class MemoryWorkQueue:
             queue[message.id] = message
         return message.id
 
+
+
+class MemoryHost:
+    """The Functions host's side of a ``MemoryWorkQueue`` on a ``FakeClock``: what ``helpers.HostQueue`` does
+    on Azurite, with waiting for a hidden message done by moving the clock instead of sleeping."""
+
+    def __init__(self, queue: MemoryWorkQueue, clock: FakeClock, *, events: bool = False) -> None:
+        self.queue, self.clock, self.events = queue, clock, events
+
+    def try_receive(self, *, visibility_timeout: float = 30) -> MemoryMessage | None:
+        """The oldest visible message, or None."""
+        return self.queue.receive(visibility_seconds=visibility_timeout, events=self.events)
+
+    def receive(self, *, visibility_timeout: float = 30, timeout: float = 15) -> MemoryMessage:
+        """The next message: when none is visible, the clock passes to when the first one shows, if that is
+        within ``timeout`` seconds (AssertionError otherwise)."""
+        if (message := self.try_receive(visibility_timeout=visibility_timeout)) is not None:
+            return message
+        shows = self.queue.first_visible_at(events=self.events)
+        assert shows is not None, "the queue is empty"
+        wait = shows - self.clock.seconds()
+        assert wait <= timeout, f"the next message shows in {wait:.1f} s, more than {timeout} s from now"
+        self.clock.pass_(wait)
+        message = self.try_receive(visibility_timeout=visibility_timeout)
+        assert message is not None
+        return message
+
+    def delete(self, message: MemoryMessage) -> None:
+        """What the host does when the function returns: a stale pop receipt is ignored, as the host does."""
+        self.queue.delete(message.id, message.pop_receipt, events=self.events)
+
+    def count(self) -> int:
+        """Messages on the queue, hidden ones included."""
+        return len(self.queue.events if self.events else self.queue.work)

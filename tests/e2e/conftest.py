@@ -6,7 +6,7 @@ import pytest
 import requests
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
-from helpers import ADMIN_ROLE, ALL_COLUMNS, AppProcess, CallbackServer, principal, wait_until
+from helpers import ADMIN_ROLE, ALL_COLUMNS, AppProcess, principal, wait_until
 
 TERMINAL_STATES = {3}
 
@@ -129,11 +129,3 @@ def auth_app(azurite, tmp_path_factory):
     host.http.headers.update(principal("ops-monitor", ADMIN_ROLE).headers)  # the helpers read as an admin
     yield host
     host.stop()
-
-
-@pytest.fixture(scope="session")
-def callbacks():
-    """The callback receiver, shared by the session (each test uses its own path)."""
-    server = CallbackServer()
-    yield server
-    server.stop()

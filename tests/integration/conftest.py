@@ -8,7 +8,7 @@ import pytest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
-from helpers import CallbackServer, HostQueue
+from helpers import HostQueue
 
 from shared.settings import StorageSettings, events_queue_name
 from shared.storage.metering import TransactionCounter
@@ -60,14 +60,6 @@ def counted_clients(azurite):
                                                                                                 observer)))
 
     return build
-
-
-@pytest.fixture(scope="module")
-def callbacks():
-    """A real HTTP server on 127.0.0.1 that records callbacks."""
-    server = CallbackServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -1,20 +1,32 @@
 """Fixtures for the unit tests: a factory for Operation rows (pure values, no storage), and services over
-the in-memory stores."""
+the in-memory stores: ``memory_svc`` on the real clock; ``make_svc`` on a ``FakeClock`` (``clock``), with
+``host`` and ``events_host`` taking messages off their queue as the Functions host would."""
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fakes import MemoryKeptEvents, MemoryLines, MemoryOperationStore, MemorySubscriptionStore, MemoryWorkQueue
+from fakes import (
+    FakeClock,
+    MemoryHost,
+    MemoryKeptEvents,
+    MemoryLines,
+    MemoryOperationStore,
+    MemorySubscriptionStore,
+    MemoryWorkQueue,
+)
 from hypothesis import configuration, settings
 
 from shared.bootstrap import build_registry
 from shared.domain.ids import new_operation_id
 from shared.domain.operation import Operation
 from shared.domain.states import Status
+from shared.services import deferred
 from shared.services.container import Services
 from shared.services.later import Later
 from shared.services.subscription_cache import SubscriptionCache
@@ -58,3 +70,42 @@ def memory_svc(tmp_path) -> Services:
                     store=MemoryOperationStore(), queue=MemoryWorkQueue(), registry=build_registry(enable_samples=True),
                     subscriptions=subscriptions, subscription_cache=SubscriptionCache(subscriptions.list),
                     lines=MemoryLines(), kept=MemoryKeptEvents(), later=Later(tmp_path / "later", lambda item: None))
+
+
+SETTINGS = Settings(storage=StorageSettings(connection_string="UseDevelopmentStorage=true"), enable_samples=True,
+                    allow_http_callbacks=True)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_svc(tmp_path, clock) -> Callable[..., Services]:
+    """``make_svc(**settings)``: services over one set of in-memory stores and queues (every call of a test
+    shares them, as services built on one table and queue would), on ``clock``, with the samples."""
+    stores = {"store": MemoryOperationStore(), "queue": MemoryWorkQueue(clock=clock.seconds),
+              "subscriptions": MemorySubscriptionStore(), "lines": MemoryLines(), "kept": MemoryKeptEvents()}
+
+    def build(**changes) -> Services:
+        settings = dataclasses.replace(SETTINGS, **changes)
+        later = Later(tmp_path / "later", lambda item: deferred.carry_out(services, item), clock=clock)
+        services = Services(settings=settings, registry=build_registry(enable_samples=settings.enable_samples),
+                            subscription_cache=SubscriptionCache(stores["subscriptions"].list), later=later,
+                            clock=clock, **stores)
+        return services
+
+    return build
+
+
+@pytest.fixture
+def host(make_svc, clock) -> MemoryHost:
+    """The work queue of ``make_svc``'s services, as the host takes from it."""
+    return MemoryHost(make_svc().queue, clock)
+
+
+@pytest.fixture
+def events_host(make_svc, clock) -> MemoryHost:
+    """The events queue of ``make_svc``'s services, as the host takes from it."""
+    return MemoryHost(make_svc().queue, clock, events=True)
