@@ -392,3 +392,13 @@ class MemoryHost:
     def count(self) -> int:
         """Messages on the queue, hidden ones included."""
         return len(self.queue.events if self.events else self.queue.work)
+
+
+class DownQueue:
+    """A ``WorkQueue`` in an outage: every call fails as the Azure adapter reports it (StorageUnavailable)."""
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise StorageUnavailable(f"Queue storage failed ({name}): the service did not answer")
+
+        return fail

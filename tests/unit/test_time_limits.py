@@ -1,5 +1,6 @@
 """Time limits: an attempt past its limit ends as a retryable failure and cannot write after it;
-a run inside a request stops at its own limit and says what to do instead. Real Azurite queues and tables."""
+a run inside a request stops at its own limit and says what to do instead. On the in-memory stores (the
+handlers' time is real: a limit of half a second)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from helpers import delivery, wait_until
 
-from shared.bootstrap import build_services
 from shared.domain.error_codes import TIME_LIMIT_EXCEEDED
 from shared.domain.errors import HandlerFailed, ServiceBusy
 from shared.domain.states import Event, Status
@@ -17,13 +17,6 @@ from shared.operations.registry import OperationDefinition
 from shared.services.container import Services
 from shared.services.submission import MAX_SYNC_RUNS, Submission, run_now, submit
 from shared.services.worker import process_message
-from shared.settings import Settings
-
-
-@pytest.fixture
-def settings(storage_settings, unique_name) -> Settings:
-    return Settings(storage=storage_settings, queue_name=unique_name("limits"), table_name=unique_name("limits"),
-                    retry_base_seconds=30, max_attempts=4)
 
 
 @pytest.fixture
@@ -34,9 +27,9 @@ def release():
 
 
 @pytest.fixture
-def svc(settings, release) -> Services:
+def svc(make_svc, release) -> Services:
     """Services with 'test_Stuck': it reports progress, then waits for ``release``, ignoring its 0.5 s limit."""
-    services = build_services(settings)
+    services = make_svc(retry_base_seconds=30, max_attempts=4)
     late: list[object] = []
 
     def stuck(inputs, context):

@@ -1,18 +1,16 @@
-"""Recurring jobs and the purge's system job on real storage, with real
-messages. Time moves by giving the services a clock ahead of the real one; a message the worker sent for
-later is checked to be there (hidden), and the next run is started with a message that is visible now.
+"""Recurring jobs and the purge's system job, on the in-memory stores and a fake clock: the message the
+worker sends for the next run stays hidden until then, and the host takes it once the clock gets there.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from fakes import START
 from helpers import delivery
 
-from shared.bootstrap import build_services
 from shared.domain.callers import EVERYONE
 from shared.domain.errors import InvalidRequest, UnknownOperation
 from shared.domain.states import Event, Status
@@ -22,24 +20,20 @@ from shared.services.control import Change, cancel, change
 from shared.services.maintenance import PURGE_JOB_ID, next_purge, purge_as_system_job
 from shared.services.submission import Submission, submit
 from shared.services.worker import process_message
-from shared.settings import Settings
+from shared.storage.work_messages import decode
 
 BASE_URL = "http://127.0.0.1:7071"
 
 
 @pytest.fixture
-def settings(storage_settings, unique_name) -> Settings:
-    return Settings(storage=storage_settings, queue_name=unique_name("recur"), table_name=unique_name("recur"),
-                    enable_samples=True, purge_schedule="0 */5 * * * *")
-
-
-@pytest.fixture
-def svc(settings) -> Services:
-    return build_services(settings)
+def svc(make_svc) -> Services:
+    return make_svc(purge_schedule="0 */5 * * * *")
 
 
 def _at(svc: Services, ahead: timedelta) -> Services:
-    return dataclasses.replace(svc, clock=lambda: datetime.now(UTC) + ahead)
+    """The services once the clock is ``ahead`` of when the test began."""
+    svc.clock.now = START + ahead  # type: ignore[attr-defined]
+    return svc
 
 
 def _recurring(svc, pattern="FREQ=MINUTELY;COUNT=3", **options):
@@ -48,10 +42,11 @@ def _recurring(svc, pattern="FREQ=MINUTELY;COUNT=3", **options):
 
 
 def _run_next(svc, host, op_id) -> None:
-    """Take the visible message for the operation and run it as the host would (then delete it)."""
-    message = host.receive()
+    """Take the operation's next message, visible now, and run it as the host would (then delete it)."""
+    message = host.receive(timeout=0)
+    assert decode(message.content).operation_id == op_id
     process_message(svc, delivery(message))
-    host.client.delete_message(message)
+    host.delete(message)
 
 
 def test_a_recurring_job_runs_three_times_then_ends_keeping_each_run(svc, host):
@@ -61,9 +56,7 @@ def test_a_recurring_job_runs_three_times_then_ends_keeping_each_run(svc, host):
     assert (first.status, first.postponeuntil) == (Status.WAITING, op.recurrencestarttime + timedelta(minutes=1))
     assert host.try_receive() is None and host.count() == 1  # the next run's message, hidden until then
     for minute in (1, 2):
-        later = _at(svc, timedelta(minutes=minute, seconds=1))
-        svc.queue.enqueue(op.id)  # what the hidden message does when its time comes
-        _run_next(later, host, op.id)
+        _run_next(_at(svc, timedelta(minutes=minute, seconds=1)), host, op.id)  # its message shows then
     done = svc.store.get(op.id)
     runs = json.loads(done.recentruns)
     assert done.status is Status.SUCCEEDED and [r["outcome"] for r in runs] == ["Succeeded"] * 3
@@ -74,7 +67,7 @@ def test_a_recurring_job_runs_three_times_then_ends_keeping_each_run(svc, host):
 
 
 def test_a_job_whose_first_occurrence_is_later_waits_for_it(svc, host):
-    start = datetime.now(UTC) + timedelta(hours=2)
+    start = svc.clock() + timedelta(hours=2)
     op = _recurring(svc, "FREQ=DAILY", recurrence_start=start)
     assert (op.status, op.postponeuntil) == (Status.WAITING, start.replace(microsecond=0))
     assert host.try_receive() is None and host.count() == 1
@@ -84,7 +77,6 @@ def test_cancel_ends_the_series_and_its_waiting_message_finds_nothing_to_do(svc,
     op = _recurring(svc, "FREQ=HOURLY")
     _run_next(svc, host, op.id)
     assert cancel(svc, op.id, EVERYONE).status is Status.CANCELED
-    svc.queue.enqueue(op.id)
     _run_next(_at(svc, timedelta(hours=1, seconds=1)), host, op.id)
     assert svc.store.get(op.id).status is Status.CANCELED and len(json.loads(svc.store.get(op.id).recentruns)) == 1
 
@@ -92,11 +84,10 @@ def test_cancel_ends_the_series_and_its_waiting_message_finds_nothing_to_do(svc,
 def test_the_ttl_of_a_recurring_job_counts_from_its_last_run(svc, host):
     op = _recurring(svc, "FREQ=MINUTELY;COUNT=2", ttl_seconds=60)
     _run_next(svc, host, op.id)
-    svc.queue.enqueue(op.id)
     _run_next(_at(svc, timedelta(minutes=3)), host, op.id)  # the second run ends three minutes on
     done = svc.store.get(op.id)
     assert done.status is Status.SUCCEEDED
-    not_yet = {row.operation_id for row in svc.store.list_expired(datetime.now(UTC) + timedelta(seconds=90))}
+    not_yet = {row.operation_id for row in svc.store.list_expired(op.createdon + timedelta(seconds=90))}
     assert op.id not in not_yet  # created + 60 s has passed; its last run + 60 s has not
     expired = {row.operation_id for row in svc.store.list_expired(done.endtime + timedelta(seconds=61))}
     assert op.id in expired
@@ -104,8 +95,8 @@ def test_the_ttl_of_a_recurring_job_counts_from_its_last_run(svc, host):
 
 @pytest.mark.parametrize(("options", "says"), [
     ({"recurrence_pattern": "FREQ=YEARLY"}, "FREQ, one of"),
-    ({"recurrence_pattern": "FREQ=DAILY", "recurrence_start": datetime.now(UTC) - timedelta(hours=1)}, "past"),
-    ({"recurrence_pattern": "FREQ=DAILY", "postpone_until": datetime.now(UTC) + timedelta(hours=1)}, "PostponeUntil"),
+    ({"recurrence_pattern": "FREQ=DAILY", "recurrence_start": START - timedelta(hours=1)}, "past"),
+    ({"recurrence_pattern": "FREQ=DAILY", "postpone_until": START + timedelta(hours=1)}, "PostponeUntil"),
 ])
 def test_a_bad_recurrence_is_refused_and_writes_nothing(svc, host, options, says):
     with pytest.raises(InvalidRequest, match=says):
@@ -115,7 +106,7 @@ def test_a_bad_recurrence_is_refused_and_writes_nothing(svc, host, options, says
 
 def test_the_purge_is_one_recurring_system_job_showing_its_runs_and_what_it_deleted(svc):
     expired = submit(svc, Submission(name="sample_Echo", inputs={}, base_url=BASE_URL, ttl_seconds=1))
-    svc.store.replace(svc.store.get(expired.id).with_changes(status=Status.SUCCEEDED, endtime=datetime.now(UTC)))
+    svc.store.replace(svc.store.get(expired.id).with_changes(status=Status.SUCCEEDED, endtime=svc.clock()))
     later = _at(svc, timedelta(seconds=5))
     assert purge_as_system_job(later) == 1
     assert purge_as_system_job(later) == 0
@@ -134,7 +125,7 @@ def test_the_purge_is_one_recurring_system_job_showing_its_runs_and_what_it_dele
 
 def test_the_purge_job_is_made_already_running_its_first_run(svc, monkeypatch):
     """Nobody ever sees it Suspended/Waiting with no next run: it is inserted In Progress, and waits only
-    once its run is recorded (CI caught a reader between the two writes it used to take)."""
+    once its run is recorded: a reader between two writes would see it so."""
     import shared.services.maintenance as maintenance
 
     inserted, seen, create = [], [], svc.store.create

@@ -1,17 +1,15 @@
-"""Steering operations when the queue is down: a resume is undone, a cancel's callback still goes out.
-
-The table is a real Azurite; the queue is a real client pointed at a port nobody
-listens on, so every queue call fails the way an outage does.
-"""
+"""Steering operations when the queue is down (``DownQueue``, on the in-memory stores): a resume is undone,
+a cancel's callback still goes out; and what callers may not do to a system job. That the Azure adapter reports
+an outage as StorageUnavailable is tested on Azurite (tests/integration/test_storage_failures.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import dataclasses
+from datetime import timedelta
 
 import pytest
-from helpers import queue_down
+from fakes import DownQueue
 
-from shared.bootstrap import build_services
 from shared.domain.callers import EVERYONE
 from shared.domain.errors import InvalidRequest, StorageUnavailable
 from shared.domain.operation import CallbackState
@@ -19,7 +17,6 @@ from shared.domain.states import Event, Status
 from shared.operations.registry import OperationDefinition
 from shared.services.control import Change, cancel, change
 from shared.services.submission import Submission, submit
-from shared.settings import Settings
 
 BASE_URL = "http://127.0.0.1:7071"
 
@@ -29,14 +26,16 @@ def submitted(svc, **options):
 
 
 @pytest.fixture
-def svc(storage_settings, unique_name):
-    settings = Settings(storage=storage_settings, queue_name=unique_name("ctl"), table_name=unique_name("ctl"),
-                        enable_samples=True, allow_http_callbacks=True, callback_retry_base_seconds=0.05)
-    return build_services(settings)
+def svc(make_svc):
+    return make_svc(callback_retry_base_seconds=0.05)
+
+
+def queue_down(svc):
+    return dataclasses.replace(svc, queue=DownQueue())
 
 
 def test_resume_that_cannot_queue_its_message_is_undone_and_reported(svc):
-    later = datetime.now(UTC) + timedelta(hours=1)
+    later = svc.clock() + timedelta(hours=1)
     op = submitted(svc, postpone_until=later)
     with pytest.raises(StorageUnavailable):
         change(queue_down(svc), op.id, Change(Event.RESUME), EVERYONE)
@@ -46,7 +45,7 @@ def test_resume_that_cannot_queue_its_message_is_undone_and_reported(svc):
 
 
 def test_cancel_that_cannot_queue_its_callback_delivers_it_in_the_request(svc, callbacks):
-    later = datetime.now(UTC) + timedelta(hours=1)
+    later = svc.clock() + timedelta(hours=1)
     url = callbacks.new_url()
     op = submitted(svc, postpone_until=later, callback_url=url)
     canceled = cancel(queue_down(svc), op.id, EVERYONE)
@@ -58,7 +57,7 @@ def test_cancel_that_cannot_queue_its_callback_delivers_it_in_the_request(svc, c
 
 
 def test_callers_may_not_cancel_pause_or_resume_a_system_job_but_may_postpone_it(svc):
-    """Seed 003: jobs that callers may not cancel, pause or resume; the request is refused, naming why."""
+    """Jobs that callers may not cancel, pause or resume: the request is refused, naming why."""
     svc.registry.register(OperationDefinition(name="test_Maintenance", handler=lambda inputs, context: {},
                                               system_job=True))
     op = submit(svc, Submission(name="test_Maintenance", inputs={}, base_url=BASE_URL))
@@ -66,5 +65,5 @@ def test_callers_may_not_cancel_pause_or_resume_a_system_job_but_may_postpone_it
         with pytest.raises(InvalidRequest, match="'test_Maintenance' is a system job"):
             change(svc, op.id, Change(event), EVERYONE)
     assert svc.store.get(op.id).versionnumber == op.versionnumber  # nothing written
-    later = datetime.now(UTC) + timedelta(hours=1)
+    later = svc.clock() + timedelta(hours=1)
     assert change(svc, op.id, Change(Event.POSTPONE, postpone_until=later), EVERYONE).status is Status.WAITING
