@@ -276,9 +276,9 @@ def _notified(svc: Services, events: MemoryHost, done) -> None:
     raise AssertionError("the notify function did not get there in 20 messages")
 
 
-def test_a_callback_answered_503_is_tried_once_by_the_worker_then_by_notify_until_delivered(svc, host, callbacks,
-                                                                                          events_host):
-    url = callbacks.new_url(answers=(503, 503, 200))
+def test_a_callback_answered_503_then_429_is_tried_once_by_the_worker_then_by_notify_until_delivered(
+        svc, host, callbacks, events_host):
+    url = callbacks.new_url(answers=(503, 429, 200))
     op = submitted(svc, callback_url=url)
     process_message(svc, delivery(host.receive()))
     assert len(callbacks.calls(url)) == 1  # the worker's one attempt: the rest never hold its thread
