@@ -1,6 +1,7 @@
 """Wiring, in one place: the app's settings and operations, checked when the host indexes ``function_app.py``
-(``check_app``: a bad setting or a broken operation fails indexing, naming it, never a request), and the
-services built from them once per process, on first use (``get_services``: storage is not reached at import).
+(``check_app``: a bad setting or a broken operation fails indexing, naming it, never a request), the thread
+pools (``get_pools``), and the services built from them once per process, on first use (``get_services``:
+storage is not reached at import).
 Tests build their own with ``build_services`` (Azurite) or over the in-memory stores (tests/fakes.py)."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .operations.samples import register_samples
 from .services import deferred
 from .services.container import Services
 from .services.later import Later
+from .services.pools import Pools, build_pools
 from .services.subscription_cache import SubscriptionCache
 from .settings import Settings, get_settings
 from .storage.clients import build_blob_client, build_service_clients
@@ -45,14 +47,18 @@ def check_app() -> None:
     """Read every setting and build the registry: SettingsError or ValueError, naming what is wrong, when the host
     indexes the app (a broken custom.py has failed the import above already)."""
     _registry()
+    get_pools()
 
 
 def build_services(settings: Settings, *, counter: TransactionCounter | None = None,
-                   clients: tuple[Any, Any] | None = None, registry: OperationRegistry | None = None) -> Services:
-    """Real adapters for ``settings`` (over ``clients`` when given); creates the table and queues if missing."""
+                   clients: tuple[Any, Any] | None = None, registry: OperationRegistry | None = None,
+                   pools: Pools | None = None) -> Services:
+    """Real adapters for ``settings`` (over ``clients`` when given), on ``pools`` (the process's, unless given);
+    creates the table and queues if missing."""
+    pools = pools or get_pools()
     tables, queues = clients or build_service_clients(settings.storage, counter=counter)
     payloads = BlobPayloads(build_blob_client(settings.storage, counter=counter), container_name(settings.table_name))
-    store = TableOperationStore(tables, settings.table_name, payloads)
+    store = TableOperationStore(tables, settings.table_name, payloads, pool=pools.shards)
     queue = StorageWorkQueue(queues, settings.queue_name)
     store.ensure_table()
     queue.ensure_queues()
@@ -60,10 +66,10 @@ def build_services(settings: Settings, *, counter: TransactionCounter | None = N
     services = Services(settings=settings, store=store, queue=queue,
                         registry=registry or build_registry(enable_samples=settings.enable_samples),
                         subscriptions=subscriptions, subscription_cache=SubscriptionCache(subscriptions.list),
-                        lines=TableLines(tables, settings.table_name),
+                        lines=TableLines(tables, settings.table_name, pool=pools.shards),
                         kept=TableKeptEvents(tables, settings.table_name),
                         later=Later(deferred.folder_of(settings), lambda item: deferred.carry_out(services, item)),
-                        table_service=tables)
+                        pools=pools, table_service=tables)
     services.later.resume()
     return services
 
@@ -80,11 +86,20 @@ def _registry() -> OperationRegistry:
         return registry
 
 
+def get_pools() -> Pools:
+    """The process-wide thread pools (services.pools), built on first use."""
+    with _lock:
+        if "pools" not in _state:
+            _state["pools"] = build_pools()
+        pools: Pools = _state["pools"]
+        return pools
+
+
 def get_services() -> Services:
     """The process-wide services, built on first use with the registry ``check_app`` built."""
-    registry = _registry()
+    registry, pools = _registry(), get_pools()
     with _lock:
         if "services" not in _state:
-            _state["services"] = build_services(get_settings(), registry=registry)
+            _state["services"] = build_services(get_settings(), registry=registry, pools=pools)
         services: Services = _state["services"]
         return services

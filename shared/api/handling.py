@@ -9,13 +9,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, unquote
 
 import azure.functions as func
 
-from ..bootstrap import get_services
+from ..bootstrap import get_pools, get_services
 from ..domain.callers import Caller, caller_from
 from ..domain.control_characters import CONTROL_CHARACTERS, has_control_character
 from ..domain.errors import Forbidden, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
@@ -38,20 +37,14 @@ Endpoint = Callable[[Services, func.HttpRequest], func.HttpResponse]
 Handler = Callable[[func.HttpRequest], func.HttpResponse]
 Function = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
 
-# HTTP functions are ``async def``: the Python worker runs those on its event loop, not in the thread
-# pool its synchronous functions share (PYTHON_THREADPOOL_THREAD_COUNT), so the queue-triggered
-# worker's long handlers, however many, never hold the threads requests need. A request's
-# blocking work (its storage calls) runs in this pool of the app's own.
-HTTP_THREADS = 16
-_HTTP_POOL = ThreadPoolExecutor(max_workers=HTTP_THREADS, thread_name_prefix="bgops-http")
 
 
 def in_http_pool(handler: Handler) -> Function:
-    """``handler`` as an ``async def`` HTTP function whose body runs in the app's HTTP pool."""
+    """``handler`` as an ``async def`` HTTP function whose body runs in the app's HTTP pool (services.pools)."""
 
     # Not functools.wraps: the Python worker reads the signature, which must stay (req).
     async def run(req: func.HttpRequest) -> func.HttpResponse:
-        return await asyncio.get_running_loop().run_in_executor(_HTTP_POOL, handler, req)
+        return await asyncio.get_running_loop().run_in_executor(get_pools().http, handler, req)
 
     run.__name__, run.__doc__ = handler.__name__, handler.__doc__
     return run

@@ -1,22 +1,14 @@
 """Queue-triggered functions (SPEC §4): the worker, the poison-queue handler, and event delivery."""
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import azure.functions as func
 
-from ..bootstrap import get_services
+from ..bootstrap import get_pools, get_services
 from ..services.events import notify
 from ..services.worker import QueueDelivery, fail_poisoned, process_message
 
 bp = func.Blueprint()
-
-# Deliveries wait on other people's servers. ``notify`` is ``async def``, so the Python worker runs it on its
-# event loop, and its attempt runs in this pool of its own: however many subscribers hang, they never hold a
-# thread of the pool operations run in (PYTHON_THREADPOOL_THREAD_COUNT). Threads start on first use.
-DELIVERY_THREADS = 16  # each waits 2 s at most for an attempt (services.events)
-_DELIVERIES = ThreadPoolExecutor(max_workers=DELIVERY_THREADS, thread_name_prefix="bgops-deliveries")
-
 
 @bp.function_name("worker")
 @bp.queue_trigger(arg_name="msg", queue_name="%BGOPS_QUEUE_NAME%", connection="AzureWebJobsStorage")
@@ -37,7 +29,8 @@ def poison(msg: func.QueueMessage) -> None:
 @bp.function_name("notify")
 @bp.queue_trigger(arg_name="msg", queue_name="%BGOPS_QUEUE_NAME%-events", connection="AzureWebJobsStorage")
 async def notify_subscriber(msg: func.QueueMessage) -> None:
-    """One attempt at a completion event for one subscriber, or at a callback (fanned out here, in a pool of
-    their own, so that none waits for another and no operation waits for any)."""
+    """One attempt at a completion event for one subscriber, or at a callback. ``async def``, its body in a pool
+    of its own (services.pools): however many subscribers hang, they never hold a thread of the pool operations
+    run in (PYTHON_THREADPOOL_THREAD_COUNT)."""
     body = msg.get_body().decode("utf-8", "replace")
-    await asyncio.get_running_loop().run_in_executor(_DELIVERIES, lambda: notify(get_services(), body))
+    await asyncio.get_running_loop().run_in_executor(get_pools().deliveries, lambda: notify(get_services(), body))

@@ -12,6 +12,7 @@ from ..operations.registry import OperationRegistry
 from ..settings import Settings
 from ..storage.ports import KeptEvents, Lines, OperationStore, SubscriptionStore, WorkQueue
 from .later import Later
+from .pools import Pools
 from .subscription_cache import SubscriptionCache
 
 
@@ -33,5 +34,6 @@ class Services:
     lines: Lines
     kept: KeptEvents  # events kept for paused subscribers (services.events)
     later: Later  # writes to make once storage answers again (services.deferred)
+    pools: Pools  # the threads work runs on besides the caller's (services.pools)
     table_service: TableServiceClient | None = None  # for handlers that read other tables
     clock: Callable[[], datetime] = field(default=utc_now)

@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import random
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,8 +60,6 @@ from .rows import update_row
 log = logging.getLogger(__name__)
 UPDATE_ROUNDS = 4  # tries at recording a delivery on its subscription when others record theirs at once
 PATIENCE_SECONDS = 2.0  # how long notify waits for an attempt before giving the host its slot back
-ATTEMPT_THREADS = 32  # attempts at once: waiting on a socket costs a thread nothing else
-_ATTEMPTS = ThreadPoolExecutor(max_workers=ATTEMPT_THREADS, thread_name_prefix="bgops-attempts")
 INLINE_SUBSCRIBERS = 2  # more than this, and the worker sends one fan-out message instead of one each
 
 
@@ -149,7 +147,7 @@ def deliver_event(svc: Services, message: EventMessage) -> None:
         else:
             _again(svc, message, _spread(svc.settings.callback_delivery.timeout_seconds), message.attempt)
         return
-    attempt = _ATTEMPTS.submit(_post_event, svc, sub, message)
+    attempt = svc.pools.attempts.submit(_post_event, svc, sub, message)
     try:
         delivery = attempt.result(timeout=PATIENCE_SECONDS)
     except FutureTimeout:
@@ -159,7 +157,7 @@ def deliver_event(svc: Services, message: EventMessage) -> None:
 
 
 def _post_event(svc: Services, sub: Subscription, message: EventMessage) -> Delivery:
-    """One POST of an event to its subscriber (in ``_ATTEMPTS``), counted in flight until it ends."""
+    """One POST of an event to its subscriber (in ``svc.pools.attempts``), counted in flight until it ends."""
     operation_id = operation_of(message.payload)
     try:
         delivery = post_once(sub.notification_url, message.payload, policy=svc.settings.outbound,

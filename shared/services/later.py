@@ -128,9 +128,12 @@ class Later:
                 while not self._due or self._due[0][0] > time.monotonic():
                     self._cond.wait(None if not self._due else self._due[0][0] - time.monotonic())
                 _, _, pending = heapq.heappop(self._due)
-                self._running += 1
                 assert self._pool is not None
-                self._pool.submit(self._try, pending)
+                try:
+                    self._pool.submit(self._try, pending)
+                except RuntimeError:  # the interpreter is exiting: the write stays in its file for the next host
+                    return
+                self._running += 1
 
     def _try(self, pending: _Pending) -> None:
         item, again = pending.item, None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..domain.errors import BackgroundOperationError, StorageUnavailable
@@ -26,7 +25,6 @@ log = logging.getLogger(__name__)
 
 MAX_REQUESTS = 1000  # Dataverse's limit for one ExecuteMultiple
 WAVE = POOL_SIZE  # messages sent at once (one connection each); a fault stops the waves after its own
-_SENDERS = ThreadPoolExecutor(max_workers=WAVE, thread_name_prefix="bgops-sends")
 
 
 @dataclass(frozen=True)
@@ -133,7 +131,7 @@ def _sent(svc: Services, inserted: list[tuple[int, NewRow]], faults: dict[int, B
                 withdraw(svc, new.row)
             continue
         seconds = [max(0.0, deadline - time.monotonic())] * len(wave)
-        sent = _SENDERS.map(lambda item, left: _send_one(svc, item[1], left), wave, seconds)
+        sent = svc.pools.sends.map(lambda item, left: _send_one(svc, item[1], left), wave, seconds)
         for (index, new), error in zip(wave, sent, strict=True):
             if error is None:
                 queued.append((index, new.row))

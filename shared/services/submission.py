@@ -204,7 +204,7 @@ def _insert(svc: Services, op: Operation) -> Operation:
 
 
 # A run inside a request ends well before Azure's front end drops the request (230 s); it holds a
-# thread of the app's HTTP pool (api.handling.HTTP_THREADS, 16), so at most half of them at once.
+# thread of the app's HTTP pool (services.pools.HTTP_THREADS, 16), so at most half of them at once.
 SYNC_RUN_LIMIT_SECONDS = 120.0
 MAX_SYNC_RUNS = 8
 _sync_runs = threading.BoundedSemaphore(MAX_SYNC_RUNS)

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from concurrent.futures import Executor
 
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from ..domain.lines import partition_of, ticket_operation
-from .table_store import BATCH_SIZE, PARTITION_POOL, translated
+from .table_store import BATCH_SIZE, shard_pool, translated
 
 
 class TableLines:
     """The tickets of every line, in the operations table."""
 
-    def __init__(self, service: TableServiceClient, table_name: str) -> None:
+    def __init__(self, service: TableServiceClient, table_name: str, *, pool: Executor | None = None) -> None:
         self._table: TableClient = service.get_table_client(table_name)
+        self._pool = pool or shard_pool()  # a line's batches go out at once
 
     def join(self, key: str, tickets: Sequence[str]) -> None:
         """Put the tickets in the line (again, if they were: an upsert), a hundred to a transaction, the
@@ -25,7 +27,7 @@ class TableLines:
         entities = [{"PartitionKey": partition, "RowKey": t, "operationid": ticket_operation(t)} for t in tickets]
         batches = [entities[start:start + BATCH_SIZE] for start in range(0, len(entities), BATCH_SIZE)]
         with translated("join a line"):
-            list(PARTITION_POOL.map(self._upsert, batches))
+            list(self._pool.map(self._upsert, batches))
 
     def _upsert(self, batch: list[dict[str, str]]) -> None:
         if len(batch) == 1:

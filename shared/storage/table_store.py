@@ -18,7 +18,7 @@ import itertools
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -71,11 +71,6 @@ _OTHER_FORM = {"id", "status", "inputs", "outputs", "callbackstate", "etag", "da
 TIME_COLUMNS = tuple(f.name for f in dataclasses.fields(Operation) if "datetime" in str(f.type))
 _PLAIN_COLUMNS = tuple(f.name for f in dataclasses.fields(Operation)
                        if f.name not in _OTHER_FORM and f.name not in TIME_COLUMNS)
-
-
-# Work on several partitions at once: a list reads the first page of each (16 queries; one after another
-# they would cost 16 round trips), and batches go out together. Threads start on first use.
-PARTITION_POOL = ThreadPoolExecutor(max_workers=len(SHARDS), thread_name_prefix="bgops-shards")
 
 
 def to_entity(op: Operation) -> dict[str, Any]:
@@ -197,13 +192,22 @@ def _batches(groups: Iterable[tuple[T, ...]]) -> Iterator[list[tuple[T, ...]]]:
         yield batch
 
 
+def shard_pool() -> ThreadPoolExecutor:
+    """A pool to work on a table's partitions at once, a thread each (none starts until it is used)."""
+    return ThreadPoolExecutor(max_workers=len(SHARDS), thread_name_prefix="bgops-shards")
+
+
 class TableOperationStore:
     """Background operation rows in one table."""
 
-    def __init__(self, service: TableServiceClient, table_name: str, payloads: BlobPayloads | None = None) -> None:
+    def __init__(self, service: TableServiceClient, table_name: str, payloads: BlobPayloads | None = None, *,
+                 pool: Executor | None = None) -> None:
         self._service = service
         self._table: TableClient = service.get_table_client(table_name)
         self._payloads = payloads  # where parameters too large for a property go; None: nowhere (refused)
+        # Several partitions at once: a list reads the first page of each (16 queries; one after another they
+        # would cost 16 round trips), and batches go out together.
+        self._pool = pool or shard_pool()
 
     def ensure_table(self) -> None:
         """Create the table (and the payloads' container) unless it exists (once per process)."""
@@ -250,7 +254,7 @@ class TableOperationStore:
                     for i in rows:
                         answers[i] = e
 
-        list(PARTITION_POOL.map(insert_shard, by_shard.values()))
+        list(self._pool.map(insert_shard, by_shard.values()))
         return [answer for answer in answers if answer is not None]
 
     def _insert_batch(self, ops: list[Operation]) -> list[str]:
@@ -353,7 +357,7 @@ class TableOperationStore:
             first = list(next(pages, []))  # fetched here, in the pool; later pages only if the merge needs them
             return (from_entity(self._loaded(e)) for e in itertools.chain(first, itertools.chain.from_iterable(pages)))
 
-        streams = list(PARTITION_POOL.map(shard_stream, SHARDS))  # the 16 first pages at once, not one after another
+        streams = list(self._pool.map(shard_stream, SHARDS))  # the 16 first pages at once, not one after another
         rows = list(itertools.islice(heapq.merge(*streams, key=lambda op: op.id), query.top + 1))
         more = len(rows) > query.top
         rows = rows[: query.top]

@@ -72,3 +72,30 @@ def test_the_public_decorator_registers_into_the_apps_operations():
         assert APP_OPERATIONS.get("test_temporary").description == "Does nothing."
     finally:
         APP_OPERATIONS._by_key.pop("test_temporary")
+
+
+POOLS_AT_IMPORT = '''
+import gc, pkgutil, importlib, threading
+from concurrent.futures import ThreadPoolExecutor
+import shared
+for module in pkgutil.walk_packages(shared.__path__, "shared."):
+    if not module.name.startswith(("shared.bootstrap", "shared.functions")):
+        importlib.import_module(module.name)
+print(sum(isinstance(o, ThreadPoolExecutor) for o in gc.get_objects()), threading.active_count())
+import function_app
+from shared.bootstrap import get_pools
+pools = {id(p) for p in vars(get_pools()).values()}
+print(sorted(id(o) in pools for o in gc.get_objects() if isinstance(o, ThreadPoolExecutor)), threading.active_count())
+'''
+
+
+def test_no_module_starts_a_pool_at_import_and_the_app_gets_its_pools_from_bootstrap_with_no_thread_started(tmp_path):
+    loaded = _import_app_with(tmp_path, GOOD)
+    assert loaded.returncode == 0, loaded.stderr
+    probe = subprocess.run([sys.executable, "-c", POOLS_AT_IMPORT], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=60, env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
+                                            "AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    assert probe.returncode == 0, probe.stderr
+    modules_alone, with_the_app = probe.stdout.splitlines()
+    assert modules_alone == "0 1"  # every module but the wiring imported: no pool, no thread
+    assert with_the_app == "[True, True, True, True, True] 1"  # the five pools bootstrap built, no thread yet

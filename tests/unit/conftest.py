@@ -22,7 +22,7 @@ from fakes import (
 )
 from hypothesis import configuration, settings
 
-from shared.bootstrap import build_registry
+from shared.bootstrap import build_registry, get_pools
 from shared.domain.ids import new_operation_id
 from shared.domain.operation import Operation
 from shared.domain.states import Status
@@ -69,7 +69,8 @@ def memory_svc(tmp_path) -> Services:
     return Services(settings=Settings(storage=StorageSettings(connection_string="UseDevelopmentStorage=true")),
                     store=MemoryOperationStore(), queue=MemoryWorkQueue(), registry=build_registry(enable_samples=True),
                     subscriptions=subscriptions, subscription_cache=SubscriptionCache(subscriptions.list),
-                    lines=MemoryLines(), kept=MemoryKeptEvents(), later=Later(tmp_path / "later", lambda item: None))
+                    lines=MemoryLines(), kept=MemoryKeptEvents(), later=Later(tmp_path / "later", lambda item: None),
+                    pools=get_pools())
 
 
 SETTINGS = Settings(storage=StorageSettings(connection_string="UseDevelopmentStorage=true"), enable_samples=True,
@@ -93,7 +94,7 @@ def make_svc(tmp_path, clock) -> Callable[..., Services]:
         later = Later(tmp_path / "later", lambda item: deferred.carry_out(services, item), clock=clock)
         services = Services(settings=settings, registry=build_registry(enable_samples=settings.enable_samples),
                             subscription_cache=SubscriptionCache(stores["subscriptions"].list), later=later,
-                            clock=clock, **stores)
+                            clock=clock, pools=get_pools(), **stores)
         return services
 
     return build

@@ -113,3 +113,16 @@ def test_nothing_starts_before_a_write_is_deferred(tmp_path, threads):
     before = {t.name for t in threading.enumerate()}
     Later(tmp_path, Storage().carry_out, threads=threads).resume()  # an empty folder
     assert not {t.name for t in threading.enumerate()} - before
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # it ends, it does not fail
+def test_once_the_interpreter_shuts_its_pools_down_a_due_write_stays_on_disk_and_its_thread_ends(tmp_path):
+    storage = Storage()
+    deferred, before = later(tmp_path, storage), set(threading.enumerate())
+    deferred.add("withdraw", "op-1")
+    [hand_out] = [t for t in threading.enumerate() if t not in before and t.name == "bgops-later-due"]
+    wait_until(lambda: storage.tried, message="the first try")
+    deferred._pool.shutdown()  # what the interpreter does to every pool as it exits
+    hand_out.join(5)
+    assert not hand_out.is_alive()
+    assert len(list(tmp_path.glob("*.json"))) == 1 and storage.done == []
