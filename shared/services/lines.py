@@ -76,15 +76,6 @@ def _wake_first(svc: Services, key: str) -> None:
         log.info("Operation %s: its turn came (woken).", first.id)
 
 
-def wait(svc: Services, op: Operation, ahead: Operation, *, woken: bool) -> None:
-    """``op`` is not first in its line: look again later, unless this message was only a wake."""
-    if woken:
-        log.info("Operation %s: woken, but %s is ahead of it; it waits.", op.id, ahead.id)
-        return
-    svc.queue.enqueue(op.id, delay_seconds=svc.settings.line_recheck_seconds)
-    log.info("Operation %s waits for %s (%s).", op.id, ahead.id, ahead.status.name)
-
-
 def _first(svc: Services, key: str, mine: str = "") -> tuple[str | None, Operation | None]:
     """The first ticket of line ``key`` that still holds its place, and its holder's row (``mine`` counts as
     held, unread: no row). Stale tickets met on the way are taken out. (None, None): none found."""

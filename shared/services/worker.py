@@ -26,7 +26,7 @@ from ..domain.attempts import (
     superseded,
 )
 from ..domain.backoff import compute_backoff
-from ..domain.dispatch import Action, callback_owed, claim_expires, decide
+from ..domain.dispatch import Action, Arrival, Decision, Line, Rules, decide
 from ..domain.error_codes import NOT_REGISTERED, UNEXPECTED
 from ..domain.errors import (
     AttemptSuperseded,
@@ -99,13 +99,29 @@ def _first_view(svc: Services, msg: QueueDelivery) -> tuple[Operation | None, bo
 def process_message(svc: Services, msg: QueueDelivery) -> None:
     """Do what the row says this message should lead to; at most one attempt runs."""
     op, carried, msg = _first_view(svc, msg)
+    _carry_out(svc, op, msg, Arrival(msg.id, msg.attempt, wake=msg.wake), carried=carried)
+
+
+def fail_poisoned(svc: Services, body: str) -> None:
+    """The host moved an operation's message to the poison queue: mark it Failed and call back (or, if it has
+    ended, deliver what it still owes)."""
+    try:
+        operation_id = decode(body).operation_id
+    except InvalidRequest:
+        log.warning("Dropped a poison message that is not an operation id.")
+        return
+    msg = QueueDelivery(id="", pop_receipt="", dequeue_count=0, body=body)
+    _carry_out(svc, _read(svc, operation_id), msg, Arrival("", poisoned=True), carried=False)
+
+
+def _carry_out(svc: Services, op: Operation | None, msg: QueueDelivery, arrival: Arrival, *, carried: bool) -> None:
+    """Carry out ``decide``'s decisions on the row each step leaves, until one ends the message's work."""
     for _ in range(MAX_STEPS):
         if op is None:
             return
         current = op
-        decision = decide(op, msg.id, svc.clock(), claim_timeout=svc.settings.callback_delivery.claim_timeout)
         try:
-            op = _step(svc, current, msg, decision.action, decision.delay_seconds, carried)
+            op = _step(svc, current, msg, _decision(svc, current, arrival), carried)
         except ConcurrencyConflict:  # someone else wrote the row: decide again on what is there now
             op = _read(svc, current.id)
         except TransitionRefused:
@@ -113,35 +129,37 @@ def process_message(svc: Services, msg: QueueDelivery) -> None:
         carried = False
 
 
-def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, delay: float,
-          carried: bool) -> Operation | None:
-    """One step; returns the row to decide on again, or None when this message is done."""
-    now = svc.clock()
-    if action is Action.DROP:
-        log.info("Dropped a message of operation %s (%s).", op.id, op.status.name)
-        _hand_on_if_ended(svc, op)
+def _decision(svc: Services, op: Operation, arrival: Arrival) -> Decision:
+    """``decide``, given the operation's line when it asks to know whose turn it is."""
+    settings, now = svc.settings, svc.clock()
+    rules = Rules(max_attempts=settings.max_attempts, claim_timeout=settings.callback_delivery.claim_timeout,
+                  line_recheck_seconds=settings.line_recheck_seconds)
+    decision = decide(op, arrival, now, rules)
+    if decision.action is Action.LOOK_AT_LINE:
+        ahead = lines.ahead_of(svc, op)
+        decision = decide(op, arrival, now, rules, Line(ahead.id if ahead is not None else ""))
+    return decision
+
+
+def _step(svc: Services, op: Operation, msg: QueueDelivery, decision: Decision, carried: bool) -> Operation | None:
+    """Carry out one decision; returns the row to decide on again, or None when this message is done."""
+    action, now = decision.action, svc.clock()
+    if action in (Action.DROP, Action.DELIVER_CALLBACK, Action.DEFER, Action.WAIT_IN_LINE):
+        _leave_for_now(svc, op, decision, now)
     elif action is Action.PUBLISH_EVENTS:
         return publish_owed(svc, op)
-    elif action is Action.DELIVER_CALLBACK:
-        deliver_owed_callback(svc, op, now)
-        _hand_on_if_ended(svc, op)
-    elif action is Action.DEFER:
-        svc.queue.enqueue(op.id, delay_seconds=delay)
-    elif action is Action.RESUME:
-        return write(svc, op.apply(Event.RESUME, now))
+    elif action in (Action.RESUME, Action.TAKE_TICKET):  # a ticket is taken by writing the row (rows.write)
+        return write(svc, op.apply(Event.RESUME, now) if action is Action.RESUME else op)
     elif action is Action.RECOVER:
         recovered = lost_attempt(op, msg.attempt - 1, now)
         log.warning("Operation %s: %s", op.id, recovered.errormessage)
         return write(svc, recovered)
-    elif action is Action.STOP_UNSTARTED:
-        _after_run(svc, write(svc, stop_unstarted(op, now)))
-    elif action is Action.START and msg.attempt > svc.settings.max_attempts:
-        # Only a retry sent as a new message gets here (the host poisons its own messages first).
-        _after_run(svc, write(svc, poisoned(op, svc.settings.max_attempts, now)))
-    elif action is Action.START and op.concurrencykey and not op.lineticket:
-        return write(svc, op)  # it takes its ticket in its line (rows.write), then decides again
-    elif action is Action.START and op.concurrencykey and (ahead := lines.ahead_of(svc, op)) is not None:
-        lines.wait(svc, op, ahead, woken=msg.wake)
+    elif action in (Action.STOP_UNSTARTED, Action.FAIL):
+        if action is Action.FAIL:
+            log.warning("Operation %s failed: its message was tried as often as it may be.", op.id)
+        ended = stop_unstarted(op, now) if action is Action.STOP_UNSTARTED else poisoned(
+            op, svc.settings.max_attempts, now)
+        _after_run(svc, write(svc, ended))
     elif action is Action.START:
         if not carried:  # recorded before it runs, so that a cancel finds it running
             op = write(svc, start_attempt(op, msg.id, msg.attempt, now))
@@ -149,8 +167,17 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, action: Action, dela
     return None
 
 
-def _hand_on_if_ended(svc: Services, op: Operation) -> None:
-    """A message of a finished operation in a line: its worker may have died before handing the line on."""
+def _leave_for_now(svc: Services, op: Operation, decision: Decision, now: datetime) -> None:
+    """The decisions that leave the row as it is: drop the message, deliver an owed callback, or send a
+    message for later; a finished operation in a line hands the line on (its worker may have died first)."""
+    if decision.action is Action.DELIVER_CALLBACK:
+        deliver_owed_callback(svc, op, now)
+    elif decision.action is Action.DROP:
+        log.info("Dropped a message of operation %s (%s).", op.id, op.status.name)
+    else:
+        svc.queue.enqueue(op.id, delay_seconds=decision.delay_seconds)
+        log.info("Operation %s: looked at again in %.0f s (%s).", op.id, decision.delay_seconds,
+                 "its turn in its line" if decision.action is Action.WAIT_IN_LINE else "its time")
     if op.is_terminal and op.concurrencykey:
         lines.hand_on(svc, op.concurrencykey)
 
@@ -338,39 +365,3 @@ def _after_run(svc: Services, done: Operation) -> None:
     elif done.status is Status.WAITING and done.postponeuntil is not None:
         svc.queue.enqueue(done.id, delay_seconds=max(0.0, (done.postponeuntil - svc.clock()).total_seconds()))
         log.info("Operation %s runs again at %s.", done.id, done.postponeuntil.isoformat())
-
-
-def fail_poisoned(svc: Services, body: str) -> None:
-    """The host moved an operation's message to the poison queue: mark it Failed and call back."""
-    try:
-        op = _read(svc, decode(body).operation_id)
-    except InvalidRequest:
-        log.warning("Dropped a poison message that is not an operation id.")
-        return
-    if op is None:
-        return
-    now = svc.clock()
-    if op.is_terminal:
-        _poisoned_after_the_end(svc, publish_owed(svc, op), now)
-        if op.concurrencykey:
-            lines.hand_on(svc, op.concurrencykey)
-        return
-    try:
-        done = update_row(svc, op, lambda row: poisoned(row, svc.settings.max_attempts, now))
-    except TransitionRefused:
-        return  # finished meanwhile by whoever holds it; its callback is theirs to send
-    log.warning("Operation %s failed: its message reached the poison queue.", op.id)
-    _after_run(svc, done)
-
-
-def _poisoned_after_the_end(svc: Services, op: Operation, now: datetime) -> None:
-    """A finished operation's message reached the poison queue: the worker that ended it died before its
-    callback was delivered (or recorded). An owed callback is delivered now. One whose claim is still
-    standing was most likely this message's own, but the poison queue's copy cannot say so: a message
-    sent for when the claim lapses delivers it then, through ``decide``, unless its claimant did."""
-    timeout = svc.settings.callback_delivery.claim_timeout
-    if callback_owed(op, now, claim_timeout=timeout):
-        deliver_owed_callback(svc, op, now)
-    elif (lapses := claim_expires(op, timeout)) is not None:
-        svc.queue.enqueue(op.id, delay_seconds=(lapses - now).total_seconds() + 1)
-        log.info("Operation %s: its callback is looked at again when its claim lapses.", op.id)
