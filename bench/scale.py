@@ -34,11 +34,12 @@ from datetime import UTC, datetime, timedelta
 from azure.data.tables import TableServiceClient
 
 from shared.bootstrap import build_services
-from shared.domain.ids import expiry_marker, new_operation_id, shard_of
+from shared.domain.ids import new_operation_id
 from shared.domain.operation import Operation
 from shared.domain.states import Status
 from shared.services.retention import purge_expired
 from shared.settings import load_settings
+from shared.storage.keys import expiry_marker, shard_of
 from shared.storage.metering import TransactionCounter
 from shared.storage.ports import ListQuery
 from shared.storage.table_store import to_entity

@@ -18,11 +18,12 @@ import pytest
 from helpers import wait_until
 
 from shared.domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable, SubscriptionNotFound
-from shared.domain.ids import SHARDS, expiry_marker, new_operation_id, shard_of
+from shared.domain.ids import new_operation_id
 from shared.domain.lines import ticket
 from shared.domain.operation import CallbackState, Operation
 from shared.domain.states import State, Status
 from shared.domain.subscriptions import Subscription, kept_key
+from shared.storage.keys import SHARDS, expiry_marker, shard_of
 from shared.storage.ports import Comparison, ExpiredRow, KeptEvent, ListQuery
 from shared.storage.work_messages import WorkMessage, decode
 

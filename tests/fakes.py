@@ -27,9 +27,9 @@ from shared.domain.errors import (
     StorageUnavailable,
     SubscriptionNotFound,
 )
-from shared.domain.ids import expired_bound, expiry_marker
 from shared.domain.operation import Operation
 from shared.domain.subscriptions import Subscription
+from shared.storage.keys import expired_bound, expiry_marker
 from shared.storage.ports import Comparison, ExpiredRow, KeptEvent, ListQuery, Page, Sent
 from shared.storage.table_store import from_entity, to_entity
 from shared.storage.work_messages import encode

@@ -3,9 +3,9 @@ they became ready (ExecuteAsync's "one message running asynchronously ... for ea
 
 A key is a *line*. An operation holds a place in its line while it is Ready or Locked; it takes a
 *ticket* when it becomes Ready (submitted, resumed, or its postponement over) and gives it up when it
-is paused, postponed or finished. The tickets of a line are rows of one partition, ``l<hash of the
-key>``, their RowKeys sorting in the order they were taken: the operation whose ticket is first runs,
-the others wait without a message polling for them (see ``services.lines``). The row names its ticket
+is paused, postponed or finished. A line's tickets sort in the order they were taken (where they are
+stored: ``storage.keys``): the operation whose ticket is first runs, the others wait without a message
+polling for them (see ``services.lines``). The row names its ticket
 (``lineticket``), so a ticket whose row no longer holds it is *stale*, and whoever finds it deletes it.
 
 Pure: the keys, the tickets' names and who holds a place. Storage is ``storage.ports.Lines``.
@@ -13,7 +13,6 @@ Pure: the keys, the tickets' names and who holds a place. Storage is ``storage.p
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 
 from .errors import InvalidRequest
@@ -23,7 +22,6 @@ from .states import Status
 ORGANIZATION = "organization"  # the line every ExecuteAsync job joins unless it names another, as in Dataverse
 MAX_TOKEN_CHARS = 256  # AsyncOperation.DependencyToken's maximum length
 HOLDING = frozenset({Status.WAITING_FOR_RESOURCES, Status.IN_PROGRESS, Status.PAUSING, Status.CANCELING})
-LINE_PREFIX = "l"  # a line's partition: sorts after the 16 shard digits, never mixing with them
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TOKEN_KIND, _OPERATION_KIND = "caller", "operation"
 
@@ -52,10 +50,6 @@ def shown_token(key: str) -> str | None:
     kind, _, rest = key.partition(":")
     return rest.partition(":")[2] if kind == _TOKEN_KIND else rest if kind == _OPERATION_KIND else key
 
-
-def partition_of(key: str) -> str:
-    """The partition a line's tickets live in."""
-    return LINE_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def ticket(operation_id: str, now: datetime, position: int = 0) -> str:

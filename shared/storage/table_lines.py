@@ -1,5 +1,5 @@
 """``Lines`` on Azure Table Storage: a line's tickets are the rows of one partition of the operations
-table, ``l<hash of the key>`` (see ``domain.lines``), their RowKeys the tickets, in the order taken."""
+table, ``l<hash of the key>`` (see ``storage.keys``), their RowKeys the tickets, in the order taken."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from concurrent.futures import Executor
 
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-from ..domain.lines import partition_of, ticket_operation
+from ..domain.lines import ticket_operation
+from .keys import partition_of
 from .table_store import BATCH_SIZE, shard_pool, translated
 
 

@@ -1,6 +1,6 @@
 """``OperationStore`` on Azure Table Storage (or Azurite).
 
-Layout (see ``domain.ids``): PartitionKey = the id's shard digit, RowKey =
+Layout (see ``storage.keys``): PartitionKey = the id's shard digit, RowKey =
 the id; an operation a principal submitted also has its owner's copy, and a
 finished operation an expiry marker row, in its partition.
 Columns carry the logical names of SPEC §3.3, so a ``$filter`` over them is a
@@ -40,7 +40,9 @@ from ..domain.errors import (
     PayloadTooLarge,
     StorageUnavailable,
 )
-from ..domain.ids import (
+from ..domain.operation import CallbackState, Operation, from_key_values, to_key_values
+from ..domain.states import Status
+from .keys import (
     MARKER_PREFIX,
     OWNER_PREFIX,
     SHARDS,
@@ -53,8 +55,6 @@ from ..domain.ids import (
     row_operation_id,
     shard_of,
 )
-from ..domain.operation import CallbackState, Operation, from_key_values, to_key_values
-from ..domain.states import Status
 from .payloads import INLINE_CHARS, PARAMETER_COLUMNS, REFERENCE, BlobPayloads, blob_name, stored_length
 from .ports import ExpiredRow, ListQuery, Page
 

@@ -11,8 +11,8 @@ from contracts import make_op, utc_now
 from integration.conftest import CountingTransport
 
 from shared.domain.errors import PayloadTooLarge
-from shared.domain.ids import shard_of
 from shared.domain.states import Status
+from shared.storage.keys import shard_of
 from shared.storage.metering import TransactionCounter
 from shared.storage.payloads import REFERENCE, BlobPayloads, container_name
 from shared.storage.ports import ListQuery

@@ -14,9 +14,9 @@ from contracts import TERMINAL, OperationStoreContract, expired_rows, ids, make_
 from helpers import ACCOUNT_KEY, free_port
 
 from shared.domain.errors import OperationNotFound, PayloadTooLarge, StorageUnavailable
-from shared.domain.ids import SHARDS, owner_copy, owner_range, shard_of
 from shared.domain.states import Status
 from shared.storage.clients import build_service_clients
+from shared.storage.keys import SHARDS, owner_copy, owner_range, shard_of
 from shared.storage.metering import TransactionCounter
 from shared.storage.ports import ListQuery
 from shared.storage.table_store import TableOperationStore

@@ -1,4 +1,4 @@
-"""Operation ids and Table Storage keys (shared/domain/ids.py).
+"""Operation ids (shared/domain/ids.py) and the Table Storage keys made from them (shared/storage/keys.py).
 
 An id is a GUID carrying its creation time (inverted, so ids sort newest
 first) and its shard; a finished operation's expiry marker RowKey sorts by
@@ -17,18 +17,16 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from shared.domain.errors import InvalidRequest
-from shared.domain.ids import (
+from shared.domain.ids import created_at, new_operation_id, parse_operation_id
+from shared.storage.keys import (
     MARKER_PREFIX,
     SHARDS,
-    created_at,
     expired_bound,
     expiry_marker,
     marker_copy,
     marker_operation_id,
-    new_operation_id,
     owner_copy,
     owner_range,
-    parse_operation_id,
     row_operation_id,
     shard_of,
 )

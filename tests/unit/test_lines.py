@@ -14,13 +14,13 @@ from shared.domain.lines import (
     caller_key,
     holds_place,
     operation_key,
-    partition_of,
     shown_token,
     ticket,
     ticket_operation,
 )
 from shared.domain.states import Status
 from shared.operations.registry import OperationRegistry, Parameter, ParamType
+from shared.storage.keys import partition_of
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ import pytest
 from helpers import delivery, wait_until
 
 from shared.domain.callers import EVERYONE
-from shared.domain.lines import ORGANIZATION, caller_key, partition_of
+from shared.domain.lines import ORGANIZATION, caller_key
 from shared.domain.states import Event, Status
 from shared.operations.registry import OperationDefinition, Parameter, ParamType
 from shared.services import worker
@@ -25,6 +25,7 @@ from shared.services.container import Services
 from shared.services.control import Change, cancel, change
 from shared.services.submission import Submission, submit
 from shared.services.worker import fail_poisoned, process_message
+from shared.storage.keys import partition_of
 from shared.storage.work_messages import decode
 
 BASE_URL = "http://127.0.0.1:7071"
