@@ -16,14 +16,11 @@ from .routing import RouteTemplateError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line; the port defaults to $PORT, then 7071."""
-    parser = argparse.ArgumentParser(prog="python -m devhost",
-                                     description="Run an Azure Functions Python app locally.")
-    parser.add_argument("--app-dir", default=os.getcwd(),
-                        help="directory with function_app.py (default: current directory)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 7071),
-                        help="HTTP port (default: $PORT or 7071)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    """The command line; the port defaults to $PORT, then 7071."""
+    parser = argparse.ArgumentParser(prog="python -m devhost", description="Run an Azure Functions Python app.")
+    parser.add_argument("--app-dir", default=os.getcwd(), help="where function_app.py is (default: here)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 7071), help="$PORT, or 7071")
+    parser.add_argument("--host", default="127.0.0.1", help="the address to bind (default 127.0.0.1)")
     parser.add_argument("--verbose", action="store_true", help="log at DEBUG level")
     return parser.parse_args(argv)
 
@@ -32,11 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the host until SIGINT/SIGTERM (then stop taking requests and messages at once, and give running
     functions the host's grace, 10 s); 0 on a clean stop, 1 on a start-up error."""
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The Azure SDK logs every storage request (headers included) at INFO.
-    logging.getLogger("azure").setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)  # it logs every storage request, headers too, at INFO
 
     stopping = threading.Event()
 
@@ -50,9 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         host = Host(args.app_dir, port=args.port, host=args.host).start()
     except (SettingError, AppLoadError, RouteTemplateError, OSError) as e:
-        # Show the app's own traceback when importing function_app.py failed.
-        logging.getLogger("devhost").error("Host failed to start: %s", e,
-                                           exc_info=e.__cause__ is not None)
+        # With the app's own traceback when importing function_app.py failed.
+        logging.getLogger("devhost").error("Host failed to start: %s", e, exc_info=e.__cause__ is not None)
         return 1
     while not stopping.wait(0.5):
         pass

@@ -1,9 +1,5 @@
-"""Import ``function_app.py`` and describe its functions.
-
-The v2 programming model keeps everything the host needs on the
-``FunctionApp`` object: ``get_functions()`` returns ``Function`` objects with
-the trigger, the other bindings and the user's callable.
-"""
+"""Import ``function_app.py`` and describe its functions: the v2 programming model keeps all the host needs on
+the ``FunctionApp`` object (``get_functions()``: each trigger, its other bindings and the user's callable)."""
 
 from __future__ import annotations
 
@@ -20,7 +16,6 @@ from azure.functions.decorators.function_app import FunctionRegister
 from .config import resolve_expression
 
 HTTP, QUEUE, TIMER = "httpTrigger", "queueTrigger", "timerTrigger"
-HTTP_OUTPUT = "http"
 
 
 class AppLoadError(Exception):
@@ -33,15 +28,10 @@ class FunctionSpec:
 
     name: str
     trigger_type: str
-    trigger: Any
+    trigger: Any  # the binding class's own attributes: route, methods, auth_level, queue_name, schedule...
     func: Callable[..., Any]
-    queue_name: str | None = None   # queue trigger, %SETTING% resolved
-    schedule: str | None = None     # timer trigger, %SETTING% resolved
-
-    @property
-    def parameters(self) -> list[str]:
-        """Names of the user function's parameters."""
-        return list(inspect.signature(self.func).parameters)
+    queue_name: str | None = None  # queue trigger, %SETTING% resolved
+    schedule: str | None = None  # timer trigger, %SETTING% resolved
 
     @property
     def trigger_param(self) -> str:
@@ -50,7 +40,7 @@ class FunctionSpec:
 
 
 def import_app(app_dir: Path) -> FunctionRegister:
-    """Import ``function_app`` from ``app_dir`` and return its FunctionApp."""
+    """Import ``function_app`` from ``app_dir``; its one FunctionApp."""
     app_dir = Path(app_dir).resolve()
     if not (app_dir / "function_app.py").is_file():
         raise AppLoadError(f"no function_app.py in {app_dir}")
@@ -59,40 +49,32 @@ def import_app(app_dir: Path) -> FunctionRegister:
     loaded = sys.modules.get("function_app")
     if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve().parent != app_dir:
         del sys.modules["function_app"]  # another app dir's module (tests)
-    module = importlib.import_module("function_app")
-    apps = [v for v in vars(module).values() if isinstance(v, FunctionRegister)]
+    apps = [v for v in vars(importlib.import_module("function_app")).values() if isinstance(v, FunctionRegister)]
     if len(apps) != 1:
-        raise AppLoadError(f"function_app.py must define exactly one FunctionApp "
-                           f"at module level (found {len(apps)})")
+        raise AppLoadError(f"function_app.py must define exactly one FunctionApp at module level (found {len(apps)})")
     return apps[0]
 
 
 def describe_functions(app: FunctionRegister, environ: MutableMapping[str, str]) -> list[FunctionSpec]:
-    """Build a FunctionSpec per function; raises on unknown ``%SETTING%``s and
-    on bindings this host does not implement."""
+    """A FunctionSpec per function; AppLoadError for an unknown ``%SETTING%`` and for what this host does not
+    implement (the app uses no other trigger, no other binding, and no ``context`` parameter)."""
     specs = []
     for function in app.get_functions():
-        name = str(function.get_function_name())
-        trigger: Any = function.get_trigger()  # the binding classes' own attributes (queue_name, schedule)
-        ttype = trigger.get_binding_name() if trigger else None
-        if trigger is None or ttype not in (HTTP, QUEUE, TIMER):
-            raise AppLoadError(f"function '{name}': trigger '{ttype}' is not supported "
-                               "by the local host (HTTP, queue and timer are)")
-        spec = FunctionSpec(name=name, trigger_type=ttype, trigger=trigger,
-                            func=function.get_user_function())
-        where = f"function '{name}'"
-        if ttype == QUEUE:
+        name, trigger = str(function.get_function_name()), function.get_trigger()  # type: str, Any
+        kind, where = trigger.get_binding_name() if trigger else None, f"function '{name}'"
+        if trigger is None or kind not in (HTTP, QUEUE, TIMER):
+            raise AppLoadError(f"{where}: trigger '{kind}' is not supported by the local host (HTTP, queue and "
+                               "timer are)")
+        spec = FunctionSpec(name=name, trigger_type=kind, trigger=trigger, func=function.get_user_function())
+        if kind == QUEUE:
             spec.queue_name = resolve_expression(trigger.queue_name, environ, what=where).lower()
-        elif ttype == TIMER:
+        elif kind == TIMER:
             spec.schedule = resolve_expression(trigger.schedule, environ, what=where)
         for binding in function.get_bindings():
-            btype = binding.get_binding_name()
-            if binding is not trigger and not (btype == HTTP_OUTPUT and ttype == HTTP):
-                raise AppLoadError(f"{where}: binding '{btype}' ({binding.name}) is not "
+            if binding is not trigger and not (binding.get_binding_name() == "http" and kind == HTTP):
+                raise AppLoadError(f"{where}: binding '{binding.get_binding_name()}' ({binding.name}) is not "
                                    "supported by the local host (the app uses none)")
-        unbound = [p for p in spec.parameters if p != spec.trigger_param]
-        if unbound:
-            # The worker binds 'context' too; the app never asks for it, so neither does this host.
+        if unbound := [p for p in inspect.signature(spec.func).parameters if p != spec.trigger_param]:
             raise AppLoadError(f"{where}: parameters {unbound} are not supported by the local host")
         specs.append(spec)
     return specs

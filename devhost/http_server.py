@@ -1,15 +1,7 @@
-"""HTTP front end: HTTP-triggered functions and the admin endpoint.
-
-One thread per connection (ThreadingHTTPServer). Logs one line per request -
-method, path without the query string, status, duration - and never query
-strings, headers or bodies, which may carry secrets (SAS signatures, keys).
-
-With a function key configured, a route whose authLevel is not anonymous
-answers 401 (no body) unless the request carries that key in the
-``x-functions-key`` header or the ``code`` query parameter, as the Functions
-host's key check does; without one, nothing is checked, as with Core Tools.
-The admin endpoint then needs the same key, standing in for the master key.
-"""
+"""HTTP-triggered functions and the admin endpoint, a thread per connection. One log line per request (method,
+path, status, duration): never a query string, header or body, which may carry secrets. With a function key set,
+a route not anonymous and the admin endpoint answer 401 (no body) unless the request carries it in
+``x-functions-key`` or ``code``, as the host checks keys; with none, nothing is checked, as with Core Tools."""
 
 from __future__ import annotations
 
@@ -34,34 +26,27 @@ KEY_HEADER, KEY_PARAMETER = "x-functions-key", "code"
 
 
 class FunctionsHttpServer(ThreadingHTTPServer):
-    """The HTTP server; ``invoke_http(spec, request)`` runs a function and
-    ``run_admin(name, input)`` answers the admin endpoint with a status."""
+    """``invoke_http(spec, request)`` runs a function; ``run_admin(name, input)`` answers the admin endpoint."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-    # socketserver's default backlog of 5 resets connections under a burst of
-    # concurrent clients; Kestrel (the real host's server) accepts far more.
-    request_queue_size = 512
+    daemon_threads = allow_reuse_address = True
+    request_queue_size = 512  # socketserver's 5 resets connections under a burst; Kestrel takes far more
 
-    def __init__(self, address: tuple[str, int], router: Router,
-                 invoke_http: Callable[[Any, func.HttpRequest], Any],
+    def __init__(self, address: tuple[str, int], router: Router, invoke_http: Callable[[Any, func.HttpRequest], Any],
                  run_admin: Callable[[str, str], int], function_key: str | None = None):
-        self.router, self.invoke_http, self.run_admin = router, invoke_http, run_admin
-        self.function_key = function_key
+        self.router, self.invoke_http, self.run_admin, self.function_key = router, invoke_http, run_admin, function_key
         super().__init__(address, RequestHandler)
 
     def authorized(self, auth_level: Any, headers: dict[str, str], params: dict[str, str]) -> bool:
         """Whether a request may call a function of this authLevel (no key set: always)."""
         if self.function_key is None or str(auth_level).lower().endswith("anonymous"):
             return True
-        # AuthenticationLevelHandler (azure-functions-host): the header, when present, is the
-        # only key looked at, even if empty; the query string only without it.
+        # AuthenticationLevelHandler: the header, when present (even empty), is the only key looked at.
         offered = headers[KEY_HEADER] if KEY_HEADER in headers else params.get(KEY_PARAMETER)
         return offered is not None and hmac.compare_digest(offered.encode(), self.function_key.encode())
 
 
 def _valid_host(host: str | None) -> bool:
-    """Whether a Host header is a host[:port] Kestrel would accept (absent is allowed for HTTP/1.0)."""
+    """Whether a Host header is a host[:port] Kestrel accepts (none is allowed, for HTTP/1.0)."""
     if host is None:
         return True
     try:
@@ -76,52 +61,40 @@ class RequestHandler(BaseHTTPRequestHandler):
     """Maps one HTTP request to a function (or the admin endpoint)."""
 
     protocol_version = "HTTP/1.1"  # keep-alive; every response has Content-Length
-    # Headers and body go out in two writes; with Nagle on, the body waits for
-    # the client's delayed ACK (~40 ms on every kept-alive response).
-    disable_nagle_algorithm = True
+    disable_nagle_algorithm = True  # else a kept-alive response's body waits ~40 ms for the delayed ACK
     server_version = "devhost"
     server: FunctionsHttpServer
 
-    def do_GET(self) -> None:
-        self._dispatch()
-
     def __getattr__(self, name: str) -> Any:
-        # Any method, as Kestrel takes any token: TRACE, PROPFIND... go to routing too (and so
-        # to 404 where no function allows them), not to http.server's 501.
+        # Any method, as Kestrel takes any token: TRACE, PROPFIND... are routed too (a 404 where no function
+        # allows them), not answered 501 by http.server.
         if name.startswith("do_"):
             return self._dispatch
         raise AttributeError(name)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        # The default logs the request line, query string included.
+    def log_message(self, format: str, *args: Any) -> None:  # the default logs the query string
         pass
 
     def _dispatch(self) -> None:
-        started = time.monotonic()
-        raw_path = urlsplit(self.path).path or "/"
-        status = 500
+        started, raw_path, status = time.monotonic(), urlsplit(self.path).path or "/", 500
         try:
-            body = self._read_body()
-            status = self._respond(raw_path, body)
+            status = self._respond(raw_path, self._read_body())
         except Exception:
             self._send(500, {}, b"")
         finally:
-            log.info("%s %s -> %d (%d ms)", self.command, raw_path, status,
-                     (time.monotonic() - started) * 1000)
+            log.info("%s %s -> %d (%d ms)", self.command, raw_path, status, (time.monotonic() - started) * 1000)
 
     def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length > 0 else b""
+        chunks: list[bytes] = []
+        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass  # trailers
+        return b"".join(chunks)
 
     def _respond(self, raw_path: str, body: bytes) -> int:
         if raw_path.lower().startswith(ADMIN_PREFIX):
@@ -129,68 +102,47 @@ class RequestHandler(BaseHTTPRequestHandler):
         match = self.server.router.match(self.command, decode_path(raw_path))
         if match is None:
             return self._send(404, {}, b"")
-        route, route_params = match
         if not _valid_host(self.headers.get("Host")):
             return self._send(400, {}, b"")  # Kestrel: "Bad Request: Invalid Host header"
-        headers, params = self._headers(), self._query()
+        (route, route_params), headers, params = match, self._headers(), self._query()
         if not self.server.authorized(route.target.trigger.auth_level, headers, params):
             return self._send(401, {}, b"")
-        request = func.HttpRequest(
-            method=self.command,
-            url=f"http://{self.headers.get('Host') or '{}:{}'.format(*self.server.server_address[:2])}"
-                f"{self.path}",
-            headers=headers,
-            params=params,
-            route_params=route_params,
-            body=body,
-        )
-        try:
-            result = self.server.invoke_http(route.target, request)
-        except Exception:
-            return self._send(500, {}, b"")
-        return self._send_result(result)
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        request = func.HttpRequest(method=self.command, url=f"http://{host}{self.path}", headers=headers,
+                                   params=params, route_params=route_params, body=body)
+        return self._send_result(self.server.invoke_http(route.target, request))  # raising: a 500 (_dispatch)
 
-    def _query(self) -> dict[str, str]:
-        # The first of a repeated parameter wins, as the host's Query.First() does.
+    def _query(self) -> dict[str, str]:  # the first of a repeated parameter wins, as the host's Query.First()
         return dict(reversed(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)))
 
-    def _headers(self) -> dict[str, str]:
-        # Repeated headers are joined with ", ", as ASP.NET Core presents them.
+    def _headers(self) -> dict[str, str]:  # a repeated header's values joined with ", ", as ASP.NET Core does
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
-            key = name.lower()
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+            headers[name.lower()] = f"{headers[name.lower()]}, {value}" if name.lower() in headers else value
         return headers
 
     def _send_result(self, result: Any) -> int:
         if result is None:
             return self._send(204, {}, b"")
         if not isinstance(result, (func.HttpResponse, str)):
-            log.error("HTTP function returned %s; expected func.HttpResponse or str",
-                      type(result).__name__)
+            log.error("HTTP function returned %s; expected func.HttpResponse or str", type(result).__name__)
             return self._send(500, {}, b"")
-        # The worker's own converter: Content-Type from mimetype/charset. (The app sets no cookies.)
+        # The worker's own converter: Content-Type from mimetype and charset.
         datum = HttpResponseConverter.encode(result, expected_type=None)
         if datum.type == "string":
-            return self._send(200, {"Content-Type": "text/plain; charset=utf-8"},
-                              datum.value.encode("utf-8"))
-        value = datum.value
-        # An empty Content-Type means none: the host's RawScriptResult sets HttpResponse.ContentType from it, and
-        # ASP.NET Core removes the header for an empty value (a 204 is sent so).
-        headers = {name: d.value for name, d in value["headers"].items()
-                   if d.value or name.lower() != "content-type"}
-        body = value["body"].value or b""
+            return self._send(200, {"Content-Type": "text/plain; charset=utf-8"}, datum.value.encode())
+        value, body = datum.value, datum.value["body"].value or b""
+        # An empty Content-Type means none (the host's RawScriptResult; ASP.NET Core drops an empty header).
+        headers = {name: d.value for name, d in value["headers"].items() if d.value or name.lower() != "content-type"}
         return self._send(int(value["status_code"].value), headers,
-                          body if isinstance(body, bytes) else str(body).encode("utf-8"))
+                          body if isinstance(body, bytes) else str(body).encode())
 
     def _admin(self, name: str, body: bytes) -> int:
-        # AdminController.Invoke (azure-functions-host): POST only, a null
-        # invocation body is 400, an unknown function 404, otherwise the
-        # function is started in the background and the answer is 202.
+        # AdminController.Invoke: POST only; the key is checked before the body is read or the name looked up
+        # ([Authorize(Policy = AdminAuthLevel)]); a body that is not an invocation is 400, an unknown function
+        # 404; otherwise the function starts in the background: 202.
         if self.command != "POST" or "/" in name.strip("/"):
             return self._send(404, {}, b"")
-        # [Authorize(Policy = AdminAuthLevel)] runs before the body is parsed or the name looked
-        # up: without the key nothing runs and even an unknown function is 401.
         if not self.server.authorized("admin", self._headers(), self._query()):
             return self._send(401, {}, b"")
         try:
@@ -200,10 +152,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         if not isinstance(invocation, dict):
             return self._send(400, {}, b"")
         payload = invocation.get("input")
-        if payload is not None and not isinstance(payload, str):
-            payload = json.dumps(payload)
-        status = self.server.run_admin(name.strip("/"), payload or "")
-        return self._send(status, {}, b"")
+        payload = payload if payload is None or isinstance(payload, str) else json.dumps(payload)
+        return self._send(self.server.run_admin(name.strip("/"), payload or ""), {}, b"")
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> int:
         self.send_response(status)

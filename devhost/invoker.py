@@ -1,11 +1,6 @@
-"""Run user functions the way the Python worker runs them.
-
-Synchronous functions run in a shared thread pool (the worker's PYTHON_THREADPOOL_THREAD_COUNT,
-default min(32, cpu + 4)); ``async def`` functions run on one event loop (the worker's own), so
-they never wait for a thread of that pool. The trigger is bound by its parameter name. The app has
-no output bindings or ``context`` parameters, so this host has none either: ``app_loader``
-refuses a function that needs them.
-"""
+"""Run functions as the Python worker runs them: synchronous ones in a shared thread pool
+(PYTHON_THREADPOOL_THREAD_COUNT, default min(32, cpu + 4)), ``async def`` ones on one event loop (the worker's
+own), so that they never wait for a thread of that pool; the trigger bound by its parameter's name."""
 
 from __future__ import annotations
 
@@ -37,13 +32,11 @@ class Invoker:
         self._running: set[futures.Future[Any]] = set()
 
     def invoke(self, spec: FunctionSpec, trigger_value: Any, *, reason: str, quiet: bool = False) -> Any:
-        """Run ``spec`` with ``trigger_value``; return its result or raise its exception.
-        ``quiet`` logs the Executing/Executed lines at DEBUG only (HTTP requests get their own line)."""
-        invocation_id = str(uuid.uuid4())
-        level = logging.DEBUG if quiet else logging.INFO
+        """Run ``spec`` with ``trigger_value``: its result, or its exception raised. ``quiet``: the Executing and
+        Executed lines at DEBUG only (HTTP requests get a line of their own)."""
+        invocation_id, level = str(uuid.uuid4()), logging.DEBUG if quiet else logging.INFO
         log.log(level, "Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, reason, invocation_id)
-        started = time.monotonic()
-        arguments = {spec.trigger_param: trigger_value}
+        started, arguments = time.monotonic(), {spec.trigger_param: trigger_value}
         future = asyncio.run_coroutine_threadsafe(spec.func(**arguments), self._loop) \
             if inspect.iscoroutinefunction(spec.func) else self._pool.submit(spec.func, **arguments)
         with self._lock:
@@ -62,8 +55,8 @@ class Invoker:
         return result
 
     def shutdown(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for running functions, then let go
-        (a Python thread cannot be cancelled; the process exit ends it)."""
+        """Wait up to ``timeout`` seconds for running functions, then let go (a thread cannot be cancelled: the
+        process's exit ends it)."""
         with self._lock:
             running = list(self._running)
         futures.wait(running, timeout=timeout)

@@ -1,10 +1,7 @@
-"""Route templates as the Functions host matches them for HTTP triggers: what the app uses.
-
-Pure code (no I/O). A segment is literal text and ``{name}`` parameters, mixed if need be
-(``backgroundoperations({id})``); literals match case-insensitively, values are percent-decoded.
-The rest of ASP.NET's syntax (``{id?}``, ``{page=1}``, ``{*rest}``, ``{id:guid}``) is refused
-when the app loads, so a route this host cannot serve fails loudly rather than matching wrongly.
-"""
+"""Route templates as the Functions host matches them, as far as the app uses them (pure): a segment is literal
+text and ``{name}`` parameters, mixed if need be (``backgroundoperations({id})``); literals match whatever
+their case, values are percent-decoded. The rest of ASP.NET's syntax (``{id?}``, ``{*rest}``, ``{id:guid}``...)
+is refused when the app loads, rather than matched wrongly."""
 
 from __future__ import annotations
 
@@ -41,13 +38,8 @@ class RouteTemplate:
             raise RouteTemplateError(f"route '{self.template}': {e}") from None
 
     def _parse(self, segment: str) -> list[str]:
-        parts, position = [], 0
-        for m in _PART.finditer(segment):
-            if m.start() != position:
-                break
-            parts.append(m.group(0))
-            position = m.end()
-        if not segment or position != len(segment):
+        parts = [m.group(0) for m in _PART.finditer(segment)]
+        if not segment or "".join(parts) != segment:
             raise RouteTemplateError(f"route '{self.template}': segment '{segment}' is not literal text and "
                                      "{name} parameters (the local host supports no other route syntax)")
         return parts
@@ -59,15 +51,13 @@ class RouteTemplate:
 
 
 def decode_path(raw_path: str) -> str:
-    """Percent-decode a request path, keeping an encoded '/' inside a segment
-    (ASP.NET Core's PathString does the same)."""
+    """A request path percent-decoded, an encoded '/' kept inside its segment (as ASP.NET Core's PathString)."""
     return unquote(re.sub(r"%2[fF]", "%252F", raw_path))
 
 
 @dataclass(frozen=True)
 class Route:
-    """A function's route: template (prefix included), allowed methods (None
-    means any), and whatever the caller wants back on a match."""
+    """A function's route: template (prefix included), methods (None: any), and what a match gives back."""
 
     template: RouteTemplate
     methods: frozenset[str] | None
@@ -87,9 +77,8 @@ def _precedence(x: Route, y: Route) -> int:
 
 
 class Router:
-    """Finds the route for a request. The HTTP method is a route constraint,
-    as in the host (HttpMethodRouteConstraint), so a path that matches only
-    with another method does not match at all: the caller answers 404."""
+    """Finds the route for a request. The method is a route constraint, as in the host
+    (HttpMethodRouteConstraint): a path that matches only with another method does not match (404)."""
 
     def __init__(self, routes: Iterable[Route]):
         self.routes = sorted(routes, key=functools.cmp_to_key(_precedence))

@@ -1,13 +1,10 @@
-"""Storage connections for queue triggers.
-
-Resolves a binding's ``connection`` the way the WebJobs storage extensions do
-and classifies the storage errors the queue listener is allowed to ignore.
-"""
+"""Queue storage for queue triggers: a binding's ``connection`` resolved as the WebJobs storage extensions
+resolve it, and the storage errors the queue listener may ignore."""
 
 from __future__ import annotations
 
 import base64
-import threading
+import functools
 from collections.abc import Mapping
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
@@ -18,58 +15,39 @@ from shared.storage.clients import normalize_connection_string
 
 from .config import SettingError
 
-# A queue name is at most 63 characters; the host has no poison queue for a
-# queue already ending in "-poison" or too long to take the suffix
-# (QueuesOptions.MaxDequeueCount remarks, QueueListenerFactory).
+# A queue name has at most 63 characters; there is no poison queue for a queue already ending in "-poison" or
+# too long to take the suffix (QueuesOptions.MaxDequeueCount remarks, QueueListenerFactory).
 MAX_QUEUE_NAME = 63
 
 
 def connection_string(connection: str | None, environ: Mapping[str, str]) -> str:
-    """The connection string named by a binding's ``connection`` property.
-
-    Like the host: an empty name means ``AzureWebJobsStorage``, and a name
-    ``X`` is looked up as ``X`` and then ``AzureWebJobsX``.
-    """
+    """The connection string a binding's ``connection`` names: none means ``AzureWebJobsStorage``, and a
+    name ``X`` is looked up as ``X``, then ``AzureWebJobsX``."""
     name = connection or "AzureWebJobsStorage"
     for candidate in (name, f"AzureWebJobs{name}"):
-        value = (environ.get(candidate) or "").strip()
-        if value:
+        if value := (environ.get(candidate) or "").strip():
             return normalize_connection_string(value)
     if any(key.startswith(f"{name}__") for key in environ):
-        raise SettingError(
-            f"connection '{name}' is identity-based ({name}__...); the local host "
-            "only supports connection strings (use Azurite's or an account key)")
+        raise SettingError(f"connection '{name}' is identity-based ({name}__...); the local host only supports "
+                           "connection strings (use Azurite's or an account key)")
     raise SettingError(f"connection setting '{name}' is not defined")
 
 
-class QueueClients:
-    """Caches one QueueServiceClient per connection string.
+def queue_client(environ: Mapping[str, str], connection: str | None, queue_name: str) -> QueueClient:
+    """A client for ``queue_name`` on the account ``connection`` names. It has no encode or decode policy:
+    the listener decodes per ``messageEncoding`` itself and copies a message to the poison queue unchanged."""
+    return _service(connection_string(connection, environ)).get_queue_client(queue_name)
 
-    Clients carry no message encode/decode policy: the listener sees the raw
-    message text, so it can decode per ``messageEncoding`` itself and copy a
-    message to the poison queue unchanged.
-    """
 
-    def __init__(self, environ: Mapping[str, str]):
-        self._environ = environ
-        self._services: dict[str, QueueServiceClient] = {}
-        self._lock = threading.Lock()
-
-    def queue(self, connection: str | None, queue_name: str) -> QueueClient:
-        """A client for ``queue_name`` on the account named by ``connection``."""
-        conn = connection_string(connection, self._environ)
-        with self._lock:
-            service = self._services.get(conn)
-            if service is None:
-                service = self._services[conn] = QueueServiceClient.from_connection_string(conn)
-        return service.get_queue_client(queue_name)
+@functools.cache
+def _service(conn: str) -> QueueServiceClient:
+    return QueueServiceClient.from_connection_string(conn)
 
 
 def poison_queue_name(queue_name: str) -> str | None:
     """``<queue>-poison``, or None when the host would have no poison queue."""
     poison = poison_queue_name_of(queue_name)
-    suffix = poison[len(queue_name):]  # "-poison"
-    return None if queue_name.endswith(suffix) or len(poison) > MAX_QUEUE_NAME else poison
+    return None if queue_name.endswith(poison[len(queue_name):]) or len(poison) > MAX_QUEUE_NAME else poison
 
 
 def error_code(error: HttpResponseError) -> str:
@@ -79,17 +57,13 @@ def error_code(error: HttpResponseError) -> str:
 
 
 def lost_ownership(error: Exception) -> bool:
-    """True for the errors QueueProcessor.DeleteMessageAsync/ReleaseMessageAsync
-    and UpdateQueueMessageVisibilityCommand treat as "the message is no longer
-    ours" and ignore (RequestFailedExceptionExtensions.cs): 400
-    PopReceiptMismatch, 404 MessageNotFound or QueueNotFound, 409
-    QueueBeingDeleted."""
+    """The errors that mean "the message is no longer ours", which QueueProcessor and
+    UpdateQueueMessageVisibilityCommand ignore (RequestFailedExceptionExtensions.cs): 400
+    PopReceiptMismatch, 404 MessageNotFound or QueueNotFound, 409 QueueBeingDeleted."""
     if not isinstance(error, HttpResponseError):
         return False
-    status, code = error.status_code, error_code(error)
-    return ((status == 400 and code == "PopReceiptMismatch")
-            or (status == 404 and code in ("MessageNotFound", "QueueNotFound"))
-            or (status == 409 and code == "QueueBeingDeleted"))
+    return (error.status_code, error_code(error)) in {
+        (400, "PopReceiptMismatch"), (404, "MessageNotFound"), (404, "QueueNotFound"), (409, "QueueBeingDeleted")}
 
 
 def ensure_queue(client: QueueClient) -> None:
@@ -101,8 +75,7 @@ def ensure_queue(client: QueueClient) -> None:
 
 
 def send_raw(client: QueueClient, content: str) -> None:
-    """Add a message, creating the queue first if it is missing (as
-    QueueClientExtensions.AddMessageAndCreateIfNotExistsAsync does)."""
+    """Add a message, creating the queue first if it is missing (AddMessageAndCreateIfNotExistsAsync)."""
     try:
         client.send_message(content)
     except HttpResponseError as e:
@@ -113,7 +86,5 @@ def send_raw(client: QueueClient, content: str) -> None:
 
 
 def decode_message(content: str, encoding: str) -> bytes:
-    """Message body bytes; raises ValueError when base64 decoding fails."""
-    if encoding == "base64":
-        return base64.b64decode(content.encode("ascii"), validate=True)
-    return content.encode("utf-8")
+    """A message's body; ValueError when base64 decoding fails."""
+    return base64.b64decode(content.encode("ascii"), validate=True) if encoding == "base64" else content.encode()
