@@ -2,12 +2,19 @@
 (``check_app``: a bad setting or a broken operation fails indexing, naming it, never a request), the thread
 pools (``get_pools``), and the services built from them once per process, on first use (``get_services``:
 storage is not reached at import).
-Tests build their own with ``build_services`` (Azurite) or over the in-memory stores (tests/fakes.py)."""
+Tests build theirs with ``build_services`` (Azurite), or ``assemble`` over the in-memory stores (tests/fakes.py)
+with a fake clock."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+from azure.data.tables import TableServiceClient
 
 from .operations import (
     APP_OPERATIONS,
@@ -17,7 +24,7 @@ from .operations.maintenance import register_maintenance
 from .operations.registry import OperationRegistry
 from .operations.samples import register_samples
 from .services import deferred
-from .services.container import Services
+from .services.container import Services, utc_now
 from .services.later import Later
 from .services.pools import Pools, build_pools
 from .services.subscription_cache import SubscriptionCache
@@ -26,6 +33,7 @@ from .storage.clients import build_blob_client, build_service_clients
 from .storage.kept_events import TableKeptEvents
 from .storage.metering import TransactionCounter
 from .storage.payloads import BlobPayloads, container_name
+from .storage.ports import KeptEvents, Lines, OperationStore, SubscriptionStore, WorkQueue
 from .storage.subscription_store import TableSubscriptionStore
 from .storage.table_lines import TableLines
 from .storage.table_store import TableOperationStore
@@ -50,26 +58,48 @@ def check_app() -> None:
     get_pools()
 
 
+@dataclass(frozen=True)
+class Stores:
+    """The adapters the services run on: Azure's (``build_services``), or the tests' in-memory ones."""
+
+    store: OperationStore
+    queue: WorkQueue
+    subscriptions: SubscriptionStore
+    lines: Lines
+    kept: KeptEvents
+
+
+def assemble(settings: Settings, stores: Stores, *, registry: OperationRegistry | None = None,
+             pools: Pools | None = None, later_folder: Path | None = None, clock: Callable[[], datetime] = utc_now,
+             table_service: TableServiceClient | None = None) -> Services:
+    """The services over ``stores``, on ``pools`` (the process's, unless given) and ``clock``; the writes kept for
+    when storage answers again go in ``later_folder`` (the setting's folder, unless given)."""
+    services = Services(settings=settings, store=stores.store, queue=stores.queue,
+                        registry=registry or build_registry(enable_samples=settings.enable_samples),
+                        subscriptions=stores.subscriptions, subscription_cache=SubscriptionCache(
+                            stores.subscriptions.list), lines=stores.lines, kept=stores.kept,
+                        later=Later(later_folder or deferred.folder_of(settings),
+                                    lambda item: deferred.carry_out(services, item), clock=clock),
+                        pools=pools or get_pools(), table_service=table_service, clock=clock)
+    return services
+
+
 def build_services(settings: Settings, *, counter: TransactionCounter | None = None,
                    clients: tuple[Any, Any] | None = None, registry: OperationRegistry | None = None,
                    pools: Pools | None = None) -> Services:
-    """Real adapters for ``settings`` (over ``clients`` when given), on ``pools`` (the process's, unless given);
-    creates the table and queues if missing."""
+    """Azure's adapters for ``settings`` (over ``clients`` when given), assembled; creates the table and queues
+    if missing, and takes up the writes an earlier host kept for later."""
     pools = pools or get_pools()
     tables, queues = clients or build_service_clients(settings.storage, counter=counter)
     payloads = BlobPayloads(build_blob_client(settings.storage, counter=counter), container_name(settings.table_name))
-    store = TableOperationStore(tables, settings.table_name, payloads, pool=pools.shards)
-    queue = StorageWorkQueue(queues, settings.queue_name)
+    store, queue = TableOperationStore(tables, settings.table_name, payloads, pool=pools.shards), \
+        StorageWorkQueue(queues, settings.queue_name)
     store.ensure_table()
     queue.ensure_queues()
-    subscriptions = TableSubscriptionStore(tables, settings.table_name)
-    services = Services(settings=settings, store=store, queue=queue,
-                        registry=registry or build_registry(enable_samples=settings.enable_samples),
-                        subscriptions=subscriptions, subscription_cache=SubscriptionCache(subscriptions.list),
-                        lines=TableLines(tables, settings.table_name, pool=pools.shards),
-                        kept=TableKeptEvents(tables, settings.table_name),
-                        later=Later(deferred.folder_of(settings), lambda item: deferred.carry_out(services, item)),
-                        pools=pools, table_service=tables)
+    stores = Stores(store=store, queue=queue, subscriptions=TableSubscriptionStore(tables, settings.table_name),
+                    lines=TableLines(tables, settings.table_name, pool=pools.shards),
+                    kept=TableKeptEvents(tables, settings.table_name))
+    services = assemble(settings, stores, registry=registry, pools=pools, table_service=tables)
     services.later.resume()
     return services
 

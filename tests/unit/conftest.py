@@ -22,14 +22,11 @@ from fakes import (
 )
 from hypothesis import configuration, settings
 
-from shared.bootstrap import build_registry, get_pools
+from shared.bootstrap import Stores, assemble, build_registry
 from shared.domain.ids import new_operation_id
 from shared.domain.operation import Operation
 from shared.domain.states import Status
-from shared.services import deferred
 from shared.services.container import Services
-from shared.services.later import Later
-from shared.services.subscription_cache import SubscriptionCache
 from shared.settings import Settings, StorageSettings
 
 # Unit tests leave nothing behind in the repo: no example database, caches in the temp folder.
@@ -62,15 +59,17 @@ def make_op():
     return make_operation
 
 
+def memory_stores(clock: Callable[[], float] | None = None) -> Stores:
+    """A fresh set of in-memory stores; the queue's visibility on ``clock`` (seconds), else the real one."""
+    return Stores(store=MemoryOperationStore(), queue=MemoryWorkQueue(clock=clock) if clock else MemoryWorkQueue(),
+                  subscriptions=MemorySubscriptionStore(), lines=MemoryLines(), kept=MemoryKeptEvents())
+
+
 @pytest.fixture
 def memory_svc(tmp_path) -> Services:
-    """Services over the in-memory stores (``tests/fakes.py``), with the samples registered."""
-    subscriptions = MemorySubscriptionStore()
-    return Services(settings=Settings(storage=StorageSettings(connection_string="UseDevelopmentStorage=true")),
-                    store=MemoryOperationStore(), queue=MemoryWorkQueue(), registry=build_registry(enable_samples=True),
-                    subscriptions=subscriptions, subscription_cache=SubscriptionCache(subscriptions.list),
-                    lines=MemoryLines(), kept=MemoryKeptEvents(), later=Later(tmp_path / "later", lambda item: None),
-                    pools=get_pools())
+    """Services over the in-memory stores (``tests/fakes.py``) on the real clock, with the samples registered."""
+    return assemble(Settings(storage=StorageSettings(connection_string="UseDevelopmentStorage=true")),
+                    memory_stores(), registry=build_registry(enable_samples=True), later_folder=tmp_path / "later")
 
 
 SETTINGS = Settings(storage=StorageSettings(connection_string="UseDevelopmentStorage=true"), enable_samples=True,
@@ -86,16 +85,11 @@ def clock() -> FakeClock:
 def make_svc(tmp_path, clock) -> Callable[..., Services]:
     """``make_svc(**settings)``: services over one set of in-memory stores and queues (every call of a test
     shares them, as services built on one table and queue would), on ``clock``, with the samples."""
-    stores = {"store": MemoryOperationStore(), "queue": MemoryWorkQueue(clock=clock.seconds),
-              "subscriptions": MemorySubscriptionStore(), "lines": MemoryLines(), "kept": MemoryKeptEvents()}
+    stores = memory_stores(clock.seconds)
 
     def build(**changes) -> Services:
-        settings = dataclasses.replace(SETTINGS, **changes)
-        later = Later(tmp_path / "later", lambda item: deferred.carry_out(services, item), clock=clock)
-        services = Services(settings=settings, registry=build_registry(enable_samples=settings.enable_samples),
-                            subscription_cache=SubscriptionCache(stores["subscriptions"].list), later=later,
-                            clock=clock, pools=get_pools(), **stores)
-        return services
+        return assemble(dataclasses.replace(SETTINGS, **changes), stores, later_folder=tmp_path / "later",
+                        clock=clock)
 
     return build
 
