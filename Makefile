@@ -41,7 +41,7 @@ test: install $(CHROMIUM)
 bench: install
 	$(PY) -m bench
 
-## Kill the host, cut storage, race submits and steering; print lost / stuck / duplicated counts (about 6½ minutes).
+## Kill the host, cut storage, race submits and steering; print lost / stuck / duplicated counts (about 6 minutes).
 faults: install
 	$(PY) -m faults $(FAULTS_ARGS)
 
