@@ -60,25 +60,8 @@ def format_report(results: dict) -> str:
                              ("measured under devhost (queue polls)",
                               f"{m['per_hour']}  ({m['requests']} requests in {m['window_seconds']:g} s)")])
     if sc := results.get("scale"):
-        small, large, ratio, target = sc["small"], sc["large"], sc["ratios"], sc["targets"]
-        rows = []
-        for key, label, unit in (("status_read", "status read p50", "_p50_ms"),
-                                 ("first_page", "first list page p50", "_p50_ms"),
-                                 ("purge_transactions", "purge of 1,000 expired", "")):
-            column = key + unit
-            verdict = "OK" if ratio[key] <= target[key] else "OVER"
-            rows.append((label, f"{small[column]} -> {large[column]}{' ms' if unit else ' transactions'}: "
-                                f"{ratio[key]:.2f}x  (target <= {target[key]}x) {verdict}"))
-        rows.append(("plain SDK get_entity p50 (Azurite alone)",
-                     f"{small['raw_sdk_read_p50_ms']} -> {large['raw_sdk_read_p50_ms']} ms"))
-        rows.append(("status read / plain SDK read", (
-            f"{small['status_read_p50_ms'] / small['raw_sdk_read_p50_ms']:.2f}x -> "
-            f"{large['status_read_p50_ms'] / large['raw_sdk_read_p50_ms']:.2f}x  (the app's own part)")))
-        rows.append(("requests per status read / first page", (
-            f"{small['requests_per_status_read']:g} / {small['requests_per_first_page']:g} -> "
-            f"{large['requests_per_status_read']:g} / {large['requests_per_first_page']:g}")))
-        rows.append(("seeding", f"{small['seed_seconds']} s / {large['seed_seconds']} s"))
-        lines += _section(f"6. Flat at scale: {small['rows']:,} rows -> {large['rows']:,} rows", rows)
+        lines += _section(f"6. Flat at scale: {sc['small']['rows']:,} rows -> {sc['large']['rows']:,} rows",
+                          _scale_rows(sc))
     if api := results.get("api_under_load"):
         lines += _section(f"7. The API while {api['long_operations']} long operations run "
                           f"({api['running_when_measured']} In Progress; {api['count']} calls in turns: "
@@ -95,6 +78,29 @@ def format_report(results: dict) -> str:
         lines.append(f"INCOMPLETE RUN: {results['error']}")
     lines.append(f"Took {results['seconds']} s. JSON: {results['json_path']}")
     return "\n".join(lines)
+
+
+def _scale_rows(sc: dict) -> list[tuple[str, str]]:
+    """Section 6: each figure at the small and the large table, and their ratio against its target."""
+    small, large, ratio, target = sc["small"], sc["large"], sc["ratios"], sc["targets"]
+    rows = []
+    for key, label, unit in (("status_read", "status read p50", "_p50_ms"),
+                             ("first_page", "first list page p50", "_p50_ms"),
+                             ("purge_transactions", "purge of 1,000 expired", "")):
+        column = key + unit
+        verdict = "OK" if ratio[key] <= target[key] else "OVER"
+        rows.append((label, f"{small[column]} -> {large[column]}{' ms' if unit else ' transactions'}: "
+                            f"{ratio[key]:.2f}x  (target <= {target[key]}x) {verdict}"))
+    rows.append(("plain SDK get_entity p50 (Azurite alone)",
+                 f"{small['raw_sdk_read_p50_ms']} -> {large['raw_sdk_read_p50_ms']} ms"))
+    rows.append(("status read / plain SDK read", (
+        f"{small['status_read_p50_ms'] / small['raw_sdk_read_p50_ms']:.2f}x -> "
+        f"{large['status_read_p50_ms'] / large['raw_sdk_read_p50_ms']:.2f}x  (the app's own part)")))
+    rows.append(("requests per status read / first page", (
+        f"{small['requests_per_status_read']:g} / {small['requests_per_first_page']:g} -> "
+        f"{large['requests_per_status_read']:g} / {large['requests_per_first_page']:g}")))
+    rows.append(("seeding", f"{small['seed_seconds']} s / {large['seed_seconds']} s"))
+    return rows
 
 
 # What the bench measured before the storage transactions were cut (same machine), for the summary.

@@ -84,21 +84,7 @@ def parse_prefer(header: str | None) -> Preferences:
     """``respond-async, odata.callback; url="..."`` (or the older ``callback; url=...``), and
     ``odata.maxpagesize=N``; InvalidRequest for a header that cannot be read."""
     respond_async, url, token, page_size = False, None, None, None
-    if len(header or "") > MAX_HEADER_CHARS:
-        raise InvalidRequest(f"The Prefer header is longer than {MAX_HEADER_CHARS} characters.")
-    preferences = _split(header or "", ",")
-    if len(preferences) > MAX_PREFERENCES:
-        raise InvalidRequest(f"The Prefer header has more than {MAX_PREFERENCES} preferences.")
-    for preference in preferences:
-        if len(_split(preference, ";")) > MAX_PARAMETERS + 1:
-            raise InvalidRequest(f"A preference in the Prefer header has more than {MAX_PARAMETERS} parameters.")
-        if not _name_value(preference.split(";", 1)[0])[0]:
-            raise InvalidRequest("The Prefer header has a preference with no name; send, for example, "
-                                 "'Prefer: respond-async' or 'Prefer: odata.maxpagesize=100'.")
-    if not _SYNTAX.fullmatch((header or "").strip(" \t")):  # spaces at its ends are no part of a field value
-        raise InvalidRequest("The Prefer header cannot be read: send preferences as RFC 7240 has them, separated by "
-                             "commas, such as 'respond-async, odata.callback; url=\"https://...\"'.")
-    for preference in preferences:
+    for preference in _checked(header or ""):
         name, value = _name_value(preference.split(";", 1)[0])
         if name == "respond-async":
             respond_async = True
@@ -109,3 +95,22 @@ def parse_prefer(header: str | None) -> Preferences:
             page_size = _page_size(value)
     return Preferences(respond_async=respond_async, callback_url=url, callback_token=token,
                        max_page_size=page_size)
+
+
+def _checked(header: str) -> list[str]:
+    """The header's preferences, once it is within bounds and reads as RFC 7240 has it; InvalidRequest otherwise."""
+    if len(header) > MAX_HEADER_CHARS:
+        raise InvalidRequest(f"The Prefer header is longer than {MAX_HEADER_CHARS} characters.")
+    preferences = _split(header, ",")
+    if len(preferences) > MAX_PREFERENCES:
+        raise InvalidRequest(f"The Prefer header has more than {MAX_PREFERENCES} preferences.")
+    for preference in preferences:
+        if len(_split(preference, ";")) > MAX_PARAMETERS + 1:
+            raise InvalidRequest(f"A preference in the Prefer header has more than {MAX_PARAMETERS} parameters.")
+        if not _name_value(preference.split(";", 1)[0])[0]:
+            raise InvalidRequest("The Prefer header has a preference with no name; send, for example, "
+                                 "'Prefer: respond-async' or 'Prefer: odata.maxpagesize=100'.")
+    if not _SYNTAX.fullmatch(header.strip(" \t")):  # spaces at its ends are no part of a field value
+        raise InvalidRequest("The Prefer header cannot be read: send preferences as RFC 7240 has them, separated by "
+                             "commas, such as 'respond-async, odata.callback; url=\"https://...\"'.")
+    return preferences

@@ -96,24 +96,32 @@ def decode(body: str) -> EventMessage | FanOut | CallbackRetry | Drain:
         if type(attempt) is not int or not 1 <= attempt <= MAX_ATTEMPT:
             raise ValueError("attempt")
         if "drain" in message:
-            after = message.get("after", "")
-            if not isinstance(after, str) or len(after) > MAX_KEY:
-                raise ValueError("after")
-            return Drain(str(uuid.UUID(message["drain"])), message.get("last") is True, after)
+            return _drain(message)
         if "callback" in message:
             return CallbackRetry(parse_operation_id(str(message["callback"])), attempt)
         since = datetime.fromisoformat(message["since"]) if message.get("since") else None
         if since is not None and since.tzinfo is None:
             raise ValueError("since")
         if "fanout" in message:
-            if not isinstance(message["fanout"], dict):
-                raise ValueError("fanout")
-            only = message.get("subscribers")
-            return FanOut(message["fanout"], since,
-                          None if only is None else tuple(str(uuid.UUID(s)) for s in only[:MAX_SUBSCRIBERS]))
+            return _fan_out(message, since)
         payload, subscription = message["event"], str(uuid.UUID(message["subscription"]))
         if not isinstance(payload, dict):
             raise ValueError("event")
         return EventMessage(subscription, payload, attempt, since)
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         raise InvalidRequest(f"The message is not an events-queue message: {type(e).__name__}") from None
+
+
+def _drain(message: dict[str, Any]) -> Drain:
+    after = message.get("after", "")
+    if not isinstance(after, str) or len(after) > MAX_KEY:
+        raise ValueError("after")
+    return Drain(str(uuid.UUID(message["drain"])), message.get("last") is True, after)
+
+
+def _fan_out(message: dict[str, Any], since: datetime | None) -> FanOut:
+    if not isinstance(message["fanout"], dict):
+        raise ValueError("fanout")
+    only = message.get("subscribers")
+    return FanOut(message["fanout"], since,
+                  None if only is None else tuple(str(uuid.UUID(s)) for s in only[:MAX_SUBSCRIBERS]))
