@@ -31,6 +31,8 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (e.ConcurrencyConflict, 409, "Conflict"),
     (e.LimitReached, 409, "LimitReached"),
     (e.PreconditionFailed, 412, "PreconditionFailed"),
+    (e.NotAcceptable, 406, "NotAcceptable"),
+    (e.NotSupported, 501, "NotImplemented"),
     (e.ServiceBusy, 429, "TooManyRequests"),
     (e.StorageUnavailable, 503, "StorageUnavailable"),
     (e.HandlerFailed, 400, "HandlerFailed"),

@@ -1,5 +1,9 @@
 """The OData query options the list endpoint accepts: ``$filter``, ``$select``, ``$top``, ``$skiptoken``,
-and how they page.
+``$orderby`` (the natural order, ``createdon desc``) and ``$format=json``, and how they page.
+
+An option OData defines that a route does not implement (``$orderby`` on another column, ``$skip``,
+``$count``, ``$expand``...) answers 501, as OData's minimal conformance asks, so that clients can tell
+it from a mistake; a ``$`` option OData does not define answers 400.
 
 Paging as OData defines it: ``$top`` caps the total (at most N rows, no
 ``@odata.nextLink`` past them); the page size is ``Prefer: odata.maxpagesize``
@@ -20,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain.errors import InvalidRequest
+from ..domain.errors import InvalidRequest, NotAcceptable, NotSupported
 from ..domain.ids import parse_operation_id
 from ..domain.times import parse_time
 from ..storage.ports import Comparison
@@ -136,17 +140,46 @@ def parse_filter(text: str | None, *, canonical_name: Callable[[str], str] = lam
     return tuple(comparisons)
 
 
-LIST_OPTIONS = ("$filter", "$select", "$top", "$skiptoken")
-ENTITY_OPTIONS = ("$select",)
+LIST_OPTIONS = ("$filter", "$select", "$top", "$skiptoken", "$orderby", "$format")
+ENTITY_OPTIONS = ("$select", "$format")
+# OData 4.01's system query options (Part 2, §5): what a client may expect a service to know of.
+SYSTEM_OPTIONS = frozenset({"$apply", "$compute", "$count", "$deltatoken", "$expand", "$filter", "$format", "$id",
+                            "$index", "$levels", "$orderby", "$schemaversion", "$search", "$select", "$skip",
+                            "$skiptoken", "$top"})
+NATURAL_ORDER = "createdon desc"  # the order rows are stored and listed in (ids sort newest first)
+JSON_FORMATS = ("json", "application/json")
 
 
-def check_options(params: Mapping[str, str], supported: tuple[str, ...]) -> Mapping[str, str]:
-    """The query string, unless it has a ``$`` option this route does not support (never ignored)."""
+def check_options(params: Mapping[str, str], supported: tuple[str, ...], *, odata: bool = False
+                  ) -> Mapping[str, str]:
+    """The query string, unless it has a ``$`` option this route does not support (never ignored): 400, or on an
+    OData resource (``odata``) 501 for an option OData defines; and ``$format``, where supported, asks for JSON."""
     unsupported = sorted(k for k in params if k.startswith("$") and k not in supported)
-    if unsupported:
-        raise InvalidRequest(f"Unsupported query option(s) {', '.join(u[:32] for u in unsupported)}; "
+    if unknown := [k for k in unsupported if not odata or k not in SYSTEM_OPTIONS]:
+        raise InvalidRequest(f"Unsupported query option(s) {', '.join(u[:32] for u in unknown)}; "
                              f"this route supports {', '.join(supported)} (names are case-sensitive).")
+    if unsupported:
+        raise NotSupported(f"This service does not implement {', '.join(unsupported)}; this route supports "
+                           f"{', '.join(supported)}.")
+    if "$format" in params and params["$format"].partition(";")[0].strip(" ").lower() not in JSON_FORMATS:
+        raise NotAcceptable(f"$format={params['$format'][:32]}: this service answers in JSON only ($format=json).")
     return params
+
+
+def check_orderby(text: str | None, columns: tuple[str, ...]) -> None:
+    """``$orderby``: the natural order, ``createdon desc``, is the one served; InvalidRequest for a column the rows
+    do not have, NotSupported for any other order of known columns."""
+    if text is None or not text.strip(" "):
+        return
+    items = [" ".join(item.split()).lower() for item in text.split(",")]
+    if unknown := [c for c in (item.partition(" ")[0] for item in items) if c not in columns]:
+        raise InvalidRequest(f"$orderby: unknown column(s) {', '.join(u[:64] for u in unknown[:10])}; "
+                             f"known: {', '.join(columns)}.")
+    if items != [NATURAL_ORDER] and any(item.partition(" ")[2] not in ("", "asc", "desc") for item in items):
+        raise InvalidRequest("$orderby: each item is a column, then asc or desc.")
+    if items != [NATURAL_ORDER]:
+        raise NotSupported(f"$orderby: only '{NATURAL_ORDER}' is implemented (the order rows are listed in, newest "
+                           "first); sort other ways on your side.")
 
 
 def parse_top(text: str | None) -> int | None:

@@ -81,7 +81,7 @@ def _entity(svc: Services, req: func.HttpRequest, view: View) -> func.HttpRespon
         change = parse_change(view.row_change(json_body(req) or None), svc.clock())
         op = control.change(svc, operation_id, change, caller, if_match=req.headers.get("If-Match"))
         return no_content(_etag(op))
-    params = odata.check_options(req.params, odata.ENTITY_OPTIONS)
+    params = odata.check_options(req.params, odata.ENTITY_OPTIONS, odata=True)
     select = odata.parse_select(params.get("$select"), view.selectable, default=view.default, key=view.key)
     op = control.get_operation(svc, operation_id, caller)
     context = metadata.context(_root(svc, req), select if params.get("$select") else None, entity=True,
@@ -106,7 +106,8 @@ def list_system_jobs(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _list(svc: Services, req: func.HttpRequest, view: View) -> func.HttpResponse:
-    params = odata.check_options(req.params, odata.LIST_OPTIONS)
+    params = odata.check_options(req.params, odata.LIST_OPTIONS, odata=True)
+    odata.check_orderby(params.get("$orderby"), view.selectable)
     prefs, carried = parse_prefer(req.headers.get("Prefer")), urls.carried(req)
     select = odata.parse_select(params.get("$select"), view.selectable, default=view.default, key=view.key)
     paging = odata.parse_paging(params.get("$top"), params.get("$skiptoken"), prefs.max_page_size)
@@ -119,7 +120,7 @@ def _list(svc: Services, req: func.HttpRequest, view: View) -> func.HttpResponse
     }
     more = page.next_after and paging.next_link_options(len(page.operations), page.next_after)
     if more:
-        kept = {k: v for k, v in params.items() if k in ("$filter", "$select") and v}
+        kept = {k: v for k, v in params.items() if k in ("$filter", "$select", "$orderby", "$format") and v}
         body["@odata.nextLink"] = urls.with_query(base + urlsplit(req.url).path, {**kept, **more, **carried})
     applied = {"Preference-Applied": f"{PAGE_SIZE_PREFERENCE}={paging.page_size}"} if prefs.max_page_size else None
     return json_response(body, headers=applied)

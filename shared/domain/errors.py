@@ -75,6 +75,15 @@ class LimitReached(BackgroundOperationError):
     """Something the app keeps a bounded number of (subscriptions) is at its limit; the message names it."""
 
 
+class NotSupported(BackgroundOperationError):
+    """A request OData defines but this service does not implement (a query option, an order): 501, as OData's
+    minimal conformance asks, with a message naming what is implemented."""
+
+
+class NotAcceptable(BackgroundOperationError):
+    """The caller asked for a response format this service does not produce ($format other than JSON)."""
+
+
 class StorageUnavailable(BackgroundOperationError):
     """Table or queue storage could not be reached or failed the request."""
 

@@ -162,7 +162,8 @@ def test_a_malformed_prefer_is_400_on_list_and_on_submit_and_writes_nothing(quie
     assert (quiet_app.count_rows(), quiet_app.count_messages()) == (rows, messages)
 
 
-@pytest.mark.parametrize("params", [{"$skiptoken": "not-a-token"}, {"$top": "9" * 400}, {"$format": "json"}])
+@pytest.mark.parametrize("params", [{"$skiptoken": "not-a-token"}, {"$top": "9" * 400}, {"$orderby": "nosuch desc"},
+                                    {"$orderby": "createdon sideways"}])
 def test_bad_query_options_are_a_clear_400(app, params):
     response = requests.get(app.url("data/v9.2/backgroundoperations"), params=params, timeout=10)
     assert response.status_code == 400 and response.json()["error"]["message"]

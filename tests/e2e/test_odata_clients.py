@@ -16,6 +16,7 @@ import pytest
 import requests
 from helpers import ALL_COLUMNS
 from odata import ODataService
+from odata.exceptions import ODataError
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,20 @@ def test_python_odata_filters_and_caps_with_top(keyed_app, session, five):
     assert [row.backgroundoperationid for row in query.all()][:5] == ids
     capped = query.limit(2).all()
     assert [row.backgroundoperationid for row in capped] == ids[:2]
+
+
+def test_python_odata_orders_by_createdon_desc_and_hears_501_for_what_is_not_implemented(keyed_app, session, five):
+    ids, since = five
+    service = _service(keyed_app, session)
+    entity = service.entities["backgroundoperations"]
+    query = service.query(entity).filter(entity.createdon >= since)
+    assert [row.backgroundoperationid for row in query.order_by(entity.createdon.desc()).all()][:5] == ids
+    for refused in (query.order_by(entity.name.asc()), query.offset(2)):
+        with pytest.raises(ODataError) as answer:
+            refused.all()
+        assert answer.value.status_code == "HTTP 501" and answer.value.code == "NotImplemented"
+    xml = session.get(keyed_app.url("data/v9.2/backgroundoperations"), params={"$format": "xml"}, timeout=10)
+    assert xml.status_code == 406 and xml.json()["error"]["code"] == "NotAcceptable"
 
 
 def test_python_odata_follows_next_links_through_every_page(keyed_app, session, five):

@@ -11,16 +11,20 @@ from hypothesis import strategies as st
 
 from shared.api.odata import (
     DEFAULT_PAGE_SIZE,
+    ENTITY_OPTIONS,
+    LIST_OPTIONS,
     MAX_PAGE_SIZE,
     MAX_TOP,
     Paging,
+    check_options,
+    check_orderby,
     parse_filter,
     parse_paging,
     parse_select,
     parse_top,
 )
 from shared.api.views import COLUMNS, SELECTABLE
-from shared.domain.errors import InvalidRequest
+from shared.domain.errors import InvalidRequest, NotAcceptable, NotSupported
 from shared.storage.ports import Comparison
 
 ID = "0b5d3c2a-1f00-8e4d-9a7b-5c6d7e8f9a0b"
@@ -295,3 +299,48 @@ def test_filter_value_comparison_times_are_utc_normalisable():
     moment = parse_filter("createdon gt 2024-01-01T00:00:00-05:00")[0].value
     assert moment.utcoffset() is not None
     assert moment == datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=5)
+
+
+# --- Options OData defines: implemented, 501 when not, 400 when OData has no such option ---------------------
+
+@pytest.mark.parametrize("option", ["$skip", "$count", "$expand", "$search", "$apply", "$compute"])
+def test_an_option_odata_defines_that_a_resource_does_not_implement_is_501_naming_what_it_supports(option):
+    with pytest.raises(NotSupported, match=f"does not implement \\{option}; this route supports \\$filter"):
+        check_options({option: "1"}, LIST_OPTIONS, odata=True)
+
+
+def test_an_option_odata_does_not_define_is_400_first_and_a_non_odata_route_refuses_every_option_with_400():
+    with pytest.raises(InvalidRequest, match=r"Unsupported query option\(s\) \$Filter"):
+        check_options({"$Filter": "x", "$skip": "1"}, LIST_OPTIONS, odata=True)  # names are case-sensitive
+    with pytest.raises(InvalidRequest, match=r"Unsupported query option\(s\) \$skip"):
+        check_options({"$skip": "1"}, ())  # the status monitor, the catalog: not OData resources
+
+
+@pytest.mark.parametrize("value", ["json", "JSON", "application/json", "application/json;odata.metadata=minimal"])
+def test_format_json_is_accepted(value):
+    assert check_options({"$format": value}, LIST_OPTIONS, odata=True)["$format"] == value
+
+
+@pytest.mark.parametrize("value", ["xml", "atom", "application/xml", ""])
+def test_any_other_format_is_406(value):
+    with pytest.raises(NotAcceptable, match="JSON only"):
+        check_options({"$format": value}, ENTITY_OPTIONS, odata=True)
+
+
+@pytest.mark.parametrize("text", ["createdon desc", "CreatedOn DESC", "  createdon   desc ", None, ""])
+def test_orderby_the_natural_order_is_served(text):
+    check_orderby(text, SELECTABLE)
+
+
+@pytest.mark.parametrize("text", ["createdon asc", "createdon", "name", "name desc", "createdon desc,name asc"])
+def test_orderby_any_other_order_of_known_columns_is_501_saying_which_is_implemented(text):
+    with pytest.raises(NotSupported, match="only 'createdon desc' is implemented"):
+        check_orderby(text, SELECTABLE)
+
+
+@pytest.mark.parametrize(("text", "says"), [("nosuchcolumn desc", "unknown column"),
+                                            ("createdon sideways", "asc or desc"),
+                                            ("createdon desc desc", "asc or desc")])
+def test_orderby_an_unknown_column_or_direction_is_400(text, says):
+    with pytest.raises(InvalidRequest, match=says):
+        check_orderby(text, SELECTABLE)
