@@ -24,9 +24,10 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-## Serve the app on http://127.0.0.1:$(PORT)/api against Azurite (Ctrl-C stops everything).
+## Serve the app on http://127.0.0.1:$(PORT)/api against Azurite (Ctrl-C stops everything); HTTPS=1 serves
+## https:// instead, with a certificate from a local authority (its path is printed: trust it).
 run: install
-	PORT=$(PORT) bash scripts/run.sh
+	PORT=$(PORT) HTTPS=$(HTTPS) bash scripts/run.sh
 
 ## Lint, type-check, then run every test, in TEST_WORKERS processes, each with its own private Azurite.
 ## Most tests wait (on a host, a browser, a backoff) rather than compute, so four share two cores well;

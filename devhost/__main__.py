@@ -21,6 +21,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--app-dir", default=os.getcwd(), help="where function_app.py is (default: here)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 7071), help="$PORT, or 7071")
     parser.add_argument("--host", default="127.0.0.1", help="the address to bind (default 127.0.0.1)")
+    parser.add_argument("--use-https", "--useHttps", action="store_true",
+                        help="serve HTTPS, as func start --useHttps, with a certificate from a local authority")
     parser.add_argument("--verbose", action="store_true", help="log at DEBUG level")
     return parser.parse_args(argv)
 
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
     try:
-        host = Host(args.app_dir, port=args.port, host=args.host).start()
+        host = Host(args.app_dir, port=args.port, host=args.host, https=args.use_https).start()
     except (SettingError, AppLoadError, RouteTemplateError, OSError) as e:
         # With the app's own traceback when importing function_app.py failed.
         logging.getLogger("devhost").error("Host failed to start: %s", e, exc_info=e.__cause__ is not None)

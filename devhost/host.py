@@ -12,7 +12,7 @@ from pathlib import Path
 
 import azure.functions as func
 
-from . import app_loader, config, storage
+from . import app_loader, config, storage, tls
 from .app_loader import FunctionSpec
 from .http_server import FunctionsHttpServer
 from .invoker import Invoker
@@ -30,8 +30,10 @@ class Host:
     port; read it back from ``.port``."""
 
     def __init__(self, app_dir: str | Path = ".", *, port: int = 7071, host: str = "127.0.0.1",
-                 environ: MutableMapping[str, str] | None = None, grace_seconds: float = DEFAULT_GRACE_SECONDS):
+                 environ: MutableMapping[str, str] | None = None, grace_seconds: float = DEFAULT_GRACE_SECONDS,
+                 https: bool = False):
         self.app_dir, self.bind_host, self.requested_port = Path(app_dir).resolve(), host, port
+        self.https = https  # --use-https: TLS with a certificate from the machine's own authority (devhost.tls)
         self.environ = os.environ if environ is None else environ
         self.grace_seconds = grace_seconds
         self.functions: dict[str, FunctionSpec] = {}
@@ -39,6 +41,11 @@ class Host:
         self._listeners: list[QueueListener] = []
         self._timers: dict[str, TimerRunner] = {}
         self._invoker: Invoker | None = None
+
+    @property
+    def tls_folder(self) -> Path:
+        """Where the machine's own certificate authority is kept (``--use-https``)."""
+        return self.app_dir / ".devhost"
 
     @property
     def port(self) -> int:
@@ -65,16 +72,20 @@ class Host:
                 spec, storage.queue_client(self.environ, connection, str(spec.queue_name)),
                 storage.queue_client(self.environ, connection, poison) if poison else None, options,
                 invoker.invoke, visibility_timeout=lease, minimum_renewal_interval=min(MIN_RENEWAL_SECONDS, lease / 2)))
+        context = tls.server_context(self.tls_folder, [self.bind_host, "localhost", "127.0.0.1"]) if self.https \
+            else None
         self._server = FunctionsHttpServer((self.bind_host, self.requested_port), router, self._invoke_http,
-                                           self._run_admin, function_key=config.function_key(self.environ))
+                                           self._run_admin, function_key=config.function_key(self.environ), tls=context)
         threading.Thread(target=self._server.serve_forever, name="devhost-http", daemon=True).start()
         for listener in self._listeners:
             listener.start()
         for timer in self._timers.values():
             timer.start()
-        address = f"http://{self.bind_host}:{self.port}"
+        address = f"{self._server.scheme}://{self.bind_host}:{self.port}"
+        trust = [f"HTTPS, certificates from {self.tls_folder / tls.CA_FILE}: trust it (for Python clients, "
+                 f"REQUESTS_CA_BUNDLE={self.tls_folder / tls.CA_FILE})", ""] if self.https else []
         print("\n".join(["", "Functions:", "", *(f"        {s.name}: {_shown(s, router, address)}" for s in specs),
-                         "", "Host started", ""]), flush=True)
+                         "", *trust, "Host started", ""]), flush=True)
         return self
 
     def stop(self) -> None:

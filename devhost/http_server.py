@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,9 +33,16 @@ class FunctionsHttpServer(ThreadingHTTPServer):
     request_queue_size = 512  # socketserver's 5 resets connections under a burst; Kestrel takes far more
 
     def __init__(self, address: tuple[str, int], router: Router, invoke_http: Callable[[Any, func.HttpRequest], Any],
-                 run_admin: Callable[[str, str], int], function_key: str | None = None):
+                 run_admin: Callable[[str, str], int], function_key: str | None = None,
+                 tls: ssl.SSLContext | None = None):
         self.router, self.invoke_http, self.run_admin, self.function_key = router, invoke_http, run_admin, function_key
+        self.scheme = "https" if tls else "http"
         super().__init__(address, RequestHandler)
+        if tls:  # each connection's handshake happens in its own thread (RequestHandler.setup), not in accept
+            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("A connection from %s failed (a TLS handshake, say).", client_address[0], exc_info=True)
 
     def authorized(self, auth_level: Any, headers: dict[str, str], params: dict[str, str]) -> bool:
         """Whether a request may call a function of this authLevel (no key set: always)."""
@@ -64,6 +72,13 @@ class RequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # else a kept-alive response's body waits ~40 ms for the delayed ACK
     server_version = "devhost"
     server: FunctionsHttpServer
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)  # a client that never finishes its handshake holds only its own thread
+            self.request.do_handshake()
+            self.request.settimeout(None)
+        super().setup()
 
     def __getattr__(self, name: str) -> Any:
         # Any method, as Kestrel takes any token: TRACE, PROPFIND... are routed too (a 404 where no function
@@ -108,8 +123,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         if not self.server.authorized(route.target.trigger.auth_level, headers, params):
             return self._send(401, {}, b"")
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        request = func.HttpRequest(method=self.command, url=f"http://{host}{self.path}", headers=headers,
-                                   params=params, route_params=route_params, body=body)
+        request = func.HttpRequest(method=self.command, url=f"{self.server.scheme}://{host}{self.path}",
+                                   headers=headers, params=params, route_params=route_params, body=body)
         return self._send_result(self.server.invoke_http(route.target, request))  # raising: a 500 (_dispatch)
 
     def _query(self) -> dict[str, str]:  # the first of a repeated parameter wins, as the host's Query.First()

@@ -27,10 +27,12 @@ else
   echo "Azurite started (data in .azurite/)."
 fi
 
+https=()
+[ -n "${HTTPS:-}" ] && https=(--useHttps)
 if command -v func >/dev/null 2>&1; then
-  func start --port "$PORT" &
+  func start --port "$PORT" "${https[@]}" &
 else
-  .venv/bin/python -m devhost --port "$PORT" &
+  .venv/bin/python -m devhost --port "$PORT" "${https[@]}" &
 fi
 pids+=($!)
 wait "${pids[-1]}"

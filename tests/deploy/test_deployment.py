@@ -186,7 +186,8 @@ def test_package_holds_the_app(package):
 
 
 @pytest.mark.parametrize("excluded", ["tests/", "devhost/", "bench/", "node_modules/", ".venv/", ".azurite/",
-                                      "bench/results/", "infra/", "scripts/", "connector/"])
+                                      "bench/results/", "infra/", "scripts/", "connector/",
+                                      ".devhost/"])  # the local authority's private key (make run HTTPS=1)
 def test_package_leaves_out_development_files(package, excluded):
     assert not [f for f in package if f.startswith(excluded)]
     spec = pathspec.PathSpec.from_lines("gitwildmatch", (REPO / ".funcignore").read_text().splitlines())

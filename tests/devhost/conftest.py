@@ -21,14 +21,16 @@ FIXTURE_APP = Path(__file__).resolve().parent / "fixture_app"
 class RunningHost:
     """A ``python -m devhost`` subprocess serving a copy of the fixture app."""
 
-    def __init__(self, app_dir: Path, env: dict[str, str], record_dir: Path):
+    def __init__(self, app_dir: Path, env: dict[str, str], record_dir: Path, args: tuple[str, ...] = ()):
         self.app_dir, self.record_dir = app_dir, record_dir
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.https = "--use-https" in args
+        self.base = f"{'https' if self.https else 'http'}://127.0.0.1:{self.port}"
+        self.ca = app_dir / ".devhost" / "devhost-ca.pem"  # made by --use-https
         self.log_path = app_dir / "host.log"
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "devhost", "--app-dir", str(app_dir), "--port", str(self.port)],
+            [sys.executable, "-m", "devhost", "--app-dir", str(app_dir), "--port", str(self.port), *args],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self) -> RunningHost:
@@ -37,8 +39,9 @@ class RunningHost:
                 pytest.fail(f"devhost exited with {self.process.returncode}:\n{self.log()}")
             try:
                 # 401: up, with DEVHOST_FUNCTION_KEY set
-                return requests.get(f"{self.base}/api/plain", timeout=1).status_code in (200, 401)
-            except requests.ConnectionError:
+                verify = str(self.ca) if self.https else True
+                return requests.get(f"{self.base}/api/plain", timeout=1, verify=verify).status_code in (200, 401)
+            except (requests.ConnectionError, OSError):  # not listening yet, or (HTTPS) its authority not made yet
                 return False
         wait_until(answering, message="devhost to answer HTTP")
         return self
@@ -71,7 +74,7 @@ def make_host(azurite, tmp_path_factory):
     writes its local.settings.json and starts devhost on it."""
     started: list[RunningHost] = []
 
-    def make(settings: dict | None = None, env: dict | None = None, wait: bool = True):
+    def make(settings: dict | None = None, env: dict | None = None, wait: bool = True, args: tuple[str, ...] = ()):
         app_dir = tmp_path_factory.mktemp("app")
         shutil.copytree(FIXTURE_APP, app_dir, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__"))
@@ -98,7 +101,7 @@ def make_host(azurite, tmp_path_factory):
             "PYTHONDONTWRITEBYTECODE": "1",
         })
         process_env.update(env or {})
-        host = RunningHost(app_dir, process_env, record_dir)
+        host = RunningHost(app_dir, process_env, record_dir, args)
         host.queue_name = values.get("FIXTURE_QUEUE")
         started.append(host)
         return host.wait_ready() if wait else host
