@@ -26,6 +26,8 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (e.UnknownOperation, 404, "UnknownOperation"),
     (e.OperationNotFound, 404, "OperationNotFound"),
     (e.SubscriptionNotFound, 404, "SubscriptionNotFound"),
+    (e.NotFound, 404, "NotFound"),
+    (e.MethodNotAllowed, 405, "MethodNotAllowed"),
     (OperationFinished, 409, "OperationFinished"),
     (TransitionRefused, 400, "TransitionNotAllowed"),
     (e.ConcurrencyConflict, 409, "Conflict"),
@@ -75,5 +77,6 @@ def response_for(exc: Exception, overrides: dict[type[Exception], int] | None = 
     """The response for an exception a service raised; unexpected ones are logged and become 500."""
     status, code, message = error_parts(exc)
     status = next((s for c, s in (overrides or {}).items() if isinstance(exc, c)), status)
-    headers = {503: {"Retry-After": "5"}, 429: {"Retry-After": "5"}, 401: {"WWW-Authenticate": "Bearer"}}.get(status)
+    headers = {503: {"Retry-After": "5"}, 429: {"Retry-After": "5"}, 401: {"WWW-Authenticate": "Bearer"},
+               405: {"Allow": "GET"}}.get(status)
     return error_response(status, code, message, headers)

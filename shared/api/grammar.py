@@ -43,7 +43,7 @@ def select(columns: Iterable[str]) -> str:
 OPERATORS = ("eq", "ne", "ge", "le", "gt", "lt")
 _INT32 = "-?[0-9]{1,9}"
 # A string literal: in single quotes, a quote doubled; no control characters (the URL may not hold them).
-_STRING = "'(?:[^'\\u0000-\\u001f\\u007f-\\u009f]|'')*'"
+STRING = "'(?:[^'\\u0000-\\u001f\\u007f-\\u009f]|'')*'"
 
 
 def filter_expression(*, key: str, codes: tuple[str, str], name: str = "name", created: str = "createdon") -> str:
@@ -51,7 +51,7 @@ def filter_expression(*, key: str, codes: tuple[str, str], name: str = "name", c
     the creation time (a UTC time), joined by ``and``. The parser also takes parentheses around them and
     the names in capitals; the document shows the plain form."""
     compare = f" +{_one_of(OPERATORS)} +"
-    comparison = (f"(?:{key}{compare}(?:{GUID}|'{GUID}')|{_one_of(codes)}{compare}{_INT32}|{name}{compare}{_STRING}"
+    comparison = (f"(?:{key}{compare}(?:{GUID}|'{GUID}')|{_one_of(codes)}{compare}{_INT32}|{name}{compare}{STRING}"
                   f"|{created}{compare}{UTC_TIME})")
     return anchored(f" *(?:{comparison}(?: +and +{comparison})*)? *")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.subscriptions import EVENT
-from . import grammar, odata, prefer, systemjobs
+from . import entitydefinitions, grammar, odata, prefer, systemjobs
 from .schemas import NAME_PATTERN, definitions, ref
 from .views import KEY, SELECTABLE
 
@@ -147,6 +147,50 @@ ENTITY_READ = {**KEYED, **STORED, "400": _error("Not an operation id, or an unkn
 LIST_READ = {**KEYED, **STORED, "400": _error("An unsupported option or filter.")}
 READ_ONLY = {"200": {"description": "The document."}, **KEYED}  # served from memory: no storage, no 404
 
+def _entity_definitions() -> tuple[Route, ...]:
+    """EntityDefinitions: the two tables' metadata, read-only (what Dataverse's own clients read first)."""
+    ed = entitydefinitions
+    key = _path("key", "LogicalName='asyncoperation', or the table's MetadataId.", pattern=ed.KEY_PATTERN)
+    found = {**KEYED, "404": _error("No such table: this app has backgroundoperation and asyncoperation.")}
+    read_only = {**KEYED, "405": {**_error(ed.READ_ONLY), "headers": {"Allow": {"type": "string"}}}}
+    table, attributes = "data/v9.2/EntityDefinitions({key})", "data/v9.2/EntityDefinitions({key})/Attributes"
+    internal = {"x-ms-visibility": "internal"}
+
+    def read(route: str, operation_id: str, summary: str, parameters: list[dict[str, Any]], schema: str,
+             responses: dict[str, Any]) -> Route:
+        return Route(route, "get", operation_id, summary, parameters,
+                     {"200": {"description": "The metadata.", "schema": ref(schema)}, **responses}, internal)
+
+    def refused(route: str, method: str, operation_id: str) -> Route:
+        return Route(route, method, operation_id, "Refused: the tables are fixed (405)", [key] if "{key}" in route
+                     else [], read_only, internal)
+
+    return (
+        read("data/v9.2/EntityDefinitions", "ListEntityDefinitions", "The app's tables",
+             [_option("$filter", "One comparison with eq: LogicalName eq 'asyncoperation'.",
+                      pattern=ed.filter_pattern(ed.DEFINITION_FILTERS)),
+              _option("$select", "Comma-separated properties.", pattern=grammar.select(ed.PROPERTIES))],
+             "EntityDefinitionList", KEYED),
+        read(table, "GetEntityDefinition", "One table", [key, _option(
+            "$select", "Comma-separated properties.", pattern=grammar.select(ed.PROPERTIES))], "EntityDefinition",
+             found),
+        read(attributes, "ListEntityAttributes", "One table's columns", [key, _option(
+            "$filter", "One comparison with eq: LogicalName eq 'name'.",
+            pattern=ed.filter_pattern(ed.ATTRIBUTE_FILTERS)), _option(
+            "$select", "Comma-separated properties.", pattern=grammar.select(ed.ATTRIBUTE_PROPERTIES))],
+             "EntityAttributeList", found),
+        read(f"{attributes}/{{cast}}", "ListEntityAttributesOfType", "One table's columns of one type",
+             [key, _path("cast", "Microsoft.Dynamics.CRM.<Type>AttributeMetadata.", enum=sorted(ed.CASTS)),
+              _option("$select", "Comma-separated properties.", pattern=grammar.select(ed.ATTRIBUTE_PROPERTIES)),
+              _option("$expand", "OptionSet (no column here is a picklist).", pattern=ed.EXPAND_PATTERN)],
+             "EntityAttributeList", {**found, "404": _error("No such table or attribute type.")}),
+        refused("data/v9.2/EntityDefinitions", "post", "CreateEntityDefinition"),
+        *(refused(table, method, f"{verb}EntityDefinition")
+          for method, verb in (("patch", "Update"), ("put", "Replace"), ("delete", "Delete"))),
+        refused(attributes, "post", "CreateEntityAttribute"),
+    )
+
+
 ROUTES: tuple[Route, ...] = (
     _submit("data/v9.2/{name}", "PerformBackgroundOperation", "Perform a background operation",
             description="Runs the chosen operation in the background and waits until it has finished."),
@@ -226,6 +270,7 @@ ROUTES: tuple[Route, ...] = (
           _list_parameters(systemjobs.COLUMNS, systemjobs.FILTERS, systemjobs.ASYNC_KEY),
           {"200": {"description": "A page of rows, newest first.", "schema": ref("AsyncOperationPage")}, **LIST_READ},
           {"x-ms-pageable": {"nextLinkName": "@odata.nextLink"}, "x-ms-visibility": "advanced"}),
+    *_entity_definitions(),
     Route("operations", "get", "ListOperations", "List the operations this app can run", [],
           {**READ_ONLY, "200": {"description": "The catalog.", "schema": ref("OperationCatalog")}},
           {"x-ms-visibility": "internal"}),

@@ -75,6 +75,14 @@ class LimitReached(BackgroundOperationError):
     """Something the app keeps a bounded number of (subscriptions) is at its limit; the message names it."""
 
 
+class NotFound(BackgroundOperationError):
+    """What the request names does not exist (a table of EntityDefinitions, say); the message says what does."""
+
+
+class MethodNotAllowed(BackgroundOperationError):
+    """The resource exists but takes no such method (EntityDefinitions is read-only): 405, with Allow: GET."""
+
+
 class NotSupported(BackgroundOperationError):
     """A request OData defines but this service does not implement (a query option, an order): 501, as OData's
     minimal conformance asks, with a message naming what is implemented."""

@@ -7,7 +7,7 @@ checks that the two tables list the same routes and methods.
 
 import azure.functions as func
 
-from ..api import catalog, endpoints, resources, web, webhooks
+from ..api import catalog, endpoints, entitydefinitions, resources, web, webhooks
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -30,6 +30,13 @@ HTTP_FUNCTIONS = (  # (function name, route, methods, endpoint)
     ("list", "backgroundoperations", ("GET",), resources.list_operations),
     ("system_job", "data/v9.2/asyncoperations({id})", ("GET", "PATCH"), resources.system_job),
     ("system_jobs", "data/v9.2/asyncoperations", ("GET",), resources.list_system_jobs),
+    ("entity_definitions", "data/v9.2/EntityDefinitions", ("GET", "POST"), entitydefinitions.definitions),
+    ("entity_definition", "data/v9.2/EntityDefinitions({key})", ("GET", "PATCH", "PUT", "DELETE"),
+     entitydefinitions.definition),
+    ("entity_attributes", "data/v9.2/EntityDefinitions({key})/Attributes", ("GET", "POST"),
+     entitydefinitions.attributes),
+    ("entity_attributes_of_type", "data/v9.2/EntityDefinitions({key})/Attributes/{cast}", ("GET",),
+     entitydefinitions.attributes_of_type),
     ("subscribe", "webhooks/{event}", ("POST",), webhooks.subscribe),
     ("subscriptions", "webhooks", ("GET",), webhooks.list_subscriptions),
     ("subscription", "webhooks/{id}", ("GET", "DELETE"), webhooks.subscription),

@@ -95,6 +95,10 @@ def unstated_rule(failure: Any, response: Any) -> str | None:
         # another script, any character but spaces and controls in the path), which no pattern lists whole. A
         # URL it cannot call is still refused (domain.callbacks): only a URL the pattern leaves out is taken.
         return "URLs beyond the documented form"
+    if failure.code == REJECTED_POSITIVE_DATA and status == 405 and _error(content)[0] == "MethodNotAllowed":
+        # EntityDefinitions' writes: documented with 405 as their one answer (the tables are fixed), which a
+        # check that expects any well-formed request to succeed cannot know.
+        return "a read-only resource"
     if failure.code != REJECTED_POSITIVE_DATA or status != 400:
         return None
     error_code, message = _error(content)

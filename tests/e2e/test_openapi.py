@@ -338,6 +338,8 @@ def _error_body(code: str, message: str) -> bytes:
     ("ST202", 415, _error_body("UnsupportedMediaType", "Ask for one change per PATCH"), "", None),
     ("ST103", 400, _error_body("InvalidRequest", "Ask for one change per PATCH"), "", None),
     ("ST104", 204, b"", "", "a 204 has no content"),
+    ("ST202", 405, _error_body("MethodNotAllowed", "EntityDefinitions is read-only here"), "", "a read-only resource"),
+    ("ST202", 405, _error_body("InvalidRequest", "x"), "", None),
     ("ST104", 200, b"{}", "", None),
     ("ST101", 500, b'{"backgroundOperationStatusCode": 31}', "returnInternalServerErrorOnFailure=true",
      "an opted-in 500"),
