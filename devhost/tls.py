@@ -5,6 +5,7 @@ Python clients, the system's or the browser's trust store for the rest."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import ssl
 from collections.abc import Sequence
@@ -16,11 +17,17 @@ CA_FILE, CA_KEY_FILE = "devhost-ca.pem", "devhost-ca-key.pem"
 
 
 def local_ca(folder: Path) -> trustme.CA:
-    """The machine's own certificate authority, made on first use and kept (its key readable by this user only)."""
-    cert, key = folder / CA_FILE, folder / CA_KEY_FILE
+    """The machine's own certificate authority, made on first use and kept (its key readable by this user only);
+    hosts starting at once agree on one (a lock in the folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _kept_or_made(folder / CA_FILE, folder / CA_KEY_FILE)
+
+
+def _kept_or_made(cert: Path, key: Path) -> trustme.CA:
     if cert.is_file() and key.is_file():
         return trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
-    folder.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA(organization_name="devhost local CA")
     descriptor = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as out:

@@ -236,9 +236,10 @@ class AppProcess:
     """
 
     def __init__(self, connection_string: str, log_path: Path, *, name: str | None = None,
-                 settings: dict[str, str] | None = None) -> None:
+                 settings: dict[str, str] | None = None, https: bool = False) -> None:
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
+        self.ca = REPO / ".devhost" / "devhost-ca.pem" if https else None  # what a client must trust (--use-https)
         self.queue_name = self.table_name = name or f"ops{uuid.uuid4().hex[:8]}"
         self.connection_string, self.log_path = connection_string, log_path
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BGOPS_", "AzureFunctionsJobHost__"))}
@@ -246,7 +247,8 @@ class AppProcess:
                     "BGOPS_TABLE_NAME": self.table_name, "PYTHONDONTWRITEBYTECODE": "1", **(settings or {})})
         self._log = open(log_path, "w")  # a file, so the host can never block on a full pipe
         self.process = subprocess.Popen([sys.executable, "-m", "devhost", "--app-dir", str(REPO),
-                                         "--port", str(self.port)], cwd=REPO, env=env,
+                                         "--port", str(self.port), *(["--use-https"] if https else [])],
+                                        cwd=REPO, env=env,
                                         stdout=self._log, stderr=subprocess.STDOUT)
         try:
             wait_until(self._answers, timeout=60, message="the app to answer /api/health")
@@ -258,8 +260,9 @@ class AppProcess:
         if self.process.poll() is not None:
             raise RuntimeError(f"devhost exited:\n{self.log()[-4000:]}")
         try:
-            return requests.get(f"{self.base}/api/health", timeout=2).status_code == 200
-        except requests.ConnectionError:
+            verify = str(self.ca) if self.ca else True
+            return requests.get(f"{self.base}/api/health", timeout=2, verify=verify).status_code == 200
+        except (requests.ConnectionError, OSError):  # not listening yet, or (HTTPS) its authority not made yet
             return False
 
     def __enter__(self) -> AppProcess:
