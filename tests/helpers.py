@@ -230,9 +230,10 @@ class AppProcess:
     """``python -m devhost`` serving this repo's app on a free port, with a queue and a table of its own.
 
     For the end-to-end tests and the bench alike. ``settings`` are app settings on top of the
-    storage connection and the names; any BGOPS_* or host.json override in the environment is
-    left out, so only what is given applies. It stops (``stop``, or leaving the ``with`` block),
-    and it does so even when it fails to start.
+    storage connection, the names and a purge schedule that never fires in a test (the settings the
+    bindings need, which a fresh clone has no local.settings.json for); any BGOPS_* or host.json
+    override in the environment is left out, so only what is given applies. It stops (``stop``, or
+    leaving the ``with`` block), and it does so even when it fails to start.
     """
 
     def __init__(self, connection_string: str, log_path: Path, *, name: str | None = None,
@@ -244,7 +245,8 @@ class AppProcess:
         self.connection_string, self.log_path = connection_string, log_path
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BGOPS_", "AzureFunctionsJobHost__"))}
         env.update({"AzureWebJobsStorage": connection_string, "BGOPS_QUEUE_NAME": self.queue_name,
-                    "BGOPS_TABLE_NAME": self.table_name, "PYTHONDONTWRITEBYTECODE": "1", **(settings or {})})
+                    "BGOPS_TABLE_NAME": self.table_name, "BGOPS_PURGE_SCHEDULE": "0 0 0 1 1 *",
+                    "PYTHONDONTWRITEBYTECODE": "1", **(settings or {})})
         self._log = open(log_path, "w")  # a file, so the host can never block on a full pipe
         self.process = subprocess.Popen([sys.executable, "-m", "devhost", "--app-dir", str(REPO),
                                          "--port", str(self.port), *(["--use-https"] if https else [])],
