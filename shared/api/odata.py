@@ -146,6 +146,11 @@ ENTITY_OPTIONS = ("$select", "$format")
 SYSTEM_OPTIONS = frozenset({"$apply", "$compute", "$count", "$deltatoken", "$expand", "$filter", "$format", "$id",
                             "$index", "$levels", "$orderby", "$schemaversion", "$search", "$select", "$skip",
                             "$skiptoken", "$top"})
+# The unimplemented options whose values are checked: (form, the value that asks for nothing, the rule).
+UNIMPLEMENTED_VALUES = {"$count": (re.compile(r"true|false", re.IGNORECASE), "false", "must be true or false."),
+                        "$skip": (re.compile(r"[0-9]{1,10}"), "0", "must be a whole number from 0.")}
+COUNT_NOT_IMPLEMENTED = ("Counting is not implemented: Table Storage keeps no count, so every row would be read. "
+                         "List the rows ($select the key alone) and count them.")
 NATURAL_ORDER = "createdon desc"  # the order rows are stored and listed in (ids sort newest first)
 JSON_FORMATS = ("json", "application/json")
 
@@ -158,12 +163,23 @@ def check_options(params: Mapping[str, str], supported: tuple[str, ...], *, odat
     if unknown := [k for k in unsupported if not odata or k not in SYSTEM_OPTIONS]:
         raise InvalidRequest(f"Unsupported query option(s) {', '.join(u[:32] for u in unknown)}; "
                              f"this route supports {', '.join(supported)} (names are case-sensitive).")
-    if unsupported:
+    if unsupported := [k for k in unsupported if not _asks_for_nothing(k, params[k])]:
         raise NotSupported(f"This service does not implement {', '.join(unsupported)}; this route supports "
                            f"{', '.join(supported)}.")
     if "$format" in params and params["$format"].partition(";")[0].strip(" ").lower() not in JSON_FORMATS:
         raise NotAcceptable(f"$format={params['$format'][:32]}: this service answers in JSON only ($format=json).")
     return params
+
+
+def _asks_for_nothing(option: str, value: str) -> bool:
+    """Whether an unimplemented option's value asks for nothing (``$count=false``, ``$skip=0``); InvalidRequest
+    for a value the option cannot take, so that a mistake is told from a request the app cannot serve."""
+    if option not in UNIMPLEMENTED_VALUES:
+        return False
+    form, nothing, rule = UNIMPLEMENTED_VALUES[option]
+    if not form.fullmatch(value):
+        raise InvalidRequest(f"{option} {rule}")
+    return value.lower() == nothing
 
 
 def check_orderby(text: str | None, columns: tuple[str, ...]) -> None:

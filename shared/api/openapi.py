@@ -270,6 +270,13 @@ ROUTES: tuple[Route, ...] = (
           _list_parameters(systemjobs.COLUMNS, systemjobs.FILTERS, systemjobs.ASYNC_KEY),
           {"200": {"description": "A page of rows, newest first.", "schema": ref("AsyncOperationPage")}, **LIST_READ},
           {"x-ms-pageable": {"nextLinkName": "@odata.nextLink"}, "x-ms-visibility": "advanced"}),
+    *(Route(f"{entity_set}/$count", "get", operation_id, "Count rows: not implemented (501)",
+            _list_parameters(columns, filters, key)[:1], {"501": _error(odata.COUNT_NOT_IMPLEMENTED), **KEYED},
+            {"x-ms-visibility": "internal"})
+      for entity_set, operation_id, columns, filters, key in (
+        ("data/v9.2/backgroundoperations", "CountBackgroundOperations", SELECTABLE, odata.ROW_FILTERS, KEY),
+        ("data/v9.2/asyncoperations", "CountSystemJobs", systemjobs.COLUMNS, systemjobs.FILTERS,
+         systemjobs.ASYNC_KEY))),
     *_entity_definitions(),
     Route("operations", "get", "ListOperations", "List the operations this app can run", [],
           {**READ_ONLY, "200": {"description": "The catalog.", "schema": ref("OperationCatalog")}},

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from ..domain.errors import UnknownOperation
+from ..domain.errors import NotSupported, UnknownOperation
 from ..domain.operation import Operation
 from ..domain.states import OperationFinished
 from ..services import control
@@ -103,6 +103,24 @@ def list_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
 def list_system_jobs(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET asyncoperations: the same rows as System Jobs, with the same options."""
     return _list(svc, req, SYSTEM_JOBS)
+
+
+@api()
+def count_operations(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET backgroundoperations/$count: 501 (not implemented), once the filter is known to be good."""
+    return _count(req, ROWS)
+
+
+@api()
+def count_system_jobs(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET asyncoperations/$count: the same."""
+    return _count(req, SYSTEM_JOBS)
+
+
+def _count(req: func.HttpRequest, view: View) -> func.HttpResponse:
+    params = odata.check_options(req.params, ("$filter",), odata=True)
+    odata.parse_filter(params.get("$filter"), columns=view.filters)
+    raise NotSupported(odata.COUNT_NOT_IMPLEMENTED)
 
 
 def _list(svc: Services, req: func.HttpRequest, view: View) -> func.HttpResponse:

@@ -28,6 +28,8 @@ HTTP_FUNCTIONS = (  # (function name, route, methods, endpoint)
     ("entity", "backgroundoperations/{id}", ("GET", "PATCH"), resources.entity),
     ("list_webapi", "data/v9.2/backgroundoperations", ("GET",), resources.list_operations),
     ("list", "backgroundoperations", ("GET",), resources.list_operations),
+    ("count_webapi", "data/v9.2/backgroundoperations/$count", ("GET",), resources.count_operations),
+    ("count_system_jobs", "data/v9.2/asyncoperations/$count", ("GET",), resources.count_system_jobs),
     ("system_job", "data/v9.2/asyncoperations({id})", ("GET", "PATCH"), resources.system_job),
     ("system_jobs", "data/v9.2/asyncoperations", ("GET",), resources.list_system_jobs),
     ("entity_definitions", "data/v9.2/EntityDefinitions", ("GET", "POST"), entitydefinitions.definitions),

@@ -10,6 +10,8 @@ import pytest
 import requests
 from helpers import ALL_COLUMNS
 
+from shared.api import odata
+
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
 ODATA_JSON = "application/json; odata.metadata=minimal"
@@ -163,10 +165,19 @@ def test_a_malformed_prefer_is_400_on_list_and_on_submit_and_writes_nothing(quie
 
 
 @pytest.mark.parametrize("params", [{"$skiptoken": "not-a-token"}, {"$top": "9" * 400}, {"$orderby": "nosuch desc"},
-                                    {"$orderby": "createdon sideways"}])
+                                    {"$orderby": "createdon sideways"}, {"$skip": "-1"}, {"$count": "maybe"}])
 def test_bad_query_options_are_a_clear_400(app, params):
     response = requests.get(app.url("data/v9.2/backgroundoperations"), params=params, timeout=10)
     assert response.status_code == 400 and response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("entity_set", ["backgroundoperations", "asyncoperations"])
+def test_slash_count_is_501_saying_why_and_a_bad_filter_on_it_400(quiet_app, entity_set):
+    counted = requests.get(quiet_app.url(f"data/v9.2/{entity_set}/$count"), timeout=10)
+    assert counted.status_code == 501, counted.text
+    assert counted.json()["error"] == {"code": "NotImplemented", "message": odata.COUNT_NOT_IMPLEMENTED}
+    refused = requests.get(quiet_app.url(f"data/v9.2/{entity_set}/$count"), params={"$filter": "x eq 1"}, timeout=10)
+    assert refused.status_code == 400 and "cannot filter on 'x'" in refused.json()["error"]["message"]
 
 
 def test_filter_on_the_key_finds_that_row(app):

@@ -340,6 +340,7 @@ def _error_body(code: str, message: str) -> bytes:
     ("ST104", 204, b"", "", "a 204 has no content"),
     ("ST202", 405, _error_body("MethodNotAllowed", "EntityDefinitions is read-only here"), "", "a read-only resource"),
     ("ST202", 405, _error_body("InvalidRequest", "x"), "", None),
+    ("ST101", 501, _error_body("NotImplemented", "Counting is not implemented"), "", None),  # not /$count
     ("ST104", 200, b"{}", "", None),
     ("ST101", 500, b'{"backgroundOperationStatusCode": 31}', "returnInternalServerErrorOnFailure=true",
      "an opted-in 500"),
@@ -351,6 +352,18 @@ def test_schemathesis_sets_aside_only_rules_the_document_states_in_words(hooks, 
     response = SimpleNamespace(status_code=status, content=content,
                                request=SimpleNamespace(url=f"http://127.0.0.1/api/backgroundoperation/x?{query}"))
     assert hooks.unstated_rule(failure, response) == rule
+
+
+@pytest.mark.parametrize("check, path, code, rule", [
+    ("ST101", "data/v9.2/backgroundoperations/$count", "NotImplemented", "a documented 501"),
+    ("ST202", "data/v9.2/asyncoperations/$count", "NotImplemented", "a documented 501"),
+    ("ST101", "data/v9.2/backgroundoperations/$count", "InternalError", None),
+    ("ST101", "data/v9.2/backgroundoperations", "NotImplemented", None),
+])
+def test_schemathesis_sets_aside_the_501_of_count_alone(hooks, check, path, code, rule):
+    response = SimpleNamespace(status_code=501, content=_error_body(code, "Counting is not implemented"),
+                               request=SimpleNamespace(url=f"http://127.0.0.1/api/{path}?$filter=name%20eq%20'x'"))
+    assert hooks.unstated_rule(SimpleNamespace(code=check, message=""), response) == rule
 
 
 def test_schemathesis_finds_no_disagreement_between_the_document_and_the_server(make_app, tmp_path):

@@ -303,10 +303,24 @@ def test_filter_value_comparison_times_are_utc_normalisable():
 
 # --- Options OData defines: implemented, 501 when not, 400 when OData has no such option ---------------------
 
-@pytest.mark.parametrize("option", ["$skip", "$count", "$expand", "$search", "$apply", "$compute"])
-def test_an_option_odata_defines_that_a_resource_does_not_implement_is_501_naming_what_it_supports(option):
+@pytest.mark.parametrize("option, value", [("$skip", "1"), ("$count", "true"), ("$count", "TRUE"), ("$expand", "1"),
+                                           ("$search", "1"), ("$apply", "1"), ("$compute", "1")])
+def test_an_option_odata_defines_that_a_resource_does_not_implement_is_501_naming_what_it_supports(option, value):
     with pytest.raises(NotSupported, match=f"does not implement \\{option}; this route supports \\$filter"):
-        check_options({option: "1"}, LIST_OPTIONS, odata=True)
+        check_options({option: value}, LIST_OPTIONS, odata=True)
+
+
+@pytest.mark.parametrize("option, value", [("$count", "false"), ("$count", "False"), ("$skip", "0")])
+def test_an_unimplemented_option_whose_value_asks_for_nothing_is_served(option, value):
+    assert check_options({option: value}, LIST_OPTIONS, odata=True)[option] == value
+
+
+@pytest.mark.parametrize("option, value, rule", [
+    ("$count", "maybe", "true or false"), ("$count", "", "true or false"), ("$skip", "-1", "a whole number from 0"),
+    ("$skip", "x", "a whole number"), ("$skip", "9" * 11, "a whole number")])
+def test_an_unimplemented_option_with_a_value_it_cannot_take_is_400_not_501(option, value, rule):
+    with pytest.raises(InvalidRequest, match=f"\\{option} must be {rule}"):
+        check_options({option: value}, LIST_OPTIONS, odata=True)
 
 
 def test_an_option_odata_does_not_define_is_400_first_and_a_non_odata_route_refuses_every_option_with_400():
