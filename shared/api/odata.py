@@ -151,6 +151,9 @@ UNIMPLEMENTED_VALUES = {"$count": (re.compile(r"true|false", re.IGNORECASE), "fa
                         "$skip": (re.compile(r"[0-9]{1,10}"), "0", "must be a whole number from 0.")}
 COUNT_NOT_IMPLEMENTED = ("Counting is not implemented: Table Storage keeps no count, so every row would be read. "
                          "List the rows ($select the key alone) and count them.")
+# Dataverse's own ways to query an entity set (FetchXML, SQL, saved and user views), which would otherwise be read
+# as parameters the route ignores: listing every row for a query that asked for some would answer it wrongly.
+DATAVERSE_QUERIES = frozenset({"fetchxml", "sql", "savedquery", "userquery"})
 NATURAL_ORDER = "createdon desc"  # the order rows are stored and listed in (ids sort newest first)
 JSON_FORMATS = ("json", "application/json")
 
@@ -159,6 +162,9 @@ def check_options(params: Mapping[str, str], supported: tuple[str, ...], *, odat
                   ) -> Mapping[str, str]:
     """The query string, unless it has a ``$`` option this route does not support (never ignored): 400, or on an
     OData resource (``odata``) 501 for an option OData defines; and ``$format``, where supported, asks for JSON."""
+    if odata and (queries := sorted(k[:16] for k in params if k.lower() in DATAVERSE_QUERIES)):
+        raise NotSupported(f"{', '.join(queries)}: FetchXML, SQL and saved or user queries are Dataverse's own and "
+                           f"not served here; use the OData query options: {', '.join(supported)}.")
     unsupported = sorted(k for k in params if k.startswith("$") and k not in supported)
     if unknown := [k for k in unsupported if not odata or k not in SYSTEM_OPTIONS]:
         raise InvalidRequest(f"Unsupported query option(s) {', '.join(u[:32] for u in unknown)}; "

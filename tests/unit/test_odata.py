@@ -330,6 +330,13 @@ def test_an_option_odata_does_not_define_is_400_first_and_a_non_odata_route_refu
         check_options({"$skip": "1"}, ())  # the status monitor, the catalog: not OData resources
 
 
+@pytest.mark.parametrize("parameter", ["fetchXml", "sql", "savedQuery", "userQuery", "FetchXML"])
+def test_dataverses_own_queries_are_501_on_an_entity_set_never_ignored_into_listing_every_row(parameter):
+    with pytest.raises(NotSupported, match=f"{parameter}: FetchXML, SQL and saved or user queries"):
+        check_options({parameter: "<fetch/>"}, LIST_OPTIONS, odata=True)
+    assert check_options({parameter: "x"}, ()) == {parameter: "x"}  # elsewhere a parameter like any other
+
+
 @pytest.mark.parametrize("value", ["json", "JSON", "application/json", "application/json;odata.metadata=minimal"])
 def test_format_json_is_accepted(value):
     assert check_options({"$format": value}, LIST_OPTIONS, odata=True)["$format"] == value
