@@ -14,7 +14,7 @@ from ..domain.states import Status
 from ..services import control, multiple, submission
 from ..services.container import Services
 from ..services.locations import status_location
-from . import messages, odata, urls, views
+from . import messages, metadata, odata, urls, views
 from .errors import json_response
 from .handling import api, caller_of, in_http_pool, json_body, operation_id_of
 from .prefer import parse_prefer
@@ -31,7 +31,8 @@ def _polling(svc: Services, op: Operation, carried: dict[str, str]) -> tuple[str
 def _accepted(svc: Services, op: Operation, carried: dict[str, str], token: str | None, *, sdk: bool = False
               ) -> func.HttpResponse:
     location, polling = _polling(svc, op, carried)
-    headers = {**polling, "x-ms-dyn-backgroundoperationid": op.id,
+    entity = f"{metadata.service_root(op.baseurl, svc.settings.route_prefix)}{metadata.ENTITY_SET}({op.id})"
+    headers = {**polling, "x-ms-dyn-backgroundoperationid": op.id, "OData-EntityId": entity,
                "Preference-Applied": "respond-async" + (f", {token}" if token else "")}
     body = views.accepted(op, location)
     if sdk:  # ExecuteBackgroundOperation's response property names, too

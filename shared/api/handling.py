@@ -39,6 +39,9 @@ Function = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
 
 
 
+_HANDLERS: dict[Function, Handler] = {}
+
+
 def in_http_pool(handler: Handler) -> Function:
     """``handler`` as an ``async def`` HTTP function whose body runs in the app's HTTP pool (services.pools)."""
 
@@ -47,7 +50,13 @@ def in_http_pool(handler: Handler) -> Function:
         return await asyncio.get_running_loop().run_in_executor(get_pools().http, handler, req)
 
     run.__name__, run.__doc__ = handler.__name__, handler.__doc__
+    _HANDLERS[run] = handler
     return run
+
+
+def handler_of(function: Function) -> Handler:
+    """What an HTTP function runs in the pool, to call from a thread of the pool already (a $batch's requests)."""
+    return _HANDLERS[function]
 
 
 def api(overrides: dict[type[Exception], int] | None = None) -> Callable[[Endpoint], Function]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.subscriptions import EVENT
-from . import entitydefinitions, grammar, odata, prefer, systemjobs
+from . import entitydefinitions, grammar, multipart, odata, prefer, systemjobs
 from .schemas import NAME_PATTERN, definitions, ref
 from .views import KEY, SELECTABLE
 
@@ -235,6 +235,17 @@ ROUTES: tuple[Route, ...] = (
     Route("data/v9.2/$metadata", "get", "GetMetadata", "The OData CSDL metadata document", [],
           {**READ_ONLY, "200": {"description": "CSDL 4.0 XML.", "schema": {"type": "string"}}},
           {"x-ms-visibility": "internal", "produces": ["application/xml", "application/json"]}),
+    Route("data/v9.2/$batch", "post", "ExecuteBatch", "Many Web API requests in one ($batch)",
+          [_header("Prefer", "odata.continue-on-error to run every request whatever fails.", **PREFER),
+           _body({"type": "string", "format": "binary"}, "multipart/mixed: a part per request (application/http), "
+                 "change sets as multipart/mixed parts, at most 1,000 requests; see docs/dataverse-clients.md.")],
+          {"200": {"description": "multipart/mixed: an answer per request run, in order.",
+                   "schema": {"type": "string", "format": "binary"}},
+           **KEYED, "400": _error("A body that cannot be read as a batch (naming the part); nothing was run."),
+           "413": _error(f"More than {multipart.MAX_BATCH_BYTES // 1024 // 1024} MiB."),
+           "415": _error("Not multipart/mixed, or not UTF-8.")},
+          {"x-ms-visibility": "internal", "consumes": ["multipart/mixed"],
+           "produces": ["multipart/mixed", "application/json"]}),
     *(Route(route, "get", operation_id, "Get a background operation", [OPERATION_ID, _select(SELECTABLE)],
             {"200": {"description": "The row.", "schema": ref("BackgroundOperation")}, **ENTITY_READ}, extra)
       for route, operation_id, extra in (

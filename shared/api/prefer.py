@@ -1,4 +1,5 @@
-"""The ``Prefer`` request header (RFC 7240): respond-async, the callback URL, odata.maxpagesize.
+"""The ``Prefer`` request header (RFC 7240): respond-async, the callback URL, odata.maxpagesize,
+odata.continue-on-error.
 
 Preferences this app does not know are ignored, as RFC 7240 asks; a header
 that cannot be read (a preference with no name, or anything outside RFC 7240's
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from ..domain.errors import InvalidRequest
 
 CALLBACK_TOKENS = ("odata.callback", "callback")
+CONTINUE_TOKENS = ("odata.continue-on-error", "continue-on-error")  # OData 4.0's name, and 4.01's
 PAGE_SIZE_PREFERENCE = "odata.maxpagesize"
 # The header's shape, bounded: a callback URL (at most 2,048 characters) and a few preferences fit well.
 MAX_HEADER_CHARS = 4096
@@ -46,6 +48,7 @@ class Preferences:
     callback_url: str | None = field(default=None, repr=False)
     callback_token: str | None = None  # the syntax it came in, echoed in Preference-Applied
     max_page_size: int | None = None
+    continue_on_error: bool = False  # a $batch goes on after a request fails
 
 
 def _split(text: str, sep: str) -> list[str]:
@@ -83,7 +86,7 @@ def _page_size(value: str | None) -> int:
 def parse_prefer(header: str | None) -> Preferences:
     """``respond-async, odata.callback; url="..."`` (or the older ``callback; url=...``), and
     ``odata.maxpagesize=N``; InvalidRequest for a header that cannot be read."""
-    respond_async, url, token, page_size = False, None, None, None
+    respond_async, url, token, page_size, go_on = False, None, None, None, False
     for preference in _checked(header or ""):
         name, value = _name_value(preference.split(";", 1)[0])
         if name == "respond-async":
@@ -93,8 +96,10 @@ def parse_prefer(header: str | None) -> Preferences:
             url, token = dict(_name_value(p) for p in params).get("url"), name
         elif name == PAGE_SIZE_PREFERENCE:
             page_size = _page_size(value)
+        elif name in CONTINUE_TOKENS:
+            go_on = (value or "true").lower() != "false"
     return Preferences(respond_async=respond_async, callback_url=url, callback_token=token,
-                       max_page_size=page_size)
+                       max_page_size=page_size, continue_on_error=go_on)
 
 
 def _checked(header: str) -> list[str]:

@@ -7,7 +7,7 @@ checks that the two tables list the same routes and methods.
 
 import azure.functions as func
 
-from ..api import catalog, endpoints, entitydefinitions, resources, web, webhooks
+from ..api import batch, catalog, endpoints, entitydefinitions, resources, web, webhooks
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -23,6 +23,7 @@ HTTP_FUNCTIONS = (  # (function name, route, methods, endpoint)
     ("execute_multiple", "ExecuteMultiple", ("POST",), endpoints.execute_multiple),
     ("status_monitor", "backgroundoperation/{id}", ("GET", "DELETE"), endpoints.status_monitor),
     ("service_document", "data/v9.2", ("GET",), resources.service_document),
+    ("batch", "data/v9.2/$batch", ("POST",), batch.execute_batch),
     ("metadata", "data/v9.2/$metadata", ("GET",), resources.metadata_document),
     ("entity_webapi", "data/v9.2/backgroundoperations({id})", ("GET", "PATCH"), resources.entity),
     ("entity", "backgroundoperations/{id}", ("GET", "PATCH"), resources.entity),

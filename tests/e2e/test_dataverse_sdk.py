@@ -93,7 +93,10 @@ def test_tables_get_describes_the_system_job_table(client):
     assert client.tables.get("account") is None
 
 
-def test_records_update_postpones_a_job_waiting_in_line_then_cancels_it_and_the_one_ahead(client, tls_app):
+@pytest.fixture
+def line(client, tls_app):
+    """Two system jobs in line: the one ahead running (for a minute), the one behind waiting for its turn (Ready,
+    0/0), so that it can be postponed; both canceled after the test."""
     def execute_async(name: str, parameters: dict) -> str:
         answer = requests.post(tls_app.url("ExecuteAsync"), timeout=10, verify=str(tls_app.ca),
                                json={"Request": {"RequestName": name, "Parameters": parameters}})
@@ -101,7 +104,15 @@ def test_records_update_postpones_a_job_waiting_in_line_then_cancels_it_and_the_
 
     ahead, behind = execute_async("sample_Sleep", {"Seconds": 60}), execute_async("sample_Echo", {})
     wait_until(lambda: client.records.retrieve("asyncoperation", ahead, select=["statuscode"])["statuscode"] == 20,
-               message="the job ahead to run")  # the one behind stays Ready: 0/0, waiting for its turn
+               message="the job ahead to run")
+    yield ahead, behind
+    for op_id in (behind, ahead):
+        requests.patch(tls_app.url(f"data/v9.2/asyncoperations({op_id})"), json={"statecode": 3, "statuscode": 32},
+                       timeout=10, verify=str(tls_app.ca))
+
+
+def test_records_update_postpones_a_job_waiting_in_line_then_cancels_it_and_the_one_ahead(client, line):
+    ahead, behind = line
     client.records.update("asyncoperation", behind, {"postponeuntil": "2031-06-01T00:00:00Z"})
     postponed = client.records.retrieve("asyncoperation", behind, select=["statecode", "postponeuntil"])
     assert (postponed["statecode"], postponed["postponeuntil"]) == (1, "2031-06-01T00:00:00Z")
@@ -109,3 +120,30 @@ def test_records_update_postpones_a_job_waiting_in_line_then_cancels_it_and_the_
         client.records.update("asyncoperation", op_id, {"statecode": 3, "statuscode": 32})  # cancel
     wait_until(lambda: [client.records.retrieve("asyncoperation", op_id, select=["statuscode"])["statuscode"]
                         for op_id in (behind, ahead)] == [32, 32], message="both canceled")
+
+
+def test_client_batch_retrieves_lists_and_changes_in_one_request_and_stops_at_a_failure(client, three, line):
+    job = line[1]  # waiting for its turn: it can be postponed
+    batch = client.batch.new()
+    batch.records.retrieve("backgroundoperation", three[0], select=["name"])
+    batch.records.list("backgroundoperation", select=["name"], top=2,
+                       filter=f"name eq 'sample_Echo' and backgroundoperationid eq {three[1]}")
+    with batch.changeset() as change_set:
+        change_set.records.update("asyncoperation", job, {"postponeuntil": "2031-06-01T00:00:00Z"})
+        change_set.records.update("asyncoperation", job, {"statecode": 3, "statuscode": 32})  # cancel
+    batch.records.retrieve("asyncoperation", job, select=["statecode", "statuscode", "postponeuntil"])
+    result = batch.execute()
+    retrieved, listed, postponed, canceled, read = result.responses
+    assert (retrieved.status_code, retrieved.data["name"], retrieved.data["backgroundoperationid"]) == \
+        (200, "sample_Echo", three[0])
+    assert [(row["backgroundoperationid"], row["name"]) for row in listed.data["value"]] == [(three[1], "sample_Echo")]
+    assert [(r.status_code, r.content_id) for r in (postponed, canceled)] == [(204, "1"), (204, "2")]
+    assert (read.data["statecode"], read.data["statuscode"], read.data["postponeuntil"]) == \
+        (3, 32, "2031-06-01T00:00:00Z")  # a postponed job is canceled at once: it is not running
+
+    failing = client.batch.new()
+    failing.records.retrieve("asyncoperation", "00000000-0000-0000-0000-000000000000")
+    failing.records.retrieve("asyncoperation", job)
+    stopped = failing.execute()
+    assert [(r.status_code, r.error_code) for r in stopped.responses] == [(404, "OperationNotFound")]
+    assert [r.status_code for r in failing.execute(continue_on_error=True).responses] == [404, 200]

@@ -366,6 +366,18 @@ def test_schemathesis_sets_aside_the_501_of_count_alone(hooks, check, path, code
     assert hooks.unstated_rule(SimpleNamespace(code=check, message=""), response) == rule
 
 
+@pytest.mark.parametrize("path, status, code, rule", [
+    ("data/v9.2/$batch", 415, "UnsupportedMediaType", "a batch body, described in words"),
+    ("data/v9.2/$batch", 400, "InvalidRequest", "a batch body, described in words"),
+    ("data/v9.2/$batch", 500, "InternalError", None),
+    ("data/v9.2/sample_Echo", 415, "UnsupportedMediaType", None),
+])
+def test_schemathesis_sets_aside_a_refused_batch_body_alone(hooks, path, status, code, rule):
+    response = SimpleNamespace(status_code=status, content=_error_body(code, "x"),
+                               request=SimpleNamespace(url=f"http://127.0.0.1/api/{path}"))
+    assert hooks.unstated_rule(SimpleNamespace(code="ST202", message=""), response) == rule
+
+
 def test_schemathesis_finds_no_disagreement_between_the_document_and_the_server(make_app, tmp_path):
     fuzzed = make_app(DEVHOST_FUNCTION_KEY=KEY, BGOPS_ALLOW_HTTP_CALLBACKS="false")
     config = _config(tmp_path / "schemathesis.toml", _resources(fuzzed))

@@ -142,3 +142,10 @@ def test_a_prefer_header_at_its_bounds_is_read():
     url = "https://example.com/" + "a" * 2000
     header = ", ".join(["respond-async"] * 15 + [f'odata.callback; url="{url}"'])
     assert parse_prefer(header).callback_url == url
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("odata.continue-on-error", True), ("continue-on-error", True), ("Continue-On-Error=true", True),
+    ("odata.continue-on-error=false", False), ("respond-async", False), (None, False)])
+def test_continue_on_error_in_odata_40s_name_and_401s_with_false_turning_it_off(header, expected):
+    assert parse_prefer(header).continue_on_error is expected
