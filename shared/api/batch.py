@@ -43,7 +43,7 @@ class Route:
     pattern: re.Pattern[str]
     methods: frozenset[str]
     serve: Handler
-    parameters: int  # route parameters: a literal segment is matched before a parameter
+    precedence: tuple[int, ...]  # per segment, 0 where it starts with literal text: literal before parameter
 
 
 @api()
@@ -131,8 +131,9 @@ def resolve(batch_url: str, url: str, created: Mapping[str, str]) -> str:
 
 
 def _route(prefix: str, method: str, path: str) -> tuple[Handler, dict[str, str]]:
-    """The endpoint serving ``method path`` and its route values (a literal segment before a parameter, as the
-    host orders routes); NotFound otherwise."""
+    """The endpoint serving ``method path`` and its route values (segment by segment, one that starts with
+    literal text before a parameter, as the host orders routes: backgroundoperations({id}) before {name});
+    NotFound otherwise."""
     relative = path.lstrip("/")
     if prefix and relative.lower().startswith(f"{prefix.lower()}/"):
         relative = relative[len(prefix) + 1:]
@@ -141,7 +142,7 @@ def _route(prefix: str, method: str, path: str) -> tuple[Handler, dict[str, str]
     if not matches:  # as the host: a path that matches only with another method does not match
         raise NotFound(f"Nothing in a batch is served at {method} '/{path.lstrip('/')[:200]}': a batch holds Web "
                        f"API requests, under /{prefix}/{WEB_API}/, with the methods they take alone.")
-    route, values = min(matches, key=lambda match: match[0].parameters)
+    route, values = min(matches, key=lambda match: match[0].precedence)
     return route.serve, values
 
 
@@ -155,7 +156,8 @@ def _routes() -> tuple[Route, ...]:
         return re.compile("".join(f"(?P<{p}>[^/]+)" if n % 2 else re.escape(p) for n, p in enumerate(parts)) + "/?",
                           re.IGNORECASE | re.DOTALL)
 
-    return tuple(Route(pattern(route), frozenset(methods), handler_of(function), route.count("{"))
+    return tuple(Route(pattern(route), frozenset(methods), handler_of(function),
+                       tuple(int(segment.startswith("{")) for segment in route.split("/")))
                  for _, route, methods, function in HTTP_FUNCTIONS
                  if (route == WEB_API or route.startswith(f"{WEB_API}/")) and function is not execute_batch)
 

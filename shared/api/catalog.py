@@ -15,6 +15,7 @@ import azure.functions as func
 from ..operations.registry import OperationDefinition, Parameter, ParamType
 from ..services.container import Services
 from . import odata, openapi, urls
+from .calls import how_to_call
 from .errors import json_response
 from .handling import api
 
@@ -49,7 +50,7 @@ def schema(params: tuple[Parameter, ...], *, open_properties: bool = False) -> d
     return shaped
 
 
-def definition_view(definition: OperationDefinition) -> dict[str, Any]:
+def definition_view(definition: OperationDefinition, prefix: str = "api") -> dict[str, Any]:
     """One operation as the catalog shows it."""
     return {
         "name": definition.name,
@@ -57,6 +58,9 @@ def definition_view(definition: OperationDefinition) -> dict[str, Any]:
         "description": definition.description,
         "openInputs": definition.open_inputs,
         "systemJob": definition.system_job,  # callers may not cancel, pause or resume it
+        "kind": definition.kind.value,  # Action (POST) or Function (GET)
+        "boundTo": definition.bound.entity_set if definition.bound else None,
+        "call": how_to_call(definition, f"/{prefix}/data/v9.2" if prefix else "/data/v9.2"),
         "requestParameters": [_parameter(p, request=True) for p in definition.inputs],
         "responseProperties": [_parameter(p, request=False) for p in definition.outputs],
         "inputSchema": schema(definition.inputs, open_properties=definition.open_inputs),
@@ -69,14 +73,15 @@ def list_definitions(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET operations: every registered operation, by name."""
     odata.check_options(req.params, ())
     definitions = sorted(svc.registry.public(), key=lambda d: d.name.lower())
-    return json_response({"value": [definition_view(d) for d in definitions]})
+    return json_response({"value": [definition_view(d, svc.settings.route_prefix) for d in definitions]})
 
 
 @api()
 def get_definition(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET operations/{name}: one operation (404 when no such operation is registered)."""
     odata.check_options(req.params, ())
-    return json_response(definition_view(svc.registry.submittable(req.route_params.get("name", ""))))
+    return json_response(definition_view(svc.registry.submittable(req.route_params.get("name", "")),
+                                         svc.settings.route_prefix))
 
 
 @api()

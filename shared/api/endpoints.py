@@ -4,17 +4,21 @@ shape the response. The OData resource routes are in ``resources``."""
 from __future__ import annotations
 
 import logging
+import uuid
+from typing import Any, cast
 
 import azure.functions as func
 
 from ..bootstrap import get_services
-from ..domain.errors import StorageUnavailable
+from ..domain.errors import InvalidRequest, StorageUnavailable
 from ..domain.operation import Operation
 from ..domain.states import Status
+from ..operations.registry import TARGET, Binding, Kind, OperationDefinition
 from ..services import control, multiple, submission
 from ..services.container import Services
 from ..services.locations import status_location
 from . import messages, metadata, odata, urls, views
+from .calls import Call, check_form, function_inputs, parse_segment
 from .errors import json_response
 from .handling import api, caller_of, in_http_pool, json_body, operation_id_of
 from .prefer import parse_prefer
@@ -42,9 +46,54 @@ def _accepted(svc: Services, op: Operation, carried: dict[str, str], token: str 
 
 @api()
 def submit_webapi(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
-    """POST data/v9.2/{name}: in the background with Prefer: respond-async, else synchronously."""
+    """POST data/v9.2/{name}: an action, in the background with Prefer: respond-async, else synchronously."""
+    definition = _called(svc, parse_segment(req.route_params.get("name", "")), "POST", None)
+    return _submit(svc, req, definition.name, json_body(req))
+
+
+@api()
+def call_function(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET data/v9.2/{name}: a function, its parameters in the URL (name(P1=@p1)?@p1=value)."""
+    odata.check_options(req.params, ())
+    call = parse_segment(req.route_params.get("name", ""))
+    definition = _called(svc, call, "GET", None)
+    return _submit(svc, req, definition.name, function_inputs(call, definition.inputs, req.params))
+
+
+@api()
+def call_bound(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
+    """GET or POST data/v9.2/{entityset}({id})/{operation}: an operation bound to a table, on one of its rows,
+    which it gets as its Target."""
+    odata.check_options(req.params, ())
+    call = parse_segment(req.route_params.get("operation", ""))
+    definition = _called(svc, call, req.method, req.route_params.get("entityset", ""))
+    binding = cast(Binding, definition.bound)  # check_form refused an operation that is not bound
+    target = binding.target(_row_id(req.route_params.get("id", ""), binding.key))
+    inputs = function_inputs(call, definition.inputs, req.params) if definition.kind is Kind.FUNCTION \
+        else json_body(req)
+    if TARGET in inputs:
+        raise InvalidRequest(f"'{TARGET}' is the row in the URL; leave it out of the parameters.")
+    return _submit(svc, req, definition.name, {**inputs, TARGET: target})
+
+
+def _called(svc: Services, call: Call, method: str, entity_set: str | None) -> OperationDefinition:
+    """The operation a URL calls, if it is called in a form it has (calls.check_form)."""
+    definition = svc.registry.submittable(call.name)
+    check_form(definition, method, entity_set)
+    return definition
+
+
+def _row_id(text: str, key: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise InvalidRequest(f"The row's {key} must be a GUID, as 4026be43-6b69-e111-8f65-78e7d1620f5e.") from None
+
+
+def _submit(svc: Services, req: func.HttpRequest, name: str, inputs: Any) -> func.HttpResponse:
+    """Run ``name`` in the background with Prefer: respond-async (202), else inside the request (200)."""
     prefs = parse_prefer(req.headers.get("Prefer"))
-    name, inputs, runas = req.route_params.get("name", ""), json_body(req), caller_of(svc, req).id
+    runas = caller_of(svc, req).id
     carried = urls.carried(req)  # read (and a bad opt-in refused) before anything is run or written
     if not prefs.respond_async:
         return json_response(submission.run_now(svc, name, inputs, runas))

@@ -77,6 +77,7 @@ def response_for(exc: Exception, overrides: dict[type[Exception], int] | None = 
     """The response for an exception a service raised; unexpected ones are logged and become 500."""
     status, code, message = error_parts(exc)
     status = next((s for c, s in (overrides or {}).items() if isinstance(exc, c)), status)
+    allow = ", ".join(exc.allow) if isinstance(exc, e.MethodNotAllowed) else "GET"
     headers = {503: {"Retry-After": "5"}, 429: {"Retry-After": "5"}, 401: {"WWW-Authenticate": "Bearer"},
-               405: {"Allow": "GET"}}.get(status)
+               405: {"Allow": allow}}.get(status)
     return error_response(status, code, message, headers)

@@ -111,6 +111,9 @@ SUBMIT_ERRORS = {**KEYED, **BODY_ERRORS,
                  "404": _error("No operation of that name."),
                  "503": {**_error("Storage could not be reached; nothing was queued. Retry later."),
                          "headers": RETRY}}
+# An operation called in a form it has not: the message names the form (catalog: kind, boundTo, call).
+WRONG_FORM = {"405": {**_error("Called with the other method (a GET of an action, a POST of a function); the "
+                               "message names the form to use."), "headers": {"Allow": {"type": "string"}}}}
 ADMIN = {"403": _error("With App Service Authentication: the caller lacks the admin app role.")}
 CHANGE_ERRORS = {**KEYED, **STORED, **BODY_ERRORS, "404": _error("No such operation."),
                  "409": _error("It kept changing while the change was written. Retry."),
@@ -137,7 +140,7 @@ def _submit(route: str, operation_id: str, summary: str, **extra: Any) -> Route:
     return Route(route, "post", operation_id, summary, [OPERATION_NAME, PREFER_ASYNC, FAIL_ON_FAILURE, body],
                  {"200": {"description": "Finished: the status with the outputs (or, run synchronously, the "
                                          "outputs alone).", "schema": ref("Status")},
-                  "202": ACCEPTED, **SUBMIT_ERRORS,
+                  "202": ACCEPTED, **SUBMIT_ERRORS, **WRONG_FORM,
                   "429": {**_error("Run synchronously while the instance already runs as many inside requests as "
                                    "it may: retry, or send Prefer: respond-async."), "headers": RETRY}}, extra)
 
@@ -146,6 +149,34 @@ ENTITY_READ = {**KEYED, **STORED, "400": _error("Not an operation id, or an unkn
                "404": _error("No such operation.")}
 LIST_READ = {**KEYED, **STORED, "400": _error("An unsupported option or filter.")}
 READ_ONLY = {"200": {"description": "The document."}, **KEYED}  # served from memory: no storage, no 404
+
+def _custom_api_calls() -> tuple[Route, ...]:
+    """Functions (GET, parameters in the URL) and operations bound to a table's rows, as Dataverse calls custom
+    APIs; the form each operation takes is in the catalog (kind, boundTo, call)."""
+    internal = {"x-ms-visibility": "internal"}
+    answers = {"200": {"description": "Finished inside the request: its outputs.", "schema": {"type": "object"}},
+               "202": ACCEPTED, **SUBMIT_ERRORS, **WRONG_FORM}
+    function = _path("name", "The function; its parameters in OData function syntax, name(P1=@p1)?@p1=5, are "
+                             "described in words (catalog: call).",
+                     pattern=grammar.anchored(f"{grammar.OPERATION_NAME}(?:\\(\\))?"))
+    bound = [_path("entityset", "The entity set of the table the operation is bound to, as systemusers.",
+                   pattern="^[a-z][a-z0-9_]{0,63}s$"),
+             _path("id", "The row, a GUID.", format="uuid"),
+             _path("operation", "Microsoft.Dynamics.CRM.<name>, with a function's parameters: name(P1=@p1).",
+                   pattern=grammar.anchored(f"(?:Microsoft\\.Dynamics\\.CRM\\.)?{grammar.OPERATION_NAME}"
+                                            "(?:\\(\\))?"))]
+    return (
+        Route("data/v9.2/{name}", "get", "CallFunction", "Call a function (GET, its parameters in the URL)",
+              [function, PREFER_ASYNC, FAIL_ON_FAILURE], answers, internal),
+        Route("data/v9.2/{entityset}({id})/{operation}", "get", "CallBoundFunction",
+              "Call a function bound to a table, on one row", [*bound, PREFER_ASYNC, FAIL_ON_FAILURE], answers,
+              internal),
+        Route("data/v9.2/{entityset}({id})/{operation}", "post", "CallBoundAction",
+              "Call an action bound to a table, on one row",
+              [*bound, PREFER_ASYNC, FAIL_ON_FAILURE, _body({"type": "object"}, "Its parameters.", required=False)],
+              answers, internal),
+    )
+
 
 def _entity_definitions() -> tuple[Route, ...]:
     """EntityDefinitions: the two tables' metadata, read-only (what Dataverse's own clients read first)."""
@@ -196,6 +227,7 @@ ROUTES: tuple[Route, ...] = (
             description="Runs the chosen operation in the background and waits until it has finished."),
     _submit("operations/{name}", "PerformBackgroundOperationAlias", "Perform a background operation (alias)",
             **{"x-ms-visibility": "internal"}),
+    *_custom_api_calls(),
     Route("ExecuteBackgroundOperation", "post", "ExecuteBackgroundOperation",
           "Run an operation in the background (the SDK message)",
           [FAIL_ON_FAILURE, _body(ref("ExecuteBackgroundOperationRequest"), "The request.")],

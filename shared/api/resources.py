@@ -41,7 +41,8 @@ def service_document(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
 def metadata_document(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """GET data/v9.2/$metadata: the CSDL document describing backgroundoperation."""
     odata.check_options(req.params, ())
-    return func.HttpResponse(metadata.csdl(), mimetype="application/xml", headers=ODATA_VERSION)
+    operations = tuple(sorted(svc.registry.public(), key=lambda d: d.name.lower()))
+    return func.HttpResponse(metadata.csdl(operations), mimetype="application/xml", headers=ODATA_VERSION)
 
 
 @dataclass(frozen=True)

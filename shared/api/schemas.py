@@ -146,6 +146,11 @@ def definitions() -> dict[str, Any]:
             {"name": string, "kind": string, "url": string})}}),
         "OperationDefinition": obj({
             "name": string, "displayName": string, "description": string, "openInputs": {"type": "boolean"},
+            "kind": {**string, "enum": ["Action", "Function"],
+                     "description": "Action: POST, parameters in the body. Function: GET, parameters in the URL."},
+            "boundTo": {**string, "x-nullable": True,
+                        "description": "The entity set whose rows it is called on; null: called by name."},
+            "call": {**string, "description": "How to call it, as GET or POST and a path."},
             "requestParameters": {"type": "array", "items": parameter},
             "responseProperties": {"type": "array", "items": parameter},
             "inputSchema": {"type": "object"}, "outputSchema": {"type": "object"}}, ("name", "inputSchema")),

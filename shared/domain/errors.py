@@ -80,7 +80,12 @@ class NotFound(BackgroundOperationError):
 
 
 class MethodNotAllowed(BackgroundOperationError):
-    """The resource exists but takes no such method (EntityDefinitions is read-only): 405, with Allow: GET."""
+    """The resource exists but takes no such method (EntityDefinitions is read-only; a function is not POSTed):
+    405, with Allow naming the methods it takes."""
+
+    def __init__(self, message: str, allow: tuple[str, ...] = ("GET",)) -> None:
+        super().__init__(message)
+        self.allow = allow
 
 
 class NotSupported(BackgroundOperationError):

@@ -13,6 +13,8 @@ bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
 HTTP_FUNCTIONS = (  # (function name, route, methods, endpoint)
     ("submit_webapi", "data/v9.2/{name}", ("POST",), endpoints.submit_webapi),
+    ("call_function", "data/v9.2/{name}", ("GET",), endpoints.call_function),
+    ("call_bound", "data/v9.2/{entityset}({id})/{operation}", ("GET", "POST"), endpoints.call_bound),
     ("submit_operations", "operations/{name}", ("POST",), endpoints.submit_webapi),
     ("operations_catalog", "operations", ("GET",), catalog.list_definitions),
     ("operation_definition", "operations/{name}", ("GET",), catalog.get_definition),

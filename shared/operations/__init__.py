@@ -14,11 +14,11 @@
 
 from ..domain.errors import NonRetryableError, OperationError
 from .context import OperationContext
-from .registry import OperationDefinition, OperationRegistry, Parameter, ParamType
+from .registry import Kind, OperationDefinition, OperationRegistry, Parameter, ParamType
 
 # Your operations: what ``@operation`` registers into.
 APP_OPERATIONS = OperationRegistry()
 operation = APP_OPERATIONS.operation
 
-__all__ = ["APP_OPERATIONS", "NonRetryableError", "OperationContext", "OperationDefinition", "OperationError",
-           "OperationRegistry", "ParamType", "Parameter", "operation"]
+__all__ = ["APP_OPERATIONS", "Kind", "NonRetryableError", "OperationContext", "OperationDefinition",
+           "OperationError", "OperationRegistry", "ParamType", "Parameter", "operation"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -30,7 +31,8 @@ class ParamType(str, Enum):
     ANY = "any"
 
 
-def _is_datetime(value: Any) -> bool:
+def is_datetime(value: Any) -> bool:
+    """Whether ``value`` reads as an ISO 8601 date and time (what a datetime parameter takes)."""
     try:
         parse_time(value, "")
         return True
@@ -43,11 +45,44 @@ _CHECKS: dict[ParamType, Callable[[Any], bool]] = {
     ParamType.INT: lambda v: isinstance(v, int) and not isinstance(v, bool),
     ParamType.NUMBER: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     ParamType.BOOL: lambda v: isinstance(v, bool),
-    ParamType.DATETIME: _is_datetime,
+    ParamType.DATETIME: is_datetime,
     ParamType.OBJECT: lambda v: isinstance(v, dict),
     ParamType.ARRAY: lambda v: isinstance(v, list),
     ParamType.ANY: lambda v: True,
 }
+
+
+class Kind(str, Enum):
+    """How a custom API is called (Dataverse's Custom API "Is Function"): an action is POSTed, its parameters in
+    the body; a function is read with GET, its parameters in the URL."""
+
+    ACTION = "Action"
+    FUNCTION = "Function"
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The table an operation is bound to (Dataverse's Custom API "Binding Type: Entity"): it is called on one
+    row, ``{entity_set}({id})/Microsoft.Dynamics.CRM.{name}``, and gets that row as its ``Target`` input."""
+
+    entity: str  # the table's logical name, as systemuser
+
+    @property
+    def entity_set(self) -> str:
+        """The entity set the row is in (systemusers)."""
+        return f"{self.entity}s"
+
+    @property
+    def key(self) -> str:
+        """The row's key column (systemuserid)."""
+        return f"{self.entity}id"
+
+    def target(self, row_id: str) -> dict[str, str]:
+        """The ``Target`` input: the row, as a plug-in's EntityReference has it (LogicalName, Id)."""
+        return {"LogicalName": self.entity, "Id": row_id}
+
+
+TARGET = "Target"
 
 
 @dataclass(frozen=True)
@@ -90,6 +125,8 @@ class OperationDefinition:
     internal: bool = False  # the app's own (its maintenance): never submitted, never in the catalog
     concurrency_key: str | None = None  # runs one at a time with every operation of this key
     concurrency_key_input: str | None = None  # ... of the same value of this input parameter
+    kind: Kind = Kind.ACTION
+    bound: Binding | None = None  # None: unbound, called by name at the service root
 
     def line_of(self, inputs: dict[str, Any]) -> str:
         """The line (``domain.lines``) these inputs run in by the operation's own declaration, or ""."""
@@ -103,7 +140,9 @@ class OperationDefinition:
         if not isinstance(inputs, dict):
             raise InvalidRequest(f"The inputs of '{self.name}' must be a JSON object of parameters.")
         declared = {p.name: p for p in self.inputs}
-        for param in self.inputs:
+        if self.bound is not None:  # its row, given by the URL it was called on
+            declared[TARGET] = Parameter(TARGET, ParamType.OBJECT, required=True)
+        for param in declared.values():
             if param.required and inputs.get(param.name) is None:
                 raise InvalidRequest(f"'{self.name}' needs the parameter '{param.name}' ({param.type.value}).")
             if param.name in inputs:
@@ -134,7 +173,8 @@ class OperationRegistry:
                   inputs: Iterable[Parameter] = (), outputs: Iterable[Parameter] = (),
                   open_inputs: bool = False, time_limit_seconds: float | None = None,
                   system_job: bool = False, concurrency_key: str | None = None,
-                  concurrency_key_input: str | None = None) -> Callable[[Handler], Handler]:
+                  concurrency_key_input: str | None = None, kind: Kind = Kind.ACTION,
+                  bound_to: str | None = None) -> Callable[[Handler], Handler]:
         """Decorator: register the function as the handler of operation ``name``.
 
         ``description`` (else the handler's docstring) is what the catalog and the connector show.
@@ -143,10 +183,16 @@ class OperationRegistry:
         ``concurrency_key`` runs it one at a time with every operation declaring the same key, in the order
         they were submitted; ``concurrency_key_input`` does that per value of one of its input parameters
         (operations without that value fall back to ``concurrency_key``).
+        ``kind`` makes it a function (GET, parameters in the URL) rather than an action (POST, in the body);
+        ``bound_to`` (a table's logical name) binds it to that table's rows, each call to one (its ``Target``).
         """
         if time_limit_seconds is not None and not time_limit_seconds > 0:
             raise ValueError(f"The time limit of '{name}' must be a positive number of seconds.")
         inputs = tuple(inputs)
+        if bound_to is not None and not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", bound_to):
+            raise ValueError(f"'{name}' is bound to '{bound_to}': a table's logical name is lower case, as systemuser.")
+        if bound_to is not None and TARGET in {p.name for p in inputs}:
+            raise ValueError(f"'{name}' is bound, so its row is its input '{TARGET}': declare no input of that name.")
         if concurrency_key_input is not None and concurrency_key_input not in {p.name for p in inputs}:
             raise ValueError(f"The concurrency key input '{concurrency_key_input}' of '{name}' is not one of its "
                              "declared inputs.")
@@ -158,7 +204,8 @@ class OperationRegistry:
                                               open_inputs=open_inputs, description=text,
                                               time_limit_seconds=time_limit_seconds, system_job=system_job,
                                               concurrency_key=concurrency_key,
-                                              concurrency_key_input=concurrency_key_input))
+                                              concurrency_key_input=concurrency_key_input, kind=kind,
+                                              bound=Binding(bound_to) if bound_to else None))
             return handler
 
         return decorate

@@ -1,4 +1,5 @@
-"""The four sample operations of SPEC §5, registered when BGOPS_ENABLE_SAMPLES is true."""
+"""The four sample operations of SPEC §5, seed 000's sample_IsSystemAdmin (a function bound to systemuser) and
+sample_Repeat (an unbound function), registered when BGOPS_ENABLE_SAMPLES is true."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ..domain.operation import Operation
 from ..domain.times import parse_time
 from ..storage.ports import Comparison
 from .context import OperationContext
-from .registry import OperationRegistry, Parameter, ParamType
+from .registry import TARGET, Kind, OperationRegistry, Parameter, ParamType
 
 SLEEP_STEP_SECONDS = 0.2
 DEFAULT_ERROR_CODE = HANDLER_FAILED
@@ -29,7 +30,7 @@ SAMPLES = OperationRegistry()
 
 
 def register_samples(registry: OperationRegistry) -> None:
-    """Add sample_Echo, sample_Sleep, sample_Fail and sample_SyncRecordsToExternalSystem to ``registry``."""
+    """Add the samples to ``registry``."""
     for definition in SAMPLES:
         registry.register(definition)
 
@@ -74,6 +75,33 @@ def fail(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
     if context.attempt <= (inputs.get("FailTimes") or 0):
         raise OperationError(f"sample_Fail fails attempt {context.attempt} on purpose.", code=code)
     return {"Attempts": context.attempt}
+
+
+@SAMPLES.operation("sample_Repeat", display_name="Repeat", kind=Kind.FUNCTION,
+                   description="Repeats a text: a function, called with GET and its parameters in the URL, as "
+                               "sample_Repeat(Text=@t,Times=3)?@t='ab'.",
+                   inputs=[Parameter("Text", ParamType.STRING, description="The text (empty unless given)."),
+                           Parameter("Times", ParamType.INT, description="How many times (0 to 100, 2 unless given).")],
+                   outputs=[Parameter("Result", ParamType.STRING, description="The text, Times times.")])
+def repeat(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
+    """Text, Times times."""
+    times = 2 if inputs.get("Times") is None else inputs["Times"]
+    if not 0 <= times <= 100:
+        raise NonRetryableError(f"Times must be from 0 to 100, not {times}.")
+    return {"Result": (inputs.get("Text") or "") * times}
+
+
+@SAMPLES.operation("sample_IsSystemAdmin", display_name="Is system administrator", kind=Kind.FUNCTION,
+                   bound_to="systemuser",
+                   description="Whether a user is a system administrator: the function bound to systemuser that "
+                               "seed 000 calls. This app has no users or security roles: it answers true for the "
+                               "caller's own principal (as App Service Authentication names it), false otherwise.",
+                   outputs=[Parameter("IsSystemAdmin", ParamType.BOOL,
+                                      description="Whether the user is a system administrator.")])
+def is_system_admin(inputs: dict[str, Any], context: OperationContext) -> dict[str, Any]:
+    """True when the Target user is the caller itself, signed in; false otherwise."""
+    user = str(inputs[TARGET]["Id"]).lower()
+    return {"IsSystemAdmin": bool(context.runas) and user == context.runas.lower()}
 
 
 @SAMPLES.operation("sample_SyncRecordsToExternalSystem", display_name="Sync records to an external system",

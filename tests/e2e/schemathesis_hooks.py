@@ -64,6 +64,9 @@ UNSTATED = (
              "from GET operations)", "InvalidRequest", r"^Filter\.name: no operation named"),
     Unstated("a synchronous run's outcome", "without respond-async the operation runs inside the request, and "
              "its handler's failure is the answer: 400 with the handler's error code", "0x[0-9A-F]{8}"),
+    Unstated("the form an operation is called in", "whether an operation is bound to a table's rows is the "
+             "operation's, as the catalog says (boundTo): the routes take any name", "InvalidRequest",
+             r"is bound to \w+: call it on one of its rows|is not bound to a table"),
     Unstated("bounded JSON", "whole numbers beyond 64 bits and nesting deeper than 32 levels are refused in "
              "every body, also inside the free-form objects (inputs, parameters) no schema can bound",
              "InvalidRequest", r"is too large: whole numbers must be|is nested more than"),
@@ -97,8 +100,9 @@ def unstated_rule(failure: Any, response: Any) -> str | None:
         # URL it cannot call is still refused (domain.callbacks): only a URL the pattern leaves out is taken.
         return "URLs beyond the documented form"
     if failure.code == REJECTED_POSITIVE_DATA and status == 405 and _error(content)[0] == "MethodNotAllowed":
-        # EntityDefinitions' writes: documented with 405 as their one answer (the tables are fixed), which a
-        # check that expects any well-formed request to succeed cannot know.
+        # EntityDefinitions' writes: documented with 405 as their one answer (the tables are fixed); an operation
+        # called with the other method (a GET of an action): documented 405, by the operation's kind. A check
+        # that expects any well-formed request to succeed cannot know either.
         return "a read-only resource"
     if failure.code in (SERVER_ERROR, REJECTED_POSITIVE_DATA) and status == 501 and re.search(
             r"/\$count$", urlsplit(response.request.url).path) and _error(content)[0] == "NotImplemented":

@@ -86,7 +86,7 @@ def test_without_continue_on_error_a_batch_stops_at_a_failure_and_with_it_goes_o
     answers = _answers(went_on)
     assert [status for _, status, _, _ in answers] == [400, 404, 405, 200]
     assert answers[2][2]["Allow"] == "GET"
-    assert json.loads(answers[1][3])["error"]["code"] == "NotFound"
+    assert json.loads(answers[1][3])["error"]["code"] == "UnknownOperation"  # GET <name>: a function
 
 
 def test_a_malformed_batch_is_a_clear_4xx_and_changes_nothing(quiet_app):

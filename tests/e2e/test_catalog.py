@@ -9,7 +9,8 @@ def test_the_catalog_lists_every_registered_operation_with_its_parameters(app):
     response = requests.get(app.url("operations"), timeout=10)
     assert response.status_code == 200
     catalog = {d["name"]: d for d in response.json()["value"]}
-    assert list(catalog) == ["sample_Echo", "sample_Fail", "sample_Sleep", "sample_SyncRecordsToExternalSystem"]
+    assert list(catalog) == ["sample_Echo", "sample_Fail", "sample_IsSystemAdmin", "sample_Repeat", "sample_Sleep",
+                             "sample_SyncRecordsToExternalSystem"]
     sync = catalog["sample_SyncRecordsToExternalSystem"]
     assert sync["displayName"] == "Sync records to an external system" and sync["description"]
     assert {p["name"]: (p["type"], p["required"]) for p in sync["requestParameters"]} == {

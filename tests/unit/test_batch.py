@@ -178,3 +178,18 @@ def test_urls_resolve_on_the_batchs_own_host_relative_to_the_service_root(url, e
 def test_a_reference_to_nothing_created_is_refused():
     with pytest.raises(InvalidRequest, match=r"\$2 refers to no earlier request"):
         resolve("https://h/api/data/v9.2/$batch", "$2", {"1": "https://h/api/data/v9.2/things(1)"})
+
+
+def test_a_request_goes_to_the_route_the_host_would_pick_a_literal_segment_before_a_parameter():
+    from shared.api import endpoints, resources
+    from shared.api.batch import _route
+    from shared.api.handling import handler_of
+    from shared.domain.errors import NotFound
+
+    assert _route("api", "GET", "/api/data/v9.2/backgroundoperations(abc)") == (handler_of(resources.entity),
+                                                                                {"id": "abc"})
+    assert _route("api", "GET", "/api/data/v9.2/sample_Repeat()") == (handler_of(endpoints.call_function),
+                                                                      {"name": "sample_Repeat()"})
+    assert _route("api", "POST", "/api/data/v9.2/systemusers(1)/mscrm.x")[0] is handler_of(endpoints.call_bound)
+    with pytest.raises(NotFound, match="Nothing in a batch is served at GET '/api/backgroundoperation/1'"):
+        _route("api", "GET", "/api/backgroundoperation/1")  # not the Web API

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.domain.errors import InvalidRequest, UnknownOperation
-from shared.operations.registry import OperationDefinition, OperationRegistry, Parameter, ParamType
+from shared.operations.registry import Binding, Kind, OperationDefinition, OperationRegistry, Parameter, ParamType
 from shared.operations.samples import register_samples
 
 
@@ -165,11 +165,15 @@ def test_decorator_returns_the_handler_and_records_its_declaration():
     assert list(registry) == [op]
 
 
-def test_samples_register_the_four_spec_operations_with_their_declared_inputs():
+def test_samples_register_the_four_spec_operations_and_the_two_functions_with_their_declared_inputs():
     registry = OperationRegistry()
     register_samples(registry)
     assert {op.name for op in registry} == {"sample_Echo", "sample_Sleep", "sample_Fail",
-                                            "sample_SyncRecordsToExternalSystem"}
+                                            "sample_SyncRecordsToExternalSystem", "sample_Repeat",
+                                            "sample_IsSystemAdmin"}
+    assert (registry.get("sample_IsSystemAdmin").kind, registry.get("sample_IsSystemAdmin").bound) == \
+        (Kind.FUNCTION, Binding("systemuser"))
+    assert (registry.get("sample_Repeat").kind, registry.get("sample_Repeat").bound) == (Kind.FUNCTION, None)
     assert registry.get("sample_Echo").open_inputs
     assert registry.get("sample_Echo").validate({"x": 1, "y": [2]}) == {"x": 1, "y": [2]}
     sleep = registry.get("sample_Sleep")
