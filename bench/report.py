@@ -60,8 +60,7 @@ def format_report(results: dict) -> str:
                              ("measured under devhost (queue polls)",
                               f"{m['per_hour']}  ({m['requests']} requests in {m['window_seconds']:g} s)")])
     if sc := results.get("scale"):
-        lines += _section(f"6. Flat at scale: {sc['small']['rows']:,} rows -> {sc['large']['rows']:,} rows",
-                          _scale_rows(sc))
+        lines += _scale_sections(sc)
     if api := results.get("api_under_load"):
         lines += _section(f"7. The API while {api['long_operations']} long operations run "
                           f"({api['running_when_measured']} In Progress; {api['count']} calls in turns: "
@@ -100,6 +99,26 @@ def _scale_rows(sc: dict) -> list[tuple[str, str]]:
         f"{small['requests_per_status_read']:g} / {small['requests_per_first_page']:g} -> "
         f"{large['requests_per_status_read']:g} / {large['requests_per_first_page']:g}")))
     rows.append(("seeding", f"{small['seed_seconds']} s / {large['seed_seconds']} s"))
+    return rows
+
+
+def _scale_sections(sc: dict) -> list[str]:
+    """Sections 6 and 6b: the scale figures, and the query options at both sizes."""
+    sizes = f"{sc['small']['rows']:,} rows -> {sc['large']['rows']:,} rows"
+    lines = _section(f"6. Flat at scale: {sizes}", _scale_rows(sc))
+    if options := sc.get("query_options"):
+        lines += _section("6b. Query options on GET data/v9.2/backgroundoperations, in-process: status, storage "
+                          f"requests per call and p50, {sizes}", _option_rows(options))
+    return lines
+
+
+def _option_rows(options: dict) -> list[tuple[str, str]]:
+    """Section 6b: per option, what it answered and cost at each table size."""
+    rows = []
+    for label, by_size in options.items():
+        small, large = by_size.values()
+        rows.append((label, f"{small['status']}, {small['requests']:g} -> {large['requests']:g} requests, "
+                            f"{small['p50_ms']} -> {large['p50_ms']} ms"))
     return rows
 
 

@@ -7,7 +7,8 @@ through the app's own store:
 
 * status read: ``get`` of a random live row, ``READS`` times, p50;
 * first list page: ``list(top=50)``, newest first over the 16 partitions, ``PAGES`` times, p50;
-* purge: ``purge_expired`` of the 1,000 expired rows, counted in storage transactions.
+* purge: ``purge_expired`` of the 1,000 expired rows, counted in storage transactions;
+* each OData query option on the list endpoint (``query_options``), before the purge.
 
 Both tables are seeded first and then timed in turns, one call on each, so that both see the
 same Azurite (warm, with the same garbage to collect): timed one after the other, the status
@@ -44,6 +45,7 @@ from shared.storage.metering import TransactionCounter
 from shared.storage.ports import ListQuery
 from shared.storage.table_store import to_entity
 
+from .query_options import measure_query_options
 from .stats import percentile
 
 SIZES = (1_000, 100_000)
@@ -142,8 +144,10 @@ def measure_scale(connection_string: str, sizes: tuple[int, int] = SIZES) -> dic
         for _ in range(times):
             for table in tables:
                 table.time(what)
+    options = measure_query_options([(facts["rows"], table.svc, table.counter)
+                                     for facts, table in zip(seeded, tables, strict=True)])
     small, large = ({**facts, **table.results()} for facts, table in zip(seeded, tables, strict=True))
     ratios = {"status_read": round(large["status_read_p50_ms"] / small["status_read_p50_ms"], 2),
               "first_page": round(large["first_page_p50_ms"] / small["first_page_p50_ms"], 2),
               "purge_transactions": round(large["purge_transactions"] / small["purge_transactions"], 2)}
-    return {"small": small, "large": large, "ratios": ratios, "targets": TARGETS}
+    return {"small": small, "large": large, "ratios": ratios, "targets": TARGETS, "query_options": options}
