@@ -8,7 +8,7 @@ from shared.functions import http_api, maintenance, worker
 
 bootstrap.check_app()
 
-app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app = func.FunctionApp(http_auth_level=http_api.API_AUTH_LEVEL)
 app.register_functions(http_api.bp)
 app.register_functions(worker.bp)
 app.register_functions(maintenance.bp)

@@ -91,6 +91,8 @@ var bgopsSettings = {
   // subscriber fails or is paused.
   BGOPS_MAX_SUBSCRIPTIONS: '100'
   BGOPS_EVENT_RETENTION_SECONDS: '86400'
+  // 'true' only with entraClientId: the API then takes no function key, sign-in alone lets callers in
+  BGOPS_SIGN_IN_REPLACES_KEYS: 'false'
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

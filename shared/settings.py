@@ -155,6 +155,8 @@ APP_SETTINGS = (
     # (storage.kept_events), and a row has at most 252.
     AppSetting("max_subscriptions", "BGOPS_MAX_SUBSCRIPTIONS", "100", lambda n, t: _at_most(n, _whole(0)(n, t), 200)),
     AppSetting("event_retention_seconds", "BGOPS_EVENT_RETENTION_SECONDS", "86400", _whole(1)),
+    # Read when the app is indexed (the HTTP functions' authLevel), by http_auth_anonymous: no Settings field.
+    AppSetting(None, "BGOPS_SIGN_IN_REPLACES_KEYS", "false", lambda n, t: _bool(n, t)),
 )
 DEFAULTS = {setting.name: setting.default for setting in APP_SETTINGS}
 
@@ -314,6 +316,20 @@ def load_settings(env: Mapping[str, str] | None = None, host_json: Path = APP_RO
         public_host_name=env.get(WEBSITE_HOSTNAME, "").strip(),
         platform_authentication=env.get(WEBSITE_AUTH_ENABLED, "").strip().lower() == "true",
     )
+
+
+def http_auth_anonymous(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the API's HTTP functions take no function key (authLevel anonymous) because App Service
+    Authentication checks every caller instead: BGOPS_SIGN_IN_REPLACES_KEYS=true, which is refused unless the
+    platform's authentication is on, since the API would then answer anyone. Clients that cannot send a key
+    (the Dataverse SDK for Python) need it. Read when the functions are indexed."""
+    env = os.environ if env is None else env
+    anonymous = _bool("BGOPS_SIGN_IN_REPLACES_KEYS", env.get("BGOPS_SIGN_IN_REPLACES_KEYS", "false"))
+    if anonymous and env.get(WEBSITE_AUTH_ENABLED, "").strip().lower() != "true":
+        raise SettingsError("BGOPS_SIGN_IN_REPLACES_KEYS=true needs App Service Authentication on, requiring a "
+                            "signed-in caller (WEBSITE_AUTH_ENABLED=true): without it the API would answer anyone. "
+                            "Turn authentication on, or set it to false.")
+    return anonymous
 
 
 @functools.lru_cache(maxsize=1)

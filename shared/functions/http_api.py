@@ -8,8 +8,12 @@ checks that the two tables list the same routes and methods.
 import azure.functions as func
 
 from ..api import batch, catalog, endpoints, entitydefinitions, resources, web, webhooks
+from ..settings import http_auth_anonymous
 
-bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+# A function key on every route, unless App Service Authentication checks every caller instead (settings); the
+# FunctionApp's http_auth_level is what the routes get (function_app.py), the blueprint's says the same.
+API_AUTH_LEVEL = func.AuthLevel.ANONYMOUS if http_auth_anonymous() else func.AuthLevel.FUNCTION
+bp = func.Blueprint(http_auth_level=API_AUTH_LEVEL)
 
 HTTP_FUNCTIONS = (  # (function name, route, methods, endpoint)
     ("submit_webapi", "data/v9.2/{name}", ("POST",), endpoints.submit_webapi),

@@ -135,3 +135,19 @@ def test_in_azure_urls_use_the_platform_host_name_not_the_host_header(make_app):
     listed = requests.get(azure.url("backgroundoperations"), headers={"Host": "evil.example",
                                                                       "Prefer": "odata.maxpagesize=1"}, timeout=10)
     assert listed.json()["@odata.context"].startswith("https://func-ops.azurewebsites.net/api/data/v9.2/")
+
+
+def test_with_sign_in_replacing_keys_a_signed_in_caller_needs_no_key_and_nobody_else_gets_in(make_app, tmp_path):
+    from helpers import AppProcess, principal
+
+    app = make_app(DEVHOST_FUNCTION_KEY=KEY, WEBSITE_AUTH_ENABLED="true", BGOPS_SIGN_IN_REPLACES_KEYS="true")
+    app.http.headers.pop("x-functions-key")
+    me = principal("user-7")
+    answered = me.get(app.url("data/v9.2/sample_Repeat(Text='ab')"), timeout=30)  # as the Dataverse SDK: no key
+    assert answered.status_code == 200, (answered.status_code, answered.text, app.log()[-2000:])
+    assert answered.json() == {"Result": "abab"}
+    assert me.get(app.url("data/v9.2/backgroundoperations"), timeout=30).status_code == 200
+    nobody = requests.get(app.url("data/v9.2/backgroundoperations"), timeout=30)
+    assert nobody.status_code == 401  # the platform would have refused it; the app does too
+    with pytest.raises(RuntimeError, match="BGOPS_SIGN_IN_REPLACES_KEYS=true needs App Service Authentication on"):
+        AppProcess(app.connection_string, tmp_path / "open.log", settings={"BGOPS_SIGN_IN_REPLACES_KEYS": "true"})

@@ -6,7 +6,15 @@ import json
 
 import pytest
 
-from shared.settings import APP_ROOT, DEFAULTS, Settings, SettingsError, StorageSettings, load_settings
+from shared.settings import (
+    APP_ROOT,
+    DEFAULTS,
+    Settings,
+    SettingsError,
+    StorageSettings,
+    http_auth_anonymous,
+    load_settings,
+)
 
 CONN = "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=k;EndpointSuffix=core.windows.net"
 BASE_ENV = {"AzureWebJobsStorage": CONN}
@@ -216,3 +224,18 @@ def test_the_defaults_of_settings_are_those_of_the_app_settings_table():
     """One table says each setting's default; an app with none set gets exactly the typed defaults."""
     read = load_settings({"AzureWebJobsStorage": "UseDevelopmentStorage=true"}, host_json=APP_ROOT / "missing.json")
     assert read == Settings(storage=read.storage)
+
+
+@pytest.mark.parametrize("env, anonymous", [
+    ({}, False), ({"BGOPS_SIGN_IN_REPLACES_KEYS": "false", "WEBSITE_AUTH_ENABLED": "true"}, False),
+    ({"BGOPS_SIGN_IN_REPLACES_KEYS": "true", "WEBSITE_AUTH_ENABLED": "True"}, True)])
+def test_the_api_takes_no_function_key_only_when_sign_in_replaces_keys_and_authentication_is_on(env, anonymous):
+    assert http_auth_anonymous(env) is anonymous
+
+
+@pytest.mark.parametrize("auth", ["", "false"])
+def test_sign_in_replacing_keys_without_authentication_is_refused_rather_than_open_to_anyone(auth):
+    with pytest.raises(SettingsError, match="needs App Service Authentication on"):
+        http_auth_anonymous({"BGOPS_SIGN_IN_REPLACES_KEYS": "true", "WEBSITE_AUTH_ENABLED": auth})
+    with pytest.raises(SettingsError, match="BGOPS_SIGN_IN_REPLACES_KEYS must be true or false"):
+        http_auth_anonymous({"BGOPS_SIGN_IN_REPLACES_KEYS": "sometimes"})
