@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from ..operations.registry import OperationDefinition, Parameter, ParamType
+from ..domain.errors import InvalidRequest
+from ..operations.registry import Kind, OperationDefinition, Parameter, ParamType
 from ..services.container import Services
 from . import odata, openapi, urls
 from .calls import how_to_call
@@ -70,9 +71,14 @@ def definition_view(definition: OperationDefinition, prefix: str = "api") -> dic
 
 @api()
 def list_definitions(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
-    """GET operations: every registered operation, by name."""
+    """GET operations: every registered operation, by name; ``kind`` (Action, Function) and ``bound`` (true, false)
+    keep those of that form (the connector's list of what POST data/v9.2/{name} takes: kind=Action&bound=false)."""
     odata.check_options(req.params, ())
-    definitions = sorted(svc.registry.public(), key=lambda d: d.name.lower())
+    kind, bound = req.params.get("kind"), req.params.get("bound")
+    if kind not in (None, *(k.value for k in Kind)) or bound not in (None, "true", "false"):
+        raise InvalidRequest("kind is Action or Function, and bound true or false (names and values as written).")
+    definitions = sorted((d for d in svc.registry.public() if kind in (None, d.kind.value)
+                          and bound in (None, str(d.bound is not None).lower())), key=lambda d: d.name.lower())
     return json_response({"value": [definition_view(d, svc.settings.route_prefix) for d in definitions]})
 
 

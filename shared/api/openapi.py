@@ -57,7 +57,8 @@ SUBSCRIPTION_ID = _path("id", "The subscription's id (a GUID).", format="uuid")
 OPERATION_NAME = _path("name", "The name of a registered operation.", pattern=NAME_PATTERN, **{
     "x-ms-summary": "Operation",
     "x-ms-dynamic-values": {"operationId": "ListOperations", "value-collection": "value",
-                            "value-path": "name", "value-title": "displayName"}})
+                            "value-path": "name", "value-title": "displayName",
+                            "parameters": {"kind": {"value": "Action"}, "bound": {"value": "false"}}}})
 # Spaces at the ends of a field value are no part of it (RFC 9110 §5.5); clients send none before it.
 PREFER = {"pattern": grammar.anchored(f"(?:(?:{prefer.SYNTAX})[ \\t]*)?"), "maxLength": prefer.MAX_HEADER_CHARS}
 PREFER_ASYNC = _header("Prefer", "respond-async to run in the background; add odata.callback; url=\"https://...\" "
@@ -321,7 +322,10 @@ ROUTES: tuple[Route, ...] = (
         ("data/v9.2/asyncoperations", "CountSystemJobs", systemjobs.COLUMNS, systemjobs.FILTERS,
          systemjobs.ASYNC_KEY))),
     *_entity_definitions(),
-    Route("operations", "get", "ListOperations", "List the operations this app can run", [],
+    Route("operations", "get", "ListOperations", "List the operations this app can run",
+          [_query("kind", "Only actions (POST) or only functions (GET).", enum=["Action", "Function"]),
+           _query("bound", "Only operations bound to a table (true) or only unbound ones (false).",
+                  enum=["true", "false"])],
           {**READ_ONLY, "200": {"description": "The catalog.", "schema": ref("OperationCatalog")}},
           {"x-ms-visibility": "internal"}),
     Route("operations/{name}", "get", "GetOperation", "Get one operation's definition",

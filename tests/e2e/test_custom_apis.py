@@ -108,3 +108,15 @@ def test_metadata_declares_each_operation_as_a_function_or_an_action_with_its_bi
     assert catalog["sample_Repeat"]["call"] == "GET /api/data/v9.2/sample_Repeat(Text=@Text,Times=@Times)" \
                                               "?@Text=value&@Times=value"
     assert (catalog["sample_Echo"]["kind"], catalog["sample_Echo"]["boundTo"]) == ("Action", None)
+
+
+def test_the_catalog_lists_the_operations_of_one_form_for_the_connectors_dropdown(app):
+    def names(**params: str) -> list[str]:
+        return [d["name"] for d in requests.get(app.url("operations"), params=params, timeout=30).json()["value"]]
+
+    postable = names(kind="Action", bound="false")  # what the connector's action POSTs to data/v9.2/{name}
+    assert "sample_Echo" in postable and not {"sample_Repeat", "sample_IsSystemAdmin"} & set(postable)
+    assert names(kind="Function") == ["sample_IsSystemAdmin", "sample_Repeat"]
+    assert names(bound="true") == ["sample_IsSystemAdmin"]
+    refused = requests.get(app.url("operations"), params={"bound": "maybe"}, timeout=30)
+    assert refused.status_code == 400 and "bound true or false" in refused.json()["error"]["message"]
