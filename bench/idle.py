@@ -23,6 +23,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 from helpers import Azurite  # tests/, on sys.path (bench/__init__)
 
@@ -51,8 +52,11 @@ def _fires_per_hour(expression: str) -> float:
 
 def computed_per_hour() -> dict:
     """The idle cost the host's rules give for this app's bindings and host.json."""
-    environ = {**os.environ, "BGOPS_QUEUE_NAME": "backgroundoperations", "BGOPS_PURGE_SCHEDULE": "0 0 * * * *"}
-    specs = load(REPO, environ)
+    given = {"AzureWebJobsStorage": os.environ.get("AzureWebJobsStorage", "UseDevelopmentStorage=true"),
+             "BGOPS_QUEUE_NAME": "backgroundoperations", "BGOPS_PURGE_SCHEDULE": "0 0 * * * *"}
+    environ = {**os.environ, **given}
+    with patch.dict(os.environ, given):  # the app reads its settings from the process when it is imported
+        specs = load(REPO, environ)
     polling = QueuesOptions.from_host_config(load_host_config(REPO, environ)).max_polling_interval_seconds
     queues = sum(1 for s in specs if s.trigger_type == QUEUE)
     timers = [s.schedule for s in specs if s.trigger_type == TIMER]
