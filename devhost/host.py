@@ -120,7 +120,7 @@ class Host:
 def _route(spec: FunctionSpec, prefix: str) -> Route:
     template = (spec.trigger.route or spec.name).strip("/")  # no route: the function's name (ScriptHost)
     methods = frozenset(str(m).upper() for m in spec.trigger.methods) if spec.trigger.methods else None
-    return Route(RouteTemplate(f"{prefix}/{template}" if prefix else template), methods, spec)
+    return Route(RouteTemplate(f"{prefix}/{template}" if prefix else template), methods, spec, spec.name)
 
 
 def _shown(spec: FunctionSpec, router: Router, address: str) -> str:

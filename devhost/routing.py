@@ -5,7 +5,6 @@ is refused when the app loads, rather than matched wrongly."""
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -57,34 +56,27 @@ def decode_path(raw_path: str) -> str:
 
 @dataclass(frozen=True)
 class Route:
-    """A function's route: template (prefix included), methods (None: any), and what a match gives back."""
+    """A function's route: template (prefix included), methods (None: any), what a match gives back, and the
+    function's name, which orders the routes."""
 
     template: RouteTemplate
     methods: frozenset[str] | None
     target: Any
-
-
-def _precedence(x: Route, y: Route) -> int:
-    # WebJobsRouteBuilder.RouteComparison (azure-webjobs-sdk-extensions): segment by segment,
-    # a literal before a parameter, literals in case-insensitive order; then longer templates first.
-    xs, ys = x.template.segments, y.template.segments
-    for a, b in zip((s[0] for s in xs), (s[0] for s in ys), strict=False):
-        if a.startswith("{") != b.startswith("{"):
-            return 1 if a.startswith("{") else -1
-        if not a.startswith("{") and a.lower() != b.lower():
-            return -1 if a.lower() < b.lower() else 1
-    return (len(ys) > len(xs)) - (len(xs) > len(ys))
+    name: str = ""
 
 
 class Router:
-    """Finds the route for a request. The method is a route constraint, as in the host
-    (HttpMethodRouteConstraint): a path that matches only with another method does not match (404)."""
+    """Finds the route for a request as the Functions host does: routes in the order of their functions' names
+    (FunctionMetadataManager sorts them, OrdinalIgnoreCase, and WebScriptHostHttpRoutesManager maps them in that
+    order into one RouteCollection), the first whose template matches wins, however specific a later one is
+    (azure-functions-host#9876). The method is a route constraint (HttpMethodRouteConstraint): a path that
+    matches only with another method does not match (404)."""
 
     def __init__(self, routes: Iterable[Route]):
-        self.routes = sorted(routes, key=functools.cmp_to_key(_precedence))
+        self.routes = sorted(routes, key=lambda route: route.name.lower())
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-        """The first route (in precedence order) matching method and decoded path."""
+        """The first route (in function-name order) matching method and decoded path."""
         for route in self.routes:
             if route.methods is not None and method.upper() not in route.methods:
                 continue

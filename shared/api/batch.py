@@ -43,7 +43,7 @@ class Route:
     pattern: re.Pattern[str]
     methods: frozenset[str]
     serve: Handler
-    precedence: tuple[int, ...]  # per segment, 0 where it starts with literal text: literal before parameter
+    function: str  # the function's name, which orders the routes, as the host orders them
 
 
 @api()
@@ -131,9 +131,8 @@ def resolve(batch_url: str, url: str, created: Mapping[str, str]) -> str:
 
 
 def _route(prefix: str, method: str, path: str) -> tuple[Handler, dict[str, str]]:
-    """The endpoint serving ``method path`` and its route values (segment by segment, one that starts with
-    literal text before a parameter, as the host orders routes: backgroundoperations({id}) before {name});
-    NotFound otherwise."""
+    """The endpoint serving ``method path`` and its route values: the first route that matches, in the order of
+    the functions' names, as the host tries them (devhost.routing); NotFound otherwise."""
     relative = path.lstrip("/")
     if prefix and relative.lower().startswith(f"{prefix.lower()}/"):
         relative = relative[len(prefix) + 1:]
@@ -142,7 +141,7 @@ def _route(prefix: str, method: str, path: str) -> tuple[Handler, dict[str, str]
     if not matches:  # as the host: a path that matches only with another method does not match
         raise NotFound(f"Nothing in a batch is served at {method} '/{path.lstrip('/')[:200]}': a batch holds Web "
                        f"API requests, under /{prefix}/{WEB_API}/, with the methods they take alone.")
-    route, values = min(matches, key=lambda match: match[0].precedence)
+    route, values = matches[0]
     return route.serve, values
 
 
@@ -156,10 +155,10 @@ def _routes() -> tuple[Route, ...]:
         return re.compile("".join(f"(?P<{p}>[^/]+)" if n % 2 else re.escape(p) for n, p in enumerate(parts)) + "/?",
                           re.IGNORECASE | re.DOTALL)
 
-    return tuple(Route(pattern(route), frozenset(methods), handler_of(function),
-                       tuple(int(segment.startswith("{")) for segment in route.split("/")))
-                 for _, route, methods, function in HTTP_FUNCTIONS
-                 if (route == WEB_API or route.startswith(f"{WEB_API}/")) and function is not execute_batch)
+    routes = (Route(pattern(route), frozenset(methods), handler_of(function), name)
+              for name, route, methods, function in HTTP_FUNCTIONS
+              if (route == WEB_API or route.startswith(f"{WEB_API}/")) and function is not execute_batch)
+    return tuple(sorted(routes, key=lambda route: route.function.lower()))
 
 
 def _headers(batch: Mapping[str, str], inner: Mapping[str, str]) -> dict[str, str]:

@@ -1,6 +1,9 @@
 """HTTP-triggered functions (SPEC §3): each route bound straight to its endpoint in ``api``.
 
-One row per Functions function; an alias is a row of its own pointing at the same endpoint.
+One row per Functions function; an alias is a row of its own pointing at the same endpoint. The host tries the
+routes in the order of the functions' names, the first match winning (however specific a later route is), so a
+route that takes any name (``data/v9.2/{name}``) belongs to a function whose name sorts after every route it
+would otherwise shadow: tests/deploy/test_routes.py checks that each route is reached.
 The endpoints' docstrings say what each does; ``api.openapi.ROUTES`` documents them, and a test
 checks that the two tables list the same routes and methods.
 """
@@ -17,8 +20,8 @@ bp = func.Blueprint(http_auth_level=API_AUTH_LEVEL)
 
 HTTP_FUNCTIONS = (  # (function name, route, methods, endpoint)
     ("submit_webapi", "data/v9.2/{name}", ("POST",), endpoints.submit_webapi),
-    ("call_function", "data/v9.2/{name}", ("GET",), endpoints.call_function),
-    ("call_bound", "data/v9.2/{entityset}({id})/{operation}", ("GET", "POST"), endpoints.call_bound),
+    ("webapi_function", "data/v9.2/{name}", ("GET",), endpoints.call_function),
+    ("webapi_bound_operation", "data/v9.2/{entityset}({id})/{operation}", ("GET", "POST"), endpoints.call_bound),
     ("submit_operations", "operations/{name}", ("POST",), endpoints.submit_webapi),
     ("operations_catalog", "operations", ("GET",), catalog.list_definitions),
     ("operation_definition", "operations/{name}", ("GET",), catalog.get_definition),

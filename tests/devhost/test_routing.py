@@ -39,14 +39,17 @@ def test_route_syntax_the_app_does_not_use_is_refused_rather_than_matched_wrongl
 
 
 def _router(*specs):
-    return Router(Route(RouteTemplate(t), frozenset(m) if m else None, name)
+    return Router(Route(RouteTemplate(t), frozenset(m) if m else None, name, name)
                   for name, t, m in specs)
 
 
-def test_literal_segment_wins_over_parameter_whatever_the_order():
-    router = _router(("by_id", "api/things/{id}", None), ("count", "api/things/count", None))
-    assert router.match("GET", "/api/things/count")[0].target == "count"
-    assert router.match("GET", "/api/things/7")[0].target == "by_id"
+def test_the_first_function_by_name_wins_however_specific_a_later_route_is_as_in_the_host():
+    # azure-functions-host#9876: "Products/{id}" of a function named Details shadows "Products/List" of List.
+    router = _router(("List", "api/Products/List", None), ("Details", "api/Products/{id}", None))
+    assert router.match("GET", "/api/Products/List")[0].target == "Details"
+    router = _router(("a_List", "api/Products/List", None), ("Details", "api/Products/{id}", None))
+    assert router.match("GET", "/api/Products/List")[0].target == "a_List"  # names compared ignoring case
+    assert router.match("GET", "/api/Products/7")[0].target == "Details"
 
 
 def test_method_is_a_route_constraint_so_a_wrong_method_finds_no_route():
