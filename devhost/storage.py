@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import functools
+import random
 from collections.abc import Mapping
+from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
-from azure.storage.queue import QueueClient, QueueServiceClient
+from azure.storage.queue import ExponentialRetry, QueueClient, QueueServiceClient
 
 from shared.settings import poison_queue_name as poison_queue_name_of
 from shared.storage.clients import normalize_connection_string
@@ -39,9 +41,21 @@ def queue_client(environ: Mapping[str, str], connection: str | None, queue_name:
     return _service(connection_string(connection, environ)).get_queue_client(queue_name)
 
 
+class HostRetry(ExponentialRetry):
+    """The host's storage retries: Azure.Core's RetryOptions defaults (exponential from a 0.8 s delay, 3 retries,
+    each delay ±20%), not the Python SDK's (15 s, then 18, 24 and 42, each ±3 s), under which one reset
+    connection held a queue's listener for 21 s in a test while its messages came due."""
+
+    def __init__(self) -> None:
+        super().__init__(retry_total=3)
+
+    def get_backoff_time(self, settings: dict[str, Any]) -> float:
+        return float(0.8 * 2 ** max(settings["count"] - 1, 0) * random.uniform(0.8, 1.2))
+
+
 @functools.cache
 def _service(conn: str) -> QueueServiceClient:
-    return QueueServiceClient.from_connection_string(conn)
+    return QueueServiceClient.from_connection_string(conn, retry_policy=HostRetry())
 
 
 def poison_queue_name(queue_name: str) -> str | None:

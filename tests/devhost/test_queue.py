@@ -73,3 +73,12 @@ def test_stale_pop_receipt_after_function_updated_its_own_message_is_ignored(azu
     wait_until(lambda: _visible_or_hidden_count(azurite, host) == 0, message="message deleted")
     assert key not in _poison_keys(azurite, host)
     assert "Processing message" not in host.log()  # no listener error
+
+
+def test_the_listeners_storage_retries_wait_as_the_hosts_do_seconds_not_a_quarter_minute():
+    from devhost.storage import HostRetry, queue_client
+
+    delays = [HostRetry().get_backoff_time({"count": count}) for count in (1, 2, 3)]
+    assert 0.64 <= delays[0] <= 0.96 and 1.28 <= delays[1] <= 1.92 and 2.56 <= delays[2] <= 3.84
+    client = queue_client({"AzureWebJobsStorage": "UseDevelopmentStorage=true"}, None, "q")
+    assert isinstance(client._config.retry_policy, HostRetry)
