@@ -314,8 +314,13 @@ def load_settings(env: Mapping[str, str] | None = None, host_json: Path = APP_RO
         else _number("maxDequeueCount", str(max_attempts), int, 1),
         route_prefix=(HOST_ROUTE_PREFIX if route_prefix is None else str(route_prefix)).strip("/"),
         public_host_name=env.get(WEBSITE_HOSTNAME, "").strip(),
-        platform_authentication=env.get(WEBSITE_AUTH_ENABLED, "").strip().lower() == "true",
+        platform_authentication=platform_authentication(env),
     )
+
+
+def platform_authentication(env: Mapping[str, str]) -> bool:
+    """Whether App Service Authentication is on (the platform sets WEBSITE_AUTH_ENABLED)."""
+    return env.get(WEBSITE_AUTH_ENABLED, "").strip().lower() == "true"
 
 
 def http_auth_anonymous(env: Mapping[str, str] | None = None) -> bool:
@@ -325,7 +330,7 @@ def http_auth_anonymous(env: Mapping[str, str] | None = None) -> bool:
     (the Dataverse SDK for Python) need it. Read when the functions are indexed."""
     env = os.environ if env is None else env
     anonymous = _bool("BGOPS_SIGN_IN_REPLACES_KEYS", env.get("BGOPS_SIGN_IN_REPLACES_KEYS", "false"))
-    if anonymous and env.get(WEBSITE_AUTH_ENABLED, "").strip().lower() != "true":
+    if anonymous and not platform_authentication(env):
         raise SettingsError("BGOPS_SIGN_IN_REPLACES_KEYS=true needs App Service Authentication on, requiring a "
                             "signed-in caller (WEBSITE_AUTH_ENABLED=true): without it the API would answer anyone. "
                             "Turn authentication on, or set it to false.")

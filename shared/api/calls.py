@@ -153,13 +153,12 @@ def how_to_call(definition: OperationDefinition, prefix: str = "/api/data/v9.2")
 def check_form(definition: OperationDefinition, method: str, entity_set: str | None) -> None:
     """Refuse a call in a form the operation does not have: bound or not (400), GET or POST (405); the message
     names the form to use."""
-    how, name = how_to_call(definition), definition.name
+    name, verb = definition.name, "GET" if definition.kind is Kind.FUNCTION else "POST"
     if definition.bound is None and entity_set is not None:
-        raise InvalidRequest(f"'{name}' is not bound to a table: call it as {how}.")
+        raise InvalidRequest(f"'{name}' is not bound to a table: call it as {how_to_call(definition)}.")
     if definition.bound is not None and (entity_set or "").lower() != definition.bound.entity_set:
         raise InvalidRequest(f"'{name}' is bound to {definition.bound.entity_set}: call it on one of its rows, "
-                             f"as {how}.")
-    method = method.upper()
-    if method != ("GET" if definition.kind is Kind.FUNCTION else "POST"):
+                             f"as {how_to_call(definition)}.")
+    if method.upper() != verb:
         kind = "a function" if definition.kind is Kind.FUNCTION else "an action"
-        raise MethodNotAllowed(f"'{name}' is {kind}: call it as {how}.", (how.split(" ")[0],))
+        raise MethodNotAllowed(f"'{name}' is {kind}: call it as {how_to_call(definition)}.", (verb,))

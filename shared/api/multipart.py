@@ -192,7 +192,10 @@ def write_batch(answers: list[InnerResponse | list[InnerResponse]]) -> tuple[str
 
 
 def _response_part(answer: InnerResponse) -> list[str]:
-    reason = HTTPStatus(answer.status).phrase if answer.status in HTTPStatus._value2member_map_ else ""
+    try:
+        reason = HTTPStatus(answer.status).phrase
+    except ValueError:  # a status with no standard phrase
+        reason = ""
     return ["Content-Type: application/http", "Content-Transfer-Encoding: binary",
             *([f"Content-ID: {answer.content_id}"] if answer.content_id else []), "",
             f"HTTP/1.1 {answer.status} {reason}".rstrip(), *(f"{k}: {v}" for k, v in answer.headers), "",
