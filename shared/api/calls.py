@@ -8,6 +8,7 @@ quoted string. Anything else is refused with the form to use (pure).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 
 from ..domain.errors import InvalidRequest, MethodNotAllowed
 from ..operations.registry import Kind, OperationDefinition, Parameter, ParamType, is_datetime
+from .handling import INT64_MAX, INT64_MIN
 
 NAMESPACES = ("Microsoft.Dynamics.CRM.", "mscrm.")
 MAX_ARGUMENTS = 64
@@ -94,9 +96,15 @@ def _quoted(text: str) -> str | None:
     return None
 
 
+def _finite(text: str) -> float:
+    if not math.isfinite(value := float(text)):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def _json(text: str) -> Any:
-    try:
-        return json.loads(text)
+    try:  # JSON as json_body reads it: no NaN or Infinity, no number beyond a double
+        return json.loads(text, parse_float=_finite, parse_constant=_finite)
     except ValueError:
         return _NOT_READ
 
@@ -104,8 +112,10 @@ def _json(text: str) -> Any:
 _NOT_READ = object()
 _READERS: dict[ParamType, Callable[[str], Any]] = {
     ParamType.STRING: _quoted,
-    ParamType.INT: lambda t: int(t) if re.fullmatch(r"-?[0-9]{1,19}", t) else None,
-    ParamType.NUMBER: lambda t: float(t) if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?", t) else None,
+    ParamType.INT: lambda t: v if re.fullmatch(r"-?[0-9]{1,19}", t) and INT64_MIN <= (v := int(t)) <= INT64_MAX
+    else None,
+    ParamType.NUMBER: lambda t: v if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?", t)
+    and math.isfinite(v := float(t)) else None,
     ParamType.BOOL: lambda t: {"true": True, "false": False}.get(t.lower()),
     ParamType.DATETIME: lambda t: (_quoted(t) or t) if is_datetime(_quoted(t) or t) else None,
     ParamType.OBJECT: lambda t: v if isinstance(v := _json(t), dict) else None,

@@ -66,7 +66,9 @@ def test_literals_typed_as_the_parameter_declares(text, kind, value):
 
 @pytest.mark.parametrize("text, kind", [
     ("yes", ParamType.BOOL), ("1.5", ParamType.INT), ("x", ParamType.STRING), ("'a'b'", ParamType.STRING),
-    ("[1]", ParamType.OBJECT), ("tomorrow", ParamType.DATETIME), ("bare", ParamType.ANY)])
+    ("[1]", ParamType.OBJECT), ("tomorrow", ParamType.DATETIME), ("bare", ParamType.ANY),
+    ("9223372036854775808", ParamType.INT), ("1e999", ParamType.NUMBER), ("-1e999", ParamType.NUMBER),
+    ("1e999", ParamType.ANY), ("NaN", ParamType.ANY), ("[Infinity]", ParamType.ARRAY)])
 def test_a_literal_of_another_type_is_400_naming_the_form(text, kind):
     with pytest.raises(InvalidRequest, match="The parameter P is"):
         literal(text, Parameter("P", kind))
