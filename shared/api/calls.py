@@ -16,7 +16,7 @@ from typing import Any
 
 from ..domain.errors import InvalidRequest, MethodNotAllowed
 from ..operations.registry import Kind, OperationDefinition, Parameter, ParamType, is_datetime
-from .handling import INT64_MAX, INT64_MIN
+from .handling import INT64_MAX, INT64_MIN, check_shape
 
 NAMESPACES = ("Microsoft.Dynamics.CRM.", "mscrm.")
 MAX_ARGUMENTS = 64
@@ -135,10 +135,13 @@ def literal(text: str, parameter: Parameter) -> Any:
         quoted = _quoted(text)
         value = quoted if quoted is not None else _json(text)
         if value is not _NOT_READ:
+            check_shape(value)  # as in a body: no whole number beyond 64 bits, no nesting beyond 32 levels
             return value
         raise InvalidRequest(f"The parameter {parameter.name} is '{text[:64]}': write a string in single quotes, "
                              "or a number, true, false or JSON.")
     value = _READERS[parameter.type](text)
+    if parameter.type in (ParamType.OBJECT, ParamType.ARRAY) and value is not None:
+        check_shape(value)
     if value is None:
         raise InvalidRequest(f"The parameter {parameter.name} is '{text[:64]}': write "
                              f"{_FORMS[parameter.type]}.")

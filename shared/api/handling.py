@@ -117,7 +117,7 @@ def json_body(req: func.HttpRequest) -> Any:
         raise InvalidRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
-    _check_shape(body)
+    check_shape(body)
     return body
 
 
@@ -150,7 +150,7 @@ def _utf8(raw: bytes) -> str:
                                    "UTF-8.") from None
 
 
-def _check_shape(body: dict[str, Any]) -> None:
+def check_shape(body: Any) -> None:
     """Refuse JSON nested more than MAX_JSON_DEPTH deep, or with whole numbers no client or column holds."""
     stack: list[tuple[Any, int, str]] = [(body, 1, "$")]
     while stack:

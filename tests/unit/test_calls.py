@@ -115,3 +115,11 @@ def test_a_bound_operation_takes_its_row_as_target_and_declares_no_input_of_that
         OperationRegistry().operation("y", bound_to="account", inputs=[Parameter("Target")])
     with pytest.raises(ValueError, match="a table's logical name is lower case"):
         OperationRegistry().operation("y", bound_to="Account")
+
+
+@pytest.mark.parametrize("text, kind", [('{"a": [18446744073709551616]}', ParamType.OBJECT),
+                                        ("[18446744073709551616]", ParamType.ARRAY),
+                                        ("18446744073709551616", ParamType.ANY)])
+def test_a_json_literal_holding_a_whole_number_beyond_64_bits_is_refused_as_in_a_body(text, kind):
+    with pytest.raises(InvalidRequest, match="is too large: whole numbers must be"):
+        literal(text, Parameter("P", kind))
