@@ -15,8 +15,10 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import UTC
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from unittest import mock
 
 import requests
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
@@ -34,6 +36,24 @@ ALL_COLUMNS = (
     "attemptstarts",
 )
 LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+)")
+
+
+@cache
+def http_functions() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """(name, route, METHODS) of each HTTP function the app registers, read from its FunctionApp.
+
+    Read once per process: ``get_functions()`` can be called only once on an app (a second call finds its own
+    names already taken and raises), as the worker calls it once when it indexes the app."""
+    with mock.patch.dict(os.environ, {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}):  # it checks them
+        import function_app  # the repo root is on the test path
+
+    found = []
+    for function in function_app.app.get_functions():
+        trigger = function.get_trigger()
+        if trigger.get_binding_name() == "httpTrigger":
+            methods = tuple(str(getattr(m, "value", m)).upper() for m in trigger.methods)
+            found.append((function.get_function_name(), trigger.route, methods))
+    return tuple(found)
 
 
 def wait_until(condition, timeout: float = 20.0, interval: float = 0.1, message: str = ""):

@@ -4,24 +4,11 @@ A route that takes any name (data/v9.2/{name}) would otherwise answer for the ro
 
 from __future__ import annotations
 
-import os
 import re
-from unittest import mock
+
+from helpers import http_functions
 
 from devhost.routing import Route, Router, RouteTemplate
-
-
-def _functions() -> list[tuple[str, str, tuple[str, ...]]]:
-    with mock.patch.dict(os.environ, {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}):  # it checks them
-        import function_app  # the repo root is on the test path
-
-    found = []
-    for function in function_app.app.get_functions():
-        trigger = function.get_trigger()
-        if trigger.get_binding_name() == "httpTrigger":
-            methods = tuple(str(getattr(m, "value", m)).upper() for m in trigger.methods)
-            found.append((function.get_function_name(), trigger.route, methods))
-    return found
 
 
 def _path(route: str) -> str:
@@ -30,7 +17,7 @@ def _path(route: str) -> str:
 
 
 def test_each_route_is_the_one_the_host_picks_for_its_own_paths():
-    functions = _functions()
+    functions = http_functions()
     router = Router(Route(RouteTemplate(f"api/{route}"), frozenset(methods), name, name)
                     for name, route, methods in functions)
     shadowed = [(name, method, _path(route), router.match(method, _path(route))[0].name)

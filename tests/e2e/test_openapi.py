@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from unittest import mock
 
 import pytest
 import requests
+from helpers import http_functions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_fuzz import EVENT, EXAMPLES, HOOKS, PHASES, SEED, check_fuzzing, operations
@@ -36,15 +35,8 @@ PAGE_ROUTES = {"systemjobs", "systemjobs/{file}"}  # the System Jobs page: HTML 
 def _registered_routes() -> set[tuple[str, str]]:
     """Every (route, method) of an HTTP function the app registers, read from the FunctionApp itself, but
     for the System Jobs page's."""
-    with mock.patch.dict(os.environ, {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}):  # it checks them
-        import function_app  # the repo root is on the test path
-
-    routes = set()
-    for function in function_app.app.get_functions():
-        trigger = function.get_trigger()
-        if trigger.get_binding_name() == "httpTrigger" and trigger.route not in PAGE_ROUTES:
-            routes |= {(f"/{trigger.route}", str(getattr(m, "value", m)).lower()) for m in trigger.methods}
-    return routes
+    return {(f"/{route}", method.lower()) for _, route, methods in http_functions() if route not in PAGE_ROUTES
+            for method in methods}
 
 
 def test_the_document_is_valid_swagger_2(served):
