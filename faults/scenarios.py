@@ -32,6 +32,8 @@ import requests
 from azure.data.tables import TableClient
 from helpers import AppProcess, CallbackServer, wait_until
 
+from shared.settings import load_settings
+
 from .proxy import StorageProxy
 
 SETTLE_SECONDS = 150
@@ -219,8 +221,8 @@ class Run:
 
         try:
             wait_until(finished, timeout=SETTLE_SECONDS, interval=1, message="every operation to finish")
-            # A callback goes after its operation's last write: give them their few seconds.
-            wait_until(lambda: all(self.callbacks.calls(u) for u in self.accepted.values()), timeout=30, interval=1)
+            wait_until(lambda: all(self.callbacks.calls(u) for u in self.accepted.values()),
+                       timeout=callback_wait_seconds(self.settings), interval=1)
         except TimeoutError:
             pass
         rows, r = self.rows(), self.result
@@ -239,6 +241,14 @@ class Run:
         for app in (self.app, *self.others):
             app.stop()
         return r
+
+
+def callback_wait_seconds(settings: dict[str, str]) -> float:
+    """How long a finished operation's callback may still be owed. It goes after the operation's last write,
+    in a few seconds; but a worker killed between that write and the send leaves a claim on it that another
+    worker (the poison queue's copy of its message) may take over only once the claim lapses."""
+    app = load_settings({"AzureWebJobsStorage": "UseDevelopmentStorage=true", **settings})
+    return app.callback_delivery.claim_timeout.total_seconds() + 30
 
 
 def host_killed(run: Run, kills: int = 20, seed: int = 7) -> Result:
