@@ -109,20 +109,23 @@ def _matching(items: list[dict[str, Any]], text: str | None, properties: tuple[s
     return [item for item in items if str(item.get(match[1], "")).lower() == value.lower()]
 
 
-def _selected(item: dict[str, Any], text: str | None, properties: tuple[str, ...]) -> dict[str, Any]:
-    """``$select``: the named properties (MetadataId always); InvalidRequest naming any this shape does not have."""
+def _selection(text: str | None, properties: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``$select``: the named properties (None for all); InvalidRequest naming any this shape does not have,
+    whether or not any item is answered."""
     if text is None or not text.strip(" "):
-        return item
-    names = [n.strip(" ") for n in text.split(",") if n.strip(" ")]
+        return None
+    names = tuple(n.strip(" ") for n in text.split(",") if n.strip(" "))
     if unknown := [n for n in names if n not in properties]:
         raise InvalidRequest(f"$select: unknown propert{'y' if len(unknown) == 1 else 'ies'} "
                              f"{', '.join(u[:64] for u in unknown[:10])}; known: {', '.join(properties)}.")
-    return {k: v for k, v in item.items() if k in names or k == "MetadataId"}
+    return names
 
 
 def _answer(svc: Services, req: func.HttpRequest, context: str, items: list[dict[str, Any]],
             properties: tuple[str, ...], *, single: bool = False) -> func.HttpResponse:
-    chosen = [_selected(item, req.params.get("$select"), properties) for item in items]
+    names = _selection(req.params.get("$select"), properties)
+    chosen = items if names is None else [{k: v for k, v in item.items() if k in names or k == "MetadataId"}
+                                          for item in items]
     root = metadata.service_root(urls.public_base(req, svc.settings), svc.settings.route_prefix)
     body = {"@odata.context": f"{root}/$metadata#{context}", **(chosen[0] if single else {"value": chosen})}
     return json_response(body)

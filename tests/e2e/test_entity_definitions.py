@@ -69,6 +69,10 @@ def test_the_picklist_look_an_update_makes_first_finds_none(app):
     ("EntityDefinitions", {"$filter": "LogicalName eq 'account'"}, 200, None),  # the SDK: "no such table"
     ("EntityDefinitions", {"$filter": "startswith(LogicalName,'a')"}, 400, "one comparison"),
     ("EntityDefinitions", {"$select": "LogicalName,Colour"}, 400, "unknown property Colour"),
+    # Found by a fresh schemathesis seed: a $filter no table matches left the $select unread.
+    ("EntityDefinitions", {"$select": "true", "$filter": "SchemaName eq 'none'"}, 400, "unknown property true"),
+    ("EntityDefinitions(LogicalName='asyncoperation')/Attributes", {"$select": "x", "$filter": "LogicalName eq 'y'"},
+     400, "unknown property x"),
     ("EntityDefinitions", {"$top": "1"}, 501, "does not implement $top"),
     ("EntityDefinitions(LogicalName='asyncoperation')/Attributes/Microsoft.Dynamics.CRM.NoSuchAttributeMetadata", {},
      404, "No attribute type"),
