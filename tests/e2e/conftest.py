@@ -23,7 +23,10 @@ class AppHost(AppProcess):
             "BGOPS_ALLOW_HTTP_CALLBACKS": "true",
             "BGOPS_ENABLE_SAMPLES": "true",
             "BGOPS_CALLBACK_RETRY_BASE_SECONDS": "0.2",
-            "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.2",
+            # The host's backoff between empty polls of its three queues, 1 s at most (Azure's default is a
+            # minute): at 0.2 s an idle host and its Azurite cost 7% of a core, and a dozen hosts sit idle
+            # at any time in a run of the suite (measured: 26 s less CPU in all at 1 s, the same wall time).
+            "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:01",
             **settings,
         })
         # With DEVHOST_FUNCTION_KEY set, the helpers below send the key in its header.
