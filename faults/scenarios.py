@@ -32,6 +32,7 @@ import requests
 from azure.data.tables import TableClient
 from helpers import AppProcess, CallbackServer, wait_until
 
+from shared.services.maintenance import PURGE_JOB_ID
 from shared.settings import load_settings
 
 from .proxy import StorageProxy
@@ -204,9 +205,11 @@ class Run:
         return sum(1 for runs in self.runs().values() if twice(runs))
 
     def rows(self) -> dict[str, dict]:
-        """Every operation row of the app's table (owners' copies and expiry markers left out)."""
+        """Every operation row of the app's table (owners' copies, expiry markers and the purge's system job left
+        out)."""
         return {e["RowKey"]: e for e in self.table.list_entities(select=["RowKey", "backgroundoperationstatuscode"])
-                if len(e["RowKey"]) == 36 and "backgroundoperationstatuscode" in e}  # not a subscription
+                if len(e["RowKey"]) == 36 and "backgroundoperationstatuscode" in e  # not a subscription
+                and e["RowKey"] != PURGE_JOB_ID}
 
     def running(self) -> list[str]:
         return [k for k, e in self.rows().items() if e["backgroundoperationstatuscode"] == 20]

@@ -27,6 +27,7 @@ from .operations.samples import register_samples
 from .services import deferred
 from .services.container import Services, utc_now
 from .services.later import Later
+from .services.maintenance import show_purge_job
 from .services.pools import Pools, build_pools
 from .services.subscription_cache import SubscriptionCache
 from .settings import Settings, get_settings
@@ -145,10 +146,14 @@ def serving(services: Services) -> Iterator[None]:
 
 
 def get_services() -> Services:
-    """The process-wide services, built on first use with the registry ``check_app`` built."""
+    """The process-wide services, built on first use with the registry ``check_app`` built; the purge's system
+    job is shown then (``maintenance.show_purge_job``)."""
     registry, pools = _registry(), get_pools()
     with _lock:
-        if "services" not in _state:
+        built = "services" not in _state
+        if built:
             _state["services"] = build_services(get_settings(), registry=registry, pools=pools)
         services: Services = _state["services"]
-        return services
+    if built:
+        show_purge_job(services)
+    return services

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.errors import InvalidRequest
-from ..domain.states import Event, State, Status
+from ..domain.operation import Operation
+from ..domain.states import Event, State, Status, describe
 from ..domain.times import parse_time
 from ..services.control import Change
 
@@ -54,7 +55,19 @@ def parse_change(body: Any, now: datetime) -> Change:
     try:
         return Change(STATE_CHANGES[(state, status)])
     except KeyError:
-        raise InvalidRequest(f"Unsupported state change: {_HOW}.") from None
+        raise UnsupportedChange(state, status) from None
+
+
+class UnsupportedChange(InvalidRequest):
+    """State codes no change leads to; ``of(row)`` says so beside the row's own state."""
+
+    def __init__(self, state: int, status: int | None) -> None:
+        super().__init__(f"Unsupported state change: {_HOW}.")
+        self.asked = f"statecode {state}" + ("" if status is None else f" with statuscode {status}")
+
+    def of(self, op: Operation) -> InvalidRequest:
+        return InvalidRequest(f"Unsupported state change to {self.asked} while it is {describe(op.status)}: "
+                              f"{_HOW}.")
 
 
 def _future_time(value: Any, now: datetime) -> datetime:

@@ -18,7 +18,7 @@ from ..services import control
 from ..services.container import Services
 from ..storage.ports import ListQuery, Page
 from . import metadata, odata, systemjobs, urls, views
-from .changes import parse_change
+from .changes import UnsupportedChange, parse_change
 from .errors import json_response, no_content
 from .handling import api, caller_of, json_body, operation_id_of
 from .prefer import PAGE_SIZE_PREFERENCE, parse_prefer
@@ -79,7 +79,10 @@ def system_job(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
 def _entity(svc: Services, req: func.HttpRequest, view: View) -> func.HttpResponse:
     operation_id, caller = operation_id_of(req), caller_of(svc, req)
     if req.method.upper() == "PATCH":
-        change = parse_change(view.row_change(json_body(req) or None), svc.clock())
+        try:
+            change = parse_change(view.row_change(json_body(req) or None), svc.clock())
+        except UnsupportedChange as unsupported:  # said beside the row's state: read it (404 if it is not there)
+            raise unsupported.of(control.get_operation(svc, operation_id, caller)) from None
         op = control.change(svc, operation_id, change, caller, if_match=req.headers.get("If-Match"))
         return no_content(_etag(op))
     params = odata.check_options(req.params, odata.ENTITY_OPTIONS, odata=True)

@@ -11,6 +11,7 @@ from typing import Any
 from ..domain.errors import InvalidRequest
 from ..domain.lines import shown_token
 from ..domain.operation import Operation
+from ..domain.recurrence import run_times
 from .views import KEY, iso
 
 ENTITY_TYPE, ENTITY_SET = "asyncoperation", "asyncoperations"
@@ -49,7 +50,8 @@ WRITABLE = {"statecode": "backgroundoperationstatecode", "statuscode": "backgrou
 
 def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
     """The row as a System Job, with its ``@odata.etag``; ``executiontimespan`` in seconds."""
-    ran = (op.endtime - op.starttime).total_seconds() if op.starttime and op.endtime else 0.0
+    started, ended = run_times(op)
+    ran = (ended - started).total_seconds() if started and ended else 0.0
     values = {
         ASYNC_KEY: op.id, "name": op.name, "operationtype": EXECUTE_ASYNC_REQUEST,
         "statecode": op.status.state.value, "statuscode": op.status.value, "postponeuntil": iso(op.postponeuntil),
@@ -57,8 +59,8 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
         "recurrencestarttime": iso(op.recurrencestarttime),
         "dependencytoken": shown_token(op.concurrencykey),
         "message": op.errormessage, "friendlymessage": op.errormessage, "errorcode": op.errorcode,
-        "retrycount": op.retrycount, "createdon": iso(op.createdon), "startedon": iso(op.starttime),
-        "completedon": iso(op.endtime), "modifiedon": iso(op.modifiedon), "executiontimespan": round(ran, 2),
+        "retrycount": op.retrycount, "createdon": iso(op.createdon), "startedon": iso(started),
+        "completedon": iso(ended), "modifiedon": iso(op.modifiedon), "executiontimespan": round(ran, 2),
     }
     return {"@odata.etag": op.version_tag} | {column: values[column] for column in select}
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.callbacks import status_body
 from ..domain.error_codes import UNEXPECTED, as_hex
+from ..domain.history import starts
 from ..domain.operation import Operation, to_key_values
+from ..domain.recurrence import run_times
 from ..domain.states import STATE_LABELS, Status
 
 # Every column the API shows, with its Edm type for $metadata, in the order rows show them.
@@ -35,11 +38,12 @@ COLUMN_TYPES: dict[str, str] = {
     "recentruns": "Edm.String",
     "callbackstate": "Edm.String",
     "attemptstarts": "Edm.String",
+    "attempts": "Edm.String",
 }
 KEY = "backgroundoperationid"
 # Not in Dataverse's table; returned only when $select names them.
 EXTRA_COLUMNS = ("progresspercent", "progressmessage", "recurrencepattern", "recentruns", "callbackstate",
-                 "attemptstarts")
+                 "attemptstarts", "attempts")
 COLUMNS = tuple(c for c in COLUMN_TYPES if c not in EXTRA_COLUMNS)
 SELECTABLE = COLUMNS + EXTRA_COLUMNS
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
@@ -52,6 +56,7 @@ def iso(moment: datetime | None) -> str | None:
 
 def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
     """The row under its logical column names, with its ``@odata.etag``. The callback URL is never among them."""
+    started, ended = run_times(op)
     values = {
         "backgroundoperationid": op.id,
         "name": op.name,
@@ -60,8 +65,8 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
         "backgroundoperationstatuscode": op.status.value,
         "inputparameters": to_key_values(op.inputs),
         "outputparameters": None if op.outputs is None else to_key_values(op.outputs),
-        "starttime": iso(op.starttime),
-        "endtime": iso(op.endtime),
+        "starttime": iso(started),  # or, between a recurring job's runs, its last run's
+        "endtime": iso(ended),
         "retrycount": op.retrycount,
         "errorcode": op.errorcode,
         "errormessage": op.errormessage,
@@ -76,7 +81,8 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
         "recentruns": op.recentruns or None,  # a recurring job's last runs, JSON
         # Where its callback stands (unsent, pending, sending, delivered, failed), never the URL; None without one.
         "callbackstate": op.callbackstate.value or ("unsent" if op.callbackurl else None),
-        "attemptstarts": op.attemptstarts or None,  # when each attempt of this run started, JSON
+        "attemptstarts": json.dumps(starts(op.attempts), separators=(",", ":")) if op.attempts else None,
+        "attempts": op.attempts or None,  # each attempt of this run: start, end, outcome, error, JSON
     }
     etag = {"@odata.etag": op.version_tag}
     damaged = {"@bgops.damaged": op.damaged} if op.damaged else {}  # an instance annotation OData clients skip

@@ -9,7 +9,6 @@ the plan. Pure: no storage, no clock but the ``now`` it is given.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,10 +17,10 @@ from typing import Any
 
 from .backoff import compute_backoff
 from .error_codes import UNEXPECTED
+from .history import masked, with_end, with_start
 from .operation import Operation
 from .recurrence import end_run
 from .states import Event, Status
-from .times import stamp
 
 MAX_ERROR_MESSAGE_CHARS = 2000
 
@@ -44,6 +43,11 @@ class Ending(str, Enum):
     FAILED = "failed"
 
 
+# How each ending reads in the row's history of attempts; LOST: its worker died before it ended.
+ENDINGS = {Ending.SUCCEEDED: "Succeeded", Ending.STOPPED: "Stopped", Ending.FAILED: "Failed"}
+LOST = "Lost"
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What happened in an attempt, as the handler runner saw it."""
@@ -53,6 +57,7 @@ class Outcome:
     errorcode: int | None = None
     errormessage: str | None = None
     retryable: bool = True
+    traceback: str | None = None  # an unexpected exception's last frames
 
 
 def succeeded(outputs: dict[str, Any]) -> Outcome:
@@ -65,10 +70,11 @@ def stopped() -> Outcome:
     return Outcome(Ending.STOPPED)
 
 
-def failed(code: int, message: str, *, retryable: bool = True) -> Outcome:
-    """The handler failed; the message is cut so that it always fits the row."""
-    return Outcome(Ending.FAILED, errorcode=code, errormessage=message[:MAX_ERROR_MESSAGE_CHARS],
-                   retryable=retryable)
+def failed(code: int, message: str, *, retryable: bool = True, traceback: str | None = None) -> Outcome:
+    """The handler failed; the message is cut so that it always fits the row, and any query string or key in
+    it masked (``history.masked``)."""
+    return Outcome(Ending.FAILED, errorcode=code, errormessage=masked(message)[:MAX_ERROR_MESSAGE_CHARS],
+                   retryable=retryable, traceback=traceback)
 
 
 @dataclass(frozen=True)
@@ -110,16 +116,12 @@ def _young_and_unstarted(row: Operation, now: datetime, window: timedelta) -> bo
             and not row.concurrencykey and now - row.createdon < window)
 
 
-MAX_STARTS_KEPT = 10
-
-
 def start_attempt(row: Operation, message_id: str, attempt: int, now: datetime) -> Operation:
     """The row as attempt ``attempt`` starts: Locked, owned by this message, the last error cleared, and
-    the start kept with the others of this run (``attemptstarts``, the last MAX_STARTS_KEPT)."""
-    starts = [*(json.loads(row.attemptstarts) if row.attemptstarts else []), stamp(now)]
+    the start kept with the others of this run (``attempts``, domain.history)."""
     return row.apply(Event.START, now, messageid=message_id, retrycount=attempt - 1,
                      starttime=row.starttime or now, errorcode=None, errormessage=None,
-                     attemptstarts=json.dumps(starts[-MAX_STARTS_KEPT:], separators=(",", ":")))
+                     attempts=with_start(row.attempts, attempt, now))
 
 
 def superseded(row: Operation, message_id: str, attempt: int) -> bool:
@@ -146,7 +148,10 @@ def end_attempt(row: Operation, outcome: Outcome, attempt: int, policy: RetryPol
     last = attempt >= policy.max_attempts or not outcome.retryable
     event = {Ending.SUCCEEDED: Event.SUCCEED, Ending.STOPPED: Event.STOP}.get(
         outcome.ending, Event.FAIL_FINAL if last else Event.FAIL)
-    new = end_run(row, event, now, **_changes(outcome))
+    ended = row.with_changes(attempts=with_end(
+        row.attempts, attempt, now, ENDINGS[outcome.ending], errorcode=outcome.errorcode,
+        errormessage=outcome.errormessage, traceback=outcome.traceback))
+    new = end_run(ended, event, now, **_changes(outcome))
     if new.status is not Status.WAITING_FOR_RESOURCES:
         return Plan(new)
     return Plan(new.with_changes(retrycount=attempt),
@@ -164,7 +169,8 @@ def _changes(outcome: Outcome) -> dict[str, Any]:
 def lost_attempt(row: Operation, attempt: int, now: datetime) -> Operation:
     """The row when attempt ``attempt`` died mid-run (its message came back): a failed attempt."""
     message = f"The worker running attempt {attempt} stopped before it finished (host restart or timeout)."
-    return row.apply(Event.FAIL, now, errorcode=UNEXPECTED, errormessage=message)
+    return row.apply(Event.FAIL, now, errorcode=UNEXPECTED, errormessage=message,
+                     attempts=with_end(row.attempts, attempt, now, LOST, errorcode=UNEXPECTED, errormessage=message))
 
 
 def stop_unstarted(row: Operation, now: datetime) -> Operation:
@@ -176,4 +182,7 @@ def poisoned(row: Operation, max_attempts: int, now: datetime) -> Operation:
     """The row when the host gave up on its message (the poison queue): it has failed for good."""
     message = ("The operation's queue message reached the poison queue: the host stopped or timed out "
                f"during its last attempt ({max_attempts} attempts in all).")
-    return end_run(row, Event.POISON, now, errorcode=UNEXPECTED, errormessage=message)
+    history = row.attempts
+    if row.status is Status.IN_PROGRESS:  # its last attempt was recorded as started, and never ended
+        history = with_end(history, row.retrycount + 1, now, LOST, errorcode=UNEXPECTED, errormessage=message)
+    return end_run(row.with_changes(attempts=history), Event.POISON, now, errorcode=UNEXPECTED, errormessage=message)

@@ -63,7 +63,7 @@ class Operation:
     recurrencepattern: str = ""  # a recurring job's RRULE (domain.recurrence); "" for a one-off
     recurrencestarttime: datetime | None = None
     recentruns: str = ""  # a recurring job's last runs, JSON: [{outcome, startedon, completedon, errorcode}]
-    attemptstarts: str = ""  # when each attempt of this run started, JSON: ["<ISO 8601>", ...]
+    attempts: str = ""  # each attempt of this run, JSON (domain.history): start, end, outcome, error
     concurrencykey: str = ""  # the line it runs one at a time in (domain.lines); "" for none
     lineticket: str = ""  # its ticket in that line while it holds a place there
     versionnumber: int = 0  # counts writes (the store sets it): callers' ETags are made of it, as Dataverse's
@@ -99,7 +99,7 @@ class Operation:
         if event is Event.RESUME:  # back to Ready: no longer postponed, and no message owns it yet
             stamp |= {"postponeuntil": None, "messageid": ""}
         if event is Event.RECUR:  # a run of a recurring job ended: the next one's attempts start afresh
-            stamp["attemptstarts"] = ""
+            stamp["attempts"] = ""
         if status.is_terminal:
             stamp["endtime"] = now
             if self.callbackurl:

@@ -5,6 +5,11 @@ MONTHLY), ``INTERVAL``, ``BYDAY``, ``BYHOUR``, ``COUNT`` and ``UNTIL`` (in UTC, 
 from the start time, in UTC. This module says which parts are allowed; python-dateutil's ``rrule``
 reads them and says when the job occurs. Pure.
 
+The start (RecurrenceStartTime, or the submission when there is none) is the first occurrence, as
+DTSTART is in RFC 5545, and COUNT counts it: ``FREQ=DAILY;BYHOUR=2`` submitted at 13:05 runs at
+13:05, then daily at 02:00. ``BYHOUR`` means on the hour (minute 0, second 0), as "daily at 2"
+does, not at the start's minutes and seconds.
+
 After each run the job goes back to Suspended/Waiting with ``postponeuntil`` at its next occurrence
 after the run ended (so occurrences missed while the app was down, or while a run ran long, make one
 run, not one each), keeping its last ``RUN_HISTORY`` runs; when none comes, the last run's ending is
@@ -44,13 +49,28 @@ class Recurrence:
     start: datetime
 
     @cached_property
-    def rule(self) -> rrule | rruleset:
-        return rrulestr(self.pattern, dtstart=self.start)
+    def pattern_rule(self) -> rrule:
+        """The pattern's own occurrences from the start, which may not include the start."""
+        on_the_hour = ";BYMINUTE=0;BYSECOND=0" if "BYHOUR=" in self.pattern else ""
+        found = rrulestr(self.pattern + on_the_hour, dtstart=self.start)
+        assert isinstance(found, rrule)  # one RRULE, no RDATE or EXDATE: never a set
+        return found
 
-    def first(self) -> datetime | None:
-        """The first occurrence (the start itself, if the rule includes it)."""
-        occurrence: datetime | None = self.rule.after(self.start, inc=True)
-        return occurrence
+    @cached_property
+    def rule(self) -> rrule | rruleset:
+        """Every occurrence: the start, then the pattern's (COUNT counting the start)."""
+        if self.pattern_rule.after(self.start, inc=True) == self.start:
+            return self.pattern_rule
+        occurrences = rruleset()
+        occurrences.rdate(self.start)
+        count = dict(part.split("=", 1) for part in self.pattern.split(";")).get("COUNT")
+        if count is None or int(count) > 1:
+            occurrences.rrule(self.pattern_rule if count is None else self.pattern_rule.replace(count=int(count) - 1))
+        return occurrences
+
+    def first(self) -> datetime:
+        """The first occurrence: the start."""
+        return self.start
 
     def next_after(self, moment: datetime) -> datetime | None:
         """The first occurrence strictly after ``moment``; None when the series is over."""
@@ -70,10 +90,10 @@ def parse_recurrence(pattern: Any, start: datetime | None, now: datetime) -> Rec
     text = _checked_parts(pattern)
     recurrence = Recurrence(text, max(start or now, now - START_TOLERANCE).replace(microsecond=0))
     try:
-        first = recurrence.first()
+        occurs = recurrence.pattern_rule.after(recurrence.start, inc=True)
     except (ValueError, TypeError) as e:
         raise InvalidRequest(f"RecurrencePattern '{pattern[:80]}' cannot be read: {e}.") from None
-    if first is None:
+    if occurs is None:
         raise InvalidRequest(f"RecurrencePattern '{pattern[:80]}' never occurs from its start time.")
     return recurrence
 
@@ -120,6 +140,16 @@ def end_run(row: Operation, event: Event, now: datetime, **changes: Any) -> Oper
     return row.apply(Event.RECUR, now, **changes | {
         "postponeuntil": upcoming, "recentruns": runs, "starttime": None, "retrycount": 0, "messageid": "",
         "progresspercent": None, "progressmessage": ""})
+
+
+def run_times(op: Operation) -> tuple[datetime | None, datetime | None]:
+    """When the row's run started and ended, as a list shows them: its own, or, for a recurring job (or the
+    purge's system job) waiting between runs, its last run's, from its history."""
+    if op.starttime is not None or not op.recentruns:
+        return op.starttime, op.endtime
+    last = json.loads(op.recentruns)[-1]
+    return (None if last["startedon"] is None else datetime.fromisoformat(last["startedon"]),
+            datetime.fromisoformat(last["completedon"]))
 
 
 def with_run(history: str, ending: Status, started: datetime | None, ended: datetime, errorcode: int | None) -> str:

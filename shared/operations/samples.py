@@ -194,6 +194,6 @@ def _post_batch(context: OperationContext, url: str, entity_name: str, batch: li
     except Exception as e:
         raise OperationError(f"The external system could not be reached ({type(e).__name__}).") from None
     if status == 429 or status >= 500:
-        raise OperationError(f"The external system answered {status}; will retry.")
+        raise OperationError(f"The external system answered {status}.")  # retried or not: the app says which
     if status >= 300:
         raise NonRetryableError(f"The external system refused a batch with {status}.")

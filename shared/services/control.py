@@ -18,7 +18,7 @@ from ..domain.errors import (
     UnknownOperation,
 )
 from ..domain.operation import EVENTS_OWED, Operation
-from ..domain.states import Event, Status
+from ..domain.states import REQUESTED, Event, Status, describe
 from ..storage.ports import ListQuery, Page
 from .callbacks import deliver_owed_callback
 from .container import Services
@@ -96,7 +96,10 @@ def _check_not_restricted(svc: Services, op: Operation, event: Event) -> None:
     except UnknownOperation:
         return
     if restricted:
-        raise InvalidRequest(f"'{op.name}' is a system job: callers may not cancel, pause or resume it.")
+        asked = REQUESTED[event]
+        raise InvalidRequest(f"Cannot {event.value} '{op.name}' (to {describe(asked)}) while it is "
+                             f"{describe(op.status)}: it is a system job: callers may not cancel, pause or resume "
+                             "it.")
 
 
 def _enqueue_or_undo(svc: Services, op: Operation, before: Operation) -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 # stored form escapes what is not ASCII). The table store keeps a value too large for a Table property
 # in a blob (storage/payloads.py).
 MAX_PARAMETER_BYTES = 1024 * 1024
+# How much of an unexpected exception's traceback its attempt keeps (domain.history bounds the text too).
+TRACEBACK_FRAMES = 5
 
 
 def too_large(values: dict[str, Any], what: str) -> str | None:
@@ -128,8 +131,14 @@ def _outcome(definition: OperationDefinition, inputs: dict[str, Any], context: O
     except Exception as e:
         log.warning("Attempt %d of operation %s (%s) raised.", context.attempt, context.operation_id or "-",
                     definition.name, exc_info=True)
-        return failed(HANDLER_FAILED, f"{type(e).__name__}: {e}")
+        return failed(HANDLER_FAILED, f"{type(e).__name__}: {e}", traceback=last_frames(e))
     return succeeded(outputs)
+
+
+def last_frames(error: BaseException, frames: int = TRACEBACK_FRAMES) -> str:
+    """The last ``frames`` frames of ``error``'s traceback, and the error: where a handler broke."""
+    stack = traceback.extract_tb(error.__traceback__)[-frames:]
+    return "".join([*traceback.format_list(stack), *traceback.format_exception_only(error)])
 
 
 def check_outputs(definition: OperationDefinition, outputs: Any) -> dict[str, Any]:

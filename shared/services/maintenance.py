@@ -14,7 +14,7 @@ from croniter import croniter
 
 from ..domain.attempts import start_attempt
 from ..domain.error_codes import UNEXPECTED
-from ..domain.errors import BackgroundOperationError, OperationNotFound, StorageUnavailable
+from ..domain.errors import BackgroundOperationError, ConcurrencyConflict, OperationNotFound, StorageUnavailable
 from ..domain.ids import system_job_id
 from ..domain.operation import Operation
 from ..domain.recurrence import with_run
@@ -44,6 +44,25 @@ def purge_as_system_job(svc: Services) -> int:
     return deleted
 
 
+def show_purge_job(svc: Services) -> None:
+    """Make the purge's system job, waiting for the timer's next run, when the app starts, so that the System
+    Jobs list shows it (and when it runs next) from then, not from the first run; or set its next run, if the
+    row waits for one that has passed or that another schedule gave. One read, and a write only then. Best
+    effort: the first run makes the row anyway."""
+    now = svc.clock()
+    upcoming = next_purge(svc.settings.purge_schedule, now)
+    try:
+        update_row(svc, _job(svc, now, running=False), lambda row: _next_run(row, upcoming, now))
+    except BackgroundOperationError as e:
+        log.warning("The purge's system job could not be shown before its first run: %s", e)
+
+
+def _next_run(row: Operation, upcoming: datetime | None, now: datetime) -> Operation | None:
+    if row.status is not Status.WAITING or row.postponeuntil == upcoming:
+        return None
+    return row.with_changes(postponeuntil=upcoming, modifiedon=now)
+
+
 def next_purge(schedule: str, after: datetime) -> datetime | None:
     """When a timer on ``schedule`` (six-field NCRONTAB, or a TimeSpan such as 00:05:00) fires next, in UTC."""
     try:
@@ -66,16 +85,22 @@ def _record(svc: Services, change: Callable[[Operation, datetime], Operation | N
         return None
 
 
-def _job(svc: Services, now: datetime) -> Operation:
-    """The purge's row; made on the first run, already running it (never seen waiting with no next run)."""
+def _job(svc: Services, now: datetime, *, running: bool = True) -> Operation:
+    """The purge's row; made if missing, running its first run (never seen waiting with no next run), or, when
+    the app starts, waiting for it."""
     try:
         return svc.store.get(PURGE_JOB_ID)
     except OperationNotFound:
         definition = svc.registry.get(PURGE)
-        return svc.store.create(start_attempt(Operation(
-            id=PURGE_JOB_ID, name=definition.name, displayname=definition.display_name,
-            status=Status.WAITING_FOR_RESOURCES, inputs={}, createdon=now, modifiedon=now,
-            ttlinseconds=NEVER_EXPIRES_SECONDS), "", 1, now))
+        new = Operation(id=PURGE_JOB_ID, name=definition.name, displayname=definition.display_name,
+                        status=Status.WAITING_FOR_RESOURCES, inputs={}, createdon=now, modifiedon=now,
+                        ttlinseconds=NEVER_EXPIRES_SECONDS)
+        upcoming = next_purge(svc.settings.purge_schedule, now)
+        try:
+            return svc.store.create(start_attempt(new, "", 1, now) if running or upcoming is None
+                                    else new.apply(Event.POSTPONE, now, postponeuntil=upcoming))
+        except ConcurrencyConflict:  # another instance made it first
+            return svc.store.get(PURGE_JOB_ID)
 
 
 def _started(row: Operation, now: datetime) -> Operation | None:

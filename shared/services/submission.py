@@ -138,11 +138,11 @@ def _postponed(op: Operation, until: datetime, now: datetime) -> Operation:
 
 
 def _recurring(op: Operation, sub: Submission, now: datetime) -> tuple[Operation, datetime]:
-    """The new row of a recurring job, postponed to its first occurrence if that is still to come."""
+    """The new row of a recurring job, postponed to its first occurrence (its start) if that is still to come."""
     if sub.postpone_until is not None:
         raise InvalidRequest("A recurring job starts at its RecurrenceStartTime: leave PostponeUntil out.")
     recurrence = parse_recurrence(sub.recurrence_pattern, sub.recurrence_start, now)
-    first = recurrence.first() or now
+    first = recurrence.first()
     op = op.with_changes(recurrencepattern=recurrence.pattern, recurrencestarttime=recurrence.start)
     return (_postponed(op, first, now) if first > now else op), first
 

@@ -10,7 +10,7 @@ const LIST_REFRESH_MS = 5000;
 const DETAIL_REFRESH_MS = 2000;
 const KEY_STORE = "bgops.functionKey";
 const COLUMNS = ["backgroundoperationid", "name", "displayname", "backgroundoperationstatuscode", "createdon",
-  "starttime", "endtime", "progresspercent", "progressmessage"];
+  "starttime", "endtime", "progresspercent", "progressmessage", "postponeuntil", "recurrencepattern"];
 const STATUS = {
   0: ["Waiting For Resources", "waiting"], 10: ["Waiting", "waiting"], 20: ["In Progress", "running"],
   21: ["Pausing", "running"], 22: ["Canceling", "running"], 30: ["Succeeded", "succeeded"],
@@ -19,7 +19,7 @@ const STATUS = {
 const GUID = /^\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?$/i;
 
 const $ = (id) => document.getElementById(id);
-const state = { pages: [], page: 0, timer: null, catalog: null, detail: null, listRequests: 0 };
+const state = { pages: [], page: 0, timer: null, catalog: null, detail: null, listRequests: 0, opened: null };
 
 // --- The API --------------------------------------------------------------------------------------
 
@@ -104,13 +104,45 @@ function time(iso) {
   return node;
 }
 
-function statusBadge(code) {
+function statusBadge(code, row = {}) {
   const [label, kind] = STATUS[code] || [`Status ${code}`, "waiting"];
   const badge = document.createElement("span");
   badge.className = `status ${kind}`;
-  badge.textContent = label;
   badge.dataset.status = code;
+  if (code !== 10) { badge.textContent = label; return badge; }
+  // Suspended: paused by someone (no time), or waiting for a time: postponed, or a recurring job's next run.
+  const until = row.postponeuntil;
+  const what = !until ? "Paused" : row.recurrencepattern ? "Next run" : "Postponed until";
+  badge.append(what, ...(until ? [" ", time(until)] : []));
   return badge;
+}
+
+function duration(seconds) {
+  // 7776000 -> "90 days"; 90000 -> "1 day 1 hour"; 2700 -> "45 minutes".
+  const units = [["day", 86_400], ["hour", 3_600], ["minute", 60], ["second", 1]];
+  const parts = [];
+  let left = Math.round(seconds);
+  for (const [unit, size] of units) {
+    const count = Math.floor(left / size);
+    left -= count * size;
+    if (count && parts.length < 2) parts.push(`${count} ${unit}${count === 1 ? "" : "s"}`);
+    else if (parts.length) break;
+  }
+  return parts.join(" ") || "0 seconds";
+}
+
+function attemptList(op) {
+  const kept = op.attempts ? safeJson(op.attempts) : null;
+  return Array.isArray(kept) ? kept : [];
+}
+
+function attemptsStarted(op) {
+  // The attempts of this run that started (none for an operation that never ran): those kept, else one per
+  // retry and the one running or ended.
+  const kept = attemptList(op);
+  if (kept.length) return Math.max(...kept.map((a) => a.attempt || 0));
+  if (!op.starttime) return 0;
+  return op.retrycount + (op.backgroundoperationstatuscode === 0 ? 0 : 1);
 }
 
 function progressBar(percent) {
@@ -179,14 +211,14 @@ function firstPage() {
   return `data/v9.2/backgroundoperations?${query}`;
 }
 
-async function showList({ keepPage = false } = {}) {
+async function showList({ keepPage = false, focusRow = null } = {}) {
   if (!keepPage) { state.pages = [firstPage()]; state.page = 0; }
   const started = performance.now();
   const asked = ++state.listRequests;  // only the answer to the latest request is shown
   try {
     const { data } = await api(state.pages[state.page], { headers: { Prefer: `odata.maxpagesize=${PAGE_SIZE}` } });
     if (asked !== state.listRequests || state.detail) return;  // asked again since, or an operation is open
-    renderRows(data.value);
+    renderRows(data.value, focusRow);
     const next = data["@odata.nextLink"];
     state.pages.length = state.page + 1;
     if (next) state.pages.push(next);
@@ -196,6 +228,7 @@ async function showList({ keepPage = false } = {}) {
     // How long the rows took: from asking for them, and from opening the page (the tests print both).
     document.body.dataset.listShownMs = String(Math.round(performance.now() - started));
     document.body.dataset.listShownAtMs ||= String(Math.round(performance.now()));
+    countRender("listRenders");
     notify("");
     schedule(data.value.some((row) => row.backgroundoperationstatuscode < 30) ? LIST_REFRESH_MS : 0, refreshList);
   } catch (error) {
@@ -210,9 +243,10 @@ function transient(error) {
   return !(error instanceof ApiError) || error.status === 429 || error.status >= 500;
 }
 
-function renderRows(rows) {
+function renderRows(rows, focusRow = null) {
   const body = $("jobs").tBodies[0];
-  const focused = document.activeElement?.closest?.("#jobs tr")?.dataset.id;  // kept across a refresh
+  // Kept across a refresh; back from an operation, on its row.
+  const focused = focusRow || document.activeElement?.closest?.("#jobs tr")?.dataset.id;
   body.replaceChildren(...rows.map((row) => {
     const tr = document.createElement("tr");
     tr.dataset.id = row.backgroundoperationid;
@@ -224,7 +258,7 @@ function renderRows(rows) {
     const name = cell("Operation", link, id);
     name.className = "name";
     const running = [20, 21, 22].includes(row.backgroundoperationstatuscode) && row.progresspercent != null;
-    tr.append(cell("Status", statusBadge(row.backgroundoperationstatuscode)), name, cell("Created", time(row.createdon)),
+    tr.append(cell("Status", statusBadge(row.backgroundoperationstatuscode, row)), name, cell("Created", time(row.createdon)),
       cell("Started", time(row.starttime)), cell("Ended", time(row.endtime)),
       cell("Progress", running ? progressBar(row.progresspercent) : "—"));
     return tr;
@@ -282,13 +316,13 @@ async function showDetail(id) {
 function allColumns() {
   return [...COLUMNS, "inputparameters", "outputparameters", "retrycount", "errorcode", "errormessage", "runas",
     "modifiedon", "ttlinseconds", "postponeuntil", "recurrencepattern", "recentruns", "callbackstate",
-    "attemptstarts"].join(",");
+    "attempts"].join(",");
 }
 
 function renderDetail(op) {
   const status = op.backgroundoperationstatuscode;
   $("detail-title").textContent = op.displayname || op.name;
-  $("d-status").replaceChildren(statusBadge(status));
+  $("d-status").replaceChildren(statusBadge(status, op));
   $("d-id").textContent = op.backgroundoperationid;
   const running = [20, 21, 22].includes(status);
   $("d-progress").hidden = !running;
@@ -298,8 +332,8 @@ function renderDetail(op) {
     $("d-progress").querySelector(".bar").style.width = `${percent}%`;
     $("d-progress-label").textContent = `${percent}%${op.progressmessage ? ` · ${op.progressmessage}` : ""}`;
   }
-  pairs($("d-run"), [["Operation", op.name], ["Attempts", status === 0 && !op.starttime ? 0 : op.retrycount + 1],
-    ["Retry count", op.retrycount], ["Submitted as", op.runas || "—"], ["Time to live", `${op.ttlinseconds} s`],
+  pairs($("d-run"), [["Operation", op.name], ["Attempts", attemptsStarted(op)],
+    ["Retry count", op.retrycount], ["Submitted as", op.runas || "—"], ["Time to live", duration(op.ttlinseconds)],
     ...(op.recurrencepattern ? [["Recurs", op.recurrencepattern]] : [])]);
   $("d-timeline").replaceChildren(...timeline(op));
   $("d-inputs").textContent = keyValues(op.inputparameters);
@@ -307,15 +341,22 @@ function renderDetail(op) {
   $("d-error-block").hidden = op.errorcode == null && !op.errormessage;
   pairs($("d-error"), [["Code", hex(op.errorcode)], ["Message", op.errormessage]]);
   renderRuns(op.recentruns);
+  renderAttempts(attemptList(op));
   $("d-raw").textContent = JSON.stringify(op, null, 2);
   renderActions(op);
+  countRender("detailRenders");
+}
+
+function countRender(what) {
+  // How many times the list or an operation was drawn: what the tests wait on to see a refresh happen.
+  document.body.dataset[what] = String(Number(document.body.dataset[what] || 0) + 1);
 }
 
 function timeline(op) {
   const callback = { unsent: "will be sent when it ends", pending: "owed, not sent yet", sending: "being sent",
     delivered: "delivered", failed: "not delivered (every attempt failed)" }[op.callbackstate];
-  const starts = op.attemptstarts ? safeJson(op.attemptstarts) || [] : [];
-  const started = starts.length > 1 ? starts.map((when, i) => [`Attempt ${i + 1} started`, when])
+  const starts = attemptList(op).filter((a) => a.startedon);
+  const started = starts.length > 1 ? starts.map((a) => [`Attempt ${a.attempt} started`, a.startedon])
     : [["Started", op.starttime]];
   const events = [["Created", op.createdon], ["Postponed until", op.postponeuntil], ...started,
     ["Ended", op.endtime]].filter(([, when]) => when);
@@ -330,6 +371,33 @@ function timeline(op) {
   return [...items, li];
 }
 
+function renderAttempts(attempts) {
+  // Each attempt: when, how it ended, its error, and an unexpected exception's last frames.
+  $("d-attempts-block").hidden = attempts.length === 0;
+  $("d-attempts").replaceChildren(...attempts.map((a) => {
+    const li = document.createElement("li");
+    li.dataset.attempt = a.attempt;
+    const head = document.createElement("p");
+    head.append(`Attempt ${a.attempt}: ${a.outcome || "running"} · `, time(a.startedon), " → ", time(a.completedon));
+    li.append(head);
+    if (a.errorcode != null || a.errormessage) {
+      const error = document.createElement("p");
+      error.textContent = `${hex(a.errorcode)} ${a.errormessage || ""}`;
+      li.append(error);
+    }
+    if (a.traceback) {
+      const details = document.createElement("details");
+      const summary = document.createElement("summary");
+      summary.textContent = "Traceback (last frames)";
+      const pre = document.createElement("pre");
+      pre.textContent = a.traceback;
+      details.append(summary, pre);
+      li.append(details);
+    }
+    return li;
+  }));
+}
+
 function renderRuns(text) {
   const runs = text ? safeJson(text) || [] : [];
   $("d-runs-block").hidden = runs.length === 0;
@@ -342,13 +410,19 @@ function renderRuns(text) {
 
 // --- Actions: only those the state table allows, each confirmed -----------------------------------
 
+// Each confirmation's buttons say what they do: "Cancel operation" beside "Keep running", never "Cancel"
+// beside "Back".
 const ACTIONS = {
-  cancel: { label: "Cancel", when: [0, 10, 20, 21], danger: true, restricted: true,
-    ask: "Cancel this operation? A running one stops at its next check; a waiting one ends now." },
-  pause: { label: "Pause", when: [20], restricted: true, ask: "Pause this operation? It stops at its next check and waits until you resume it." },
-  resume: { label: "Resume", when: [10], restricted: true, ask: "Resume this operation now?" },
-  postpone: { label: "Postpone", when: [0], ask: "Postpone this operation until:" },
-  again: { label: "Run again", when: [30, 31, 32], ask: "Submit a new operation with the same inputs?" },
+  cancel: { label: "Cancel", when: [0, 10, 20, 21], danger: true, restricted: true, yes: "Cancel operation",
+    no: "Keep running", ask: "Cancel this operation? A running one stops at its next check; a waiting one ends now." },
+  pause: { label: "Pause", when: [20], restricted: true, yes: "Pause operation", no: "Keep running",
+    ask: "Pause this operation? It stops at its next check and waits until you resume it." },
+  resume: { label: "Resume", when: [10], restricted: true, yes: "Resume operation", no: "Keep waiting",
+    ask: "Resume this operation now?" },
+  postpone: { label: "Postpone", when: [0], yes: "Postpone operation", no: "Keep its turn",
+    ask: "Postpone this operation until:" },
+  again: { label: "Run again", when: [30, 31, 32], yes: "Run a new one", no: "Do not run",
+    ask: "Submit a new operation with the same inputs?" },
 };
 
 async function renderActions(op) {
@@ -380,7 +454,7 @@ async function operations() {
 
 async function act(name, op) {
   const action = ACTIONS[name];
-  const answer = await confirmWith(`${action.label}: ${op.displayname || op.name}`, action.ask, action.label,
+  const answer = await confirmWith(`${action.label}: ${op.displayname || op.name}`, action.ask, action.yes, action.no,
     name === "postpone");
   if (!answer) return;
   const id = op.backgroundoperationid;
@@ -402,11 +476,12 @@ async function act(name, op) {
   } catch (error) { failed(error); }
 }
 
-function confirmWith(title, text, yes, askTime) {
+function confirmWith(title, text, yes, no, askTime) {
   const dialog = $("confirm-dialog");
   $("confirm-title").textContent = title;
   $("confirm-text").textContent = text;
   $("confirm-yes").textContent = yes;
+  $("confirm-no").textContent = no;
   $("confirm-when").hidden = !askTime;
   if (askTime) {
     const soon = new Date(Date.now() + 3600_000);
@@ -436,7 +511,7 @@ function schedule(ms, callback) {
 
 document.addEventListener("visibilitychange", () => {
   clearTimeout(state.timer);
-  if (!document.hidden && state.refresh) state.timer = setTimeout(state.refresh, 0);
+  state.timer = !document.hidden && state.refresh ? setTimeout(state.refresh, 0) : null;
 });
 
 // --- Navigation -----------------------------------------------------------------------------------
@@ -450,10 +525,13 @@ function route() {
     state.listRequests += 1;  // a list still on its way must not take the refresh over
     $("d-actions").replaceChildren();
     delete $("d-actions").dataset.names;
-    showDetail(decodeURIComponent(match[1]));
+    state.opened = decodeURIComponent(match[1]);
+    $("detail-title").textContent = "Operation";
+    $("detail-title").focus();  // a keyboard or screen reader user lands on what opened, not on <body>
+    showDetail(state.opened);
   } else {
     state.detail = null;
-    showList({ keepPage: state.pages.length > 0 });
+    showList({ keepPage: state.pages.length > 0, focusRow: state.opened });
   }
 }
 

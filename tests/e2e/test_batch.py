@@ -53,7 +53,7 @@ def _read(part: str) -> tuple[str | None, int, dict[str, str], str]:
 
 def test_one_batch_lists_submits_in_a_change_set_postpones_what_it_submitted_and_reads_it_back(quiet_app):
     body = _batch(
-        _request("GET /api/data/v9.2/backgroundoperations?$select=name&$top=1 HTTP/1.1"),
+        _request("GET /api/data/v9.2/backgroundoperations?$select=name&$filter=name eq 'sample_Sleep' HTTP/1.1"),
         _change_set(
             _request("POST sample_Sleep HTTP/1.1", {"Seconds": 60}, "1", Prefer="respond-async"),
             _request("PATCH $1 HTTP/1.1", {"postponeuntil": "2031-06-01T00:00:00Z"}, "2", If_Match="*")),

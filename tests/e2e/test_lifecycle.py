@@ -4,6 +4,7 @@ in-memory stores (tests/unit/test_worker.py and its neighbours)."""
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,10 @@ def test_operation_fails_after_four_attempts_with_the_last_error(app, callbacks)
     row = app.wait_for_status(op_id, 31, timeout=60)
     assert row["retrycount"] == 3
     assert row["errorcode"] == 1234 and "attempt 4" in row["errormessage"]
+    attempts = json.loads(row["attempts"])  # each attempt's own error, not only the last
+    assert [(a["attempt"], a["outcome"], a["errorcode"]) for a in attempts] == [
+        (n, "Failed", 1234) for n in range(1, 5)]
+    assert [f"attempt {n} " in a["errormessage"] for n, a in enumerate(attempts, 1)] == [True] * 4
     body = app.status(op_id).json()
     assert body["backgroundOperationErrorCode"] == 1234
     assert "attempt 4" in body["backgroundOperationErrorMessage"]
@@ -142,9 +147,15 @@ def test_refused_patch_names_both_states_and_changes_nothing(app):
         response = _patch(app, op_id, body)
         assert response.status_code == 400
         assert "Completed/Succeeded (3/30)" in response.json()["error"]["message"]
+    # State codes no change leads to: the one asked for beside the row's own.
+    unsupported = _patch(app, op_id, {"backgroundoperationstatecode": 2, "backgroundoperationstatuscode": 20})
+    assert unsupported.status_code == 400 and unsupported.json()["error"]["message"].startswith(
+        "Unsupported state change to statecode 2 with statuscode 20 while it is Completed/Succeeded (3/30)")
     assert _patch(app, op_id, {"name": "x"}).status_code == 400
     assert _patch(app, op_id, {"postponeuntil": "2000-01-01T00:00:00Z"}).status_code == 400
     assert app.row(op_id) == before
+    nobody = _patch(app, "0" * 8 + "-0000-4000-8000-" + "0" * 12, {"backgroundoperationstatecode": 9})
+    assert nobody.status_code == 404  # no row to say a state of
 
 
 def test_patch_bodies_of_the_wrong_type_or_with_two_changes_are_refused(app):

@@ -11,6 +11,7 @@ import requests
 from helpers import ALL_COLUMNS
 
 from shared.api import odata
+from shared.services.maintenance import PURGE_JOB_ID
 
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
@@ -27,8 +28,9 @@ def _done(app, name="sample_Echo", inputs=None) -> str:
 
 @pytest.fixture(scope="module")
 def seven(quiet_app):
-    """Seven finished operations in an app of their own, newest first."""
-    return [_done(quiet_app, inputs={"N": n}) for n in range(7)][::-1]
+    """Seven finished operations in an app of their own, newest first, then the app's own system job (the
+    purge's, listed from the app's start: its id sorts after every operation's)."""
+    return [_done(quiet_app, inputs={"N": n}) for n in range(7)][::-1] + [PURGE_JOB_ID]
 
 
 def _entity_url(app, op_id) -> str:

@@ -60,15 +60,24 @@ def test_a_bad_recurrence_is_refused_with_what_to_fix_and_writes_nothing(quiet_a
     assert quiet_app.count_rows() == before
 
 
+def _purge_jobs(app) -> list[dict]:
+    return app.http.get(app.url("data/v9.2/asyncoperations"), timeout=30, params={
+        "$filter": "name eq 'bgops_PurgeExpired'"}).json()["value"]
+
+
+def test_the_purge_shows_as_a_system_job_from_the_start_waiting_for_the_timers_next_run(make_app):
+    [job] = _purge_jobs(make_app())  # the timer has not fired: its schedule is each 1 January
+    next_new_year = datetime(datetime.now(UTC).year + 1, 1, 1, tzinfo=UTC)
+    assert (job["statecode"], job["statuscode"]) == (1, 10)
+    assert datetime.fromisoformat(job["postponeuntil"].replace("Z", "+00:00")) == next_new_year
+
+
 def test_the_purge_shows_as_a_recurring_system_job_that_callers_cannot_cancel(app):
     assert requests.post(f"{app.base}/admin/functions/purge", json={"input": ""}, timeout=30).status_code == 202
-    jobs = wait_until(lambda: [j for j in app.http.get(app.url("data/v9.2/asyncoperations"), timeout=30, params={
-        "$filter": "name eq 'bgops_PurgeExpired'"}).json()["value"] if j["statuscode"] == 10], timeout=30,
-        message="the purge's system job, its run recorded")
-    [job] = jobs
+    [job] = wait_until(lambda: [j for j in _purge_jobs(app) if j["statuscode"] == 10
+                                and "Deleted" in (app.row(j["asyncoperationid"])["outputparameters"] or "")],
+                       timeout=30, message="the purge's system job, its run recorded")
     assert job["statecode"] == 1 and job["postponeuntil"]
-    row = app.row(job["asyncoperationid"])
-    assert "Deleted" in row["outputparameters"]
     refused = app.http.delete(app.url(f"backgroundoperation/{job['asyncoperationid']}"), timeout=30)
     assert refused.status_code == 400 and "system job" in refused.json()["error"]["message"]
     catalog = app.http.get(app.url("operations"), timeout=30).json()["value"]

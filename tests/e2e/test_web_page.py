@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 from helpers import ADMIN_ROLE, REPO, principal, wait_until
+
+from shared.services.maintenance import PURGE_JOB_ID
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -70,6 +73,12 @@ def _detail(page, op_id: str) -> None:
     page.wait_for_selector(f"#d-id:text('{op_id}')")
 
 
+def _wait_for_refreshes(page, what: str, count: int) -> None:
+    """Until the page has drawn the list (listRenders) or the operation (detailRenders) ``count`` more times."""
+    seen = int(page.evaluate(f"document.body.dataset.{what} || 0"))
+    page.wait_for_function(f"Number(document.body.dataset.{what} || 0) >= {seen + count}", timeout=20_000)
+
+
 def _running_detail(app, open_page, seconds: float = 60, **headers):
     """A sample_Sleep once it runs, and a tab open on it: (its id, the page)."""
     op_id = _submit(app, "sample_Sleep", {"Seconds": seconds}, **headers)
@@ -79,9 +88,13 @@ def _running_detail(app, open_page, seconds: float = 60, **headers):
     return op_id, page
 
 
-def _confirm(page, yes: str) -> None:
+def _confirm(page, yes: str, no: str | None = None) -> None:
+    """Confirm, once the dialog's buttons say exactly what they do."""
     page.wait_for_selector("#confirm-dialog[open]")
-    page.click(f"#confirm-yes:text('{yes}')")
+    assert page.inner_text("#confirm-yes") == yes
+    if no is not None:
+        assert page.inner_text("#confirm-no") == no
+    page.click("#confirm-yes")
 
 
 # --- Served by the app ------------------------------------------------------------------------------
@@ -118,8 +131,8 @@ def test_the_list_shows_fifty_newest_first_and_pages_through_the_rest(quiet_app,
     assert first == list(reversed(ids))[:50]  # newest first
     page.screenshot(path=SHOTS / "list.png")
     page.click("#next")
-    page.wait_for_function("document.querySelectorAll('#jobs tbody tr').length === 10")
-    assert _rows(page) == list(reversed(ids))[50:] and page.is_disabled("#next")
+    page.wait_for_function("document.querySelectorAll('#jobs tbody tr').length === 11")
+    assert _rows(page) == [*list(reversed(ids))[50:], PURGE_JOB_ID] and page.is_disabled("#next")  # the oldest
     page.click("#prev")
     page.wait_for_function("document.querySelectorAll('#jobs tbody tr').length === 50")
     assert _rows(page) == first
@@ -165,8 +178,13 @@ def test_a_running_row_refreshes_on_its_own_and_not_while_the_tab_is_hidden(app,
     page.evaluate("""() => { Object.defineProperty(document, 'hidden', {value: true, configurable: true});
                             document.dispatchEvent(new Event('visibilitychange')); }""")
     page.on("request", lambda r: requests_while_hidden.append(r.url) if "/api/data/" in r.url else None)
-    page.wait_for_timeout(6500)  # longer than the list's refresh interval
+    # Hidden: no refresh is scheduled, but one is kept for when the tab shows again (the page's own state).
+    assert page.evaluate("state.timer === null && typeof state.refresh === 'function'")
     assert requests_while_hidden == []
+    renders = int(page.evaluate("document.body.dataset.listRenders"))
+    page.evaluate("""() => { Object.defineProperty(document, 'hidden', {value: false, configurable: true});
+                            document.dispatchEvent(new Event('visibilitychange')); }""")
+    page.wait_for_function(f"Number(document.body.dataset.listRenders) > {renders}")  # refreshed at once
     app.http.delete(app.url(f"backgroundoperation/{second}"), timeout=30)
 
 
@@ -180,6 +198,10 @@ def test_keyboard_alone_opens_an_operation_and_times_are_local_with_utc_on_hover
     page.locator(f"#jobs tr[data-id='{op_id}'] a").focus()
     page.keyboard.press("Enter")
     page.wait_for_selector(f"#d-id:text('{op_id}')")
+    assert page.evaluate("document.activeElement.id") == "detail-title"  # not dropped to <body>
+    page.keyboard.press("Shift+Tab")  # the link back to the list, just before the heading
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.activeElement.closest('tr')?.dataset.id === '{op_id}'")  # on its row again
     for control in ("#goto-id", "#f-status", "#f-name", "#f-from", "#f-to"):
         assert page.locator(f"label[for='{control[1:]}']").count() == 1  # every control has a label
 
@@ -211,6 +233,18 @@ def test_a_running_operation_shows_its_progress_timeline_and_the_actions_it_allo
     app.http.delete(app.url(f"backgroundoperation/{op_id}"), timeout=30)
 
 
+def test_an_operation_that_never_ran_counts_no_attempt_and_its_time_to_live_reads_in_days(app, open_page):
+    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    op_id = app.http.post(app.url("ExecuteBackgroundOperation"), timeout=30, json={
+        "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": later}).json()["backgroundOperationId"]
+    app.http.delete(app.url(f"backgroundoperation/{op_id}"), timeout=30)
+    app.wait_for_status(op_id, 32)
+    page = open_page(app)
+    _detail(page, op_id)
+    run = dict(zip(*[iter(page.locator("#d-run > *").all_inner_texts())] * 2, strict=True))
+    assert (run["Attempts"], run["Time to live"]) == ("0", "90 days")
+
+
 def test_a_failed_operation_shows_its_error_and_runs_again_with_the_same_inputs(app, open_page):
     op_id = _submit(app, "sample_Fail", {"NonRetryable": True, "ErrorCode": 42})
     app.wait_for_status(op_id, 31)
@@ -221,7 +255,7 @@ def test_a_failed_operation_shows_its_error_and_runs_again_with_the_same_inputs(
     assert page.locator("#d-actions button").all_inner_texts() == ["Run again"]
     page.screenshot(path=SHOTS / "detail-failed.png", full_page=True)
     page.click("#d-actions button[data-action=again]")
-    _confirm(page, "Run again")
+    _confirm(page, "Run a new one", "Do not run")
     page.wait_for_function(f"location.hash.startsWith('#/op/') && !location.hash.endsWith('{op_id}')")
     new_id = page.evaluate("location.hash.slice(5)")
     page.wait_for_selector(f"#d-id:text('{new_id}')")
@@ -230,19 +264,21 @@ def test_a_failed_operation_shows_its_error_and_runs_again_with_the_same_inputs(
 
 def test_cancel_pause_and_resume_each_ask_first_and_do_what_the_api_does(app, open_page):
     op_id, page = _running_detail(app, open_page)
-    page.click("#d-actions button[data-action=pause]")
-    page.click("#confirm-no")  # Back: nothing happens
+    page.click("#d-actions button[data-action=cancel]")
+    page.wait_for_selector("#confirm-dialog[open]")
+    assert (page.inner_text("#confirm-yes"), page.inner_text("#confirm-no")) == ("Cancel operation", "Keep running")
+    page.click("#confirm-no")  # never mind: nothing happens
     assert app.row(op_id)["backgroundoperationstatuscode"] == 20
     page.click("#d-actions button[data-action=pause]")
-    _confirm(page, "Pause")
+    _confirm(page, "Pause operation", "Keep running")
     app.wait_for_status(op_id, 10)
-    page.wait_for_selector("#d-actions button[data-action=resume]")
+    page.wait_for_selector("#d-status .status:text('Paused')")
     page.click("#d-actions button[data-action=resume]")
-    _confirm(page, "Resume")
+    _confirm(page, "Resume operation", "Keep waiting")
     app.wait_for_status(op_id, (0, 20))
     page.wait_for_selector("#d-actions button[data-action=cancel]")
     page.click("#d-actions button[data-action=cancel]")
-    _confirm(page, "Cancel")
+    _confirm(page, "Cancel operation")
     app.wait_for_status(op_id, 32)
     page.wait_for_selector("#d-status .status:text('Canceled')")
 
@@ -259,17 +295,20 @@ def test_postpone_moves_a_waiting_job_to_the_chosen_time(app, open_page):
     page.click("#d-actions button[data-action=postpone]")
     page.wait_for_selector("#confirm-dialog[open]")
     page.fill("#confirm-time", "2099-06-01T12:00")
-    _confirm(page, "Postpone")
+    _confirm(page, "Postpone operation", "Keep its turn")
     row = app.wait_for_status(waiting, 10)
     assert row["postponeuntil"].startswith("2099-06-01")
+    badge = page.wait_for_selector("#d-status .status:text('Postponed until')")
+    assert badge.query_selector("time").get_attribute("datetime") == row["postponeuntil"]
     for op in (waiting, blocker):
         app.http.delete(app.url(f"backgroundoperation/{op}"), timeout=30)
 
 
 def test_a_system_job_offers_no_actions(app, open_page):
     assert requests.post(f"{app.base}/admin/functions/purge", json={"input": ""}, timeout=30).status_code == 202
-    job = wait_until(lambda: app.http.get(app.url("data/v9.2/asyncoperations"), timeout=30, params={
-        "$filter": "name eq 'bgops_PurgeExpired'"}).json()["value"], timeout=30)[0]["asyncoperationid"]
+    job = wait_until(lambda: [j["asyncoperationid"] for j in app.http.get(app.url("data/v9.2/asyncoperations"), params={
+        "$filter": "name eq 'bgops_PurgeExpired'"}, timeout=30).json()["value"]
+        if app.row(j["asyncoperationid"])["recentruns"]], timeout=30, message="the purge's run recorded")[0]
     page = open_page(app)
     _detail(page, job)
     page.wait_for_selector("#d-runs-block:not([hidden])")
@@ -318,16 +357,20 @@ def test_the_timeline_shows_when_each_attempt_started(app, open_page):
     timeline = page.inner_text("#d-timeline")
     assert all(f"Attempt {n} started" in timeline for n in (1, 2, 3)) and "Attempt 4" not in timeline
     assert page.inner_text("#d-run").split("Attempts\n")[1].startswith("3")
+    history = page.locator("#d-attempts > li").all_inner_texts()
+    assert [line.split(" · ")[0] for line in history] == ["Attempt 1: Failed", "Attempt 2: Failed",
+                                                         "Attempt 3: Succeeded"]
+    assert "fails attempt 2 on purpose" in history[1]
 
 
 def test_refreshing_keeps_the_keyboard_focus_where_it_was(app, open_page):
     op_id, page = _running_detail(app, open_page, 30)
     page.focus("#d-actions button[data-action=pause]")
-    page.wait_for_timeout(4500)  # two refreshes of a running operation
+    _wait_for_refreshes(page, "detailRenders", 2)
     assert page.evaluate("document.activeElement.dataset.action") == "pause"
     page.click("a.back")
     page.wait_for_selector(f"#jobs tr[data-id='{op_id}'] a")
     page.focus(f"#jobs tr[data-id='{op_id}'] a")
-    page.wait_for_timeout(5500)  # a refresh of the list
+    _wait_for_refreshes(page, "listRenders", 1)
     assert page.evaluate("document.activeElement.closest('tr')?.dataset.id") == op_id
     app.http.delete(app.url(f"backgroundoperation/{op_id}"), timeout=30)

@@ -183,7 +183,7 @@ def test_a_late_attempt_is_fenced_off_once_the_row_moved_on(make_op, status, mes
     assert superseded(row, "m1", attempt) is moved_on
 
 
-def test_each_attempts_start_is_kept_for_the_timeline_and_a_new_run_starts_afresh(make_op):
+def test_each_attempt_is_kept_with_its_start_end_and_error_and_a_new_run_starts_afresh(make_op):
     import json
 
     from shared.domain.recurrence import end_run
@@ -191,7 +191,25 @@ def test_each_attempts_start_is_kept_for_the_timeline_and_a_new_run_starts_afres
     row = start_attempt(make_op(), "m1", 1, NOW)
     row = end_attempt(row, failed(7, "boom"), 1, POLICY, NOW + timedelta(seconds=1)).row
     row = start_attempt(row, "m1", 2, NOW + timedelta(seconds=31))
-    assert json.loads(row.attemptstarts) == ["2030-01-02T03:04:05Z", "2030-01-02T03:04:36Z"]
+    assert json.loads(row.attempts) == [
+        {"attempt": 1, "startedon": "2030-01-02T03:04:05Z", "completedon": "2030-01-02T03:04:06Z",
+         "outcome": "Failed", "errorcode": 7, "errormessage": "boom"},
+        {"attempt": 2, "startedon": "2030-01-02T03:04:36Z"}]
     assert row.starttime == NOW  # the run's first start
+    ended = end_attempt(row, succeeded({}), 2, POLICY, NOW + timedelta(seconds=32)).row
+    assert json.loads(ended.attempts)[1] | {"startedon": None} == {
+        "attempt": 2, "startedon": None, "completedon": "2030-01-02T03:04:37Z", "outcome": "Succeeded",
+        "errorcode": None, "errormessage": None}
     recurring = row.with_changes(recurrencepattern="FREQ=DAILY", recurrencestarttime=NOW)
-    assert end_run(recurring, Event.SUCCEED, NOW + timedelta(minutes=1)).attemptstarts == ""
+    assert end_run(recurring, Event.SUCCEED, NOW + timedelta(minutes=1)).attempts == ""
+
+
+def test_an_attempt_whose_worker_died_is_kept_as_lost(make_op):
+    import json
+
+    row = start_attempt(make_op(), "m1", 1, NOW)
+    lost = lost_attempt(row, 1, NOW + timedelta(seconds=9))
+    [entry] = json.loads(lost.attempts)
+    assert (entry["outcome"], entry["completedon"], entry["errorcode"]) == ("Lost", "2030-01-02T03:04:14Z", UNEXPECTED)
+    gone = poisoned(start_attempt(lost.with_changes(status=Status.WAITING_FOR_RESOURCES), "m2", 2, NOW), 4, NOW)
+    assert [e["outcome"] for e in json.loads(gone.attempts)] == ["Lost", "Lost"]

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.api import systemjobs, views
 from shared.domain.errors import InvalidRequest
 from shared.domain.ids import new_operation_id
 from shared.domain.operation import Operation
-from shared.domain.recurrence import RUN_HISTORY, end_run, parse_recurrence
+from shared.domain.recurrence import RUN_HISTORY, end_run, parse_recurrence, run_times
 from shared.domain.states import Event, Status
 
 NOW = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
@@ -23,14 +24,36 @@ def _running(pattern="FREQ=HOURLY", start=NOW, **changes) -> Operation:
                         "recurrencepattern": pattern, "recurrencestarttime": start, **changes})
 
 
-@pytest.mark.parametrize(("pattern", "first"), [
-    ("FREQ=DAILY;INTERVAL=1;BYHOUR=9", datetime(2026, 11, 25, 9, 30, tzinfo=UTC)),
-    ("freq=weekly;byday=MO,FR;", datetime(2026, 11, 27, 8, 30, tzinfo=UTC)),  # 25th is a Wednesday
-    ("FREQ=MINUTELY;INTERVAL=15;COUNT=4", NOW),
-    ("RRULE:FREQ=MONTHLY;UNTIL=20270101T000000Z", NOW),
+def _at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("pattern", "occurrences"), [
+    # The start (here the submission: no RecurrenceStartTime) is the first; BYHOUR is on the hour.
+    ("FREQ=DAILY;INTERVAL=1;BYHOUR=9", [NOW, _at(25, 9), _at(26, 9)]),
+    ("FREQ=DAILY;BYHOUR=2", [NOW, _at(26, 2), _at(27, 2)]),
+    ("FREQ=DAILY;BYHOUR=2,14", [NOW, _at(25, 14), _at(26, 2)]),
+    ("freq=weekly;byday=MO,FR;", [NOW, _at(27, 8, 30), _at(30, 8, 30)]),  # 25th is a Wednesday
+    ("FREQ=MINUTELY;INTERVAL=15;COUNT=4", [NOW + timedelta(minutes=15 * n) for n in range(3)]),
+    ("FREQ=MINUTELY;INTERVAL=1;COUNT=2", [NOW, NOW + timedelta(minutes=1)]),
+    # COUNT counts the start when the pattern does not include it: two in all, not three.
+    ("FREQ=DAILY;BYHOUR=2;COUNT=2", [NOW, _at(26, 2)]),
+    ("FREQ=DAILY;BYHOUR=2;COUNT=1", [NOW]),
+    ("RRULE:FREQ=MONTHLY;UNTIL=20270101T000000Z", [NOW, _at(25, 8, 30).replace(month=12)]),
 ])
-def test_a_pattern_of_the_subset_is_read_by_rrule_from_its_start(pattern, first):
-    assert parse_recurrence(pattern, None, NOW).first() == first
+def test_the_start_is_the_first_occurrence_then_the_patterns_follow(pattern, occurrences):
+    recurrence = parse_recurrence(pattern, None, NOW)
+    found = [recurrence.first()]
+    while len(found) < 3 and (upcoming := recurrence.next_after(found[-1])) is not None:
+        found.append(upcoming)
+    assert found == occurrences
+
+
+def test_a_start_time_to_come_is_the_first_occurrence_and_byhour_follows_on_the_hour():
+    start = datetime(2026, 12, 1, 17, 45, 12, tzinfo=UTC)
+    recurrence = parse_recurrence("FREQ=DAILY;BYHOUR=2", start, NOW)
+    assert recurrence.first() == start
+    assert recurrence.next_after(start) == datetime(2026, 12, 2, 2, 0, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("pattern", "says"), [
@@ -99,3 +122,17 @@ def test_the_history_keeps_the_last_runs_only():
 def test_a_one_off_concludes_as_before():
     row = _running("", None)
     assert end_run(row, Event.SUCCEED, NOW) == row.conclude(Event.SUCCEED, NOW)
+
+
+def test_between_runs_the_last_runs_start_and_end_are_the_rows_as_lists_show_them():
+    waiting = end_run(_running(), Event.SUCCEED, NOW + timedelta(minutes=2))
+    assert (waiting.starttime, waiting.endtime) == (None, None)  # the next run starts afresh
+    assert run_times(waiting) == (NOW, NOW + timedelta(minutes=2))
+    for column, value in (("starttime", "2026-11-25T08:30:00Z"), ("endtime", "2026-11-25T08:32:00Z")):
+        assert views.entity(waiting)[column] == value
+    job = systemjobs.entity(waiting)
+    assert (job["startedon"], job["completedon"], job["executiontimespan"]) == (
+        "2026-11-25T08:30:00Z", "2026-11-25T08:32:00Z", 120.0)
+    second = waiting.with_changes(status=Status.IN_PROGRESS, starttime=NOW + timedelta(hours=1))
+    assert run_times(second) == (NOW + timedelta(hours=1), None)  # running again: its own start, no end yet
+    assert run_times(_running("", None)) == (NOW, None)

@@ -12,12 +12,12 @@ from fakes import START
 from helpers import delivery
 
 from shared.domain.callers import EVERYONE
-from shared.domain.errors import InvalidRequest, UnknownOperation
+from shared.domain.errors import InvalidRequest, StorageUnavailable, UnknownOperation
 from shared.domain.states import Event, Status
 from shared.operations.maintenance import PURGE
 from shared.services.container import Services
 from shared.services.control import Change, cancel, change
-from shared.services.maintenance import PURGE_JOB_ID, next_purge, purge_as_system_job
+from shared.services.maintenance import PURGE_JOB_ID, next_purge, purge_as_system_job, show_purge_job
 from shared.services.submission import Submission, submit
 from shared.services.worker import process_message
 from shared.storage.work_messages import decode
@@ -64,6 +64,17 @@ def test_a_recurring_job_runs_three_times_then_ends_keeping_each_run(svc, host):
     assert starts[1] - starts[0] >= timedelta(minutes=1) and starts[2] - starts[1] >= timedelta(minutes=1)
     print("\n" + "\n".join(f"run {i + 1}: {r['startedon']} -> {r['completedon']} {r['outcome']}"
                            for i, r in enumerate(runs)))
+
+
+def test_without_a_start_time_the_first_run_is_at_submission_and_byhour_is_on_the_hour(svc, host):
+    op = _recurring(svc, "FREQ=DAILY;BYHOUR=2;COUNT=2")
+    assert op.status is Status.WAITING_FOR_RESOURCES and op.postponeuntil is None
+    _run_next(svc, host, op.id)  # visible at once: the submission is the first occurrence
+    after_first = svc.store.get(op.id)
+    tomorrow = (START + timedelta(days=1)).replace(hour=2, minute=0, second=0, microsecond=0)
+    assert (after_first.status, after_first.postponeuntil) == (Status.WAITING, tomorrow)
+    _run_next(_at(svc, tomorrow - START + timedelta(seconds=1)), host, op.id)
+    assert svc.store.get(op.id).status is Status.SUCCEEDED  # COUNT=2 counted the submission's run
 
 
 def test_a_job_whose_first_occurrence_is_later_waits_for_it(svc, host):
@@ -116,9 +127,11 @@ def test_the_purge_is_one_recurring_system_job_showing_its_runs_and_what_it_dele
     assert [r["outcome"] for r in runs] == ["Succeeded", "Succeeded"]
     assert job.postponeuntil == next_purge("0 */5 * * * *", job.modifiedon)
     assert job.postponeuntil.minute % 5 == 0 and job.postponeuntil > job.modifiedon
-    for event in (Event.CANCEL, Event.PAUSE, Event.RESUME):
-        with pytest.raises(InvalidRequest, match="system job"):
+    for event, asked in ((Event.CANCEL, "Locked/Canceling (2/22)"), (Event.PAUSE, "Locked/Pausing (2/21)"),
+                         (Event.RESUME, "Ready/Waiting For Resources (0/0)")):
+        with pytest.raises(InvalidRequest, match="system job") as refused:
             change(svc, PURGE_JOB_ID, Change(event), EVERYONE)
+        assert f"(to {asked}) while it is Suspended/Waiting (1/10)" in str(refused.value)
     with pytest.raises(UnknownOperation):
         submit(svc, Submission(name=PURGE, inputs={}, base_url=BASE_URL))
 
@@ -135,3 +148,30 @@ def test_the_purge_job_is_made_already_running_its_first_run(svc, monkeypatch):
     assert inserted == [Status.IN_PROGRESS] and seen[0].status is Status.IN_PROGRESS
     after = svc.store.get(PURGE_JOB_ID)
     assert after.status is Status.WAITING and after.postponeuntil is not None and after.outputs == {"Deleted": 0}
+
+
+def test_the_purge_job_is_shown_waiting_for_its_next_run_when_the_app_starts(svc):
+    show_purge_job(svc)
+    job = svc.store.get(PURGE_JOB_ID)
+    assert (job.name, job.status, job.postponeuntil) == (PURGE, Status.WAITING, next_purge("0 */5 * * * *", START))
+    assert not job.recentruns and job.starttime is None
+    show_purge_job(svc)  # another instance starting: nothing to change
+    assert svc.store.get(PURGE_JOB_ID).etag == job.etag
+    purge_as_system_job(_at(svc, timedelta(minutes=5)))  # its first run takes the row as it is
+    assert len(json.loads(svc.store.get(PURGE_JOB_ID).recentruns)) == 1
+
+
+def test_a_restart_after_the_next_run_went_by_shows_the_one_to_come(make_svc, clock):
+    show_purge_job(make_svc(purge_schedule="0 */5 * * * *"))
+    clock.now = START + timedelta(hours=1, minutes=2)  # started again an hour on, with an hourly schedule
+    later = make_svc(purge_schedule="0 0 * * * *")
+    show_purge_job(later)
+    assert later.store.get(PURGE_JOB_ID).postponeuntil == (START + timedelta(hours=2)).replace(minute=0, second=0)
+
+
+def test_the_purge_job_not_shown_for_storage_down_leaves_the_app_starting(svc, monkeypatch):
+    def down(_):
+        raise StorageUnavailable("storage is down")
+
+    monkeypatch.setattr(svc.store, "get", down)
+    show_purge_job(svc)  # logs, does not raise

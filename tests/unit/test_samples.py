@@ -314,3 +314,16 @@ def test_sync_sends_batches_of_batch_size_reading_page_after_page(signed_in, mak
     assert [len(body["records"]) for body in receiver.bodies] == [2, 2, 1]
     assert receiver.records == [views.entity(op) for op in newest_first(mine)]
     assert [q.top for q in reads] == [2, 2, 2] and reads[0].after is None and reads[1].after is not None
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_busy_external_system_fails_the_attempt_retryably_saying_what_it_answered_and_promising_nothing(
+        signed_in, make_op, status):
+    # The app decides whether a failed attempt is retried: a run canceled meanwhile is not, and its row keeps
+    # this message.
+    stored(signed_in, make_op, runas="alice")
+    context = OperationContext(runas="alice", list_operations=operations_visible_to(signed_in, "alice"),
+                               post_json=lambda url, payload: status)
+    with pytest.raises(OperationError) as failed:
+        sync(context)
+    assert failed.value.retryable and str(failed.value) == f"The external system answered {status}."

@@ -201,6 +201,21 @@ def test_a_huge_error_message_is_cut_so_the_failure_is_still_recorded(svc, host)
     assert done.errormessage == "x" * 2000
 
 
+def test_an_unexpected_exception_keeps_its_last_frames_on_the_attempt_masking_any_url_query(svc, host, clock):
+    def broken(inputs, context):
+        raise ConnectionError("POST https://erp.example.com/in?sig=SAS-SECRET failed")
+
+    svc.registry.operation("test_Broken")(broken)
+    op = submitted(svc, name="test_Broken")
+    process_message(svc, delivery(host.receive()))
+    row = svc.store.get(op.id)
+    [attempt] = json.loads(row.attempts)
+    assert (row.status, attempt["attempt"], attempt["outcome"]) == (Status.WAITING_FOR_RESOURCES, 1, "Failed")
+    assert "in broken" in attempt["traceback"] and attempt["traceback"].endswith(
+        "ConnectionError: POST https://erp.example.com/in?*** failed\n")
+    assert "SAS-SECRET" not in row.attempts and "SAS-SECRET" not in row.errormessage  # nor on the row's error
+
+
 @pytest.mark.parametrize("body", ["missing", "not-a-guid", "{\"id\": 1}", "3f2504e0-4f89-41d3-9a0c"])
 def test_message_for_a_missing_operation_or_with_a_malformed_body_is_dropped(svc, host, clock, body):
     if body == "missing":
