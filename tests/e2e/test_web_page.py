@@ -56,6 +56,22 @@ def open_page(browser):
     assert not errors, errors
 
 
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"  # make test installs it (package.json)
+RUN_AXE = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(v => (
+  {id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map(n => n.target.join(" "))}))"""
+
+
+def _accessible(page, state: str) -> None:
+    """axe-core finds nothing serious or critical in this state of the page, nothing scrolls sideways, and the
+    state's screenshot is saved (tests/screenshots/<state>.png)."""
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(RUN_AXE)
+    page.screenshot(path=SHOTS / f"{state}.png", full_page=True)
+    assert not [v for v in found if v["impact"] in ("serious", "critical")], f"{state}: {found}"
+    assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth"), f"{state} scrolls sideways"
+
+
 def _submit(app, name="sample_Echo", inputs=None, **headers) -> str:
     response = app.http.post(app.url(f"data/v9.2/{name}"), json=inputs or {}, timeout=30,
                              headers={"Prefer": "respond-async", **headers})
@@ -374,3 +390,36 @@ def test_refreshing_keeps_the_keyboard_focus_where_it_was(app, open_page):
     _wait_for_refreshes(page, "listRenders", 1)
     assert page.evaluate("document.activeElement.closest('tr')?.dataset.id") == op_id
     app.http.delete(app.url(f"backgroundoperation/{op_id}"), timeout=30)
+
+
+# --- Accessible in every state ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(("width", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
+def test_every_state_of_the_page_passes_axe_and_fits_the_width(app, keyed_app, open_page, width, viewport):
+    failed = _submit(app, "sample_Fail", {"NonRetryable": True})
+    app.wait_for_status(failed, 31)
+    running, page = _running_detail(app, open_page, 30)
+    page.set_viewport_size(viewport)
+    _accessible(page, f"{width}-detail-running")
+    page.click("#d-actions button[data-action=cancel]")
+    page.wait_for_selector("#confirm-dialog[open]")
+    _accessible(page, f"{width}-dialog-cancel")
+    page.click("#confirm-no")
+    _detail(page, failed)
+    page.wait_for_selector("#d-attempts-block:not([hidden])")
+    _accessible(page, f"{width}-detail-failed")
+    page.click("#d-actions button[data-action=again]")
+    page.wait_for_selector("#confirm-dialog[open]")
+    _accessible(page, f"{width}-dialog-run-again")
+    page.click("#confirm-no")
+    page.click("a.back")
+    page.wait_for_selector(f"#jobs tr[data-id='{running}']")
+    _accessible(page, f"{width}-list")
+    page.fill("#f-name", "no_such_operation")
+    page.click("#filters button[type=submit]")
+    page.wait_for_selector("#empty:not([hidden])")
+    _accessible(page, f"{width}-list-empty")
+    keyed = open_page(keyed_app, viewport=viewport)
+    keyed.wait_for_selector("#key-dialog[open]")
+    _accessible(keyed, f"{width}-dialog-key")
+    app.http.delete(app.url(f"backgroundoperation/{running}"), timeout=30)
