@@ -257,7 +257,7 @@ class AppProcess:
     """
 
     def __init__(self, connection_string: str, log_path: Path, *, name: str | None = None,
-                 settings: dict[str, str] | None = None, https: bool = False) -> None:
+                 settings: dict[str, str] | None = None, https: bool = False, app_dir: Path = REPO) -> None:
         self.port = free_port()
         self.base = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
         self.ca = REPO / ".devhost" / "devhost-ca.pem" if https else None  # what a client must trust (--use-https)
@@ -267,10 +267,12 @@ class AppProcess:
         env.update({"AzureWebJobsStorage": connection_string, "BGOPS_QUEUE_NAME": self.queue_name,
                     "BGOPS_TABLE_NAME": self.table_name, "BGOPS_PURGE_SCHEDULE": "0 0 0 1 1 *",
                     "PYTHONDONTWRITEBYTECODE": "1", **(settings or {})})
+        if app_dir != REPO:  # another copy of the app: its own shared/ first, devhost from here
+            env["PYTHONPATH"] = str(REPO)
         self._log = open(log_path, "w")  # a file, so the host can never block on a full pipe
-        self.process = subprocess.Popen([sys.executable, "-m", "devhost", "--app-dir", str(REPO),
+        self.process = subprocess.Popen([sys.executable, "-m", "devhost", "--app-dir", str(app_dir),
                                          "--port", str(self.port), *(["--use-https"] if https else [])],
-                                        cwd=REPO, env=env,
+                                        cwd=app_dir, env=env,
                                         stdout=self._log, stderr=subprocess.STDOUT)
         try:
             wait_until(self._answers, timeout=60, message="the app to answer /api/health")

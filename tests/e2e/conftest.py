@@ -6,7 +6,7 @@ import pytest
 import requests
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
-from helpers import ADMIN_ROLE, ALL_COLUMNS, AppProcess, principal, wait_until
+from helpers import ADMIN_ROLE, ALL_COLUMNS, REPO, AppProcess, principal, wait_until
 
 TERMINAL_STATES = {3}
 
@@ -14,8 +14,9 @@ TERMINAL_STATES = {3}
 class AppHost(AppProcess):
     """The app against the test Azurite, with short retries and waits, and helpers for the tests."""
 
-    def __init__(self, connection_string: str, log_path, name: str | None = None, **settings: str) -> None:
-        super().__init__(connection_string, log_path, name=name, settings={
+    def __init__(self, connection_string: str, log_path, name: str | None = None, app_dir=REPO,
+                 **settings: str) -> None:
+        super().__init__(connection_string, log_path, name=name, app_dir=app_dir, settings={
             "BGOPS_RETRY_BASE_SECONDS": "0.5",
             "BGOPS_RETRY_AFTER_SECONDS": "1",
             "BGOPS_DEFAULT_TTL_SECONDS": "7776000",
@@ -88,11 +89,12 @@ def app(azurite, tmp_path_factory):
 
 @pytest.fixture
 def make_app(azurite, tmp_path):
-    """``make_app(name=None, **settings)``: more hosts of the app, stopped after the test."""
+    """``make_app(name=None, app_dir=REPO, **settings)``: more hosts of the app (or of a copy of it), stopped
+    after the test."""
     hosts: list[AppHost] = []
 
-    def make(name: str | None = None, **settings: str) -> AppHost:
-        hosts.append(AppHost(azurite, tmp_path / f"host{len(hosts)}.log", name=name, **settings))
+    def make(name: str | None = None, app_dir=REPO, **settings: str) -> AppHost:
+        hosts.append(AppHost(azurite, tmp_path / f"host{len(hosts)}.log", name=name, app_dir=app_dir, **settings))
         return hosts[-1]
 
     yield make
