@@ -17,11 +17,19 @@ SECURITY = "functionKeyHeader"  # the connection's API key goes in x-functions-k
 
 
 def definition(document: dict) -> dict:
-    """The served document as the connector ships it: the placeholder host, https, the key in a header."""
+    """The served document as the connector ships it: the placeholder host, https, the key in a header, and each
+    internal parameter with a default required, as certified connectors make them: the designer sends an
+    optional one's default never, so the action would run inside the request (no Prefer: respond-async). The
+    served document keeps them optional, as the server takes them."""
     shipped = copy.deepcopy(document)
     shipped.update(host=PLACEHOLDER_HOST, schemes=["https"],
                    securityDefinitions={SECURITY: document["securityDefinitions"][SECURITY]},
                    security=[{SECURITY: []}])
+    for item in shipped["paths"].values():
+        for op in item.values():
+            for parameter in op.get("parameters", []) if isinstance(op, dict) else ():
+                if parameter.get("x-ms-visibility") == "internal" and "default" in parameter:
+                    parameter["required"] = True
     return shipped
 
 

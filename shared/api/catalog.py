@@ -19,6 +19,7 @@ from . import odata, openapi, urls
 from .calls import how_to_call
 from .errors import json_response
 from .handling import api
+from .schemas import status_properties
 
 # JSON Schema of each parameter type (ANY: any JSON value, so no "type").
 SCHEMA_OF: dict[ParamType, dict[str, str]] = {
@@ -66,7 +67,15 @@ def definition_view(definition: OperationDefinition, prefix: str = "api") -> dic
         "responseProperties": [_parameter(p, request=False) for p in definition.outputs],
         "inputSchema": schema(definition.inputs, open_properties=definition.open_inputs),
         "outputSchema": schema(definition.outputs, open_properties=True),
+        "resultSchema": result_schema(definition),
     }
+
+
+def result_schema(definition: OperationDefinition) -> dict[str, Any]:
+    """The JSON Schema of the status monitor's answer once the operation has finished: its codes, its error if
+    it failed, and its outputs (what the connector's action shows as dynamic content)."""
+    outputs = schema(definition.outputs, open_properties=True)["properties"]
+    return {"type": "object", "properties": {**status_properties(), **outputs}}
 
 
 @api()

@@ -11,8 +11,9 @@ from ..domain.lines import MAX_TOKEN_CHARS
 from ..domain.recurrence import MAX_PATTERN_CHARS
 from ..services.multiple import MAX_REQUESTS
 from ..services.submission import MAX_TTL_SECONDS
-from . import grammar, systemjobs
+from . import grammar, systemjobs, texts
 from .changes import STATE_CHANGES
+from .texts import labelled
 from .views import COLUMN_TYPES, KEY
 
 NULLABLE_COLUMNS = frozenset(COLUMN_TYPES) - {KEY, "name", "backgroundoperationstatecode",
@@ -35,154 +36,232 @@ def obj(properties: dict[str, Any], required: tuple[str, ...] = (), **extra: Any
 
 
 NAME_PATTERN = grammar.anchored(grammar.OPERATION_NAME)
+INTEGER, STRING, BOOLEAN = {"type": "integer", "format": "int32"}, {"type": "string"}, {"type": "boolean"}
+GUID, WHEN = {"type": "string", "format": "uuid"}, {"type": "string", "format": "date-time"}
 # Not spaces alone: some character other than those str.strip removes (the parser strips the token).
-DEPENDENCY_TOKEN = {"type": "string", "maxLength": MAX_TOKEN_CHARS, "pattern": "\\S", "x-nullable": True,
-                    "description": "Runs it one at a time with your other jobs of the same token, in the order "
-                                   "submitted."}
+DEPENDENCY_TOKEN = labelled({"type": "string", "maxLength": MAX_TOKEN_CHARS, "pattern": "\\S", "x-nullable": True},
+                            "Dependency Token", "Runs it one at a time with your other jobs of the same token, in "
+                                                "the order submitted.")
 TIME = {"type": "string", "format": "date-time", "pattern": grammar.STORABLE_YEAR, "x-nullable": True}
 RECURRENCE = {
-    "RecurrencePattern": {"type": "string", "maxLength": MAX_PATTERN_CHARS, "pattern": grammar.RECURRENCE,
-                          "x-nullable": True, "description": (
-        "Runs it again and again: an RRULE of FREQ (MINUTELY to MONTHLY), INTERVAL, BYDAY, BYHOUR, COUNT, "
-        "UNTIL, such as FREQ=DAILY;BYHOUR=2. It must occur again after RecurrenceStartTime.")},
-    "RecurrenceStartTime": {**TIME, "description": "When the pattern counts from (UTC; default now; not in the "
-                                                   "past). Only with a RecurrencePattern."}}
-SDK_REQUEST = obj({"RequestName": {"type": "string", "description": "The operation's name."},
-                   "Parameters": {"type": "object", "x-nullable": True, "description": "Its inputs."}},
-                  ("RequestName",))
+    "RecurrencePattern": labelled(
+        {"type": "string", "maxLength": MAX_PATTERN_CHARS, "pattern": grammar.RECURRENCE, "x-nullable": True},
+        "Recurrence Pattern", "Runs it again and again: an RRULE of FREQ (MINUTELY to MONTHLY), INTERVAL, BYDAY, "
+                              "BYHOUR, COUNT and UNTIL, such as FREQ=DAILY;BYHOUR=2."),
+    "RecurrenceStartTime": labelled(TIME, "Recurrence Start Time", "Its first run, in UTC: now unless given, and "
+                                                                  "not in the past. Only with a pattern.")}
+SDK_REQUEST = labelled(obj({
+    "RequestName": labelled(STRING, "Request Name", "The name of the operation to run."),
+    "Parameters": labelled({"type": "object", "x-nullable": True}, "Parameters", "The operation's inputs.")},
+    ("RequestName",)), "Request", "The operation to run and its inputs.")
+ODATA = {"@odata.context": labelled(STRING, "OData Context", "Where the metadata of this answer is described."),
+         "@odata.etag": labelled(STRING, "ETag", "The row's version: send it in If-Match to change only this one.")}
+NEXT_LINK = {"@odata.nextLink": labelled(STRING, "Next Link", "The next page, when there is one: follow it as is.")}
+STATUS = {
+    "backgroundOperationId": labelled(STRING, "Operation ID", "The background operation's unique identifier."),
+    "location": labelled(STRING, "Status URL", "Where to poll its status."),
+    "backgroundOperationStateCode": labelled(INTEGER, "State Code", "0 Ready, 1 Suspended, 2 Locked or 3 Completed."),
+    "backgroundOperationStatusCode": labelled(INTEGER, "Status Code", "30 Succeeded, 31 Failed or 32 Canceled when "
+                                                                       "it has finished."),
+}
+ERROR = obj({"code": labelled(STRING, "Error Code", "What kind of error, such as InvalidRequest."),
+             "message": labelled(STRING, "Error Message", "What went wrong, and what to do about it.")})
 
 
-def _column(name: str, types: dict[str, str] = COLUMN_TYPES,
-            nullable: frozenset[str] = NULLABLE_COLUMNS) -> dict[str, Any]:
-    schema = {**_EDM_SCHEMA[types[name]], "x-ms-summary": name}
+def _column(name: str, texts: dict[str, tuple[str, str]], types: dict[str, str],
+            nullable: frozenset[str]) -> dict[str, Any]:
+    schema = labelled(_EDM_SCHEMA[types[name]], *texts[name])
     return schema | ({"x-nullable": True} if name in nullable else {})
 
 
 def _change(state: str, status: str) -> dict[str, Any]:
     """A PATCH body: one change, as the state table allows it (changes.STATE_CHANGES) or a postponement."""
     return obj({
-        state: {"type": "integer", "format": "int32", "enum": sorted({int(s) for s, _ in STATE_CHANGES}),
-                "description": "2 with statuscode 22 cancels (3 with 32 too); 1 pauses; 0 resumes."},
-        status: {"type": "integer", "format": "int32",
-                 "enum": sorted({int(s) for _, s in STATE_CHANGES if s is not None}),
-                 "description": "Alone, it names its state: 22 cancels, 10 or 21 pause, 0 resumes."},
-        "postponeuntil": {"type": "string", "format": "date-time", "pattern": grammar.STORABLE_YEAR,
-                          "description": "Postpone until then (a time to come; alone)."}},
+        state: labelled({"type": "integer", "format": "int32", "enum": sorted({int(s) for s, _ in STATE_CHANGES})},
+                        "State Code", "2 with status code 22 cancels it (3 with 32 too), 1 pauses it and 0 resumes "
+                                      "it."),
+        status: labelled({"type": "integer", "format": "int32",
+                          "enum": sorted({int(s) for _, s in STATE_CHANGES if s is not None})},
+                         "Status Code", "Alone, it names its state: 22 cancels, 10 or 21 pause and 0 resumes."),
+        "postponeuntil": labelled({"type": "string", "format": "date-time", "pattern": grammar.STORABLE_YEAR},
+                                  "Postpone Until", "Postpones it until then, a time to come (sent alone).")},
         minProperties=1, additionalProperties=False)
+
+
+def _page(item: str) -> dict[str, Any]:
+    return obj({"@odata.context": ODATA["@odata.context"], **NEXT_LINK,
+                "value": labelled({"type": "array", "items": ref(item)}, "Rows", "The rows of this page.")},
+               ("value",))
+
+
+def status_properties() -> dict[str, Any]:
+    """What the status monitor answers for a finished operation, its outputs aside."""
+    return {**STATUS,
+            "backgroundOperationErrorCode": labelled({**INTEGER, "x-nullable": True}, "Error Code",
+                                                     "The failure's error code, when it failed."),
+            "backgroundOperationErrorMessage": labelled({**STRING, "x-nullable": True}, "Error Message",
+                                                        "The failure's message, when it failed."),
+            "error": labelled(ERROR, "Error", "The failure, when the monitor answers 500 for it.")}  # inline: the
+    # connector's dynamic schema (operations/{name}: resultSchema) has no definitions to refer to
 
 
 def definitions() -> dict[str, Any]:
     """Every schema the document's operations refer to."""
-    integer, string = {"type": "integer", "format": "int32"}, {"type": "string"}
-    codes = {"backgroundOperationStateCode": integer, "backgroundOperationStatusCode": integer}
-    status = {"backgroundOperationId": string, "location": string, **codes}
-    parameter = obj({"name": string, "type": string, "description": string, "required": {"type": "boolean"}})
+    parameter = obj({"name": labelled(STRING, "Name", "The parameter's name."),
+                     "type": labelled(STRING, "Type", "Its type: string, int, number, bool, datetime, object, "
+                                                      "array or any."),
+                     "description": labelled(STRING, "Description", "What it is for."),
+                     "required": labelled(BOOLEAN, "Required", "Whether it must be given.")})
+    metadata_id = labelled(GUID, "Metadata ID", "The table's or column's unique identifier.")
+    logical = labelled(STRING, "Logical Name", "Its name in lower case, as the Web API reads it.")
+    schema_name = labelled(STRING, "Schema Name", "Its name as code reads it.")
     return {
-        "Error": obj({"error": obj({"code": string, "message": string})}, ("error",)),
-        "EntityDefinition": obj({"@odata.context": string, "MetadataId": {"type": "string", "format": "uuid"},
-                                 "LogicalName": string, "SchemaName": string, "EntitySetName": string,
-                                 "PrimaryIdAttribute": string, "PrimaryNameAttribute": string,
-                                 "LogicalCollectionName": string, "IsCustomEntity": {"type": "boolean"}},
-                                ("MetadataId",)),
-        "EntityDefinitionList": obj({"@odata.context": string,
-                                     "value": {"type": "array", "items": ref("EntityDefinition")}}, ("value",)),
-        "EntityAttribute": obj({"MetadataId": {"type": "string", "format": "uuid"}, "LogicalName": string,
-                                "SchemaName": string, "AttributeType": string,
-                                "AttributeTypeName": obj({"Value": string}), "EntityLogicalName": string,
-                                "IsPrimaryId": {"type": "boolean"}, "IsPrimaryName": {"type": "boolean"}},
-                               ("MetadataId",)),
-        "EntityAttributeList": obj({"@odata.context": string,
-                                    "value": {"type": "array", "items": ref("EntityAttribute")}}, ("value",)),
-        "Accepted": obj({**status, "BackgroundOperationId": string, "Location": string}, tuple(status)),
-        "Status": obj({**status, "backgroundOperationErrorCode": {**integer, "x-nullable": True},
-                           "backgroundOperationErrorMessage": {**string, "x-nullable": True},
-                           "error": ref("ErrorDetail")}, additionalProperties=True),
-        "ErrorDetail": obj({"code": string, "message": string}),
-        "StateCodes": obj(codes, tuple(codes)),
-        "BackgroundOperation": obj({"@odata.context": string, "@odata.etag": string,
-                                        **{c: _column(c) for c in COLUMN_TYPES}}, (KEY,)),
-        "BackgroundOperationPage": obj({"@odata.context": string, "@odata.nextLink": string,
-                                            "value": {"type": "array", "items": ref("BackgroundOperation")}},
-                                           ("value",)),
+        "Error": obj({"error": labelled(ERROR, "Error", "What went wrong.")}, ("error",)),
+        "EntityDefinition": obj({
+            "@odata.context": ODATA["@odata.context"], "MetadataId": metadata_id, "LogicalName": logical,
+            "SchemaName": schema_name,
+            "EntitySetName": labelled(STRING, "Entity Set Name", "The table's rows are read under this name."),
+            "PrimaryIdAttribute": labelled(STRING, "Primary ID Column", "The column that identifies a row."),
+            "PrimaryNameAttribute": labelled(STRING, "Primary Name Column", "The column that names a row."),
+            "LogicalCollectionName": labelled(STRING, "Collection Name", "The table's plural name."),
+            "IsCustomEntity": labelled(BOOLEAN, "Is Custom Table", "Whether the table was added by someone: "
+                                                                   "never here.")}, ("MetadataId",)),
+        "EntityDefinitionList": obj({"@odata.context": ODATA["@odata.context"], "value": labelled(
+            {"type": "array", "items": ref("EntityDefinition")}, "Tables", "The tables that match.")}, ("value",)),
+        "EntityAttribute": obj({
+            "MetadataId": metadata_id, "LogicalName": logical, "SchemaName": schema_name,
+            "AttributeType": labelled(STRING, "Column Type", "Its type, such as String or DateTime."),
+            "AttributeTypeName": labelled(obj({"Value": labelled(STRING, "Type Name", "Its type's full name.")}),
+                                          "Column Type Name", "Its type's name, as an object."),
+            "EntityLogicalName": labelled(STRING, "Table Name", "The table it belongs to."),
+            "IsPrimaryId": labelled(BOOLEAN, "Is Primary ID", "Whether it identifies the row."),
+            "IsPrimaryName": labelled(BOOLEAN, "Is Primary Name", "Whether it names the row.")}, ("MetadataId",)),
+        "EntityAttributeList": obj({"@odata.context": ODATA["@odata.context"], "value": labelled(
+            {"type": "array", "items": ref("EntityAttribute")}, "Columns", "The columns that match.")}, ("value",)),
+        # The answer also has BackgroundOperationId and Location, as Dataverse's does (the same values).
+        "Accepted": obj(STATUS, tuple(STATUS), additionalProperties=True),
+        "Status": obj(status_properties(), additionalProperties=True),
+        "ErrorDetail": ERROR,
+        "StateCodes": obj({k: STATUS[k] for k in ("backgroundOperationStateCode", "backgroundOperationStatusCode")},
+                          ("backgroundOperationStateCode", "backgroundOperationStatusCode")),
+        "BackgroundOperation": obj({**ODATA, **{c: _column(c, texts.COLUMNS, COLUMN_TYPES, NULLABLE_COLUMNS)
+                                                for c in COLUMN_TYPES}}, (KEY,)),
+        "BackgroundOperationPage": _page("BackgroundOperation"),
         "BackgroundOperationChange": _change("backgroundoperationstatecode", "backgroundoperationstatuscode"),
-        "AsyncOperation": obj({"@odata.context": string, "@odata.etag": string, **{
-            c: _column(c, systemjobs.COLUMN_TYPES, frozenset(systemjobs.COLUMN_TYPES) - set(systemjobs.NOT_NULL))
+        "AsyncOperation": obj({**ODATA, **{
+            c: _column(c, texts.SYSTEM_JOB_COLUMNS, systemjobs.COLUMN_TYPES,
+                       frozenset(systemjobs.COLUMN_TYPES) - set(systemjobs.NOT_NULL))
             for c in systemjobs.COLUMN_TYPES}}, (systemjobs.ASYNC_KEY,)),
-        "AsyncOperationPage": obj({"@odata.context": string, "@odata.nextLink": string,
-                                       "value": {"type": "array", "items": ref("AsyncOperation")}}, ("value",)),
+        "AsyncOperationPage": _page("AsyncOperation"),
         "AsyncOperationChange": _change("statecode", "statuscode"),
         "ExecuteBackgroundOperationRequest": obj({
             "Request": SDK_REQUEST,
-            "CallbackUri": {**string, "pattern": grammar.HTTPS_URL, "x-nullable": True,
-                            "description": "An https URL to POST to when it ends (a public host)."},
-            "TtlInSeconds": {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_TTL_SECONDS,
-                             "x-nullable": True},
-            "PostponeUntil": {**TIME, "description": "Not before then (not with a RecurrencePattern)."},
+            "CallbackUri": labelled({**STRING, "pattern": grammar.HTTPS_URL, "x-nullable": True}, "Callback URL",
+                                    "An https URL of a public host to POST to when it ends."),
+            "TtlInSeconds": labelled({"type": "integer", "format": "int32", "minimum": 1,
+                                      "maximum": MAX_TTL_SECONDS, "x-nullable": True}, "Time to Live",
+                                     "Seconds to keep its row once it is created (90 days unless given)."),
+            "PostponeUntil": labelled(TIME, "Postpone Until", "Not before then, in UTC (not with a pattern)."),
             "DependencyToken": DEPENDENCY_TOKEN, **RECURRENCE}, ("Request",)),
         "ExecuteAsyncRequest": obj({"Request": SDK_REQUEST, "DependencyToken": DEPENDENCY_TOKEN, **RECURRENCE},
-                                       ("Request",), additionalProperties=False),
-        "ExecuteAsyncResponse": obj({"AsyncJobId": {**string, "format": "uuid"}}, ("AsyncJobId",)),
+                                   ("Request",), additionalProperties=False),
+        "ExecuteAsyncResponse": obj({"AsyncJobId": labelled({**STRING, "format": "uuid"}, "System Job ID",
+                                                            "The queued job's unique identifier.")},
+                                    ("AsyncJobId",)),
         "ExecuteMultipleRequest": obj({
-            "Requests": {"type": "array", "maxItems": MAX_REQUESTS, "minItems": 1, "items": obj({
-                "RequestName": {**string, "pattern": grammar.NOT_EXECUTE_MULTIPLE,
-                                "description": "ExecuteAsync, ExecuteBackgroundOperation, or an operation's name "
-                                               "(not ExecuteMultiple: they do not nest)."},
-                "Parameters": {"type": "object", "x-nullable": True,
-                               "description": "That message's body, or the operation's inputs."}},
-                ("RequestName",))},
-            "Settings": {**obj({"ContinueOnError": {"type": "boolean", "default": False},
-                                    "ReturnResponses": {"type": "boolean", "default": False}},
-                                   additionalProperties=False), "x-nullable": True}},
+            "Requests": labelled({"type": "array", "maxItems": MAX_REQUESTS, "minItems": 1, "items": obj({
+                "RequestName": labelled({**STRING, "pattern": grammar.NOT_EXECUTE_MULTIPLE}, "Request Name",
+                                        "ExecuteAsync, ExecuteBackgroundOperation, or an operation's name (they "
+                                        "do not nest)."),
+                "Parameters": labelled({"type": "object", "x-nullable": True}, "Parameters",
+                                       "That message's body, or the operation's inputs.")},
+                ("RequestName",))}, "Requests", "Up to 1,000 requests, queued in order."),
+            "Settings": labelled({**obj({
+                "ContinueOnError": labelled({"type": "boolean", "default": False}, "Continue on Error",
+                                            "Whether to go on past a request that is refused."),
+                "ReturnResponses": labelled({"type": "boolean", "default": False}, "Return Responses",
+                                            "Whether to answer for every request, not only those refused.")},
+                additionalProperties=False), "x-nullable": True}, "Settings", "How to handle refusals.")},
             ("Requests",), additionalProperties=False),
         "ExecuteMultipleResponse": obj({
-            "IsFaulted": {"type": "boolean"},
-            "Responses": {"type": "array", "items": obj({
-                "RequestIndex": integer,
-                "Response": {"type": "object", "description": "AsyncJobId, or BackgroundOperationId and "
-                                                              "Location.", "x-nullable": True},
-                "Fault": {**obj({"ErrorCode": string, "Message": string, "StatusCode": integer}),
-                          "x-nullable": True}}, ("RequestIndex",))}}, ("IsFaulted", "Responses")),
-        "ServiceDocument": obj({"@odata.context": string, "value": {"type": "array", "items": obj(
-            {"name": string, "kind": string, "url": string})}}),
+            "IsFaulted": labelled(BOOLEAN, "Is Faulted", "Whether any request was refused."),
+            "Responses": labelled({"type": "array", "items": obj({
+                "RequestIndex": labelled(INTEGER, "Request Index", "Which request, counted from 0."),
+                "Response": labelled({"type": "object", "x-nullable": True}, "Response",
+                                     "AsyncJobId, or BackgroundOperationId and Location."),
+                "Fault": labelled({**obj({
+                    "ErrorCode": labelled(STRING, "Error Code", "What kind of refusal."),
+                    "Message": labelled(STRING, "Message", "Why it was refused."),
+                    "StatusCode": labelled(INTEGER, "Status Code", "The HTTP status it would have had alone.")}),
+                    "x-nullable": True}, "Fault", "Why it was refused, if it was.")}, ("RequestIndex",))},
+                "Responses", "What became of the requests.")}, ("IsFaulted", "Responses")),
+        "ServiceDocument": obj({"@odata.context": ODATA["@odata.context"], "value": labelled(
+            {"type": "array", "items": obj({"name": labelled(STRING, "Name", "The entity set's name."),
+                                            "kind": labelled(STRING, "Kind", "EntitySet."),
+                                            "url": labelled(STRING, "URL", "Where its rows are read.")})},
+            "Entity Sets", "The tables' entity sets.")}),
         "OperationDefinition": obj({
-            "name": string, "displayName": string, "description": string, "openInputs": {"type": "boolean"},
-            "kind": {**string, "enum": ["Action", "Function"],
-                     "description": "Action: POST, parameters in the body. Function: GET, parameters in the URL."},
-            "boundTo": {**string, "x-nullable": True,
-                        "description": "The entity set whose rows it is called on; null: called by name."},
-            "call": {**string, "description": "How to call it, as GET or POST and a path."},
-            "requestParameters": {"type": "array", "items": parameter},
-            "responseProperties": {"type": "array", "items": parameter},
-            "inputSchema": {"type": "object"}, "outputSchema": {"type": "object"}}, ("name", "inputSchema")),
-        "OperationCatalog": obj({"value": {"type": "array", "items": ref("OperationDefinition")}}, ("value",)),
-        "Health": obj({"status": string, "reason": string}, ("status",)),
+            "name": labelled(STRING, "Name", "The operation's name, as callers call it."),
+            "displayName": labelled(STRING, "Display Name", "Its name as people read it."),
+            "description": labelled(STRING, "Description", "What it does."),
+            "openInputs": labelled(BOOLEAN, "Open Inputs", "Whether it takes inputs it does not declare."),
+            "systemJob": labelled(BOOLEAN, "System Job", "Whether callers may only postpone it, not cancel, "
+                                                         "pause or resume it."),
+            "kind": labelled({**STRING, "enum": ["Action", "Function"]}, "Kind",
+                             "Action: POST, inputs in the body. Function: GET, inputs in the URL."),
+            "boundTo": labelled({**STRING, "x-nullable": True}, "Bound To",
+                                "The entity set whose rows it is called on, if any."),
+            "call": labelled(STRING, "Call", "How to call it: the method and the path."),
+            "requestParameters": labelled({"type": "array", "items": parameter}, "Inputs", "Its input "
+                                                                                          "parameters."),
+            "responseProperties": labelled({"type": "array", "items": parameter}, "Outputs", "Its outputs."),
+            "inputSchema": labelled({"type": "object"}, "Input Schema", "The JSON Schema of its inputs."),
+            "outputSchema": labelled({"type": "object"}, "Output Schema", "The JSON Schema of its outputs."),
+            "resultSchema": labelled({"type": "object"}, "Result Schema",
+                                     "The JSON Schema of its status once finished, its outputs included.")},
+            ("name", "inputSchema")),
+        "OperationCatalog": obj({"value": labelled({"type": "array", "items": ref("OperationDefinition")},
+                                                   "Operations", "Every operation this app can run.")},
+                                ("value",)),
+        "Health": obj({"status": labelled(STRING, "Status", "Either ok or unavailable."),
+                       "reason": labelled(STRING, "Reason", "Why storage cannot be reached.")}, ("status",)),
         "SubscriptionRequest": obj({
-            "NotificationUrl": {**string, "pattern": grammar.HTTPS_URL,
-                                "description": "Where each completion is POSTed (https, a public host).",
-                                "x-ms-notification-url": True, "x-ms-visibility": "internal"},
-            "Filter": {**obj({"name": {**string, "pattern": NAME_PATTERN, "x-nullable": True,
-                                           "description": "Only operations of this (registered) name.",
-                                           "x-ms-summary": "Operation", "x-ms-dynamic-values": {
-                                               "operationId": "ListOperations", "value-collection": "value",
-                                               "value-path": "name", "value-title": "displayName"}}},
-                                 additionalProperties=False), "x-nullable": True}},
+            "NotificationUrl": labelled({**STRING, "pattern": grammar.HTTPS_URL, "x-ms-notification-url": True,
+                                         "x-ms-visibility": "internal"}, "Notification URL",
+                                        "Where each completion is POSTed: https, a public host."),
+            "Filter": labelled({**obj({"name": labelled({
+                **STRING, "pattern": NAME_PATTERN, "x-nullable": True, "x-ms-dynamic-values": {
+                    "operationId": "ListOperations", "value-collection": "value", "value-path": "name",
+                    "value-title": "displayName"}}, "Operation", "Only operations of this name.")},
+                additionalProperties=False), "x-nullable": True}, "Filter", "Which operations to hear of.")},
             ("NotificationUrl",), additionalProperties=False),
-        "Subscription": obj({"id": string, "eventName": string,
-                                 "notificationUrl": {**string, "description": "Masked: scheme and host only."},
-                                 "filter": {**obj({"name": string}), "x-nullable": True},
-                                 "createdOn": {"type": "string", "format": "date-time", "x-nullable": True},
-                                 "status": {**string, "enum": ["Active", "Paused"],
-                                            "description": "Paused: its deliveries kept failing, so nothing is "
-                                                           "sent to it until pausedUntil; its events are kept."},
-                                 "pausedUntil": {"type": "string", "format": "date-time", "x-nullable": True},
-                                 "consecutiveFailures": integer,
-                                 "lastError": {**string, "description": "How the last failed delivery ended."}},
-                                ("id", "eventName", "status")),
-        "SubscriptionList": obj({"value": {"type": "array", "items": ref("Subscription")}}, ("value",)),
+        "Subscription": obj({
+            "id": labelled(STRING, "Subscription ID", "The subscription's unique identifier."),
+            "eventName": labelled(STRING, "Event Name", "OnBackgroundOperationComplete."),
+            "notificationUrl": labelled(STRING, "Notification URL", "Masked: its scheme and host only."),
+            "filter": labelled({**obj({"name": labelled(STRING, "Operation", "Only operations of this name.")}),
+                                "x-nullable": True}, "Filter", "Which operations it hears of."),
+            "createdOn": labelled({**WHEN, "x-nullable": True}, "Created On", "When it subscribed, in UTC."),
+            "status": labelled({**STRING, "enum": ["Active", "Paused"]}, "Status",
+                               "Paused: its deliveries kept failing, so nothing is sent until the pause ends."),
+            "pausedUntil": labelled({**WHEN, "x-nullable": True}, "Paused Until", "When its pause ends, in UTC."),
+            "consecutiveFailures": labelled(INTEGER, "Consecutive Failures", "Deliveries failed in a row."),
+            "lastError": labelled(STRING, "Last Error", "How the last failed delivery ended.")},
+            ("id", "eventName", "status")),
+        "SubscriptionList": obj({"value": labelled({"type": "array", "items": ref("Subscription")},
+                                                   "Subscriptions", "Every subscription, URLs masked.")},
+                                ("value",)),
         "CompletionEvent": obj({
-            "MessageName": string,
-            "InputParameters": obj({"PayloadType": integer, "LocationUrl": string,
-                                        "BackgroundOperationId": string}),
-            "OutputParameters": obj({"BackgroundOperationStateCode": integer,
-                                         "BackgroundOperationStatusCode": integer, "OperationName": string})}),
+            "MessageName": labelled(STRING, "Message Name", "OnBackgroundOperationComplete."),
+            "InputParameters": labelled(obj({
+                "PayloadType": labelled(INTEGER, "Payload Type", "0: this shape."),
+                "LocationUrl": labelled(STRING, "Status URL", "Where to read its status and outputs."),
+                "BackgroundOperationId": labelled(STRING, "Operation ID", "The operation's unique identifier.")}),
+                "Input Parameters", "Which operation completed."),
+            "OutputParameters": labelled(obj({
+                "BackgroundOperationStateCode": labelled(INTEGER, "State Code", "3, Completed."),
+                "BackgroundOperationStatusCode": labelled(INTEGER, "Status Code", "30 Succeeded, 31 Failed or 32 "
+                                                                                  "Canceled."),
+                "OperationName": labelled(STRING, "Operation Name", "The name of the operation that ran.")}),
+                "Output Parameters", "How it ended.")}),
     }
