@@ -2,7 +2,8 @@
 
 Each table is seeded with entity group transactions (100 rows to a request, per partition),
 with rows shaped as the app writes them (``to_entity``): ``live`` finished rows that expire in
-90 days, plus 1,000 finished rows that expired yesterday, each with its expiry marker. Then,
+90 days, plus 1,000 finished rows that expired yesterday, each with its expiry marker and its
+finish marker. Then,
 through the app's own store:
 
 * status read: ``get`` of a random live row, ``READS`` times, p50;
@@ -43,7 +44,7 @@ from shared.settings import load_settings
 from shared.storage.keys import expiry_marker, shard_of
 from shared.storage.metering import TransactionCounter
 from shared.storage.ports import ListQuery
-from shared.storage.table_store import to_entity
+from shared.storage.table_store import finish_entity, to_entity
 
 from .query_options import measure_query_options
 from .stats import percentile
@@ -56,22 +57,23 @@ BATCH = 100  # Table Storage's limit for one entity group transaction
 TARGETS = {"status_read": 1.2, "first_page": 1.5, "purge_transactions": 1.1}
 
 
-def _row(created: datetime, ttl: timedelta) -> tuple[Operation, dict]:
+def _row(created: datetime, ttl: timedelta) -> tuple[dict, ...]:
+    """A finished row as the app writes it, with its expiry marker and its finish marker."""
     op = Operation(id=new_operation_id(created), name="sample_Echo", displayname="Echo", status=Status.SUCCEEDED,
                    inputs={"Index": 1, "Text": "bench"}, outputs={"Index": 1, "Text": "bench"}, createdon=created,
                    modifiedon=created, starttime=created, endtime=created, ttlinseconds=int(ttl.total_seconds()),
                    baseurl="http://bench.invalid")
-    marker = {"PartitionKey": shard_of(op.id), "RowKey": expiry_marker(op.id, created + ttl)}
-    return op, marker
+    finish = finish_entity(op)
+    marker = {"PartitionKey": shard_of(op.id), "RowKey": expiry_marker(op.id, created + ttl),
+              "finish": finish["RowKey"]}
+    return to_entity(op), marker, finish
 
 
 def _entities(live: int, now: datetime) -> Iterator[dict]:
     for i in range(live):  # one a second back from now: they expire in about 90 days
-        op, marker = _row(now - timedelta(seconds=i), timedelta(days=90))
-        yield from (to_entity(op), marker)
+        yield from _row(now - timedelta(seconds=i), timedelta(days=90))
     for i in range(EXPIRED):  # created 91 days ago, expired a day ago
-        op, marker = _row(now - timedelta(days=91, seconds=i), timedelta(days=90))
-        yield from (to_entity(op), marker)
+        yield from _row(now - timedelta(days=91, seconds=i), timedelta(days=90))
 
 
 @dataclass
@@ -122,7 +124,7 @@ def _seed_table(connection_string: str, name: str, live: int) -> list[str]:
     table = service.create_table_if_not_exists(name)
     ids, pending = [], {}
     for entity in _entities(live, datetime.now(UTC)):
-        if not entity["RowKey"].startswith("~") and len(ids) < live:
+        if len(entity["RowKey"]) == 36 and len(ids) < live:  # a row, not a marker
             ids.append(entity["RowKey"])
         rows = pending.setdefault(entity["PartitionKey"], [])
         rows.append(("create", entity))

@@ -395,6 +395,37 @@ class OperationStoreContract:
         assert store.delete_expired(expired_rows(ops[:10])) == 10
         assert sorted(ids(store.list(ListQuery(top=1000)).operations)) == sorted(ids(ops[10:]))
 
+    # --- finish markers: throughput -------------------------------------------------------------
+
+    def test_finished_gives_each_operation_that_ended_since_a_moment_with_its_name_and_outcome(self, store):
+        now = utc_now().replace(microsecond=0)
+        ended = [make_op(status=s, endtime=now - timedelta(minutes=n), shard=SHARDS[n], name=f"op_{n}")
+                 for n, s in enumerate(TERMINAL)]
+        long_ago = make_op(status=Status.SUCCEEDED, endtime=now - timedelta(hours=2), shard="e")
+        running = make_op(status=Status.IN_PROGRESS, shard="f")
+        seed(store, [*ended, long_ago, running])
+        found = sorted(store.finished(now - timedelta(hours=1)), key=lambda f: f.name)
+        assert [(f.name, f.status, f.endtime) for f in found] == [(op.name, op.status, op.endtime) for op in ended]
+        assert len(list(store.finished(now - timedelta(hours=3)))) == len(ended) + 1
+
+    def test_finished_keeps_to_an_owners_operations_and_to_a_name_when_asked(self, store):
+        now = utc_now()
+        ops = seed(store, [make_op(status=Status.SUCCEEDED, endtime=now, runas=who, name=name, shard=SHARDS[i])
+                           for i, (who, name) in enumerate([("alice", "a_Job"), ("alice", "b_Job"), ("bob", "a_Job"),
+                                                            ("", "a_Job")])])
+        since = now - timedelta(minutes=1)
+        assert len(list(store.finished(since))) == len(ops)
+        assert sorted(f.name for f in store.finished(since, owner="alice")) == ["a_Job", "b_Job"]
+        assert len(list(store.finished(since, owner="alice", name="a_Job"))) == 1
+        assert len(list(store.finished(since, name="a_Job"))) == 3
+
+    def test_purge_deletes_the_finish_marker_with_the_row(self, store):
+        now = utc_now()
+        op = seed(store, [make_op(status=Status.FAILED, endtime=now, expires=now - timedelta(seconds=1))])[0]
+        assert len(list(store.finished(now - timedelta(minutes=1)))) == 1
+        store.delete_expired(store.list_expired(now))
+        assert list(store.finished(now - timedelta(minutes=1))) == [] and op.id
+
     def test_ping_succeeds_when_storage_answers(self, store):
         store.ping()
 

@@ -29,6 +29,7 @@ from shared.domain.errors import (
 )
 from shared.domain.operation import Operation
 from shared.domain.subscriptions import Subscription
+from shared.domain.throughput import Finish
 from shared.storage.keys import expired_bound, expiry_marker
 from shared.storage.ports import Comparison, ExpiredRow, KeptEvent, ListQuery, Page, Sent
 from shared.storage.table_store import from_entity, to_entity
@@ -53,6 +54,7 @@ class MemoryOperationStore:
         self._lock = threading.Lock()
         self._rows: dict[str, Operation] = {}
         self._markers: dict[str, str] = {}  # operation id -> its expiry marker, once finished
+        self._finishes: dict[str, tuple[Finish, str]] = {}  # operation id -> its finish marker, and its runas
         self._versions = itertools.count(1)
 
     def _store(self, op: Operation, versionnumber: int) -> Operation:
@@ -63,6 +65,7 @@ class MemoryOperationStore:
         self._rows[op.id] = stored
         if op.is_terminal:
             self._markers[op.id] = expiry_marker(op.id, op.expires_at)
+            self._finishes[op.id] = Finish(stored.endtime or stored.modifiedon, op.name, op.status), op.runas
         return dataclasses.replace(stored)
 
     def create(self, op: Operation) -> Operation:
@@ -108,6 +111,7 @@ class MemoryOperationStore:
         with self._lock:
             self._rows.pop(operation_id, None)
             self._markers.pop(operation_id, None)
+            self._finishes.pop(operation_id, None)
 
     def list(self, query: ListQuery) -> Page:
         """Rows matching every comparison (and the owner, if the query names one), newest first."""
@@ -117,6 +121,12 @@ class MemoryOperationStore:
                            and (query.after is None or op.id > query.after)), key=lambda op: op.id)
         page = rows[:query.top]
         return Page(page, page[-1].id if len(rows) > query.top else None)
+
+    def finished(self, since: datetime, *, owner: str | None = None, name: str | None = None) -> Iterator[Finish]:
+        """The finishes from ``since`` on (of ``owner``'s operations, of ``name``)."""
+        with self._lock:
+            return iter([finish for finish, runas in self._finishes.values() if finish.endtime >= since
+                         and owner in (None, runas) and name in (None, finish.name)])
 
     def list_expired(self, now: datetime) -> Iterator[ExpiredRow]:
         """Finished rows past their TTL, by their markers."""

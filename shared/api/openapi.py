@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.subscriptions import EVENT
+from ..domain.throughput import WINDOWS
 from . import entitydefinitions, grammar, multipart, odata, prefer, systemjobs
 from .schemas import NAME_PATTERN, definitions, ref
 from .views import KEY, SELECTABLE
@@ -253,7 +254,8 @@ def _entity_definitions() -> tuple[Route, ...]:
 
 def _rows() -> tuple[Route, ...]:
     """backgroundoperations: the rows, read, changed and listed (each also at an older path, kept for callers)."""
-    aliases = (("data/v9.2/backgroundoperations({id})", "", {}), ("backgroundoperations/{id}", "Alias", INTERNAL))
+    aliases: tuple[tuple[str, str, dict[str, Any]], ...] = (
+        ("data/v9.2/backgroundoperations({id})", "", {}), ("backgroundoperations/{id}", "Alias", INTERNAL))
     return (
         *(Route(route, "get", f"GetBackgroundOperation{alias}", "Get a background operation",
                 "Gets one operation's row, with the columns asked for.", [OPERATION_ID, _select(SELECTABLE)],
@@ -413,6 +415,13 @@ ROUTES: tuple[Route, ...] = (
                                 "schema": ref("OperationDefinition")}, "404": _error("No operation of that name.")},
           INTERNAL),
     *_subscriptions(),
+    Route("throughput", "get", "GetThroughput", "Get the throughput",
+          "Gets how many operations finished in each interval of the last hour or day, by outcome.",
+          [_query("window", "Window", "The last hour (in minutes) or the last day (in half hours).",
+                  enum=list(WINDOWS)),
+           _query("name", "Operation", "Only the operations of this name.", pattern=NAME_PATTERN)],
+          {"200": {"description": "The intervals, oldest first, and the totals.", "schema": ref("Throughput")},
+           **KEYED, **STORED, "400": _error("An unknown window, name or option.")}, INTERNAL),
     Route("openapi.json", "get", "GetOpenApiDocument", "Get this document",
           "Gets the OpenAPI 2.0 document of the app, as connectors import it.", [],
           {**READ_ONLY, "200": {"description": "OpenAPI 2.0.", "schema": {"type": "object"}}}, INTERNAL),

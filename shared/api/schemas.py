@@ -64,6 +64,9 @@ STATUS = {
     "backgroundOperationStatusCode": labelled(INTEGER, "Status Code", "30 Succeeded, 31 Failed or 32 Canceled when "
                                                                        "it has finished."),
 }
+OUTCOME_COUNTS = {"succeeded": labelled(INTEGER, "Succeeded", "How many succeeded."),
+                  "failed": labelled(INTEGER, "Failed", "How many failed."),
+                  "canceled": labelled(INTEGER, "Canceled", "How many were canceled.")}
 ERROR = obj({"code": labelled(STRING, "Error Code", "What kind of error, such as InvalidRequest."),
              "message": labelled(STRING, "Error Message", "What went wrong, and what to do about it.")})
 
@@ -251,6 +254,17 @@ def definitions() -> dict[str, Any]:
         "SubscriptionList": obj({"value": labelled({"type": "array", "items": ref("Subscription")},
                                                    "Subscriptions", "Every subscription, URLs masked.")},
                                 ("value",)),
+        "Throughput": obj({
+            "window": labelled({**STRING, "enum": ["hour", "day"]}, "Window", "The span the chart covers."),
+            "intervalSeconds": labelled(INTEGER, "Interval Seconds", "How long each interval is."),
+            "from": labelled(WHEN, "From", "When the first interval starts, in UTC."),
+            "to": labelled(WHEN, "To", "When the last interval ends, in UTC."),
+            "name": labelled({**STRING, "x-nullable": True}, "Operation", "The operation counted, or null for all."),
+            "intervals": labelled({"type": "array", "items": obj({
+                "start": labelled(WHEN, "Start", "When the interval starts, in UTC."), **OUTCOME_COUNTS})},
+                "Intervals", "How many finished in each interval, oldest first."),
+            "totals": labelled(obj(OUTCOME_COUNTS), "Totals", "How many finished in the whole window.")},
+            ("window", "intervals", "totals")),
         "CompletionEvent": obj({
             "MessageName": labelled(STRING, "Message Name", "OnBackgroundOperationComplete."),
             "InputParameters": labelled(obj({

@@ -10,7 +10,7 @@ checks that the two tables list the same routes and methods.
 
 import azure.functions as func
 
-from ..api import batch, catalog, endpoints, entitydefinitions, resources, web, webhooks
+from ..api import batch, catalog, charts, endpoints, entitydefinitions, resources, web, webhooks
 from ..settings import http_auth_anonymous
 
 # A function key on every route, unless App Service Authentication checks every caller instead (settings); the
@@ -52,6 +52,7 @@ HTTP_FUNCTIONS = (  # (function name, route, methods, endpoint)
     ("subscribe", "webhooks/{event}", ("POST",), webhooks.subscribe),
     ("subscriptions", "webhooks", ("GET",), webhooks.list_subscriptions),
     ("subscription", "webhooks/{id}", ("GET", "DELETE"), webhooks.subscription),
+    ("throughput", "throughput", ("GET",), charts.throughput),
 )
 
 for _name, _route, _methods, _endpoint in HTTP_FUNCTIONS:

@@ -18,6 +18,11 @@ Table Storage has no TTL and no secondary index, so the layout does the work:
   first: listing one caller's operations reads a key range holding only that
   caller's rows, never a scan of everyone else's. Its marker ends in
   ``-<owner key>`` so that purge deletes the copy too.
+* A finished operation also has a *finish marker* in its partition, written in the same entity group
+  transaction as its expiry marker: RowKey = ``p<end ms, 12 hex digits>-<id>``, with its name, status and
+  ``runas``. ``p`` sorts between the owners' copies and the expiry markers, and the markers sort by when
+  they finished: throughput (``domain.throughput``) asks each partition for a range of them. The expiry
+  marker names it (``finish``), so that purge deletes it too.
 * A line's tickets (``domain.lines``) are the rows of partition ``l<hash of the line's key>``, their RowKeys
   the tickets: ``l`` sorts after the 16 shard digits, so lines never mix with operations.
 """
@@ -32,6 +37,7 @@ from ..domain.ids import epoch_ms, owner_key
 SHARDS = tuple("0123456789abcdef")
 MARKER_PREFIX = "~"  # sorts after 0-9a-f: marker rows come after every operation row
 OWNER_PREFIX = "o"  # sorts after 0-9a-f and before "~": owners' copies sit between the rows and the markers
+FINISH_PREFIX = "p"  # sorts after the owners' copies and before the expiry markers
 LINE_PREFIX = "l"  # a line's partition: sorts after the 16 shard digits, never mixing with them
 _ID_CHARS = 36
 
@@ -61,6 +67,20 @@ def expiry_marker(operation_id: str, expires_at: datetime, runas: str = "") -> s
     """The RowKey of the marker that says this finished operation expires at ``expires_at``."""
     owner = f"-{owner_key(runas)}" if runas else ""
     return f"{MARKER_PREFIX}{epoch_ms(expires_at):012x}-{operation_id}{owner}"
+
+
+def finish_marker(operation_id: str, endtime: datetime) -> str:
+    """The RowKey of the marker that says this operation finished at ``endtime``."""
+    return f"{FINISH_PREFIX}{epoch_ms(endtime):012x}-{operation_id}"
+
+
+def finish_bound(moment: datetime) -> str:
+    """Finish markers at or above this RowKey (and below FINISH_PREFIX's successor) finished at or after
+    ``moment``."""
+    return f"{FINISH_PREFIX}{epoch_ms(moment):012x}"
+
+
+FINISH_END = chr(ord(FINISH_PREFIX) + 1)  # every finish marker sorts below it
 
 
 def marker_operation_id(marker: str) -> str:

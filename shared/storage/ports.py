@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from ..domain.errors import BackgroundOperationError
 from ..domain.operation import Operation
 from ..domain.subscriptions import Subscription
+from ..domain.throughput import Finish
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class ExpiredRow:
     operation_id: str
     marker: str
     payloads: bool = False  # some of its parameters are kept in blobs
+    finish: str = ""  # the key of its finish marker, if it has one
 
 
 class OperationStore(Protocol):
@@ -76,6 +78,10 @@ class OperationStore(Protocol):
 
     def list(self, query: ListQuery) -> Page:
         """Rows matching the query, newest first; with ``query.owner``, reading only that owner's rows."""
+
+    def finished(self, since: datetime, *, owner: str | None = None, name: str | None = None) -> Iterator[Finish]:
+        """The operations that finished at or after ``since``, from their finish markers, in no set order:
+        only those submitted as ``owner`` when it is given, and of the operation ``name`` when it is."""
 
     def list_expired(self, now: datetime) -> Iterator[ExpiredRow]:
         """Finished rows whose time to live has passed, found without scanning live rows."""

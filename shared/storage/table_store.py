@@ -42,12 +42,16 @@ from ..domain.errors import (
 )
 from ..domain.operation import CallbackState, Operation, from_key_values, to_key_values
 from ..domain.states import Status
+from ..domain.throughput import Finish
 from .keys import (
+    FINISH_END,
     MARKER_PREFIX,
     OWNER_PREFIX,
     SHARDS,
     expired_bound,
     expiry_marker,
+    finish_bound,
+    finish_marker,
     marker_copy,
     marker_operation_id,
     owner_copy,
@@ -164,10 +168,17 @@ def translated(what: str, operation_id: str | None = None, *, missing: Exception
 
 
 def _keys_of(rows: Iterable[ExpiredRow]) -> Iterator[tuple[str, ...]]:
-    """Each expired operation's RowKeys: the row, its marker, and its owner's copy if it has one."""
+    """Each expired operation's RowKeys: the row, its markers, and its owner's copy if it has one."""
     for row in rows:
         copy = marker_copy(row.marker)
-        yield (row.operation_id, row.marker, *((copy,) if copy else ()))
+        yield (row.operation_id, row.marker, *((copy,) if copy else ()), *((row.finish,) if row.finish else ()))
+
+
+def finish_entity(op: Operation) -> dict[str, Any]:
+    """The finish marker of a finished operation: when it ended, how, what it was, and who submitted it."""
+    ended = op.endtime or op.modifiedon  # a finished row has its end; a row written finished by hand, its change
+    return {"PartitionKey": shard_of(op.id), "RowKey": finish_marker(op.id, ended), "endtime": ended,
+            "name": op.name, "status": op.status.value, "runas": op.runas}
 
 
 def _has_payloads(entity: dict[str, Any]) -> bool:
@@ -319,8 +330,11 @@ class TableOperationStore:
         if op.runas:
             with_it.append((copy_as, row[1] | {"RowKey": owner_copy(op.runas, op.id)}))
         if op.is_terminal:
-            marker = {"PartitionKey": shard_of(op.id), "RowKey": expiry_marker(op.id, op.expires_at, op.runas)}
-            with_it.append(("upsert", marker | ({"payloads": True} if _has_payloads(row[1]) else {})))
+            finish = finish_entity(op)
+            marker = {"PartitionKey": shard_of(op.id), "RowKey": expiry_marker(op.id, op.expires_at, op.runas),
+                      "finish": finish["RowKey"]}
+            with_it += [("upsert", marker | ({"payloads": True} if _has_payloads(row[1]) else {})),
+                        ("upsert", finish)]
         if not with_it:
             write = self._table.create_entity if row[0] == "create" else self._table.update_entity
             return op.with_changes(etag=write(row[1], **(row[2] if len(row) > 2 else {}))["etag"])
@@ -363,6 +377,20 @@ class TableOperationStore:
         rows = rows[: query.top]
         return Page(rows, rows[-1].id if more else None)
 
+    def finished(self, since: datetime, *, owner: str | None = None, name: str | None = None) -> Iterator[Finish]:
+        """The finish markers from ``since`` on, one query per shard (their pages fetched as the caller reads)."""
+        clauses = ["PartitionKey eq @shard", "RowKey ge @first", "RowKey lt @end"]
+        parameters: dict[str, Any] = {"first": finish_bound(since), "end": FINISH_END}
+        for column, value in (("runas", owner), ("name", name)):
+            if value is not None:
+                clauses.append(f"{column} eq @{column}")
+                parameters[column] = value
+        with translated("read the finished operations"):
+            for shard in SHARDS:
+                for marker in self._table.query_entities(" and ".join(clauses), parameters={
+                        **parameters, "shard": shard}, select=["endtime", "name", "status"]):
+                    yield Finish(marker["endtime"], marker["name"], Status(marker["status"]))
+
     def list_expired(self, now: datetime) -> Iterator[ExpiredRow]:
         """Finished rows past their TTL, read from the expiry markers of each partition up to ``now``.
 
@@ -374,10 +402,10 @@ class TableOperationStore:
         with translated("find expired rows"):
             for shard in SHARDS:
                 markers = self._table.query_entities(text, parameters={**parameters, "shard": shard},
-                                                     select=["RowKey", "payloads"])
+                                                     select=["RowKey", "payloads", "finish"])
                 for marker in markers:
                     yield ExpiredRow(marker_operation_id(marker["RowKey"]), marker["RowKey"],
-                                     payloads=bool(marker.get("payloads")))
+                                     payloads=bool(marker.get("payloads")), finish=marker.get("finish") or "")
 
     def delete_expired(self, rows: Iterable[ExpiredRow]) -> int:
         """Delete rows and their markers, 50 of each to an entity group transaction.

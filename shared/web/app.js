@@ -19,7 +19,8 @@ const STATUS = {
 const GUID = /^\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?$/i;
 
 const $ = (id) => document.getElementById(id);
-const state = { pages: [], page: 0, timer: null, catalog: null, detail: null, listRequests: 0, opened: null };
+const state = { pages: [], page: 0, timer: null, catalog: null, detail: null, listRequests: 0, opened: null,
+  selected: new Map() };  // id -> the row as listed, for the bulk actions
 
 // --- The API --------------------------------------------------------------------------------------
 
@@ -145,10 +146,11 @@ function attemptsStarted(op) {
   return op.retrycount + (op.backgroundoperationstatuscode === 0 ? 0 : 1);
 }
 
-function progressBar(percent) {
+function progressBar(percent, label) {
   const bar = document.createElement("div");
   bar.className = "progress";
   bar.setAttribute("role", "progressbar");
+  bar.setAttribute("aria-label", label);  // a progress bar needs a name of its own
   bar.setAttribute("aria-valuemin", "0");
   bar.setAttribute("aria-valuemax", "100");
   bar.setAttribute("aria-valuenow", String(percent));
@@ -229,6 +231,7 @@ async function showList({ keepPage = false, focusRow = null } = {}) {
     document.body.dataset.listShownMs = String(Math.round(performance.now() - started));
     document.body.dataset.listShownAtMs ||= String(Math.round(performance.now()));
     countRender("listRenders");
+    showChart();
     notify("");
     schedule(data.value.some((row) => row.backgroundoperationstatuscode < 30) ? LIST_REFRESH_MS : 0, refreshList);
   } catch (error) {
@@ -258,12 +261,19 @@ function renderRows(rows, focusRow = null) {
     const name = cell("Operation", link, id);
     name.className = "name";
     const running = [20, 21, 22].includes(row.backgroundoperationstatuscode) && row.progresspercent != null;
-    tr.append(cell("Status", statusBadge(row.backgroundoperationstatuscode, row)), name, cell("Created", time(row.createdon)),
+    const pick = document.createElement("input");
+    pick.type = "checkbox";
+    pick.checked = state.selected.has(row.backgroundoperationid);
+    pick.setAttribute("aria-label", `Select ${row.displayname || row.name} ${row.backgroundoperationid}`);
+    pick.addEventListener("change", () => select([row], pick.checked));
+    tr.append(cell("Select", pick), cell("Status", statusBadge(row.backgroundoperationstatuscode, row)), name, cell("Created", time(row.createdon)),
       cell("Started", time(row.starttime)), cell("Ended", time(row.endtime)),
-      cell("Progress", running ? progressBar(row.progresspercent) : "—"));
+      cell("Progress", running ? progressBar(row.progresspercent, `Progress of ${row.displayname || row.name}`) : "—"));
     return tr;
   }));
   $("empty").hidden = rows.length > 0;
+  state.shownRows = rows;
+  showSelection();
   if (focused) body.querySelector(`tr[data-id="${focused}"] a`)?.focus();
 }
 
@@ -294,6 +304,167 @@ async function showCounts() {
 }
 
 function refreshList() { if (!state.detail) showList({ keepPage: true }); }
+
+// --- Bulk actions: many operations at once, each through the API as a single action would go ----------
+
+const BULK_MOST = 1000;  // what one $batch takes
+
+function select(rows, on) {
+  for (const row of rows) {
+    if (on && state.selected.size < BULK_MOST) state.selected.set(row.backgroundoperationid, row);
+    if (!on) state.selected.delete(row.backgroundoperationid);
+  }
+  showSelection();
+}
+
+function showSelection() {
+  const count = state.selected.size;
+  $("bulk").hidden = count === 0;
+  $("bulk-count").textContent = `${count} selected`;
+  const shown = state.shownRows || [];
+  $("select-page").checked = shown.length > 0 && shown.every((row) => state.selected.has(row.backgroundoperationid));
+  for (const box of document.querySelectorAll("#jobs tbody input[type=checkbox]")) {
+    box.checked = state.selected.has(box.closest("tr").dataset.id);
+  }
+}
+
+async function selectAllMatching() {
+  let next = firstPage();
+  try {
+    while (next && state.selected.size < BULK_MOST) {
+      const { data } = await api(next, { headers: { Prefer: `odata.maxpagesize=${Math.min(500, BULK_MOST)}` } });
+      select(data.value, true);
+      next = data["@odata.nextLink"];
+    }
+    notify(state.selected.size >= BULK_MOST ? `${BULK_MOST} selected: the most that one action takes.` : "");
+  } catch (error) { failed(error); }
+}
+
+async function bulk(kind) {
+  const rows = [...state.selected.values()].filter((row) => kind === "cancel" || row.backgroundoperationstatuscode === 31);
+  if (!rows.length) { notify("None of the selected operations has failed: there is nothing to run again."); return; }
+  const n = rows.length, ops = `${n} operation${n === 1 ? "" : "s"}`;
+  const asked = kind === "cancel"
+    ? await confirmWith(`Cancel ${ops}?`, "Each is canceled as it would be on its own: any that has finished, or that "
+      + "you may not cancel, is refused and left as it is.", `Cancel ${ops}`, "Keep them", false)
+    : await confirmWith(`Run ${ops} again?`, "Each failed one is submitted again, as a new operation with the same "
+      + "inputs.", `Run ${ops} again`, "Do not run", false);
+  if (!asked) return;
+  const requests = rows.map((row) => kind === "cancel"
+    ? { method: "PATCH", url: `backgroundoperations(${row.backgroundoperationid})`,
+      body: { backgroundoperationstatecode: 2, backgroundoperationstatuscode: 22 } }
+    : { method: "POST", url: encodeURIComponent(row.name), headers: { Prefer: "respond-async" },
+      body: parameters(row.inputparameters) || {} });
+  if (kind === "again") await withInputs(rows, requests);
+  try {
+    const answers = await batch(requests);
+    state.selected.clear();
+    showSelection();
+    await showList({ keepPage: true });  // first: a list shown clears the notice
+    summarize(kind, answers);
+  } catch (error) { failed(error); }
+}
+
+async function withInputs(rows, requests) {
+  // The list does not read inputs: each failed row's are read before it is run again.
+  for (const [n, row] of rows.entries()) {
+    const { data } = await api(`data/v9.2/backgroundoperations(${row.backgroundoperationid})?$select=inputparameters`);
+    requests[n].body = parameters(data.inputparameters) || {};
+  }
+}
+
+async function batch(requests) {
+  // One $batch (multipart/mixed, OData 4.0 as the Web API takes it), going on past a refusal; the statuses and
+  // error messages of its answers, in order.
+  const boundary = `batch_${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+  const parts = requests.map((r) => [`--${boundary}`, "Content-Type: application/http", "Content-Transfer-Encoding: binary",
+    "", `${r.method} ${r.url} HTTP/1.1`, "Content-Type: application/json",
+    ...Object.entries(r.headers || {}).map(([k, v]) => `${k}: ${v}`), "", JSON.stringify(r.body)].join("\r\n"));
+  const key = sessionStorage.getItem(KEY_STORE);
+  const response = await fetch(`${API}data/v9.2/$batch`, { method: "POST", credentials: "same-origin", cache: "no-store",
+    headers: { "Content-Type": `multipart/mixed; boundary=${boundary}`, Prefer: "odata.continue-on-error",
+      ...(key ? { "x-functions-key": key } : {}) },
+    body: `${parts.join("\r\n")}\r\n--${boundary}--\r\n` });
+  const text = await response.text();
+  if (!response.ok) {
+    const error = safeJson(text)?.error || {};
+    throw new ApiError(response.status, error.code || String(response.status), error.message || `The API answered ${response.status}.`);
+  }
+  const answered = response.headers.get("Content-Type")?.match(/boundary=("?)([^";]+)\1/)?.[2];
+  return text.split(`--${answered}`).filter((part) => /HTTP\/1\.1 \d{3}/.test(part)).map((part) => {
+    const status = Number(part.match(/HTTP\/1\.1 (\d{3})/)[1]);
+    const body = part.slice(part.search(/\r\n\r\n\{/) + 4).trim();
+    return { status, message: safeJson(body)?.error?.message || "" };
+  });
+}
+
+function summarize(kind, answers) {
+  const done = answers.filter((a) => a.status < 300).length;
+  const refused = new Map();
+  for (const a of answers.filter((a) => a.status >= 300)) refused.set(a.message, (refused.get(a.message) || 0) + 1);
+  const why = [...refused].map(([message, n]) => `${n} × ${message || "refused"}`).join(" ");
+  notify(`${kind === "cancel" ? "Canceled" : "Ran again"}: ${done}.${refused.size ? ` Refused: ${answers.length - done}. ${why}` : ""}`,
+    refused.size > 0);
+}
+
+// --- Throughput: operations finished per interval, stacked by outcome, failures on top in red ---------
+
+const CHART = { window: "hour", name: "", shownAt: -Infinity };
+const CHART_REFRESH_MS = 60_000;  // with the list's refreshes, at most once a minute (it reads a whole window)
+const SVG = "http://www.w3.org/2000/svg";
+const OUTCOMES = ["succeeded", "canceled", "failed"];  // bottom to top: failures stand out on top
+
+async function showChart({ force = false } = {}) {
+  if (!force && performance.now() - CHART.shownAt < CHART_REFRESH_MS) return;
+  CHART.shownAt = performance.now();
+  const query = new URLSearchParams({ window: CHART.window });
+  if (CHART.name) query.set("name", CHART.name);
+  try {
+    drawChart((await api(`throughput?${query}`)).data);
+  } catch (error) {
+    $("chart-summary").textContent = `The chart could not be read: ${error.message}`;
+  }
+}
+
+function drawChart(data) {
+  const width = 600, height = 120, slot = width / data.intervals.length;
+  const most = Math.max(1, ...data.intervals.map((i) => i.succeeded + i.canceled + i.failed));
+  $("chart").replaceChildren(...data.intervals.map((interval, n) => {
+    const group = document.createElementNS(SVG, "g");
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = `${LOCAL.format(new Date(interval.start))}: ${interval.succeeded} succeeded, `
+      + `${interval.failed} failed, ${interval.canceled} canceled`;
+    group.append(title);
+    let top = height;
+    for (const outcome of OUTCOMES) {
+      const tall = (interval[outcome] / most) * (height - 4);
+      if (!tall) continue;
+      top -= tall;
+      const bar = document.createElementNS(SVG, "rect");
+      for (const [name, value] of [["x", n * slot + 0.5], ["y", top], ["width", Math.max(1, slot - 1)], ["height", tall]]) {
+        bar.setAttribute(name, String(value));
+      }
+      bar.setAttribute("class", `bar-${outcome}`);
+      group.append(bar);
+    }
+    return group;
+  }));
+  const every = data.intervalSeconds >= 3600 ? `${data.intervalSeconds / 3600} h` : `${data.intervalSeconds / 60} min`;
+  const failed = document.createElement(data.totals.failed ? "strong" : "span");
+  failed.textContent = `${data.totals.failed} failed`;
+  $("chart-summary").replaceChildren(`${data.window === "day" ? "Last day" : "Last hour"}, every ${every}`,
+    data.name ? ` (${data.name})` : "", `: ${data.totals.succeeded} succeeded, `, failed,
+    `, ${data.totals.canceled} canceled.`);
+  countRender("chartRenders");
+}
+
+function chooseWindow(button) {
+  CHART.window = button.dataset.window;
+  for (const other of document.querySelectorAll(".chart-windows button")) {
+    other.setAttribute("aria-pressed", String(other === button));
+  }
+  showChart({ force: true });
+}
 
 // --- One operation --------------------------------------------------------------------------------
 
@@ -536,8 +707,21 @@ function route() {
 }
 
 function start() {
-  $("filters").addEventListener("submit", (event) => { event.preventDefault(); showList(); });
-  $("filters").addEventListener("reset", () => setTimeout(showList, 0));
+  $("filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    CHART.name = $("f-name").value.trim();
+    showList();
+    showChart({ force: true });
+  });
+  $("filters").addEventListener("reset", () => setTimeout(() => { CHART.name = ""; showList(); showChart({ force: true }); }, 0));
+  $("select-page").addEventListener("change", () => select(state.shownRows || [], $("select-page").checked));
+  $("bulk-all").addEventListener("click", selectAllMatching);
+  $("bulk-cancel").addEventListener("click", () => bulk("cancel"));
+  $("bulk-again").addEventListener("click", () => bulk("again"));
+  $("bulk-clear").addEventListener("click", () => { state.selected.clear(); showSelection(); });
+  for (const button of document.querySelectorAll(".chart-windows button")) {
+    button.addEventListener("click", () => chooseWindow(button));
+  }
   $("prev").addEventListener("click", () => { state.page -= 1; showList({ keepPage: true }); });
   $("next").addEventListener("click", () => { state.page += 1; showList({ keepPage: true }); });
   $("goto").addEventListener("submit", (event) => {

@@ -3,6 +3,7 @@ against the real app under devhost. Screenshots go to tests/screenshots/ (git-ig
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -413,8 +414,16 @@ def test_every_state_of_the_page_passes_axe_and_fits_the_width(app, keyed_app, o
     _accessible(page, f"{width}-dialog-run-again")
     page.click("#confirm-no")
     page.click("a.back")
-    page.wait_for_selector(f"#jobs tr[data-id='{running}']")
+    page.wait_for_selector(f"#jobs tr[data-id='{running}'] .progress")  # a running row shows its progress bar
+    page.wait_for_function("Number(document.body.dataset.chartRenders || 0) >= 1")
     _accessible(page, f"{width}-list")
+    page.check(f"#jobs tr[data-id='{running}'] input[type=checkbox]")
+    _accessible(page, f"{width}-list-selected")
+    page.click("#bulk-cancel")
+    page.wait_for_selector("#confirm-dialog[open]")
+    _accessible(page, f"{width}-dialog-bulk-cancel")
+    page.click("#confirm-no")
+    page.click("#bulk-clear")
     page.fill("#f-name", "no_such_operation")
     page.click("#filters button[type=submit]")
     page.wait_for_selector("#empty:not([hidden])")
@@ -423,3 +432,83 @@ def test_every_state_of_the_page_passes_axe_and_fits_the_width(app, keyed_app, o
     keyed.wait_for_selector("#key-dialog[open]")
     _accessible(keyed, f"{width}-dialog-key")
     app.http.delete(app.url(f"backgroundoperation/{running}"), timeout=30)
+
+
+# --- Throughput at a glance --------------------------------------------------------------------------
+
+def test_the_chart_shows_what_finished_by_outcome_with_failures_standing_out_for_the_window_and_name(make_app,
+                                                                                                      open_page):
+    app = make_app()  # its own table: only these operations
+    done = [_submit(app, "sample_Echo"), _submit(app, "sample_Echo"),
+            _submit(app, "sample_Fail", {"NonRetryable": True})]
+    for op_id, status in zip(done, (30, 30, 31), strict=True):
+        app.wait_for_status(op_id, status)
+    page = open_page(app)
+    page.wait_for_function("Number(document.body.dataset.chartRenders || 0) >= 1")
+    assert page.inner_text("#chart-summary") == "Last hour, every 1 min: 2 succeeded, 1 failed, 0 canceled."
+    assert page.inner_text("#chart-summary strong") == "1 failed"  # red, and bold
+    assert page.locator("#chart rect.bar-failed").count() == 1
+    assert page.locator("#chart rect.bar-succeeded").count() >= 1
+    assert any(" 1 failed" in t for t in page.locator("#chart g title").all_text_contents())  # shown on hover
+    _wait_for_refreshes_after(page, "chartRenders", lambda: page.click("#chart-day"))
+    assert page.inner_text("#chart-summary").startswith("Last day, every 30 min: 2 succeeded")
+    assert page.get_attribute("#chart-day", "aria-pressed") == "true"
+    page.fill("#f-name", "sample_Fail")
+    _wait_for_refreshes_after(page, "chartRenders", lambda: page.click("#filters button[type=submit]"))
+    assert page.inner_text("#chart-summary") == \
+        "Last day, every 30 min (sample_Fail): 0 succeeded, 1 failed, 0 canceled."
+    _accessible(page, "desktop-chart")
+
+
+def _wait_for_refreshes_after(page, what: str, action) -> None:
+    seen = int(page.evaluate(f"document.body.dataset.{what} || 0"))
+    action()
+    page.wait_for_function(f"Number(document.body.dataset.{what} || 0) > {seen}", timeout=20_000)
+
+
+# --- Bulk actions -----------------------------------------------------------------------------------
+
+def test_bulk_cancel_asks_once_with_how_many_and_says_what_was_done_and_what_was_refused_and_why(make_app, open_page):
+    app = make_app()
+    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    running = _submit(app, "sample_Sleep", {"Seconds": 60})
+    postponed = app.http.post(app.url("ExecuteBackgroundOperation"), timeout=30, json={
+        "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": later}).json()["backgroundOperationId"]
+    finished = _submit(app)
+    app.wait_for_status(running, 20)
+    app.wait_for_status(finished, 30)
+    page = open_page(app)
+    for op_id in (running, postponed, finished):
+        page.check(f"#jobs tr[data-id='{op_id}'] input[type=checkbox]")
+    assert page.inner_text("#bulk-count") == "3 selected"
+    page.click("#bulk-cancel")
+    page.wait_for_selector("#confirm-dialog[open]")
+    assert page.inner_text("#confirm-title") == "Cancel 3 operations?"
+    _confirm(page, "Cancel 3 operations", "Keep them")
+    notice = page.wait_for_selector("#notice:has-text('Canceled: 2.')")
+    assert "Refused: 1. 1 × Cannot cancel the operation" in notice.inner_text()
+    assert "Completed/Succeeded (3/30)" in notice.inner_text()
+    assert app.wait_for_status(running, (22, 32)) and app.row(postponed)["backgroundoperationstatuscode"] == 32
+    assert app.row(finished)["backgroundoperationstatuscode"] == 30  # refused: left as it was
+    assert page.is_hidden("#bulk")  # the selection is done with
+
+
+def test_bulk_run_again_selects_every_failed_match_and_submits_each_with_its_inputs(make_app, open_page):
+    app = make_app()
+    failed = [_submit(app, "sample_Fail", {"NonRetryable": True, "ErrorCode": n}) for n in (7, 8)]
+    for op_id in failed:
+        app.wait_for_status(op_id, 31)
+    page = open_page(app)
+    page.select_option("#f-status", "31")
+    page.click("#filters button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#jobs tbody tr').length === 2")
+    page.check(f"#jobs tr[data-id='{failed[0]}'] input[type=checkbox]")
+    page.click("#bulk-all")  # every match of the filter
+    page.wait_for_selector("#bulk-count:text('2 selected')")
+    page.click("#bulk-again")
+    _confirm(page, "Run 2 operations again", "Do not run")
+    page.wait_for_selector("#notice:has-text('Ran again: 2.')")
+    rows = app.http.get(app.url("data/v9.2/backgroundoperations"), timeout=30, params={
+        "$filter": "name eq 'sample_Fail'", "$select": "inputparameters"}).json()["value"]
+    codes = sorted({p["Key"]: p["Value"] for p in json.loads(r["inputparameters"])}["ErrorCode"] for r in rows)
+    assert codes == [7, 7, 8, 8]  # two new operations, each with the inputs of the one it ran again
