@@ -14,7 +14,7 @@ import azure.functions as func
 from ..domain.errors import NotSupported, UnknownOperation
 from ..domain.operation import Operation
 from ..domain.states import OperationFinished
-from ..services import control
+from ..services import control, lines
 from ..services.container import Services
 from ..storage.ports import ListQuery, Page
 from . import metadata, odata, systemjobs, urls, views
@@ -54,7 +54,7 @@ class View:
     selectable: tuple[str, ...]
     default: tuple[str, ...]
     filters: Mapping[str, str]
-    render: Callable[[Operation, tuple[str, ...]], dict[str, Any]]
+    render: Callable[..., dict[str, Any]]  # (row, columns, **what only a single row's read adds)
     row_change: Callable[[Any], Any] = lambda body: body
 
 
@@ -90,7 +90,8 @@ def _entity(svc: Services, req: func.HttpRequest, view: View) -> func.HttpRespon
     op = control.get_operation(svc, operation_id, caller)
     context = metadata.context(_root(svc, req), select if params.get("$select") else None, entity=True,
                                entity_set=view.entity_set)
-    return json_response({"@odata.context": context} | view.render(op, select), headers=_etag(op))
+    extra = {"behind": lines.waiting_behind(svc, op)} if view is ROWS and "waitingbehind" in select else {}
+    return json_response({"@odata.context": context} | view.render(op, select, **extra), headers=_etag(op))
 
 
 def _etag(op: Operation) -> dict[str, str]:

@@ -16,6 +16,7 @@ _SHARED = {
     "retrycount": ("Retry Count", "How many times it was retried after a failed attempt."),
     "createdon": ("Created On", "When it was submitted, in UTC."),
     "modifiedon": ("Modified On", "When its row last changed, in UTC."),
+    "dependencytoken": ("Dependency Token", "The line it runs one at a time in."),
 }
 
 # backgroundoperations' columns.
@@ -40,6 +41,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
                                         "failed."),
     "attemptstarts": ("Attempt Starts", "When each attempt of this run started, as JSON."),
     "attempts": ("Attempts", "Each attempt of this run, with its outcome and error, as JSON."),
+    "waitingbehind": ("Waiting Behind", "The operation whose turn it is in its line while it waits; read for one "
+                                        "row only."),
 }
 
 # asyncoperations' columns (the System Job table's names).
@@ -50,7 +53,6 @@ SYSTEM_JOB_COLUMNS: dict[str, tuple[str, str]] = {
     "operationtype": ("Operation Type", "54, Execute async request, for every job of this app."),
     "statecode": STATE, "statuscode": STATUS,
     "recurrencestarttime": ("Recurrence Start Time", "When a recurring job's pattern counts from, in UTC."),
-    "dependencytoken": ("Dependency Token", "The line the job runs one at a time in."),
     "message": ("Message", "The last failure's message."),
     "friendlymessage": ("Friendly Message", "The last failure's message, as people read it."),
     "startedon": ("Started On", "When the job's run started, in UTC."),

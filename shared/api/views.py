@@ -9,6 +9,7 @@ from typing import Any
 from ..domain.callbacks import status_body
 from ..domain.error_codes import UNEXPECTED, as_hex
 from ..domain.history import starts
+from ..domain.lines import shown_token
 from ..domain.operation import Operation, to_key_values
 from ..domain.recurrence import run_times
 from ..domain.states import STATE_LABELS, Status
@@ -39,11 +40,13 @@ COLUMN_TYPES: dict[str, str] = {
     "callbackstate": "Edm.String",
     "attemptstarts": "Edm.String",
     "attempts": "Edm.String",
+    "dependencytoken": "Edm.String",
+    "waitingbehind": "Edm.Guid",
 }
 KEY = "backgroundoperationid"
 # Not in Dataverse's table; returned only when $select names them.
 EXTRA_COLUMNS = ("progresspercent", "progressmessage", "recurrencepattern", "recentruns", "callbackstate",
-                 "attemptstarts", "attempts")
+                 "attemptstarts", "attempts", "dependencytoken", "waitingbehind")
 COLUMNS = tuple(c for c in COLUMN_TYPES if c not in EXTRA_COLUMNS)
 SELECTABLE = COLUMNS + EXTRA_COLUMNS
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
@@ -54,8 +57,9 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
-    """The row under its logical column names, with its ``@odata.etag``. The callback URL is never among them."""
+def entity(op: Operation, select: tuple[str, ...] = COLUMNS, *, behind: str | None = None) -> dict[str, Any]:
+    """The row under its logical column names, with its ``@odata.etag``. The callback URL is never among them.
+    ``behind``: the operation whose turn it is in the line this one waits in (read for a single row only)."""
     started, ended = run_times(op)
     values = {
         "backgroundoperationid": op.id,
@@ -83,6 +87,8 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
         "callbackstate": op.callbackstate.value or ("unsent" if op.callbackurl else None),
         "attemptstarts": json.dumps(starts(op.attempts), separators=(",", ":")) if op.attempts else None,
         "attempts": op.attempts or None,  # each attempt of this run: start, end, outcome, error, JSON
+        "dependencytoken": shown_token(op.concurrencykey),  # the line it runs one at a time in
+        "waitingbehind": behind,
     }
     etag = {"@odata.etag": op.version_tag}
     damaged = {"@bgops.damaged": op.damaged} if op.damaged else {}  # an instance annotation OData clients skip

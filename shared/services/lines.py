@@ -49,6 +49,20 @@ def ahead_of(svc: Services, op: Operation) -> Operation | None:
     return op  # a line that kept changing: wait, and look again later
 
 
+def waiting_behind(svc: Services, op: Operation) -> str | None:
+    """The id of the operation whose turn it is in the line ``op`` waits in (None when ``op`` waits in no line,
+    or it is its own turn). Read only, for people: a stale ticket met on the way is passed over, not taken out.
+    """
+    if op.status is not Status.WAITING_FOR_RESOURCES or not (op.concurrencykey and op.lineticket):
+        return None
+    for ticket in svc.lines.first(op.concurrencykey, TICKETS_READ):
+        if ticket == op.lineticket:
+            return None
+        if (holder := _holder(svc, ticket)) is not None:
+            return holder.id
+    return None
+
+
 def give_up(svc: Services, key: str, ticket: str) -> None:
     """An operation left its place: take its ticket out and wake the one whose turn it is now. Best
     effort: a ticket left behind is stale and whoever meets it takes it out, and an operation not woken

@@ -10,7 +10,7 @@ const LIST_REFRESH_MS = 5000;
 const DETAIL_REFRESH_MS = 2000;
 const KEY_STORE = "bgops.functionKey";
 const COLUMNS = ["backgroundoperationid", "name", "displayname", "backgroundoperationstatuscode", "createdon",
-  "starttime", "endtime", "progresspercent", "progressmessage", "postponeuntil", "recurrencepattern"];
+  "starttime", "endtime", "progresspercent", "progressmessage", "postponeuntil", "recurrencepattern", "dependencytoken"];
 const STATUS = {
   0: ["Waiting For Resources", "waiting"], 10: ["Waiting", "waiting"], 20: ["In Progress", "running"],
   21: ["Pausing", "running"], 22: ["Canceling", "running"], 30: ["Succeeded", "succeeded"],
@@ -110,6 +110,7 @@ function statusBadge(code, row = {}) {
   const badge = document.createElement("span");
   badge.className = `status ${kind}`;
   badge.dataset.status = code;
+  if (code === 0 && row.dependencytoken) { badge.textContent = `In line ${row.dependencytoken}`; return badge; }
   if (code !== 10) { badge.textContent = label; return badge; }
   // Suspended: paused by someone (no time), or waiting for a time: postponed, or a recurring job's next run.
   const until = row.postponeuntil;
@@ -170,6 +171,13 @@ function parameters(text) {
 function keyValues(text) {
   const values = parameters(text);
   return values ? JSON.stringify(values, null, 2) : text || "—";
+}
+
+function operationLink(id) {
+  const link = document.createElement("a");
+  link.href = `#/op/${id}`;
+  link.textContent = id;
+  return link;
 }
 
 function hex(code) {
@@ -487,7 +495,7 @@ async function showDetail(id) {
 function allColumns() {
   return [...COLUMNS, "inputparameters", "outputparameters", "retrycount", "errorcode", "errormessage", "runas",
     "modifiedon", "ttlinseconds", "postponeuntil", "recurrencepattern", "recentruns", "callbackstate",
-    "attempts"].join(",");
+    "attempts", "dependencytoken", "waitingbehind"].join(",");
 }
 
 function renderDetail(op) {
@@ -505,7 +513,9 @@ function renderDetail(op) {
   }
   pairs($("d-run"), [["Operation", op.name], ["Attempts", attemptsStarted(op)],
     ["Retry count", op.retrycount], ["Submitted as", op.runas || "—"], ["Time to live", duration(op.ttlinseconds)],
-    ...(op.recurrencepattern ? [["Recurs", op.recurrencepattern]] : [])]);
+    ...(op.recurrencepattern ? [["Recurs", op.recurrencepattern]] : []),
+    ...(op.dependencytoken ? [["Line", op.dependencytoken]] : []),
+    ...(op.waitingbehind ? [["Waiting behind", operationLink(op.waitingbehind)]] : [])]);
   $("d-timeline").replaceChildren(...timeline(op));
   $("d-inputs").textContent = keyValues(op.inputparameters);
   $("d-outputs").textContent = keyValues(op.outputparameters);

@@ -306,8 +306,14 @@ def test_postpone_moves_a_waiting_job_to_the_chosen_time(app, open_page):
         "Request": {"RequestName": "sample_Sleep", "Parameters": {"Seconds": 60}}, "DependencyToken": token}
     ).json()["AsyncJobId"] for _ in range(2))
     app.wait_for_status(blocker, 20)
+    row = app.http.get(app.url(f"data/v9.2/backgroundoperations({waiting})"), timeout=30,
+                       params={"$select": "dependencytoken,waitingbehind"}).json()
+    assert (row["dependencytoken"], row["waitingbehind"]) == (token, blocker)  # read for one row, on asking
     page = open_page(app)
+    page.wait_for_selector(f"#jobs tr[data-id='{waiting}'] .status:text('In line {token}')")
     _detail(page, waiting)
+    run = dict(zip(*[iter(page.locator("#d-run > *").all_inner_texts())] * 2, strict=True))
+    assert (run["Line"], run["Waiting behind"]) == (token, blocker)
     assert page.locator("#d-actions button").all_inner_texts() == ["Cancel", "Postpone"]
     page.click("#d-actions button[data-action=postpone]")
     page.wait_for_selector("#confirm-dialog[open]")

@@ -23,6 +23,7 @@ from shared.operations.registry import OperationDefinition, Parameter, ParamType
 from shared.services import worker
 from shared.services.container import Services
 from shared.services.control import Change, cancel, change
+from shared.services.lines import waiting_behind
 from shared.services.submission import Submission, submit
 from shared.services.worker import fail_poisoned, process_message
 from shared.storage.keys import partition_of
@@ -220,3 +221,16 @@ def test_a_holder_that_ended_but_died_before_handing_on_has_its_line_handed_on_b
     assert _status(svc, waiting) is Status.SUCCEEDED
     if holder.callbackurl:
         assert len(callbacks.calls(holder.callbackurl)) == 1  # delivered by the message that came back
+
+
+def test_a_waiting_job_says_which_job_it_waits_behind_without_changing_the_line(svc, host):
+    first, second, third = queued(svc), queued(svc), queued(svc)
+    read = svc.store.get
+    assert waiting_behind(svc, read(first.id)) is None  # its own turn
+    assert waiting_behind(svc, read(third.id)) == first.id  # whose turn it is, not the one just ahead
+    tickets = svc.lines.first(ORGANIZATION, 5)
+    svc.store.delete(read(first.id))  # its holder gone: a stale ticket, passed over but left in place
+    assert waiting_behind(svc, read(third.id)) == second.id and svc.lines.first(ORGANIZATION, 5) == tickets
+    assert waiting_behind(svc, read(second.id)) is None
+    cancel(svc, third.id, EVERYONE)
+    assert waiting_behind(svc, read(third.id)) is None  # no longer waiting

@@ -98,7 +98,8 @@ def test_entity_extra_progress_and_recurrence_columns_only_when_selected(full_op
     assert entity(full_op, EXTRA_COLUMNS) == {"@odata.etag": 'W/"0"', "progresspercent": 100,
                                               "progressmessage": "done", "recurrencepattern": None,
                                               "recentruns": None, "callbackstate": full_op.callbackstate.value
-                                              or "unsent", "attemptstarts": None, "attempts": None}
+                                              or "unsent", "attemptstarts": None, "attempts": None,
+                                              "dependencytoken": None, "waitingbehind": None}
 
 
 def test_monitor_flattens_outputs_on_success(make_op):
