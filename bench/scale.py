@@ -33,7 +33,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from azure.data.tables import TableServiceClient
+from azure.core.exceptions import ServiceResponseError
+from azure.data.tables import TableClient, TableServiceClient
 
 from shared.bootstrap import build_services
 from shared.domain.ids import new_operation_id
@@ -127,14 +128,27 @@ def _seed_table(connection_string: str, name: str, live: int) -> list[str]:
         if len(entity["RowKey"]) == 36 and len(ids) < live:  # a row, not a marker
             ids.append(entity["RowKey"])
         rows = pending.setdefault(entity["PartitionKey"], [])
-        rows.append(("create", entity))
+        rows.append(("upsert", entity))
         if len(rows) == BATCH:
-            table.submit_transaction(rows)
+            _submit(table, rows)
             pending[entity["PartitionKey"]] = []
     for rows in pending.values():
         if rows:
-            table.submit_transaction(rows)
+            _submit(table, rows)
     return ids
+
+
+def _submit(table: TableClient, rows: list[tuple[str, dict]], tries: int = 5) -> None:
+    """One batch, sent again when Azurite drops the connection (it does, now and then, under a long seeding):
+    upserts, so that a batch that was written before its answer was lost writes the same again."""
+    for attempt in range(1, tries + 1):
+        try:
+            table.submit_transaction(rows)
+            return
+        except ServiceResponseError:
+            if attempt == tries:
+                raise
+            time.sleep(0.5 * attempt)
 
 
 def measure_scale(connection_string: str, sizes: tuple[int, int] = SIZES) -> dict:
