@@ -10,10 +10,10 @@ import pytest
 import requests
 from helpers import CallbackServer, wait_until
 
-OPERATIONS = 300
+OPERATIONS = 100  # the fault run submits 200 at once and counts every one; this proves the wiring
 
 
-def test_hundreds_of_concurrent_submissions_all_reach_a_terminal_state(app):
+def test_a_hundred_concurrent_submissions_all_reach_a_terminal_state(app):
     def submit(i: int) -> str:
         name, inputs = ("sample_Fail", {"FailTimes": 1}) if i % 10 == 0 else ("sample_Echo", {"I": i})
         response = requests.post(app.url(f"data/v9.2/{name}"), json=inputs, headers={"Prefer": "respond-async"},
