@@ -22,10 +22,6 @@ class Window:
     interval: timedelta
     count: int
 
-    @property
-    def span(self) -> timedelta:
-        return self.interval * self.count
-
 
 # At most a day: the chart reads every finish marker of its span, so its cost grows with the span.
 WINDOWS = {w.name: w for w in (Window("hour", timedelta(minutes=1), 60), Window("day", timedelta(minutes=30), 48))}

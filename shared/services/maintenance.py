@@ -52,7 +52,7 @@ def show_purge_job(svc: Services) -> None:
     now = svc.clock()
     upcoming = next_purge(svc.settings.purge_schedule, now)
     try:
-        update_row(svc, _job(svc, now, running=False), lambda row: _next_run(row, upcoming, now))
+        update_row(svc, _job(svc, now, waiting_until=upcoming), lambda row: _next_run(row, upcoming, now))
     except BackgroundOperationError as e:
         log.warning("The purge's system job could not be shown before its first run: %s", e)
 
@@ -85,9 +85,9 @@ def _record(svc: Services, change: Callable[[Operation, datetime], Operation | N
         return None
 
 
-def _job(svc: Services, now: datetime, *, running: bool = True) -> Operation:
+def _job(svc: Services, now: datetime, *, waiting_until: datetime | None = None) -> Operation:
     """The purge's row; made if missing, running its first run (never seen waiting with no next run), or, when
-    the app starts, waiting for it."""
+    the app starts, waiting for it until ``waiting_until``."""
     try:
         return svc.store.get(PURGE_JOB_ID)
     except OperationNotFound:
@@ -95,10 +95,9 @@ def _job(svc: Services, now: datetime, *, running: bool = True) -> Operation:
         new = Operation(id=PURGE_JOB_ID, name=definition.name, displayname=definition.display_name,
                         status=Status.WAITING_FOR_RESOURCES, inputs={}, createdon=now, modifiedon=now,
                         ttlinseconds=NEVER_EXPIRES_SECONDS)
-        upcoming = next_purge(svc.settings.purge_schedule, now)
         try:
-            return svc.store.create(start_attempt(new, "", 1, now) if running or upcoming is None
-                                    else new.apply(Event.POSTPONE, now, postponeuntil=upcoming))
+            return svc.store.create(start_attempt(new, "", 1, now) if waiting_until is None
+                                    else new.apply(Event.POSTPONE, now, postponeuntil=waiting_until))
         except ConcurrencyConflict:  # another instance made it first
             return svc.store.get(PURGE_JOB_ID)
 

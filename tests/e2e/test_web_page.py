@@ -97,9 +97,11 @@ def _detail(page, op_id: str) -> None:
     page.wait_for_selector(f"#d-id:text('{op_id}')")
 
 
-def _wait_for_refreshes(page, what: str, count: int) -> None:
-    """Until the page has drawn the list (listRenders) or the operation (detailRenders) ``count`` more times."""
+def _wait_for_refreshes(page, what: str, count: int = 1, after=lambda: None) -> None:
+    """Until the page has drawn the list (listRenders), the operation (detailRenders) or the chart
+    (chartRenders) ``count`` more times, ``after`` doing something that should make it draw."""
     seen = int(page.evaluate(f"document.body.dataset.{what} || 0"))
+    after()
     page.wait_for_function(f"Number(document.body.dataset.{what} || 0) >= {seen + count}", timeout=20_000)
 
 
@@ -461,20 +463,14 @@ def test_the_chart_shows_what_finished_by_outcome_with_failures_standing_out_for
     assert page.locator("#chart rect.bar-failed").count() == 1
     assert page.locator("#chart rect.bar-succeeded").count() >= 1
     assert any(" 1 failed" in t for t in page.locator("#chart g title").all_text_contents())  # shown on hover
-    _wait_for_refreshes_after(page, "chartRenders", lambda: page.click("#chart-day"))
+    _wait_for_refreshes(page, "chartRenders", after=lambda: page.click("#chart-day"))
     assert page.inner_text("#chart-summary").startswith("Last day, every 30 min: 2 succeeded")
     assert page.get_attribute("#chart-day", "aria-pressed") == "true"
     page.fill("#f-name", "sample_Fail")
-    _wait_for_refreshes_after(page, "chartRenders", lambda: page.click("#filters button[type=submit]"))
+    _wait_for_refreshes(page, "chartRenders", after=lambda: page.click("#filters button[type=submit]"))
     assert page.inner_text("#chart-summary") == \
         "Last day, every 30 min (sample_Fail): 0 succeeded, 1 failed, 0 canceled."
     _accessible(page, "chart")
-
-
-def _wait_for_refreshes_after(page, what: str, action) -> None:
-    seen = int(page.evaluate(f"document.body.dataset.{what} || 0"))
-    action()
-    page.wait_for_function(f"Number(document.body.dataset.{what} || 0) > {seen}", timeout=20_000)
 
 
 # --- Bulk actions -----------------------------------------------------------------------------------
