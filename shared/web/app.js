@@ -28,14 +28,16 @@ class ApiError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
 }
 
-async function api(path, { method = "GET", body, headers = {} } = {}) {
+async function api(path, { method = "GET", body, headers = {}, raw = false } = {}) {
+  // A request to the API, the key sent (and asked for) as needed; JSON both ways unless ``raw``, when the body
+  // is sent as it is (its Content-Type among ``headers``) and the answer's text is given back as it came.
   for (let attempt = 0; attempt < 3; attempt++) {
     const key = sessionStorage.getItem(KEY_STORE);
     const response = await fetch(path.startsWith("http") ? path : API + path, {
       method, credentials: "same-origin", cache: "no-store",
       headers: { Accept: "application/json", ...(body ? { "Content-Type": "application/json" } : {}),
         ...(key ? { "x-functions-key": key } : {}), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || raw ? body : JSON.stringify(body),
     });
     const text = await response.text();
     const data = text ? safeJson(text) : null;
@@ -49,7 +51,7 @@ async function api(path, { method = "GET", body, headers = {} } = {}) {
       throw new ApiError(response.status, error.code || String(response.status),
         error.message || `The API answered ${response.status}.`);
     }
-    return { status: response.status, data, headers: response.headers };
+    return { status: response.status, data, text, headers: response.headers };
   }
   throw new ApiError(401, "Unauthorized", "The key was not accepted.");
 }
@@ -363,8 +365,8 @@ async function bulk(kind) {
       body: { backgroundoperationstatecode: 2, backgroundoperationstatuscode: 22 } }
     : { method: "POST", url: encodeURIComponent(row.name), headers: { Prefer: "respond-async" },
       body: parameters(row.inputparameters) || {} });
-  if (kind === "again") await withInputs(rows, requests);
   try {
+    if (kind === "again") await withInputs(rows, requests);
     const answers = await batch(requests);
     state.selected.clear();
     showSelection();
@@ -374,35 +376,29 @@ async function bulk(kind) {
 }
 
 async function withInputs(rows, requests) {
-  // The list does not read inputs: each failed row's are read before it is run again.
-  for (const [n, row] of rows.entries()) {
-    const { data } = await api(`data/v9.2/backgroundoperations(${row.backgroundoperationid})?$select=inputparameters`);
-    requests[n].body = parameters(data.inputparameters) || {};
-  }
+  // The list does not read inputs: the failed rows' are read first, in one $batch of their own.
+  const read = await batch(rows.map((row) => ({ method: "GET",
+    url: `backgroundoperations(${row.backgroundoperationid})?$select=inputparameters` })));
+  for (const [n, answer] of read.entries()) requests[n].body = parameters(answer.body?.inputparameters) || {};
 }
 
 async function batch(requests) {
-  // One $batch (multipart/mixed, OData 4.0 as the Web API takes it), going on past a refusal; the statuses and
-  // error messages of its answers, in order.
+  // One $batch (multipart/mixed, OData 4.0 as the Web API takes it), going on past a refusal; each answer's
+  // status, JSON body and error message, in order.
   const boundary = `batch_${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
   const parts = requests.map((r) => [`--${boundary}`, "Content-Type: application/http", "Content-Transfer-Encoding: binary",
-    "", `${r.method} ${r.url} HTTP/1.1`, "Content-Type: application/json",
-    ...Object.entries(r.headers || {}).map(([k, v]) => `${k}: ${v}`), "", JSON.stringify(r.body)].join("\r\n"));
-  const key = sessionStorage.getItem(KEY_STORE);
-  const response = await fetch(`${API}data/v9.2/$batch`, { method: "POST", credentials: "same-origin", cache: "no-store",
-    headers: { "Content-Type": `multipart/mixed; boundary=${boundary}`, Prefer: "odata.continue-on-error",
-      ...(key ? { "x-functions-key": key } : {}) },
+    "", `${r.method} ${r.url} HTTP/1.1`, ...(r.body === undefined ? [] : ["Content-Type: application/json"]),
+    ...Object.entries(r.headers || {}).map(([k, v]) => `${k}: ${v}`), "",
+    r.body === undefined ? "" : JSON.stringify(r.body)].join("\r\n"));
+  const { text, headers } = await api("data/v9.2/$batch", { method: "POST", raw: true,
+    headers: { "Content-Type": `multipart/mixed; boundary=${boundary}`, Prefer: "odata.continue-on-error" },
     body: `${parts.join("\r\n")}\r\n--${boundary}--\r\n` });
-  const text = await response.text();
-  if (!response.ok) {
-    const error = safeJson(text)?.error || {};
-    throw new ApiError(response.status, error.code || String(response.status), error.message || `The API answered ${response.status}.`);
-  }
-  const answered = response.headers.get("Content-Type")?.match(/boundary=("?)([^";]+)\1/)?.[2];
+  const answered = headers.get("Content-Type")?.match(/boundary=("?)([^";]+)\1/)?.[2];
   return text.split(`--${answered}`).filter((part) => /HTTP\/1\.1 \d{3}/.test(part)).map((part) => {
     const status = Number(part.match(/HTTP\/1\.1 (\d{3})/)[1]);
-    const body = part.slice(part.search(/\r\n\r\n\{/) + 4).trim();
-    return { status, message: safeJson(body)?.error?.message || "" };
+    const at = part.search(/\r\n\r\n\{/);
+    const body = at < 0 ? null : safeJson(part.slice(at + 4).trim());
+    return { status, body, message: body?.error?.message || "" };
   });
 }
 
