@@ -106,3 +106,28 @@ class HttpAction:
 def _retry_after(response: requests.Response) -> float:
     value = response.headers.get("Retry-After", "")
     return float(value) if value.isdigit() else DEFAULT_RETRY_AFTER_SECONDS
+
+
+def dynamic_schema(api: str, document: dict[str, Any], schema: dict[str, Any], inputs: dict[str, Any]) -> Any:
+    """What the flow designer shows for a schema with ``x-ms-dynamic-schema`` once the card's ``inputs`` are
+    filled in: it calls the named operation (``api``: the document's base URL, ending in /) with each parameter
+    taken from the inputs (``{"parameter": "Filter.name"}``: a dotted path into them) or given as a value, and
+    takes ``value-path`` (slash-separated) of the answer."""
+    dynamic = schema["x-ms-dynamic-schema"]
+    [(path, method)] = [(p, m) for p, item in document["paths"].items() for m, op in item.items()
+                        if isinstance(op, dict) and op.get("operationId") == dynamic["operationId"]]
+    values = {name: _from_inputs(inputs, given["parameter"]) if isinstance(given, dict) else given
+              for name, given in dynamic["parameters"].items()}
+    url = api + path.lstrip("/").format(**values)
+    response = requests.request(method.upper(), url, timeout=10)
+    response.raise_for_status()
+    shown = response.json()
+    for step in dynamic.get("value-path", "").split("/"):
+        shown = shown[step] if step else shown
+    return shown
+
+
+def _from_inputs(inputs: dict[str, Any], dotted: str) -> Any:
+    for step in dotted.split("."):
+        inputs = inputs[step]
+    return inputs

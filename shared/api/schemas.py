@@ -24,6 +24,14 @@ _EDM_SCHEMA = {"Edm.Guid": {"type": "string", "format": "uuid"}, "Edm.String": {
                "Edm.DateTimeOffset": {"type": "string", "format": "date-time"}}
 
 
+# The trigger's outputs as the chosen operation declares them (its Filter's name; GET operations/{name}: outputSchema),
+# so that each is a token in the flow designer with its name and type.
+EVENT_OUTPUTS = {"type": "object", "x-nullable": True, "x-ms-dynamic-schema": {
+    "operationId": "GetOperation", "parameters": {"name": {"parameter": "Filter.name"}}, "value-path": "outputSchema"},
+    "x-ms-dynamic-properties": {"operationId": "GetOperation", "parameters": {
+        "name": {"parameterReference": "body/Filter/name"}}, "itemValuePath": "outputSchema"}}
+
+
 def ref(name: str) -> dict[str, str]:
     """A reference to one of the definitions."""
     return {"$ref": f"#/definitions/{name}"}
@@ -276,6 +284,8 @@ def definitions() -> dict[str, Any]:
                 "BackgroundOperationStateCode": labelled(INTEGER, "State Code", "3, Completed."),
                 "BackgroundOperationStatusCode": labelled(INTEGER, "Status Code", "30 Succeeded, 31 Failed or 32 "
                                                                                   "Canceled."),
-                "OperationName": labelled(STRING, "Operation Name", "The name of the operation that ran.")}),
+                "OperationName": labelled(STRING, "Operation Name", "The name of the operation that ran."),
+                "Outputs": labelled(EVENT_OUTPUTS, "Outputs", "What it gave back if it succeeded ({} if nothing); "
+                                                             "null only if its row was purged before delivery.")}),
                 "Output Parameters", "How it ended.")}),
     }

@@ -3,7 +3,13 @@
 A subscription is Power Automate's webhook-trigger contract: a notification URL (a secret, like a SAS
 URL: validated like a callback URL, shown masked, never logged) and an optional filter on the
 operation's name. Each time an operation reaches Succeeded, Failed or Canceled, every matching
-subscription gets one POST of the event with Dataverse's documented parameters.
+subscription gets one POST of the event with Dataverse's documented parameters, and the operation's outputs
+(``OutputParameters.Outputs``: what the connector's trigger shows as dynamic content).
+
+The outputs (up to a mebibyte, nested as deep as a handler likes) do not travel in the event: the queue's
+messages and the kept events' rows hold 64 KiB. An event of an operation that succeeded with outputs says
+``Outputs: null`` until it is delivered, when they are read from its row (``with_outputs``); one with none says
+``{}``. So a subscriber reads null only when the row was gone (purged or deleted) before the event reached it.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from urllib.parse import urlsplit
 from .backoff import compute_backoff
 from .errors import InvalidRequest
 from .operation import Operation
+from .states import Status
 
 EVENT = "OnBackgroundOperationComplete"
 EVENTS = (EVENT,)
 FILTER_FIELDS = ("name",)
+OUTPUTS = "Outputs"
 PAYLOAD_TYPE = 0
 # The circuit breaker: a subscriber whose deliveries failed this many times in a row is paused, first for
 # FIRST_PAUSE, each failed try after a pause doubling it, up to MAX_PAUSE. A delivery that works closes it.
@@ -131,10 +139,24 @@ def check_event(name: str) -> str:
 
 
 def event_payload(op: Operation, location: str) -> dict[str, Any]:
-    """What a subscriber receives when ``op`` has finished (the business event's parameters)."""
+    """What a subscriber receives when ``op`` has finished (the business event's parameters), its outputs still to
+    be read (None) when it has any."""
+    outputs = op.outputs if op.status is Status.SUCCEEDED else None
     return {
         "MessageName": EVENT,
         "InputParameters": {"PayloadType": PAYLOAD_TYPE, "LocationUrl": location, "BackgroundOperationId": op.id},
         "OutputParameters": {"BackgroundOperationStateCode": op.status.state.value,
-                             "BackgroundOperationStatusCode": op.status.value, "OperationName": op.name},
+                             "BackgroundOperationStatusCode": op.status.value, "OperationName": op.name,
+                             OUTPUTS: None if outputs else {}},
     }
+
+
+def outputs_to_read(payload: dict[str, Any]) -> bool:
+    """Whether an event's outputs are still to be read from its operation's row."""
+    parameters = payload.get("OutputParameters")
+    return isinstance(parameters, dict) and OUTPUTS in parameters and parameters[OUTPUTS] is None
+
+
+def with_outputs(payload: dict[str, Any], outputs: dict[str, Any] | None) -> dict[str, Any]:
+    """The event as delivered: its outputs read from the row (None when the row was gone)."""
+    return {**payload, "OutputParameters": {**payload["OutputParameters"], OUTPUTS: outputs}}

@@ -38,6 +38,7 @@ from ..domain.errors import (
     SubscriptionNotFound,
     UnknownOperation,
 )
+from ..domain.ids import parse_operation_id
 from ..domain.operation import EVENTS_OWED, EVENTS_PUBLISHED, Operation
 from ..domain.subscriptions import (
     MAX_PAUSE,
@@ -46,6 +47,8 @@ from ..domain.subscriptions import (
     check_event,
     check_filter,
     event_payload,
+    outputs_to_read,
+    with_outputs,
 )
 from ..storage import event_messages
 from ..storage.event_messages import CallbackRetry, Drain, EventMessage, FanOut
@@ -139,6 +142,7 @@ def deliver_event(svc: Services, message: EventMessage) -> None:
         log.warning("Dropped the event of operation %s to subscription %s: undelivered for longer than its "
                     "retention.", operation_id, sub.id)
         return
+    payload = _as_delivered(svc, message.payload)
     if sub.paused(now) or not svc.subscription_cache.try_start(sub.id, sub.deliveries_at_once()):
         # paused, or as many deliveries as it may take on their way to it already: kept while its pause lasts or
         # the one try a half-open breaker gets is on its way, else put off
@@ -147,7 +151,7 @@ def deliver_event(svc: Services, message: EventMessage) -> None:
         else:
             _again(svc, message, _spread(svc.settings.callback_delivery.timeout_seconds), message.attempt)
         return
-    attempt = svc.pools.attempts.submit(_post_event, svc, sub, message)
+    attempt = svc.pools.attempts.submit(_post_event, svc, sub, message, payload)
     try:
         delivery = attempt.result(timeout=PATIENCE_SECONDS)
     except FutureTimeout:
@@ -156,11 +160,24 @@ def deliver_event(svc: Services, message: EventMessage) -> None:
     _after(svc, sub, message, delivery, now)
 
 
-def _post_event(svc: Services, sub: Subscription, message: EventMessage) -> Delivery:
-    """One POST of an event to its subscriber (in ``svc.pools.attempts``), counted in flight until it ends."""
+def _as_delivered(svc: Services, payload: dict[str, Any]) -> dict[str, Any]:
+    """The event with its operation's outputs, read from the row when it has any (one point read; null when the
+    row is gone). StorageUnavailable propagates: the host gets the message again."""
+    if not outputs_to_read(payload):
+        return payload
+    try:
+        outputs = svc.store.get(parse_operation_id(operation_of(payload))).outputs
+    except (OperationNotFound, InvalidRequest):  # gone, or a message that names no operation
+        outputs = None
+    return with_outputs(payload, outputs)
+
+
+def _post_event(svc: Services, sub: Subscription, message: EventMessage, payload: dict[str, Any]) -> Delivery:
+    """One POST of an event (``payload``: its outputs read) to its subscriber (in ``svc.pools.attempts``), counted
+    in flight until it ends."""
     operation_id = operation_of(message.payload)
     try:
-        delivery = post_once(sub.notification_url, message.payload, policy=svc.settings.outbound,
+        delivery = post_once(sub.notification_url, payload, policy=svc.settings.outbound,
                              timeout_seconds=svc.settings.callback_delivery.timeout_seconds,
                              message_id=f"msg_{operation_id}_{sub.id}", signing_key=svc.settings.callback_signing_key)
     finally:

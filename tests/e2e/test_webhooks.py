@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
+import jsonschema
 import pytest
 import requests
 from helpers import CallbackServer, wait_until
+from power_automate import dynamic_schema
 
 EVENT_URL = "webhooks/OnBackgroundOperationComplete"
 
@@ -78,8 +80,38 @@ def test_every_terminal_status_reaches_the_subscriber_once_with_the_event_parame
             "InputParameters": {"PayloadType": 0, "LocationUrl": events_app.url(f"backgroundoperation/{op_id}"),
                                 "BackgroundOperationId": op_id},
             "OutputParameters": {"BackgroundOperationStateCode": 3, "BackgroundOperationStatusCode": status,
-                                 "OperationName": names[status]}}
+                                 "OperationName": names[status], "Outputs": {"A": 1} if status == 30 else {}}}
     assert "secret" not in events_app.log()
+
+
+def test_the_trigger_shows_the_chosen_operations_outputs_typed_and_each_event_carries_them(
+        events_app, subscribe, receiver):
+    url = receiver.new_url()
+    card = {"NotificationUrl": url, "Filter": {"name": "sample_Sleep"}}  # the trigger's card, as the maker fills it
+    subscribe(url, **card["Filter"])
+    served = requests.get(events_app.url("openapi.json"), timeout=10).json()
+    event = served["paths"]["/webhooks/{event}"]["x-ms-notification-content"]["schema"]["$ref"].rsplit("/", 1)[1]
+    outputs = served["definitions"][event]["properties"]["OutputParameters"]["properties"]["Outputs"]
+    shown = dynamic_schema(events_app.url(""), served, outputs, card)
+    assert shown["properties"]["SleptSeconds"]["type"] == "number"
+    assert shown["properties"]["SleptSeconds"]["x-ms-summary"] == "SleptSeconds"
+    op_id = _finish(events_app, "sample_Sleep", {"Seconds": 0.1}, 30)
+    [call] = wait_until(lambda: receiver.calls(url))
+    assert call["body"]["InputParameters"]["BackgroundOperationId"] == op_id
+    assert call["body"]["OutputParameters"]["Outputs"] == {"SleptSeconds": 0.1}
+    jsonschema.validate(call["body"]["OutputParameters"]["Outputs"], shown)
+
+
+def test_outputs_larger_and_deeper_than_a_queue_message_reach_the_subscriber_whole(events_app, subscribe, receiver):
+    url, deep = receiver.new_url(), {"End": True}
+    for _ in range(10):
+        deep = {"Level": deep}
+    subscribe(url, name="sample_Echo")
+    inputs = {"Blob": "x" * 100_000, "Deep": deep}
+    op_id = _finish(events_app, "sample_Echo", inputs, 30)
+    [call] = wait_until(lambda: receiver.calls(url))
+    assert call["body"]["InputParameters"]["BackgroundOperationId"] == op_id
+    assert call["body"]["OutputParameters"]["Outputs"] == inputs
 
 
 def test_a_filter_on_the_name_receives_only_that_operation(events_app, subscribe, receiver):

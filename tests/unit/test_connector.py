@@ -99,6 +99,19 @@ def test_the_action_always_runs_in_the_background_and_its_outputs_are_typed_by_t
     assert finished["x-ms-dynamic-properties"]["itemValuePath"] == "resultSchema"
 
 
+def test_the_triggers_outputs_are_typed_by_the_operation_its_filter_names():
+    shipped = _shipped()
+    trigger = shipped["paths"]["/webhooks/{event}"]
+    event = trigger["x-ms-notification-content"]["schema"]["$ref"].rsplit("/", 1)[1]
+    outputs = shipped["definitions"][event]["properties"]["OutputParameters"]["properties"]["Outputs"]
+    assert outputs["x-ms-dynamic-schema"] == {"operationId": "GetOperation", "parameters": {
+        "name": {"parameter": "Filter.name"}}, "value-path": "outputSchema"}
+    assert outputs["x-ms-dynamic-properties"]["parameters"] == {"name": {"parameterReference": "body/Filter/name"}}
+    [body] = [p for p in trigger["post"]["parameters"] if p["in"] == "body"]
+    request = shipped["definitions"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert "name" in request["properties"]["Filter"]["properties"]  # what both references name is on the card
+
+
 def test_python_m_connector_help_prints_help_and_writes_nothing():
     before = API_DEFINITION.stat().st_mtime_ns
     shown = subprocess.run([sys.executable, "-m", "connector", "--help"], cwd=REPO, capture_output=True, text=True,

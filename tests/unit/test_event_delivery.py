@@ -13,9 +13,10 @@ from fakes import MemoryWorkQueue
 from helpers import wait_until
 
 from shared.domain import subscriptions as subscriptions_module
-from shared.domain.errors import LimitReached
+from shared.domain.errors import LimitReached, StorageUnavailable
 from shared.domain.operation import EVENTS_OWED, CallbackState
-from shared.domain.subscriptions import BREAKER_FAILURES, EVENT, kept_key
+from shared.domain.states import Status
+from shared.domain.subscriptions import BREAKER_FAILURES, EVENT, event_payload, kept_key
 from shared.services import callbacks, events
 from shared.services import kept as kept_module
 from shared.services.delivery import Delivery
@@ -399,3 +400,44 @@ def test_an_attempt_that_outlasts_the_patience_gives_the_slot_back_and_a_message
                (len(svc.queue.events) == 0) is not watch_left, message="the attempt to end and its message to change")
     clock.pass_(3)  # the pause after a first attempt (2 s, and its jitter)
     assert [(m.subscription_id, m.attempt) for m in queued(svc)] == ([(sub_id, 2)] if watch_left else [])
+
+
+def _nested(depth: int) -> dict:
+    return {"Level": _nested(depth - 1)} if depth else {"End": True}
+
+
+def test_an_events_outputs_are_read_from_the_row_at_each_delivery_never_carried_in_its_messages(
+        svc, clock, monkeypatch, make_op):
+    fake, sub_id = receivers(monkeypatch, 503, 200), subscriber(svc)
+    outputs = {"Deep": _nested(20), "Blob": "x" * 100_000}  # deeper and larger than a message may be
+    op = svc.store.create(make_op(status=Status.SUCCEEDED, outputs=outputs))
+    payload = event_payload(op, "https://app/api/backgroundoperation/x")
+    assert payload["OutputParameters"]["Outputs"] is None
+    notify(svc, EventMessage(sub_id, payload, since=START).encode())
+    clock.pass_(3)
+    [again] = queued(svc)
+    assert again.payload == payload  # the next attempt's message: the outputs still to be read
+    notify(svc, again.encode())
+    assert [posted["OutputParameters"]["Outputs"] for _, posted in fake.posts] == [outputs, outputs]
+
+
+def test_an_event_without_outputs_says_empty_and_one_whose_row_is_gone_says_null(svc, monkeypatch, make_op):
+    fake, sub_id = receivers(monkeypatch), subscriber(svc)
+    failed = svc.store.create(make_op(status=Status.FAILED, outputs={"Partial": 1}))
+    gone = make_op(status=Status.SUCCEEDED, outputs={"A": 1})  # never written: as if purged
+    for op in (failed, gone):
+        notify(svc, EventMessage(sub_id, event_payload(op, "https://app/x"), since=START).encode())
+    assert [posted["OutputParameters"]["Outputs"] for _, posted in fake.posts] == [{}, None]
+
+
+def test_an_event_whose_outputs_cannot_be_read_is_not_posted_and_its_message_comes_again(svc, monkeypatch, make_op):
+    fake, sub_id = receivers(monkeypatch), subscriber(svc)
+    op = svc.store.create(make_op(status=Status.SUCCEEDED, outputs={"A": 1}))
+
+    def down(operation_id):
+        raise StorageUnavailable("Table storage failed to read a row: the service did not answer")
+
+    monkeypatch.setattr(svc.store, "get", down)
+    with pytest.raises(StorageUnavailable):  # the host gets the message again
+        notify(svc, EventMessage(sub_id, event_payload(op, "https://app/x"), since=START).encode())
+    assert fake.posts == [] and svc.subscription_cache.get(sub_id).failures == 0  # not the subscriber's fault

@@ -65,14 +65,17 @@ def test_the_event_name_is_matched_regardless_of_case_and_an_unknown_one_named()
         check_event("OnSomething")
 
 
-def test_the_payload_carries_the_documented_parameters(make_op):
-    op = make_op(status=Status.FAILED, name="sample_Fail")
+def test_the_payload_carries_the_documented_parameters_and_outputs_still_to_be_read(make_op):
+    op = make_op(status=Status.FAILED, name="sample_Fail", outputs={"Partial": 1})
     assert event_payload(op, "https://app/api/backgroundoperation/x") == {
         "MessageName": "OnBackgroundOperationComplete",
         "InputParameters": {"PayloadType": 0, "LocationUrl": "https://app/api/backgroundoperation/x",
                             "BackgroundOperationId": op.id},
         "OutputParameters": {"BackgroundOperationStateCode": 3, "BackgroundOperationStatusCode": 31,
-                             "OperationName": "sample_Fail"}}
+                             "OperationName": "sample_Fail", "Outputs": {}}}  # outputs only of a success
+    succeeded = event_payload(make_op(status=Status.SUCCEEDED, outputs={"A": 1}), "https://app/x")
+    assert succeeded["OutputParameters"]["Outputs"] is None  # read from the row when delivered
+    assert event_payload(make_op(status=Status.SUCCEEDED, outputs={}), "x")["OutputParameters"]["Outputs"] == {}
 
 
 def test_the_cache_reads_the_list_once_per_ttl_and_again_after_invalidate(make_op):
