@@ -6,15 +6,17 @@ operation's name. Each time an operation reaches Succeeded, Failed or Canceled, 
 subscription gets one POST of the event with Dataverse's documented parameters, and the operation's outputs
 (``OutputParameters.Outputs``: what the connector's trigger shows as dynamic content).
 
-The outputs (up to a mebibyte, nested as deep as a handler likes) do not travel in the event: the queue's
-messages and the kept events' rows hold 64 KiB. An event of an operation that succeeded with outputs says
-``Outputs: null`` until it is delivered, when they are read from its row (``with_outputs``); one with none says
+Outputs of up to INLINE_OUTPUTS_BYTES, nested at most INLINE_OUTPUTS_DEPTH deep, travel in the event, at no
+cost. Larger or deeper ones (up to a mebibyte, as deep as a handler likes) do not fit a queue message or a kept
+event's row (64 KiB, and what the events queue's reader takes): such an event says ``Outputs: null`` until it is
+delivered, when they are read from its row (``with_outputs``: a read per delivery). One with no outputs says
 ``{}``. So a subscriber reads null only when the row was gone (purged or deleted) before the event reached it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +32,8 @@ EVENT = "OnBackgroundOperationComplete"
 EVENTS = (EVENT,)
 FILTER_FIELDS = ("name",)
 OUTPUTS = "Outputs"
+INLINE_OUTPUTS_BYTES = 8 * 1024  # as JSON; a fan-out of BGOPS_MAX_SUBSCRIPTIONS ids and these fit 48 KiB
+INLINE_OUTPUTS_DEPTH = 8  # an event's message nests them 3 deep; the events queue's reader takes 12
 PAYLOAD_TYPE = 0
 # The circuit breaker: a subscriber whose deliveries failed this many times in a row is paused, first for
 # FIRST_PAUSE, each failed try after a pause doubling it, up to MAX_PAUSE. A delivery that works closes it.
@@ -140,15 +144,27 @@ def check_event(name: str) -> str:
 
 def event_payload(op: Operation, location: str) -> dict[str, Any]:
     """What a subscriber receives when ``op`` has finished (the business event's parameters), its outputs still to
-    be read (None) when it has any."""
-    outputs = op.outputs if op.status is Status.SUCCEEDED else None
+    be read (None) when they are too large or deep to travel in it."""
+    outputs = (op.outputs or {}) if op.status is Status.SUCCEEDED else {}
     return {
         "MessageName": EVENT,
         "InputParameters": {"PayloadType": PAYLOAD_TYPE, "LocationUrl": location, "BackgroundOperationId": op.id},
         "OutputParameters": {"BackgroundOperationStateCode": op.status.state.value,
                              "BackgroundOperationStatusCode": op.status.value, "OperationName": op.name,
-                             OUTPUTS: None if outputs else {}},
+                             OUTPUTS: outputs if _inline(outputs) else None},
     }
+
+
+def _inline(outputs: dict[str, Any]) -> bool:
+    """Whether outputs are shallow and small enough to travel in the event (the depth first: it stops early)."""
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(outputs, 1)]
+    while stack:
+        value, level = stack.pop()
+        if level > INLINE_OUTPUTS_DEPTH:
+            return False
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return len(json.dumps(outputs, separators=(",", ":")).encode()) <= INLINE_OUTPUTS_BYTES
 
 
 def outputs_to_read(payload: dict[str, Any]) -> bool:

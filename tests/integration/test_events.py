@@ -1,5 +1,6 @@
-"""Completion events on real storage: what finishing an operation costs with 0, 1 and 10 subscribers,
-and that an event owed when a worker died is still published by the next message."""
+"""Completion events on real storage: what finishing an operation costs with 0, 1 and 10 subscribers, and
+delivering outputs too large to travel in the event, and that an event owed when a worker died is still
+published by the next message."""
 
 from __future__ import annotations
 
@@ -42,9 +43,12 @@ def _body(message) -> str:
     return base64.b64decode(message.content).decode("utf-8")
 
 
-@pytest.mark.parametrize("subscribers", [0, 1, 10])
-def test_cost_of_an_operation_with_0_1_and_10_subscribers(settings, azurite, counted_clients, callbacks,
-                                                          subscribers):
+LARGE = {"Blob": "x" * 9_000}  # outputs (sample_Echo's are its inputs) too large to travel in the event
+
+
+@pytest.mark.parametrize("subscribers, inputs", [(0, {"A": 1}), (1, {"A": 1}), (10, {"A": 1}), (2, LARGE)])
+def test_cost_of_an_operation_with_0_1_and_10_subscribers_and_of_large_outputs(settings, azurite, counted_clients,
+                                                                              callbacks, subscribers, inputs):
     counter = TransactionCounter()
     svc = build_services(settings, clients=counted_clients(counter))
     urls = [callbacks.new_url() for _ in range(subscribers)]
@@ -53,7 +57,7 @@ def test_cost_of_an_operation_with_0_1_and_10_subscribers(settings, azurite, cou
     warm_subscription_cache(svc)
     counter.reset()
 
-    op = submit(svc, Submission(name="sample_Echo", inputs={"A": 1}, base_url="http://127.0.0.1:7071"))
+    op = submit(svc, Submission(name="sample_Echo", inputs=inputs, base_url="http://127.0.0.1:7071"))
     [work] = wait_until(lambda: _receive(azurite, settings.queue_name))
     process_message(svc, QueueDelivery(work.id, work.pop_receipt, work.dequeue_count, _body(work)))
     finishing = counter.total
@@ -78,8 +82,9 @@ def test_cost_of_an_operation_with_0_1_and_10_subscribers(settings, azurite, cou
     # A put per subscriber (one fan-out put for more than two), and the mark; the fan-out's put per subscriber.
     assert finishing == 3 + (0 if not subscribers else subscribers + 1 if subscribers <= 2 else 2)
     assert (fanned, fanning) == ((1, subscribers) if subscribers > 2 else (0, 0))
-    assert len(events) == subscribers and delivering == 0  # the subscriptions are read from the cache
-    assert all(len(callbacks.calls(url)) == 1 for url in urls)
+    # The subscriptions are read from the cache; large outputs, from the row, once per delivery.
+    assert len(events) == subscribers and delivering == (subscribers if inputs is LARGE else 0)
+    assert all([c["body"]["OutputParameters"]["Outputs"] for c in callbacks.calls(url)] == [inputs] for url in urls)
 
 
 def test_an_event_owed_when_the_worker_died_is_published_by_the_next_message(settings, azurite, callbacks):

@@ -16,7 +16,14 @@ from shared.domain import subscriptions as subscriptions_module
 from shared.domain.errors import LimitReached, StorageUnavailable
 from shared.domain.operation import EVENTS_OWED, CallbackState
 from shared.domain.states import Status
-from shared.domain.subscriptions import BREAKER_FAILURES, EVENT, event_payload, kept_key
+from shared.domain.subscriptions import (
+    BREAKER_FAILURES,
+    EVENT,
+    INLINE_OUTPUTS_BYTES,
+    INLINE_OUTPUTS_DEPTH,
+    event_payload,
+    kept_key,
+)
 from shared.services import callbacks, events
 from shared.services import kept as kept_module
 from shared.services.delivery import Delivery
@@ -421,18 +428,25 @@ def test_an_events_outputs_are_read_from_the_row_at_each_delivery_never_carried_
     assert [posted["OutputParameters"]["Outputs"] for _, posted in fake.posts] == [outputs, outputs]
 
 
-def test_an_event_without_outputs_says_empty_and_one_whose_row_is_gone_says_null(svc, monkeypatch, make_op):
+def test_small_outputs_travel_in_the_event_none_say_empty_and_those_of_a_row_gone_say_null(
+        svc, monkeypatch, make_op):
     fake, sub_id = receivers(monkeypatch), subscriber(svc)
-    failed = svc.store.create(make_op(status=Status.FAILED, outputs={"Partial": 1}))
-    gone = make_op(status=Status.SUCCEEDED, outputs={"A": 1})  # never written: as if purged
-    for op in (failed, gone):
+    small = make_op(status=Status.SUCCEEDED, outputs={"A": 1, "Deep": _nested(INLINE_OUTPUTS_DEPTH - 2)})
+    failed = make_op(status=Status.FAILED, outputs={"Partial": 1})
+    gone = make_op(status=Status.SUCCEEDED, outputs={"Blob": "x" * INLINE_OUTPUTS_BYTES})  # never written: as if
+    # purged
+
+    reads, read = [], svc.store.get
+    monkeypatch.setattr(svc.store, "get", lambda operation_id: reads.append(operation_id) or read(operation_id))
+    for op in (small, failed, gone):
         notify(svc, EventMessage(sub_id, event_payload(op, "https://app/x"), since=START).encode())
-    assert [posted["OutputParameters"]["Outputs"] for _, posted in fake.posts] == [{}, None]
+    assert [posted["OutputParameters"]["Outputs"] for _, posted in fake.posts] == [small.outputs, {}, None]
+    assert reads == [gone.id]  # small ones cost no read
 
 
 def test_an_event_whose_outputs_cannot_be_read_is_not_posted_and_its_message_comes_again(svc, monkeypatch, make_op):
     fake, sub_id = receivers(monkeypatch), subscriber(svc)
-    op = svc.store.create(make_op(status=Status.SUCCEEDED, outputs={"A": 1}))
+    op = svc.store.create(make_op(status=Status.SUCCEEDED, outputs={"Blob": "x" * 10_000}))
 
     def down(operation_id):
         raise StorageUnavailable("Table storage failed to read a row: the service did not answer")

@@ -11,6 +11,8 @@ import pytest
 from shared.domain.errors import InvalidRequest
 from shared.domain.states import Status
 from shared.domain.subscriptions import (
+    INLINE_OUTPUTS_BYTES,
+    INLINE_OUTPUTS_DEPTH,
     MAX_PAUSE,
     Subscription,
     after_delivery,
@@ -65,7 +67,7 @@ def test_the_event_name_is_matched_regardless_of_case_and_an_unknown_one_named()
         check_event("OnSomething")
 
 
-def test_the_payload_carries_the_documented_parameters_and_outputs_still_to_be_read(make_op):
+def test_the_payload_carries_the_documented_parameters_and_the_outputs_of_a_success_only(make_op):
     op = make_op(status=Status.FAILED, name="sample_Fail", outputs={"Partial": 1})
     assert event_payload(op, "https://app/api/backgroundoperation/x") == {
         "MessageName": "OnBackgroundOperationComplete",
@@ -73,9 +75,24 @@ def test_the_payload_carries_the_documented_parameters_and_outputs_still_to_be_r
                             "BackgroundOperationId": op.id},
         "OutputParameters": {"BackgroundOperationStateCode": 3, "BackgroundOperationStatusCode": 31,
                              "OperationName": "sample_Fail", "Outputs": {}}}  # outputs only of a success
-    succeeded = event_payload(make_op(status=Status.SUCCEEDED, outputs={"A": 1}), "https://app/x")
-    assert succeeded["OutputParameters"]["Outputs"] is None  # read from the row when delivered
-    assert event_payload(make_op(status=Status.SUCCEEDED, outputs={}), "x")["OutputParameters"]["Outputs"] == {}
+
+
+def test_outputs_travel_in_the_event_up_to_its_size_and_depth_and_are_read_when_delivered_beyond(make_op):
+    def _outputs(outputs) -> dict | None:
+        return event_payload(make_op(status=Status.SUCCEEDED, outputs=outputs), "x")["OutputParameters"]["Outputs"]
+
+    deep = {"End": True}
+    for _ in range(INLINE_OUTPUTS_DEPTH - 1):
+        deep = {"Level": deep}
+    fits = {"Blob": "x" * (INLINE_OUTPUTS_BYTES - len('{"Blob":""}'))}
+    assert _outputs(deep) == deep and _outputs(fits) == fits and _outputs({}) == {} and _outputs(None) == {}
+    assert _outputs({"Level": deep}) is None  # one level deeper
+    assert _outputs({"Blob": fits["Blob"] + "x"}) is None  # one byte larger
+    assert _outputs({"Blob": "é" * (INLINE_OUTPUTS_BYTES // 2)}) is None  # counted in bytes of UTF-8
+    nested: list = []
+    for _ in range(5_000):  # deeper than json.dumps may go: stops at the depth, never recurses
+        nested = [nested]
+    assert _outputs({"Nested": nested}) is None
 
 
 def test_the_cache_reads_the_list_once_per_ttl_and_again_after_invalidate(make_op):
