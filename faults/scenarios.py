@@ -450,8 +450,8 @@ def _unsubscribe_all(run: Run) -> None:
 # for this long after: each finds its subscriber paused and is put off again.
 PUT_OFF_SECONDS = 2 * 10 + 5
 # After the first pause ends: the tries (a hanging one times out after 10 s), the breakers opened again, and
-# twenty seconds more.
-AFTER_PAUSE_SECONDS = 40.0
+# fifteen seconds more, in which the operations that finished while the tries were on their way are counted.
+AFTER_PAUSE_SECONDS = 25.0
 
 
 class _BreakersOpen:
