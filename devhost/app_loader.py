@@ -21,6 +21,8 @@ HTTP, QUEUE, TIMER = "httpTrigger", "queueTrigger", "timerTrigger"
 class AppLoadError(Exception):
     """function_app.py cannot be imported or declares something unsupported."""
 
+CONTEXT = "context"  # the parameter the Python worker passes its Context as
+
 
 @dataclass
 class FunctionSpec:
@@ -32,6 +34,11 @@ class FunctionSpec:
     func: Callable[..., Any]
     queue_name: str | None = None  # queue trigger, %SETTING% resolved
     schedule: str | None = None  # timer trigger, %SETTING% resolved
+
+    @property
+    def takes_context(self) -> bool:
+        """Whether it has a ``context`` parameter (the invocation's id, name and trace context)."""
+        return CONTEXT in inspect.signature(self.func).parameters
 
     @property
     def trigger_param(self) -> str:
@@ -57,7 +64,7 @@ def import_app(app_dir: Path) -> FunctionRegister:
 
 def describe_functions(app: FunctionRegister, environ: MutableMapping[str, str]) -> list[FunctionSpec]:
     """A FunctionSpec per function; AppLoadError for an unknown ``%SETTING%`` and for what this host does not
-    implement (the app uses no other trigger, no other binding, and no ``context`` parameter)."""
+    implement (the app uses no other trigger and no other binding; ``context`` is the worker's Context)."""
     specs = []
     for function in app.get_functions():
         name, trigger = str(function.get_function_name()), function.get_trigger()  # type: str, Any
@@ -74,7 +81,7 @@ def describe_functions(app: FunctionRegister, environ: MutableMapping[str, str])
             if binding is not trigger and not (binding.get_binding_name() == "http" and kind == HTTP):
                 raise AppLoadError(f"{where}: binding '{binding.get_binding_name()}' ({binding.name}) is not "
                                    "supported by the local host (the app uses none)")
-        if unbound := [p for p in inspect.signature(spec.func).parameters if p != spec.trigger_param]:
+        if unbound := [p for p in inspect.signature(spec.func).parameters if p not in (spec.trigger_param, CONTEXT)]:
             raise AppLoadError(f"{where}: parameters {unbound} are not supported by the local host")
         specs.append(spec)
     return specs

@@ -61,7 +61,7 @@ class Host:
         options, prefix = config.QueuesOptions.from_host_config(host_config), config.http_route_prefix(host_config)
         specs = app_loader.load(self.app_dir, self.environ)
         self.functions = {s.name.lower(): s for s in specs}
-        self._invoker = invoker = Invoker(max_workers=config.python_thread_count(self.environ))
+        self._invoker = invoker = Invoker(max_workers=config.python_thread_count(self.environ), app_dir=self.app_dir)
         router = Router(_route(s, prefix) for s in specs if s.trigger_type == app_loader.HTTP)
         self._timers = {s.name.lower(): TimerRunner(s, invoker.invoke)
                         for s in specs if s.trigger_type == app_loader.TIMER}
@@ -104,7 +104,9 @@ class Host:
 
     def _invoke_http(self, spec: FunctionSpec, request: func.HttpRequest) -> object:
         assert self._invoker is not None, "host not started"
-        return self._invoker.invoke(spec, request, reason="HTTP request", quiet=True)
+        return self._invoker.invoke(spec, request, reason="HTTP request", quiet=True,
+                                    traceparent=request.headers.get("traceparent"),
+                                    tracestate=request.headers.get("tracestate") or "")
 
     def _run_admin(self, name: str, payload: str) -> int:
         spec = self.functions.get(name.lower())

@@ -13,9 +13,11 @@ import time
 import uuid
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-from .app_loader import FunctionSpec
+from .app_loader import CONTEXT, FunctionSpec
+from .context import Context
 
 log = logging.getLogger("devhost.invoker")
 
@@ -23,7 +25,8 @@ log = logging.getLogger("devhost.invoker")
 class Invoker:
     """Calls user functions in the worker's thread pool."""
 
-    def __init__(self, max_workers: int | None = None):
+    def __init__(self, max_workers: int | None = None, app_dir: Path = Path(".")):
+        self.app_dir = app_dir
         self._pool = ThreadPoolExecutor(max_workers or min(32, (os.cpu_count() or 1) + 4),
                                         thread_name_prefix="devhost-function")
         self._loop = asyncio.new_event_loop()
@@ -31,12 +34,16 @@ class Invoker:
         self._lock = threading.Lock()
         self._running: set[futures.Future[Any]] = set()
 
-    def invoke(self, spec: FunctionSpec, trigger_value: Any, *, reason: str, quiet: bool = False) -> Any:
-        """Run ``spec`` with ``trigger_value``: its result, or its exception raised. ``quiet``: the Executing and
-        Executed lines at DEBUG only (HTTP requests get a line of their own)."""
+    def invoke(self, spec: FunctionSpec, trigger_value: Any, *, reason: str, quiet: bool = False,
+               traceparent: str | None = None, tracestate: str = "") -> Any:
+        """Run ``spec`` with ``trigger_value`` (and its ``context``, in the trace of the caller's ``traceparent``
+        or a new one): its result, or its exception raised. ``quiet``: the Executing and Executed lines at DEBUG
+        only (HTTP requests get a line of their own)."""
         invocation_id, level = str(uuid.uuid4()), logging.DEBUG if quiet else logging.INFO
         log.log(level, "Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, reason, invocation_id)
         started, arguments = time.monotonic(), {spec.trigger_param: trigger_value}
+        if spec.takes_context:
+            arguments[CONTEXT] = Context(invocation_id, spec.name, self.app_dir, traceparent, tracestate)
         future = asyncio.run_coroutine_threadsafe(spec.func(**arguments), self._loop) \
             if inspect.iscoroutinefunction(spec.func) else self._pool.submit(spec.func, **arguments)
         with self._lock:

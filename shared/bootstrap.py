@@ -40,6 +40,7 @@ from .storage.subscription_store import TableSubscriptionStore
 from .storage.table_lines import TableLines
 from .storage.table_store import TableOperationStore
 from .storage.work_queue import StorageWorkQueue
+from .telemetry import logs, setup
 
 
 def build_registry(*, enable_samples: bool) -> OperationRegistry:
@@ -146,13 +147,16 @@ def serving(services: Services) -> Iterator[None]:
 
 
 def get_services() -> Services:
-    """The process-wide services, built on first use with the registry ``check_app`` built; the purge's system
-    job is shown then (``maintenance.show_purge_job``)."""
+    """The process-wide services, built on first use with the registry ``check_app`` built, telemetry started
+    then (``telemetry.setup``), and the purge's system job shown (``maintenance.show_purge_job``)."""
     registry, pools = _registry(), get_pools()
     with _lock:
         built = "services" not in _state
         if built:
-            _state["services"] = build_services(get_settings(), registry=registry, pools=pools)
+            settings = get_settings()
+            logs.install()
+            setup.configure(settings.telemetry)  # exporters, when the settings name any
+            _state["services"] = build_services(settings, registry=registry, pools=pools)
         services: Services = _state["services"]
     if built:
         show_purge_job(services)

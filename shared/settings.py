@@ -35,7 +35,12 @@ STORAGE_SETTINGS = (STORAGE_SETTING, *(f"{STORAGE_SETTING}__{suffix}" for suffix
 # Read by the Functions host and the Python worker, not by this app; named here so
 # the deployment checks can tell a known setting from a typo.
 HOST_SETTINGS = ("FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsFeatureFlags", "APPLICATIONINSIGHTS_CONNECTION_STRING",
-                 "APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
+                 "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "PYTHON_ENABLE_OPENTELEMETRY",
+                 "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY")
+# OpenTelemetry's standard settings, read by its SDK and exporters (shared/telemetry): the ones the app's own
+# files name.
+OTEL_SETTINGS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS",
+                 "OTEL_SERVICE_NAME", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG")
 # Set by the platform in Azure (never in app settings): the app's default host name.
 WEBSITE_HOSTNAME = "WEBSITE_HOSTNAME"
 # "True" when App Service Authentication (Easy Auth) is on: only then does the platform put the
@@ -45,7 +50,7 @@ WEBSITE_AUTH_ENABLED = "WEBSITE_AUTH_ENABLED"
 
 def known_settings() -> frozenset[str]:
     """Every app setting name that means something to the app or its host."""
-    return frozenset((*DEFAULTS, *STORAGE_SETTINGS, *HOST_SETTINGS))
+    return frozenset((*DEFAULTS, *STORAGE_SETTINGS, *HOST_SETTINGS, *OTEL_SETTINGS))
 
 
 class SettingsError(ValueError):
@@ -185,6 +190,34 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """Where traces, metrics and logs go (shared/telemetry): the platform's own settings, not BGOPS_* ones.
+
+    ``azure_monitor``: APPLICATIONINSIGHTS_CONNECTION_STRING (a secret: kept out of repr), for the Azure Monitor
+    distro; ``otlp``: an OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set, for the SDK's OTLP exporters,
+    which read the OTEL_* settings themselves; ``worker_configures``: PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY,
+    with which the Python worker sets the distro up itself, so the app must not do it again. Neither destination:
+    the OpenTelemetry API's no-op tracer, no exporter, no thread."""
+
+    azure_monitor: str | None = field(default=None, repr=False)
+    otlp: bool = False
+    worker_configures: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.azure_monitor) or self.otlp
+
+
+def telemetry_settings(env: Mapping[str, str]) -> TelemetrySettings:
+    """The telemetry destinations the environment names."""
+    otlp = any(env.get(name, "").strip() for name in ("OTEL_EXPORTER_OTLP_ENDPOINT",
+                                                      "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    worker = env.get("PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY", "").strip().lower() == "true"
+    return TelemetrySettings(azure_monitor=env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip() or None,
+                             otlp=otlp, worker_configures=worker)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The app's settings, typed, with units in the names."""
 
@@ -220,6 +253,7 @@ class Settings:
     event_retention_seconds: int = _default("event_retention_seconds")
     public_host_name: str = ""  # WEBSITE_HOSTNAME
     platform_authentication: bool = False  # WEBSITE_AUTH_ENABLED: principal headers are the platform's
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @property
     def outbound(self) -> OutboundPolicy:
@@ -315,6 +349,7 @@ def load_settings(env: Mapping[str, str] | None = None, host_json: Path = APP_RO
         route_prefix=(HOST_ROUTE_PREFIX if route_prefix is None else str(route_prefix)).strip("/"),
         public_host_name=env.get(WEBSITE_HOSTNAME, "").strip(),
         platform_authentication=platform_authentication(env),
+        telemetry=telemetry_settings(env),
     )
 
 

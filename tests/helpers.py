@@ -33,7 +33,7 @@ ALL_COLUMNS = (
     "backgroundoperationstatuscode", "inputparameters", "outputparameters", "starttime", "endtime",
     "retrycount", "errorcode", "errormessage", "runas", "createdon", "modifiedon", "ttlinseconds",
     "postponeuntil", "progresspercent", "progressmessage", "recurrencepattern", "recentruns", "callbackstate",
-    "attemptstarts", "attempts", "dependencytoken", "waitingbehind",
+    "attemptstarts", "attempts", "dependencytoken", "waitingbehind", "traceparent",
 )
 LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+)")
 

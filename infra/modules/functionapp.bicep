@@ -85,8 +85,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
       AzureWebJobsStorage__credential: 'managedidentity'
       AzureWebJobsStorage__clientId: identityClientId
+      // Traces, metrics and logs as OpenTelemetry (host.json telemetryMode), to Application Insights with the
+      // managed identity: the host's spans, and the app's through the Azure Monitor distro (shared/telemetry).
+      // PYTHON_ENABLE_OPENTELEMETRY: the worker streams the app's logs itself (the host drops its copies).
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+      PYTHON_ENABLE_OPENTELEMETRY: 'true'
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on'
     })
   }
 }

@@ -24,12 +24,19 @@ from .handling import api, caller_of, in_http_pool, json_body, operation_id_of
 from .prefer import parse_prefer
 
 log = logging.getLogger(__name__)
+TRACE_RESPONSE = "traceresponse"
 
 
 def _polling(svc: Services, op: Operation, carried: dict[str, str]) -> tuple[str, dict[str, str]]:
     """The status monitor URL for this caller, and the headers that tell a client to poll it."""
     location = urls.with_query(status_location(svc.settings, op), carried)
-    return location, {"Location": location, "Retry-After": str(svc.settings.retry_after_seconds)}
+    return location, {"Location": location, "Retry-After": str(svc.settings.retry_after_seconds), **_trace(op)}
+
+
+def _trace(op: Operation) -> dict[str, str]:
+    """The operation's trace, for the caller to find it by (its submit's position, in traceparent's format):
+    the Trace Context draft's ``traceresponse``."""
+    return {TRACE_RESPONSE: op.traceparent} if op.traceparent else {}
 
 
 def _accepted(svc: Services, op: Operation, carried: dict[str, str], token: str | None, *, sdk: bool = False
@@ -152,8 +159,8 @@ def status_monitor(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     if not op.is_terminal:
         return json_response(body, 202, polling)
     if urls.FAIL_ON_FAILURE in carried and op.status in (Status.FAILED, Status.CANCELED):
-        return json_response(views.failure(op) | body, 500)
-    return json_response(body)
+        return json_response(views.failure(op) | body, 500, _trace(op))
+    return json_response(body, 200, _trace(op))
 
 
 @in_http_pool

@@ -19,7 +19,9 @@ from ..domain.callers import Caller, caller_from
 from ..domain.control_characters import CONTROL_CHARACTERS, has_control_character
 from ..domain.errors import Forbidden, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from ..domain.ids import parse_operation_id
+from ..domain.tracecontext import TraceParent
 from ..services.container import Services
+from ..telemetry import spans
 from .errors import response_for
 from .urls import FAIL_ON_FAILURE
 
@@ -35,7 +37,7 @@ BYTE_ORDER_MARKS = ((b"\xef\xbb\xbf", "UTF-8"), (b"\x00\x00\xfe\xff", "UTF-32"),
 
 Endpoint = Callable[[Services, func.HttpRequest], func.HttpResponse]
 Handler = Callable[[func.HttpRequest], func.HttpResponse]
-Function = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
+Function = Callable[[func.HttpRequest, func.Context], Awaitable[func.HttpResponse]]
 
 
 
@@ -45,13 +47,20 @@ _HANDLERS: dict[Function, Handler] = {}
 def in_http_pool(handler: Handler) -> Function:
     """``handler`` as an ``async def`` HTTP function whose body runs in the app's HTTP pool (services.pools)."""
 
-    # Not functools.wraps: the Python worker reads the signature, which must stay (req).
-    async def run(req: func.HttpRequest) -> func.HttpResponse:
-        return await asyncio.get_running_loop().run_in_executor(get_pools().http, handler, req)
+    # Not functools.wraps: the Python worker reads the signature, which must stay (req, context).
+    async def run(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+        parent = spans.invocation_parent(getattr(context, "trace_context", None), req.headers)
+        return await asyncio.get_running_loop().run_in_executor(get_pools().http, _in_trace, handler, req, parent)
 
     run.__name__, run.__doc__ = handler.__name__, handler.__doc__
     _HANDLERS[run] = handler
     return run
+
+
+def _in_trace(handler: Handler, req: func.HttpRequest, parent: TraceParent | None) -> func.HttpResponse:
+    """The handler, in the invocation's trace (what an operation submitted by it is recorded in)."""
+    with spans.in_trace(parent):
+        return handler(req)
 
 
 def handler_of(function: Function) -> Handler:

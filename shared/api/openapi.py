@@ -104,7 +104,9 @@ def _select(columns: tuple[str, ...]) -> dict[str, Any]:
 ACCEPTED = {"description": "Accepted: it runs in the background; poll Location until it answers 200.",
             "schema": ref("Accepted"),
             "headers": {"Location": {"type": "string", "description": "The status monitor."},
-                        "Retry-After": {"type": "integer", "description": "Seconds to wait before polling."}}}
+                        "Retry-After": {"type": "integer", "description": "Seconds to wait before polling."},
+                        "traceresponse": {"type": "string", "description": "Its trace: the trace ID and the submit's "
+                                                                           "span ID, as traceparent writes them."}}}
 # Answers every route of the API can give (the System Jobs page and health aside): a URL the app will not read,
 # and no key (the Functions host answers, without a body) or, with App Service Authentication, no principal.
 KEYED = {"400": _error("The URL cannot be read: a control character in the path or query, a $ option this "

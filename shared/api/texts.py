@@ -41,6 +41,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
                                         "failed."),
     "attemptstarts": ("Attempt Starts", "When each attempt of this run started, as JSON."),
     "attempts": ("Attempts", "Each attempt of this run, with its outcome and error, as JSON."),
+    "traceparent": ("Trace Parent", "Its trace, as a W3C traceparent: the trace ID, and the span ID of its submit."),
     "waitingbehind": ("Waiting Behind", "The operation whose turn it is in its line while it waits; read for one "
                                         "row only."),
 }

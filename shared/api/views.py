@@ -42,11 +42,12 @@ COLUMN_TYPES: dict[str, str] = {
     "attempts": "Edm.String",
     "dependencytoken": "Edm.String",
     "waitingbehind": "Edm.Guid",
+    "traceparent": "Edm.String",
 }
 KEY = "backgroundoperationid"
 # Not in Dataverse's table; returned only when $select names them.
 EXTRA_COLUMNS = ("progresspercent", "progressmessage", "recurrencepattern", "recentruns", "callbackstate",
-                 "attemptstarts", "attempts", "dependencytoken", "waitingbehind")
+                 "attemptstarts", "attempts", "dependencytoken", "waitingbehind", "traceparent")
 COLUMNS = tuple(c for c in COLUMN_TYPES if c not in EXTRA_COLUMNS)
 SELECTABLE = COLUMNS + EXTRA_COLUMNS
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
@@ -89,6 +90,7 @@ def entity(op: Operation, select: tuple[str, ...] = COLUMNS, *, behind: str | No
         "attempts": op.attempts or None,  # each attempt of this run: start, end, outcome, error, JSON
         "dependencytoken": shown_token(op.concurrencykey),  # the line it runs one at a time in
         "waitingbehind": behind,
+        "traceparent": op.traceparent or None,  # its trace (telemetry.spans): where its submit sits in it
     }
     etag = {"@odata.etag": op.version_tag}
     damaged = {"@bgops.damaged": op.damaged} if op.damaged else {}  # an instance annotation OData clients skip

@@ -57,6 +57,7 @@ class Operation:
     callbackresult: str = ""
     messageid: str = ""  # the queue message that owns the current attempt
     baseurl: str = ""  # scheme://host the caller submitted to, for the Location in callbacks
+    traceparent: str = ""  # its trace (domain.tracecontext): where its submit sits in it, as a W3C traceparent
     progresspercent: int | None = None
     progressmessage: str = ""
     eventsstate: str = ""  # "", EVENTS_OWED or EVENTS_PUBLISHED

@@ -32,6 +32,7 @@ EVENT = "OnBackgroundOperationComplete"
 EVENTS = (EVENT,)
 FILTER_FIELDS = ("name",)
 OUTPUTS = "Outputs"
+TRACE = "_traceparent"  # the operation's trace: kept with the event, sent as its traceparent header
 INLINE_OUTPUTS_BYTES = 8 * 1024  # as JSON; a fan-out of BGOPS_MAX_SUBSCRIPTIONS ids and these fit 48 KiB
 INLINE_OUTPUTS_DEPTH = 8  # an event's message nests them 3 deep; the events queue's reader takes 12
 PAYLOAD_TYPE = 0
@@ -152,7 +153,15 @@ def event_payload(op: Operation, location: str) -> dict[str, Any]:
         "OutputParameters": {"BackgroundOperationStateCode": op.status.state.value,
                              "BackgroundOperationStatusCode": op.status.value, "OperationName": op.name,
                              OUTPUTS: outputs if _inline(outputs) else None},
+        **({TRACE: op.traceparent} if op.traceparent else {}),
     }
+
+
+def as_sent(payload: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The event as its subscriber reads it, and the trace it belongs to (its operation's traceparent, which
+    travels with it but is sent as a header)."""
+    sent = {k: v for k, v in payload.items() if k != TRACE}
+    return sent, str(payload.get(TRACE, ""))
 
 
 def _inline(outputs: dict[str, Any]) -> bool:

@@ -7,16 +7,18 @@ import azure.functions as func
 from ..bootstrap import get_pools, get_services
 from ..services.events import notify
 from ..services.worker import QueueDelivery, fail_poisoned, process_message
+from ..telemetry.spans import invocation_of
 
 bp = func.Blueprint()
 
 @bp.function_name("worker")
 @bp.queue_trigger(arg_name="msg", queue_name="%BGOPS_QUEUE_NAME%", connection="AzureWebJobsStorage")
-def worker(msg: func.QueueMessage) -> None:
-    """Run one attempt of the operation whose id the message holds."""
+def worker(msg: func.QueueMessage, context: func.Context) -> None:
+    """Run one attempt of the operation whose id the message holds (in its trace, linked to this invocation's)."""
     process_message(get_services(), QueueDelivery(id=msg.id or "", pop_receipt=msg.pop_receipt or "",
                                                   dequeue_count=msg.dequeue_count or 1,
-                                                  body=msg.get_body().decode("utf-8", "replace")))
+                                                  body=msg.get_body().decode("utf-8", "replace"),
+                                                  invocation=invocation_of(context)))
 
 
 @bp.function_name("poison")

@@ -16,6 +16,7 @@ from ..domain.callbacks import status_body
 from ..domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable
 from ..domain.operation import CallbackState, Operation
 from ..storage.event_messages import CallbackRetry
+from ..telemetry import logs, spans
 from . import deferred
 from .container import Services
 from .delivery import Delivery, post_once
@@ -71,9 +72,12 @@ def _attempt(svc: Services, op: Operation, attempt: int) -> Operation:
     if not op.callbackurl:  # nothing to deliver to (only a row with a URL owes a callback)
         return op
     policy = svc.settings.callback_delivery
-    delivery = post_once(op.callbackurl, status_body(op, status_location(svc.settings, op)),
-                         policy=svc.settings.outbound, timeout_seconds=policy.timeout_seconds,
-                         message_id=f"msg_{op.id}", signing_key=svc.settings.callback_signing_key)
+    with spans.calling_back(op, attempt) as span, logs.operation(op.id, op.name):
+        delivery = post_once(op.callbackurl, status_body(op, status_location(svc.settings, op)),
+                             policy=svc.settings.outbound, timeout_seconds=policy.timeout_seconds,
+                             message_id=f"msg_{op.id}", signing_key=svc.settings.callback_signing_key,
+                             headers=spans.outbound_headers(op.traceparent))
+        spans.delivered(span, delivery.delivered, delivery.detail)
     if not delivery.delivered and delivery.retryable and attempt < policy.attempts:
         svc.queue.enqueue_event(CallbackRetry(op.id, attempt + 1).encode(),
                                 delay_seconds=policy.pause_after(attempt))

@@ -20,6 +20,7 @@ from ..domain.errors import (
 from ..domain.operation import EVENTS_OWED, Operation
 from ..domain.states import REQUESTED, Event, Status, describe
 from ..storage.ports import ListQuery, Page
+from ..telemetry import spans
 from .callbacks import deliver_owed_callback
 from .container import Services
 from .rows import update_row, write
@@ -77,12 +78,14 @@ def change(svc: Services, row: str | Operation, what: Change, caller: Caller, *,
     now = svc.clock()
     before = _visible(svc.store.get(row) if isinstance(row, str) else row, caller)
     _check_not_restricted(svc, before, what.event)
-    op = update_row(svc, before, lambda row: _changed(_matching(row, if_match), what, now))
-    log.info("Operation %s: %s -> %s.", op.id, what.event.value, op.status.name)
-    if what.event is Event.RESUME:
-        _enqueue_or_undo(svc, op, before)
-    elif op.is_terminal and (op.callbackurl or op.eventsstate == EVENTS_OWED):
-        _enqueue_or_deliver(svc, op)
+    with spans.steering(before, what.event.value) as span:
+        op = update_row(svc, before, lambda row: _changed(_matching(row, if_match), what, now))
+        span.set({"status": op.status.name})
+        log.info("Operation %s: %s -> %s.", op.id, what.event.value, op.status.name)
+        if what.event is Event.RESUME:
+            _enqueue_or_undo(svc, op, before)
+        elif op.is_terminal and (op.callbackurl or op.eventsstate == EVENTS_OWED):
+            _enqueue_or_deliver(svc, op)
     return op
 
 

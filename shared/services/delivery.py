@@ -27,14 +27,17 @@ class Delivery:
 
 
 def post_once(url: str, payload: dict[str, Any], *, policy: OutboundPolicy, timeout_seconds: float,
-              message_id: str = "", signing_key: bytes | None = None) -> Delivery:
-    """POST ``payload`` once (``outbound``: the checked address, no redirects, ``timeout_seconds`` in all).
+              message_id: str = "", signing_key: bytes | None = None, headers: dict[str, str] | None = None
+              ) -> Delivery:
+    """POST ``payload`` once (``outbound``: the checked address, no redirects, ``timeout_seconds`` in all), with
+    ``headers`` (its ``traceparent``).
 
     Never raises and never logs the URL. With a ``signing_key`` it is signed (Standard Webhooks) as
     message ``message_id``: the same id for every attempt, so that a receiver can tell a repeat.
     """
     def sign(body: bytes) -> dict[str, str]:
-        return signature_headers(signing_key, message_id, int(time.time()), body) if signing_key else {}
+        signed = signature_headers(signing_key, message_id, int(time.time()), body) if signing_key else {}
+        return {**(headers or {}), **signed}
 
     try:
         status = post_json(url, payload, policy=policy, timeout=timeout_seconds, sign=sign)

@@ -44,6 +44,7 @@ from ..domain.subscriptions import (
     MAX_PAUSE,
     Subscription,
     after_delivery,
+    as_sent,
     check_event,
     check_filter,
     event_payload,
@@ -53,6 +54,7 @@ from ..domain.subscriptions import (
 from ..storage import event_messages
 from ..storage.event_messages import CallbackRetry, Drain, EventMessage, FanOut
 from ..storage.ports import Sent
+from ..telemetry import spans
 from .callbacks import retry_callback
 from .container import Services
 from .delivery import GONE, Delivery, post_once
@@ -175,11 +177,14 @@ def _as_delivered(svc: Services, payload: dict[str, Any]) -> dict[str, Any]:
 def _post_event(svc: Services, sub: Subscription, message: EventMessage, payload: dict[str, Any]) -> Delivery:
     """One POST of an event (``payload``: its outputs read) to its subscriber (in ``svc.pools.attempts``), counted
     in flight until it ends."""
-    operation_id = operation_of(message.payload)
+    operation_id, (body, trace) = operation_of(message.payload), as_sent(payload)
     try:
-        delivery = post_once(sub.notification_url, payload, policy=svc.settings.outbound,
-                             timeout_seconds=svc.settings.callback_delivery.timeout_seconds,
-                             message_id=f"msg_{operation_id}_{sub.id}", signing_key=svc.settings.callback_signing_key)
+        with spans.sending_event(trace, operation_id, sub.id, message.attempt) as span:
+            delivery = post_once(sub.notification_url, body, policy=svc.settings.outbound,
+                                 timeout_seconds=svc.settings.callback_delivery.timeout_seconds,
+                                 message_id=f"msg_{operation_id}_{sub.id}",
+                                 signing_key=svc.settings.callback_signing_key, headers=spans.outbound_headers(trace))
+            spans.delivered(span, delivery.delivered, delivery.detail)
     finally:
         svc.subscription_cache.finish(sub.id)
     log.info("Event of operation %s to subscription %s, attempt %d: %s (%s).", operation_id, sub.id,

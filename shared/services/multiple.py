@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ..domain.errors import BackgroundOperationError, StorageUnavailable
 from ..domain.operation import Operation
 from ..storage.clients import POOL_SIZE
+from ..telemetry import spans
 from . import deferred, submission
 from .container import Services
 from .submission import NewRow, Submission, prepare, send, withdraw
@@ -60,7 +61,9 @@ def _checked(svc: Services, requests: Sequence[Submission | BackgroundOperationE
         try:
             if isinstance(request, BackgroundOperationError):
                 raise request
-            checked.append((index, prepare(svc, request, position=index)))
+            with spans.submitting() as span:
+                checked.append((index, prepare(svc, request, position=index, trace=span.position)))
+                spans.submitted(span, checked[-1][1].row)
         except BackgroundOperationError as e:
             faults[index] = e
             if not continue_on_error:

@@ -28,7 +28,9 @@ from ..domain.lines import caller_key, ticket
 from ..domain.operation import Operation
 from ..domain.recurrence import parse_recurrence
 from ..domain.states import Event, Status
+from ..domain.tracecontext import TraceParent
 from ..operations.registry import OperationDefinition
+from ..telemetry import spans
 from . import deferred, lines
 from .container import Services
 from .handlers import handler_context, run_handler, too_large
@@ -76,18 +78,20 @@ def submit(svc: Services, sub: Submission) -> Operation:
     may be, queued (``send``); a submission refused before that never sent a message, so it never runs,
     and its row, if storage wrote it, is withdrawn.
     """
-    new = prepare(svc, sub)
-    try:
-        op = _insert(svc, new.row)
-    except StorageUnavailable:
-        deferred.withdraw(svc, new.row)  # it may have reached storage although its answer did not
-        raise
-    try:
-        lines.join(svc, [op])
-    except StorageUnavailable:
-        withdraw(svc, op)
-        raise
-    return send(svc, op, new.delay_seconds)
+    with spans.submitting() as span:
+        new = prepare(svc, sub, trace=span.position)
+        spans.submitted(span, new.row)
+        try:
+            op = _insert(svc, new.row)
+        except StorageUnavailable:
+            deferred.withdraw(svc, new.row)  # it may have reached storage although its answer did not
+            raise
+        try:
+            lines.join(svc, [op])
+        except StorageUnavailable:
+            withdraw(svc, op)
+            raise
+        return send(svc, op, new.delay_seconds)
 
 
 @dataclass(frozen=True)
@@ -98,14 +102,16 @@ class NewRow:
     delay_seconds: float = 0.0
 
 
-def prepare(svc: Services, sub: Submission, position: int = 0) -> NewRow:
+def prepare(svc: Services, sub: Submission, position: int = 0, trace: TraceParent | None = None) -> NewRow:
     """Check everything a submission says and make its row; writes nothing (InvalidRequest and kin).
-    ``position`` orders the tickets of rows made in one request that join the same line."""
+    ``position`` orders the tickets of rows made in one request that join the same line; ``trace``: where its
+    submit sits in its trace (``telemetry.spans.submitting``), recorded on the row."""
     definition = svc.registry.submittable(sub.name)
     inputs = definition.validate(sub.inputs)
     _check_size(inputs)
     now = svc.clock()
-    return _scheduled(_row(svc, definition, inputs, sub, now, position), sub, now)
+    row = _row(svc, definition, inputs, sub, now, position)
+    return _scheduled(row.with_changes(traceparent=trace.header) if trace else row, sub, now)
 
 
 def _row(svc: Services, definition: OperationDefinition, inputs: dict[str, Any], sub: Submission, now: datetime,

@@ -39,6 +39,7 @@ from ..domain.errors import (
 from ..domain.operation import Operation
 from ..domain.states import Event, Status, TransitionRefused
 from ..storage.work_messages import decode
+from ..telemetry import logs, spans
 from . import lines
 from .callbacks import deliver_callback, deliver_owed_callback
 from .container import Services
@@ -67,6 +68,7 @@ class QueueDelivery:
     body: str
     attempts_before: int = 0  # attempts made before this message was sent (a retry sent as a new message)
     wake: bool = False  # sent because the operation's turn came in its line (services.lines)
+    invocation: str = ""  # the host's trace context for this invocation (a new trace per message): linked to
 
     @property
     def attempt(self) -> int:
@@ -110,8 +112,11 @@ def fail_poisoned(svc: Services, body: str) -> None:
     except InvalidRequest:
         log.warning("Dropped a poison message that is not an operation id.")
         return
-    msg = QueueDelivery(id="", pop_receipt="", dequeue_count=0, body=body)
-    _carry_out(svc, _read(svc, operation_id), msg, Arrival("", poisoned=True), carried=False)
+    msg, op = QueueDelivery(id="", pop_receipt="", dequeue_count=0, body=body), _read(svc, operation_id)
+    if op is None:
+        return
+    with spans.poisoned(op), logs.operation(op.id, op.name):
+        _carry_out(svc, op, msg, Arrival("", poisoned=True), carried=False)
 
 
 def _carry_out(svc: Services, op: Operation | None, msg: QueueDelivery, arrival: Arrival, *, carried: bool) -> None:
@@ -161,9 +166,11 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, decision: Decision, 
             op, svc.settings.max_attempts, now)
         _after_run(svc, write(svc, ended))
     elif action is Action.START:
-        if not carried:  # recorded before it runs, so that a cancel finds it running
-            op = write(svc, start_attempt(op, msg.id, msg.attempt, now))
-        return _run_attempt(svc, _Attempt(svc, op, msg, recorded=not carried))
+        with spans.attempting(op, msg.attempt, msg.invocation, msg.id) as span, \
+                logs.operation(op.id, op.name, msg.attempt):
+            if not carried:  # recorded before it runs, so that a cancel finds it running
+                op = write(svc, start_attempt(op, msg.id, msg.attempt, now))
+            return _run_attempt(svc, _Attempt(svc, op, msg, recorded=not carried), span)
     return None
 
 
@@ -293,12 +300,13 @@ def _run_handler(svc: Services, attempt: _Attempt) -> Outcome:
     return run_handler(definition, op.inputs, context, time_limit=limit)
 
 
-def _run_attempt(svc: Services, attempt: _Attempt) -> Operation | None:
+def _run_attempt(svc: Services, attempt: _Attempt, span: spans.Started) -> Operation | None:
     """Run the handler and write how it ended; returns a row to decide on again, if the outcome was refused."""
     op, msg = attempt.row, attempt.message
     log.info("Operation %s attempt %d started.", op.id, attempt.attempt)
     outcome = _run_handler(svc, attempt)
     log.info("Operation %s attempt %d ran: %s.", op.id, attempt.attempt, outcome.ending.value)
+    spans.ran(span, outcome)
     try:
         done, retry_after = _ended(attempt, outcome)
     except AttemptSuperseded:  # a later attempt owns the row now: deciding again would take it for this one

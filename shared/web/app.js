@@ -491,7 +491,7 @@ async function showDetail(id) {
 function allColumns() {
   return [...COLUMNS, "inputparameters", "outputparameters", "retrycount", "errorcode", "errormessage", "runas",
     "modifiedon", "ttlinseconds", "postponeuntil", "recurrencepattern", "recentruns", "callbackstate",
-    "attempts", "dependencytoken", "waitingbehind"].join(",");
+    "attempts", "dependencytoken", "waitingbehind", "traceparent"].join(",");
 }
 
 function renderDetail(op) {
@@ -511,7 +511,8 @@ function renderDetail(op) {
     ["Retry count", op.retrycount], ["Submitted as", op.runas || "—"], ["Time to live", duration(op.ttlinseconds)],
     ...(op.recurrencepattern ? [["Recurs", op.recurrencepattern]] : []),
     ...(op.dependencytoken ? [["Line", op.dependencytoken]] : []),
-    ...(op.waitingbehind ? [["Waiting behind", operationLink(op.waitingbehind)]] : [])]);
+    ...(op.waitingbehind ? [["Waiting behind", operationLink(op.waitingbehind)]] : []),
+    ...(op.traceparent ? [["Trace ID", op.traceparent.split("-")[1]]] : [])]);
   $("d-timeline").replaceChildren(...timeline(op));
   $("d-inputs").textContent = keyValues(op.inputparameters);
   $("d-outputs").textContent = keyValues(op.outputparameters);

@@ -212,7 +212,8 @@ def test_requirements_txt_holds_only_runtime_packages():
              if line.strip() and not line.startswith("#")}
     assert names == {"azure-functions", "azure-data-tables", "azure-storage-queue", "azure-storage-blob",
                      "azure-identity", "requests",
-                     "urllib3", "certifi", "python-dateutil", "croniter"}
+                     "urllib3", "certifi", "python-dateutil", "croniter", "opentelemetry-api", "opentelemetry-sdk",
+                     "opentelemetry-exporter-otlp-proto-http", "azure-monitor-opentelemetry"}
 
 
 def test_the_deployed_package_imports_nothing_from_development_folders():

@@ -149,14 +149,14 @@ def _output_binding(app):
         return func.HttpResponse()
 
 
-def _context_parameter(app):
+def _unbound_parameter(app):
     @app.queue_trigger(arg_name="msg", queue_name="q", connection="AzureWebJobsStorage")
-    def f(msg: func.QueueMessage, context: func.Context) -> None:
+    def f(msg: func.QueueMessage, extra: str) -> None:
         pass
 
 
 @pytest.mark.parametrize("register,named", [(_output_binding, "binding 'queue'"),
-                                            (_context_parameter, "['context']")])
+                                            (_unbound_parameter, "['extra']")])
 def test_what_the_app_does_not_use_is_refused_when_the_app_loads(register, named):
     with pytest.raises(AppLoadError) as refused:
         describe_functions(_app_with(register), {})

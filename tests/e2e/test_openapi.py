@@ -71,7 +71,7 @@ def test_the_perform_action_picks_the_operation_from_the_catalog_and_shapes_its_
     assert dynamic == {"operationId": "GetOperation", "parameters": {"name": {"parameter": "name"}},
                        "value-path": "inputSchema"}
     assert {"ListOperations", "GetOperation"} <= {op["operationId"] for op in _operations(served).values()}
-    assert set(action["responses"]["202"]["headers"]) == {"Location", "Retry-After"}
+    assert set(action["responses"]["202"]["headers"]) == {"Location", "Retry-After", "traceresponse"}
     prefer = next(p for p in action["parameters"] if p["name"] == "Prefer")
     assert prefer["default"] == "respond-async" and prefer["x-ms-visibility"] == "internal"
 

@@ -259,16 +259,20 @@ def test_a_running_operation_shows_its_progress_timeline_and_the_actions_it_allo
     app.http.delete(app.url(f"backgroundoperation/{op_id}"), timeout=30)
 
 
-def test_an_operation_that_never_ran_counts_no_attempt_and_its_time_to_live_reads_in_days(app, open_page):
-    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
-    op_id = app.http.post(app.url("ExecuteBackgroundOperation"), timeout=30, json={
-        "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": later}).json()["backgroundOperationId"]
+def test_an_operation_that_never_ran_counts_no_attempt_its_time_to_live_reads_in_days_and_its_trace_shows(
+        app, open_page):
+    later, trace_id = (datetime.now(UTC) + timedelta(hours=2)).isoformat(), "4bf92f3577b34da6a3ce929d0e0e4736"
+    accepted = app.http.post(app.url("ExecuteBackgroundOperation"), timeout=30, json={
+        "Request": {"RequestName": "sample_Echo"}, "PostponeUntil": later},
+        headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    op_id = accepted.json()["backgroundOperationId"]
+    assert accepted.headers["traceresponse"].split("-")[1] == trace_id  # the caller's trace, joined
     app.http.delete(app.url(f"backgroundoperation/{op_id}"), timeout=30)
     app.wait_for_status(op_id, 32)
     page = open_page(app)
     _detail(page, op_id)
     run = dict(zip(*[iter(page.locator("#d-run > *").all_inner_texts())] * 2, strict=True))
-    assert (run["Attempts"], run["Time to live"]) == ("0", "90 days")
+    assert (run["Attempts"], run["Time to live"], run["Trace ID"]) == ("0", "90 days", trace_id)
 
 
 def test_a_failed_operation_shows_its_error_and_runs_again_with_the_same_inputs(app, open_page):

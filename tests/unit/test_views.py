@@ -99,7 +99,8 @@ def test_entity_extra_progress_and_recurrence_columns_only_when_selected(full_op
                                               "progressmessage": "done", "recurrencepattern": None,
                                               "recentruns": None, "callbackstate": full_op.callbackstate.value
                                               or "unsent", "attemptstarts": None, "attempts": None,
-                                              "dependencytoken": None, "waitingbehind": None}
+                                              "dependencytoken": None, "waitingbehind": None,
+                                              "traceparent": None}
 
 
 def test_monitor_flattens_outputs_on_success(make_op):

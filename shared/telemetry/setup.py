@@ -1,0 +1,86 @@
+"""Starting the exporters the settings name, once per process (``bootstrap.get_services``).
+
+* APPLICATIONINSIGHTS_CONNECTION_STRING: the Azure Monitor OpenTelemetry distro (traces, metrics, logs), unless
+  the Python worker set it up already (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true).
+* OTEL_EXPORTER_OTLP_ENDPOINT: the SDK's OTLP/HTTP exporters, configured by the standard OTEL_* settings.
+* Both: both. Neither: nothing is started; the OpenTelemetry API's tracer records nothing and costs next to it.
+
+Traces are sampled by trace (``parentbased_always_on`` unless OTEL_TRACES_SAMPLER says otherwise): every span of
+an operation follows its submit's decision, recorded in its row's traceparent, so that no operation's trail
+has holes. Exporting runs in the SDK's own threads with bounded queues: a destination that is down or slow
+costs an operation nothing, and what cannot be sent is dropped (the SDK logs it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from ..settings import TelemetrySettings
+
+log = logging.getLogger(__name__)
+SAMPLER = "parentbased_always_on"
+_lock = threading.Lock()
+_configured = False
+
+
+def configure(telemetry: TelemetrySettings) -> bool:
+    """Start the exporters ``telemetry`` names, the first time only; whether any is on."""
+    global _configured
+    with _lock:
+        if _configured or not telemetry.enabled:
+            return _configured
+        os.environ.setdefault("OTEL_TRACES_SAMPLER", SAMPLER)
+        processors = _otlp() if telemetry.otlp else None
+        if telemetry.azure_monitor and not telemetry.worker_configures:
+            _azure_monitor(telemetry.azure_monitor, processors)
+        elif processors is not None:
+            _sdk(processors)
+        _configured = True
+    log.info("Telemetry on: %s.", ", ".join(name for name, on in (
+        ("Azure Monitor", bool(telemetry.azure_monitor)), ("OTLP", telemetry.otlp)) if on))
+    return True
+
+
+def _otlp() -> dict[str, Any]:
+    """The OTLP/HTTP exporters' processors and readers (endpoint, headers and timeouts from OTEL_*)."""
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    return {"span_processors": [BatchSpanProcessor(OTLPSpanExporter())],
+            "metric_readers": [PeriodicExportingMetricReader(OTLPMetricExporter())],
+            "log_record_processors": [BatchLogRecordProcessor(OTLPLogExporter())]}
+
+
+def _azure_monitor(connection_string: str, otlp: dict[str, Any] | None) -> None:
+    from azure.monitor.opentelemetry import configure_azure_monitor
+
+    configure_azure_monitor(connection_string=connection_string, **(otlp or {}))
+
+
+def _sdk(otlp: dict[str, Any]) -> None:
+    """The SDK's providers (service name and resource from OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES), with
+    the OTLP exporters, and Python's logging sent through them."""
+    from opentelemetry import _logs, metrics, trace
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or "bgops"})
+    tracer_provider = TracerProvider(resource=resource)
+    for processor in otlp["span_processors"]:
+        tracer_provider.add_span_processor(processor)
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=otlp["metric_readers"]))
+    logger_provider = LoggerProvider(resource=resource)
+    for processor in otlp["log_record_processors"]:
+        logger_provider.add_log_record_processor(processor)
+    _logs.set_logger_provider(logger_provider)
+    logging.getLogger().addHandler(LoggingHandler(level=logging.INFO, logger_provider=logger_provider))

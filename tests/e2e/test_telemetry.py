@@ -1,0 +1,72 @@
+"""Telemetry end to end: the app, given OTEL_EXPORTER_OTLP_ENDPOINT, exports its spans and logs over OTLP/HTTP to
+a receiver this test runs (protobuf, decoded with opentelemetry-proto), and one operation's whole story is
+rebuilt from what arrived: the caller's trace, its submit, each attempt, its callback."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from helpers import wait_until
+from otlp_receiver import OtlpReceiver, Span
+
+TRACE_ID, CALLER_SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+ERROR = 2  # Status.STATUS_CODE_ERROR in OTLP
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    server = OtlpReceiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def traced_app(make_app, receiver):
+    """The app exporting to the receiver, its batches sent every 100 ms (the SDK's standard settings)."""
+    return make_app(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_SERVICE_NAME="bgops-test",
+                    OTEL_BSP_SCHEDULE_DELAY="100", OTEL_BLRP_SCHEDULE_DELAY="100")
+
+
+def _story(receiver: OtlpReceiver, trace_id: str, *names: str) -> dict[str, list[Span]]:
+    """The spans of ``trace_id`` by name, once each of ``names`` has arrived (in the order they started)."""
+    def arrived() -> dict[str, list[Span]] | None:
+        found: dict[str, list[Span]] = {}
+        for span in sorted(receiver.spans(), key=lambda s: s.start_ns):
+            if span.trace_id == trace_id:
+                found.setdefault(span.name, []).append(span)
+        return found if all(len(found.get(n, [])) >= names.count(n) for n in names) else None
+
+    return wait_until(arrived, timeout=30, message=f"the spans {names} to arrive")
+
+
+def test_one_operation_is_one_trace_from_the_callers_submit_through_a_retry_to_its_callback(
+        traced_app, receiver, callbacks):
+    url = callbacks.new_url()
+    response = requests.post(traced_app.url("data/v9.2/sample_Fail"), json={"FailTimes": 1}, timeout=30, headers={
+        "Prefer": f'respond-async, odata.callback; url="{url}"', "traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"})
+    assert response.status_code == 202 and response.headers["traceresponse"].split("-")[1] == TRACE_ID
+    op_id = response.json()["backgroundOperationId"]
+    story = _story(receiver, TRACE_ID, "submit sample_Fail", "run sample_Fail", "run sample_Fail", "callback")
+    [submitted], runs, [called] = story["submit sample_Fail"], story["run sample_Fail"], story["callback"]
+    assert submitted.service == "bgops-test" and submitted.parent_span_id  # under the host's invocation span
+    assert response.headers["traceresponse"] == f"00-{TRACE_ID}-{submitted.span_id}-01"
+    assert [r.parent_span_id for r in runs] == [submitted.span_id] * 2
+    assert [r.attributes["bgops.attempt"] for r in runs] == [1, 2] and runs[0].status_code == ERROR
+    assert all(r.attributes["bgops.operation.id"] == op_id and len(r.links) == 1 for r in runs)  # its invocation
+    assert called.parent_span_id == runs[1].span_id
+    [(headers, _)] = wait_until(lambda: callbacks.raw_calls(url))
+    assert headers["traceparent"] == f"00-{TRACE_ID}-{called.span_id}-01"  # the receiver joins the trace
+    assert url not in str([s.attributes for s in receiver.spans()])
+    lines = wait_until(lambda: [log for log in receiver.logs() if log["attributes"].get("bgops.operation.id") == op_id
+                                and "started" in str(log["body"])] or None, message="the attempts' log lines")
+    assert {(log["trace_id"], log["attributes"]["bgops.attempt"]) for log in lines} == {(TRACE_ID, 1), (TRACE_ID, 2)}
+    _print(story)
+
+
+def _print(story: dict[str, list[Span]]) -> None:
+    """The trace as the receiver saw it, for the record (pytest -s)."""
+    spans = sorted((s for found in story.values() for s in found), key=lambda s: s.start_ns)
+    first = spans[0].start_ns
+    for span in spans:
+        print(f"{(span.start_ns - first) / 1e6:8.1f} ms  {(span.end_ns - span.start_ns) / 1e6:7.1f} ms  {span.name}"
+              f"  span {span.span_id} parent {span.parent_span_id or '-'}")
