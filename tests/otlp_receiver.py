@@ -101,6 +101,10 @@ class OtlpReceiver:
         with self._lock:
             return list(self.received.logs)
 
+    def metrics(self) -> list[str]:
+        with self._lock:
+            return list(self.received.metrics)
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()

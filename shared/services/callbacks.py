@@ -10,13 +10,14 @@ pause is over), so a receiver that hangs holds up no operation. The outcome is r
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 from ..domain.callbacks import status_body
 from ..domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable
 from ..domain.operation import CallbackState, Operation
 from ..storage.event_messages import CallbackRetry
-from ..telemetry import logs, spans
+from ..telemetry import logs, metrics, spans
 from . import deferred
 from .container import Services
 from .delivery import Delivery, post_once
@@ -73,11 +74,13 @@ def _attempt(svc: Services, op: Operation, attempt: int) -> Operation:
         return op
     policy = svc.settings.callback_delivery
     with spans.calling_back(op, attempt) as span, logs.operation(op.id, op.name):
+        began = time.monotonic()
         delivery = post_once(op.callbackurl, status_body(op, status_location(svc.settings, op)),
                              policy=svc.settings.outbound, timeout_seconds=policy.timeout_seconds,
                              message_id=f"msg_{op.id}", signing_key=svc.settings.callback_signing_key,
                              headers=spans.outbound_headers(op.traceparent))
         spans.delivered(span, delivery.delivered, delivery.detail)
+        metrics.delivered(op.name, "callback", time.monotonic() - began, delivery.status, delivery.detail)
     if not delivery.delivered and delivery.retryable and attempt < policy.attempts:
         svc.queue.enqueue_event(CallbackRetry(op.id, attempt + 1).encode(),
                                 delay_seconds=policy.pause_after(attempt))

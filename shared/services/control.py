@@ -20,7 +20,7 @@ from ..domain.errors import (
 from ..domain.operation import EVENTS_OWED, Operation
 from ..domain.states import REQUESTED, Event, Status, describe
 from ..storage.ports import ListQuery, Page
-from ..telemetry import spans
+from ..telemetry import metrics, spans
 from .callbacks import deliver_owed_callback
 from .container import Services
 from .rows import update_row, write
@@ -86,6 +86,8 @@ def change(svc: Services, row: str | Operation, what: Change, caller: Caller, *,
             _enqueue_or_undo(svc, op, before)
         elif op.is_terminal and (op.callbackurl or op.eventsstate == EVENTS_OWED):
             _enqueue_or_deliver(svc, op)
+        if op.is_terminal and not before.is_terminal:
+            metrics.completed(op)
     return op
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+import time
 import uuid
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -54,7 +55,7 @@ from ..domain.subscriptions import (
 from ..storage import event_messages
 from ..storage.event_messages import CallbackRetry, Drain, EventMessage, FanOut
 from ..storage.ports import Sent
-from ..telemetry import spans
+from ..telemetry import metrics, spans
 from .callbacks import retry_callback
 from .container import Services
 from .delivery import GONE, Delivery, post_once
@@ -180,11 +181,14 @@ def _post_event(svc: Services, sub: Subscription, message: EventMessage, payload
     operation_id, (body, trace) = operation_of(message.payload), as_sent(payload)
     try:
         with spans.sending_event(trace, operation_id, sub.id, message.attempt) as span:
+            began = time.monotonic()
             delivery = post_once(sub.notification_url, body, policy=svc.settings.outbound,
                                  timeout_seconds=svc.settings.callback_delivery.timeout_seconds,
                                  message_id=f"msg_{operation_id}_{sub.id}",
                                  signing_key=svc.settings.callback_signing_key, headers=spans.outbound_headers(trace))
             spans.delivered(span, delivery.delivered, delivery.detail)
+            metrics.delivered(str(body.get("OutputParameters", {}).get("OperationName", "")), "event",
+                              time.monotonic() - began, delivery.status, delivery.detail)
     finally:
         svc.subscription_cache.finish(sub.id)
     log.info("Event of operation %s to subscription %s, attempt %d: %s (%s).", operation_id, sub.id,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..domain.errors import BackgroundOperationError, StorageUnavailable
 from ..domain.operation import Operation
 from ..storage.clients import POOL_SIZE
-from ..telemetry import spans
+from ..telemetry import metrics, spans
 from . import deferred, submission
 from .container import Services
 from .submission import NewRow, Submission, prepare, send, withdraw
@@ -45,6 +45,8 @@ def submit_many(svc: Services, requests: Sequence[Submission | BackgroundOperati
     checked, faults = _checked(svc, requests, continue_on_error)
     inserted = _inserted(svc, checked, faults, continue_on_error)
     queued = _sent(svc, inserted, faults, continue_on_error)
+    for _, row in queued:
+        metrics.submitted(row)
     results = sorted([Result(i, row=row) for i, row in queued] + [Result(i, fault=f) for i, f in faults.items()],
                      key=lambda r: r.index)
     if not queued and any(isinstance(f, StorageUnavailable) for f in faults.values()):

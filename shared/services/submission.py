@@ -30,7 +30,7 @@ from ..domain.recurrence import parse_recurrence
 from ..domain.states import Event, Status
 from ..domain.tracecontext import TraceParent
 from ..operations.registry import OperationDefinition
-from ..telemetry import spans
+from ..telemetry import metrics, spans
 from . import deferred, lines
 from .container import Services
 from .handlers import handler_context, run_handler, too_large
@@ -91,7 +91,9 @@ def submit(svc: Services, sub: Submission) -> Operation:
         except StorageUnavailable:
             withdraw(svc, op)
             raise
-        return send(svc, op, new.delay_seconds)
+        sent = send(svc, op, new.delay_seconds)
+        metrics.submitted(sent)
+        return sent
 
 
 @dataclass(frozen=True)

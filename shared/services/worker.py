@@ -39,7 +39,7 @@ from ..domain.errors import (
 from ..domain.operation import Operation
 from ..domain.states import Event, Status, TransitionRefused
 from ..storage.work_messages import decode
-from ..telemetry import logs, spans
+from ..telemetry import logs, metrics, spans
 from . import lines
 from .callbacks import deliver_callback, deliver_owed_callback
 from .container import Services
@@ -164,12 +164,16 @@ def _step(svc: Services, op: Operation, msg: QueueDelivery, decision: Decision, 
             log.warning("Operation %s failed: its message was tried as often as it may be.", op.id)
         ended = stop_unstarted(op, now) if action is Action.STOP_UNSTARTED else poisoned(
             op, svc.settings.max_attempts, now)
-        _after_run(svc, write(svc, ended))
+        written = write(svc, ended)
+        if action is Action.FAIL:
+            metrics.poisoned(written)
+        _after_run(svc, written)
     elif action is Action.START:
         with spans.attempting(op, msg.attempt, msg.invocation, msg.id) as span, \
                 logs.operation(op.id, op.name, msg.attempt):
             if not carried:  # recorded before it runs, so that a cancel finds it running
                 op = write(svc, start_attempt(op, msg.id, msg.attempt, now))
+            metrics.started(op, msg.attempt, now)
             return _run_attempt(svc, _Attempt(svc, op, msg, recorded=not carried), span)
     return None
 
@@ -304,9 +308,11 @@ def _run_attempt(svc: Services, attempt: _Attempt, span: spans.Started) -> Opera
     """Run the handler and write how it ended; returns a row to decide on again, if the outcome was refused."""
     op, msg = attempt.row, attempt.message
     log.info("Operation %s attempt %d started.", op.id, attempt.attempt)
+    began = time.monotonic()
     outcome = _run_handler(svc, attempt)
     log.info("Operation %s attempt %d ran: %s.", op.id, attempt.attempt, outcome.ending.value)
     spans.ran(span, outcome)
+    metrics.ran(op, time.monotonic() - began, outcome.ending.value, svc.settings.queue_name)
     try:
         done, retry_after = _ended(attempt, outcome)
     except AttemptSuperseded:  # a later attempt owns the row now: deciding again would take it for this one
@@ -318,6 +324,7 @@ def _run_attempt(svc: Services, attempt: _Attempt, span: spans.Started) -> Opera
         return None if now is None or now.status is Status.WAITING_FOR_RESOURCES else now
     log.info("Operation %s attempt %d: %s -> %s.", op.id, attempt.attempt, outcome.ending.value, done.status.name)
     if retry_after is not None:
+        metrics.retried(done)
         _retry_later(svc, done, msg, retry_after)
     else:
         _after_run(svc, done)
@@ -367,6 +374,7 @@ def _after_run(svc: Services, done: Operation) -> None:
     """What the worker that ended a run owes: for a finished operation its event to subscribers and its
     callback; for a recurring one waiting for its next occurrence, the message that starts it then."""
     if done.is_terminal:
+        metrics.completed(done)
         done = publish_owed(svc, done)
         if done.callbackurl:
             deliver_callback(svc, done)

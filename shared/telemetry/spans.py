@@ -134,6 +134,13 @@ def poisoned(op: Operation) -> Iterator[Started]:
         yield begun
 
 
+@contextmanager
+def purging(invocation: str) -> Iterator[Started]:
+    """A run of the purge, under the timer's invocation span (the host starts a trace for each)."""
+    with started("purge", parse(invocation)) as begun:
+        yield begun
+
+
 def ran(begun: Started, outcome: Outcome) -> None:
     """How an attempt ended, on its span: failures (those that will be retried too) are errors."""
     begun.set({"outcome": outcome.ending.value, "error.code": outcome.errorcode})

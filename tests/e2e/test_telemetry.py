@@ -22,9 +22,10 @@ def receiver():
 
 @pytest.fixture
 def traced_app(make_app, receiver):
-    """The app exporting to the receiver, its batches sent every 100 ms (the SDK's standard settings)."""
+    """The app exporting to the receiver, its batches sent every 100 ms and its metrics every 500 (the SDK's standard
+    settings)."""
     return make_app(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_SERVICE_NAME="bgops-test",
-                    OTEL_BSP_SCHEDULE_DELAY="100", OTEL_BLRP_SCHEDULE_DELAY="100")
+                    OTEL_BSP_SCHEDULE_DELAY="100", OTEL_BLRP_SCHEDULE_DELAY="100", OTEL_METRIC_EXPORT_INTERVAL="500")
 
 
 def _story(receiver: OtlpReceiver, trace_id: str, *names: str) -> dict[str, list[Span]]:
@@ -60,6 +61,10 @@ def test_one_operation_is_one_trace_from_the_callers_submit_through_a_retry_to_i
     lines = wait_until(lambda: [log for log in receiver.logs() if log["attributes"].get("bgops.operation.id") == op_id
                                 and "started" in str(log["body"])] or None, message="the attempts' log lines")
     assert {(log["trace_id"], log["attributes"]["bgops.attempt"]) for log in lines} == {(TRACE_ID, 1), (TRACE_ID, 2)}
+    wanted = {"bgops.operations.submitted", "bgops.attempts.started", "bgops.attempts.retried",
+              "bgops.operations.completed", "bgops.queue.wait", "messaging.process.duration",
+              "http.client.request.duration"}
+    wait_until(lambda: wanted <= set(receiver.metrics()), message="the metrics to arrive")
     _print(story)
 
 
@@ -70,3 +75,47 @@ def _print(story: dict[str, list[Span]]) -> None:
     for span in spans:
         print(f"{(span.start_ns - first) / 1e6:8.1f} ms  {(span.end_ns - span.start_ns) / 1e6:7.1f} ms  {span.name}"
               f"  span {span.span_id} parent {span.parent_span_id or '-'}")
+
+
+def test_a_host_killed_mid_attempt_leaves_a_trace_the_next_host_finishes(make_app, receiver, callbacks):
+    lease, trace_id = {"DEVHOST_QUEUE_MESSAGE_LEASE_SECONDS": "3"}, "0af7651916cd43dd8448eb211c80319c"
+    exporting = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100",
+                 "OTEL_BLRP_SCHEDULE_DELAY": "100"}
+    first, url = make_app(**lease, **exporting), callbacks.new_url()
+    op_id = requests.post(first.url("data/v9.2/sample_Sleep"), json={"Seconds": 3}, timeout=30, headers={
+        "Prefer": f'respond-async, odata.callback; url="{url}"', "traceparent": f"00-{trace_id}-{CALLER_SPAN}-01"}
+    ).json()["backgroundOperationId"]
+    first.wait_for_status(op_id, 20)
+    wait_until(lambda: any(log["attributes"].get("bgops.operation.id") == op_id for log in receiver.logs()),
+               message="the first attempt's log line to be exported")
+    first.kill()  # its attempt's span never ends, so it is never exported
+    make_app(name=first.queue_name, **lease, **exporting)
+    story = _story(receiver, trace_id, "submit sample_Sleep", "run sample_Sleep", "callback")
+    [submitted], [ran], [called] = story["submit sample_Sleep"], story["run sample_Sleep"], story["callback"]
+    assert ran.attributes["bgops.attempt"] == 2 and ran.parent_span_id == submitted.span_id
+    assert called.parent_span_id == ran.span_id
+    first_attempt = [log for log in receiver.logs() if log["attributes"].get("bgops.attempt") == 1
+                     and log["attributes"].get("bgops.operation.id") == op_id]
+    assert first_attempt and {log["trace_id"] for log in first_attempt} == {trace_id}  # what the dead host said
+    _print(story)
+
+
+def test_a_traceparent_that_is_not_valid_starts_a_new_trace_and_is_never_echoed(traced_app, receiver):
+    junk = "00-" + "Zz" * 5_000 + "-01"
+    response = requests.post(traced_app.url("data/v9.2/sample_Echo"), json={}, timeout=30,
+                             headers={"Prefer": "respond-async", "traceparent": junk, "tracestate": junk})
+    assert response.status_code == 202
+    position = response.headers["traceresponse"]
+    assert len(position) == 55 and "Zz" not in response.text + str(response.headers)
+    op_id = response.json()["backgroundOperationId"]
+    traced_app.wait_for_status(op_id, 30)
+    _story(receiver, position.split("-")[1], "submit sample_Echo", "run sample_Echo")
+    assert "Zz" not in traced_app.log()
+
+
+def test_an_exporter_that_is_down_costs_an_operation_nothing(make_app):
+    down = make_app(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9", OTEL_BSP_SCHEDULE_DELAY="100",
+                    OTEL_EXPORTER_OTLP_TIMEOUT="1")  # nothing listens on port 9
+    op_id = down.submit("sample_Echo", {"A": 1}).json()["backgroundOperationId"]
+    row = down.wait_for_status(op_id, 30, timeout=10)
+    assert row["backgroundoperationstatuscode"] == 30
