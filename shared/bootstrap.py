@@ -40,7 +40,7 @@ from .storage.subscription_store import TableSubscriptionStore
 from .storage.table_lines import TableLines
 from .storage.table_store import TableOperationStore
 from .storage.work_queue import StorageWorkQueue
-from .telemetry import logs, setup
+from .telemetry import logs, metrics, setup
 
 
 def build_registry(*, enable_samples: bool) -> OperationRegistry:
@@ -155,8 +155,10 @@ def get_services() -> Services:
         if built:
             settings = get_settings()
             logs.install()
-            setup.configure(settings.telemetry)  # exporters, when the settings name any
+            telemetry = setup.configure(settings.telemetry)  # exporters, when the settings name any
             _state["services"] = build_services(settings, registry=registry, pools=pools)
+            if telemetry:
+                metrics.watch_queue(_state["services"].queue.oldest_waiting_seconds)
         services: Services = _state["services"]
     if built:
         show_purge_job(services)

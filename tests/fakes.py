@@ -270,6 +270,7 @@ class MemoryMessage:
     pop_receipt: str = ""
     dequeue_count: int = 0
     visible_at: float = 0.0
+    inserted_at: float = 0.0
 
     @property
     def content(self) -> str:
@@ -343,6 +344,13 @@ class MemoryWorkQueue:
             message.visible_at = now + visibility_seconds
             return dataclasses.replace(message)
 
+    def oldest_waiting_seconds(self) -> float | None:
+        """The age of the first visible work message, or None."""
+        with self._lock:
+            now = self._clock()
+            visible = [m for m in self.work.values() if m.visible_at <= now]
+            return now - visible[0].inserted_at if visible else None
+
     def put(self, body: str) -> str:
         """Add a work message with any body, as another sender might."""
         return self._add(self.work, body, 0)
@@ -362,8 +370,9 @@ class MemoryWorkQueue:
             return True
 
     def _add(self, queue: dict[str, MemoryMessage], body: str, delay_seconds: float) -> str:
-        visible_at = self._clock() + visibility_seconds(delay_seconds)
-        message = MemoryMessage(id=uuid.uuid4().hex, body=body, visible_at=visible_at, pop_receipt=uuid.uuid4().hex)
+        now = self._clock()
+        message = MemoryMessage(id=uuid.uuid4().hex, body=body, visible_at=now + visibility_seconds(delay_seconds),
+                                pop_receipt=uuid.uuid4().hex, inserted_at=now)
         with self._lock:
             queue[message.id] = message
         return message.id

@@ -126,6 +126,10 @@ class WorkQueue(Protocol):
     def set_visibility(self, message_id: str, pop_receipt: str, delay_seconds: float) -> None:
         """Hide a received message for ``delay_seconds`` more (used for retry backoff)."""
 
+    def oldest_waiting_seconds(self) -> float | None:
+        """How long the first work message a worker could take now has been on the queue (one peek); None when
+        none is waiting. Raises StorageUnavailable."""
+
     def ping(self) -> None:
         """Raise StorageUnavailable unless the queue answers."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ServiceRequestError
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64DecodePolicy, TextBase64EncodePolicy
@@ -97,6 +98,14 @@ class StorageWorkQueue:
         """Hide a received message for ``delay_seconds`` more; its pop receipt changes."""
         with _translated("delay a message"):
             self.queue.update_message(message_id, pop_receipt, visibility_timeout=visibility_seconds(delay_seconds))
+
+    def oldest_waiting_seconds(self) -> float | None:
+        """The age of the first visible work message (Peek Messages: one transaction), or None."""
+        with _translated("peek at the queue"):
+            [*first] = self.queue.peek_messages(max_messages=1)
+        if not first or first[0].inserted_on is None:
+            return None
+        return max(0.0, (datetime.now(UTC) - first[0].inserted_on).total_seconds())
 
     def ping(self) -> None:
         """Raise StorageUnavailable unless the queue answers."""

@@ -9,17 +9,21 @@ many) or a URL:
 * ``bgops.operations.submitted``, ``bgops.attempts.started``, ``bgops.attempts.retried``,
   ``bgops.operations.poisoned``: counters;
 * ``bgops.operations.completed``: a counter, ``bgops.outcome`` succeeded, failed or canceled;
-* ``bgops.queue.wait``: seconds from submit to the first attempt's start, for an operation that was to run at once.
+* ``bgops.queue.wait``: seconds from submit to the first attempt's start, for an operation that was to run at once;
+* ``bgops.queue.oldest_age``: a gauge, how long the first message a worker could take now has waited (one peek at
+  the queue each time the metrics are collected: every 60 s by default, only with telemetry on).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from opentelemetry import metrics
-from opentelemetry.metrics import Meter
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
+from ..domain.errors import StorageUnavailable
 from ..domain.operation import Operation
 from ..domain.states import Status
 
@@ -30,6 +34,7 @@ class Instruments:
     """The app's instruments, made on one meter."""
 
     def __init__(self, meter: Meter) -> None:
+        self.meter = meter
         self.submitted = meter.create_counter("bgops.operations.submitted", "{operation}", "Operations accepted.")
         self.started = meter.create_counter("bgops.attempts.started", "{attempt}", "Attempts started.")
         self.retried = meter.create_counter("bgops.attempts.retried", "{attempt}",
@@ -46,6 +51,20 @@ class Instruments:
 
 
 instruments = Instruments(metrics.get_meter("bgops"))
+
+
+def watch_queue(oldest: Callable[[], float | None]) -> None:
+    """Observe ``bgops.queue.oldest_age`` with ``oldest`` (the queue's ``oldest_waiting_seconds``) at each
+    collection; 0 when nothing waits, nothing when storage does not answer."""
+    def observe(options: CallbackOptions) -> Iterable[Observation]:
+        try:
+            age = oldest()
+        except StorageUnavailable:
+            return []
+        return [Observation(age or 0.0)]
+
+    instruments.meter.create_observable_gauge("bgops.queue.oldest_age", [observe], "s",
+                                              "How long the first operation waiting to run has waited.")
 
 
 def _name(op: Operation, **more: Any) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def test_one_operation_is_one_trace_from_the_callers_submit_through_a_retry_to_i
     assert {(log["trace_id"], log["attributes"]["bgops.attempt"]) for log in lines} == {(TRACE_ID, 1), (TRACE_ID, 2)}
     wanted = {"bgops.operations.submitted", "bgops.attempts.started", "bgops.attempts.retried",
               "bgops.operations.completed", "bgops.queue.wait", "messaging.process.duration",
-              "http.client.request.duration"}
+              "http.client.request.duration", "bgops.queue.oldest_age"}
     wait_until(lambda: wanted <= set(receiver.metrics()), message="the metrics to arrive")
     _print(story)
 

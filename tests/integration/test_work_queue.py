@@ -137,3 +137,14 @@ class TestStorageWorkQueue(WorkQueueContract):
     @pytest.fixture
     def host(self, azurite, queue_name):
         return StorageHost(azurite, queue_name)
+
+
+def test_the_oldest_waiting_message_is_the_first_visible_ones_age_and_none_when_nothing_waits(work_queue, reader):
+    assert work_queue.oldest_waiting_seconds() is None
+    work_queue.enqueue(an_id(), delay_seconds=3600)  # postponed: not waiting to run
+    assert work_queue.oldest_waiting_seconds() is None
+    work_queue.enqueue(an_id())
+    age = work_queue.oldest_waiting_seconds()
+    assert age is not None and 0 <= age < 60
+    reader.receive_message(visibility_timeout=60)  # taken by a worker: no longer waiting
+    assert work_queue.oldest_waiting_seconds() is None

@@ -83,3 +83,20 @@ def test_a_cancel_before_it_ran_and_the_poison_path_count_their_outcomes(svc, ho
                                                           (("bgops.outcome", "failed"),): 1})
     assert sum(read["bgops.operations.poisoned"].values()) == 1
     assert "bgops.queue.wait" not in read  # neither started
+
+
+def test_the_oldest_waiting_operations_age_is_observed_at_each_collection(svc, host, clock, reader):
+    metrics.watch_queue(svc.queue.oldest_waiting_seconds)
+    _submitted(svc, "sample_Echo", {})
+    clock.pass_(5)
+    _submitted(svc, "sample_Echo", {})
+    assert _gauge(reader) == 5.0  # the first one's
+    process_message(svc, delivery(host.receive()))
+    process_message(svc, delivery(host.receive()))
+    assert _gauge(reader) == 0.0  # nothing waits
+
+
+def _gauge(reader: InMemoryMetricReader) -> float:
+    [point] = [p for r in reader.get_metrics_data().resource_metrics for s in r.scope_metrics for m in s.metrics
+               if m.name == "bgops.queue.oldest_age" for p in m.data.data_points]
+    return point.value
