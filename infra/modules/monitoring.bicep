@@ -26,4 +26,19 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
+// The operator's answers (docs/observability.md): one operation's story, failures, waits, callbacks that never
+// arrived, the oldest waiting operation. Its queries are the document's (a test compares them).
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(resourceGroup().id, applicationInsightsName, 'bgops-workbook')
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: 'Background operations'
+    category: 'workbook'
+    sourceId: applicationInsights.id
+    serializedData: string(loadJsonContent('../workbook.json'))
+  }
+}
+
 output applicationInsightsName string = applicationInsights.name
