@@ -1,4 +1,5 @@
-"""``python -m bench [--no-scale]``: private Azurites, seven measurements, a table on stdout and results/latest.json."""
+"""``python -m bench [--no-scale | telemetry]``: private Azurites, nine measurements (or telemetry's alone), a table on
+stdout and results/latest.json."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .processes import AppHost, machine_facts
 from .report import format_report, write_json
 from .scale import measure_scale
 from .starvation import measure_api_under_long_handlers
+from .telemetry import OPERATIONS, ROUNDS, SUBMITS, measure_telemetry
 from .throughput import TIMEOUT_SECONDS, measure_throughput, wait_until_succeeded
 from .transactions import measure_transactions
 
@@ -59,8 +61,9 @@ def run(results: dict, *, scale: bool = True) -> None:
                        "bench client": None})
             _progress("7/7 the API while 20 long operations run (about 40 s)")
             results["api_under_load"] = measure_api_under_long_handlers(host)
-        _progress("8/8 ExecuteMultiple of 1,000 requests, three times of each kind, each on an app of its own")
+        _progress("8/9 ExecuteMultiple of 1,000 requests, three times of each kind, each on an app of its own")
         results["execute_multiple"] = measure_execute_multiple(azurite.connection_string, logs)
+        run_telemetry(results, azurite.connection_string, logs)
     _progress("5/6 idle cost (its own Azurite, logging every request; about 80 s)")
     results["idle"] = measure_idle()
     if scale:
@@ -68,6 +71,21 @@ def run(results: dict, *, scale: bool = True) -> None:
                 Azurite(Path(data), logs / "azurite-scale.log") as azurite:
             _progress("6/6 1,000 rows vs 100,000 (its own Azurite; seeding takes about 5 minutes)")
             results["scale"] = measure_scale(azurite.connection_string)
+
+
+def run_telemetry(results: dict, connection_string: str, logs: Path) -> None:
+    _progress(f"9/9 telemetry off and on, in turns ({ROUNDS} rounds of {OPERATIONS} operations and {SUBMITS} "
+              "submits each; about 2 minutes)")
+    results["telemetry"] = measure_telemetry(connection_string, logs)
+
+
+def run_telemetry_only(results: dict) -> None:
+    """``python -m bench telemetry``: that section alone, on an Azurite of its own."""
+    logs = RESULTS / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-azurite-") as data, \
+            Azurite(Path(data), logs / "azurite.log") as azurite:
+        run_telemetry(results, azurite.connection_string, logs)
 
 
 def main() -> int:
@@ -78,7 +96,10 @@ def main() -> int:
     results: dict = {"machine": machine_facts()}
     status = 0
     try:
-        run(results, scale="--no-scale" not in sys.argv[1:])
+        if "telemetry" in sys.argv[1:]:
+            run_telemetry_only(results)
+        else:
+            run(results, scale="--no-scale" not in sys.argv[1:])
     except KeyboardInterrupt:
         _progress("interrupted; every process was stopped")
         results["error"], status = "interrupted", 130

@@ -19,8 +19,9 @@ class AppHost(AppProcess):
     """The app under devhost for the bench: samples on, the purge timer out of the numbers, and
     host.json's maxPollingInterval overridden by ``polling`` (None: host.json's own)."""
 
-    def __init__(self, connection_string: str, log_path: Path, *, polling: str | None = "00:00:00.2") -> None:
-        settings = {"BGOPS_ENABLE_SAMPLES": "true", "BGOPS_PURGE_SCHEDULE": "0 0 0 1 1 *"}
+    def __init__(self, connection_string: str, log_path: Path, *, polling: str | None = "00:00:00.2",
+                 **more: str) -> None:
+        settings = {"BGOPS_ENABLE_SAMPLES": "true", "BGOPS_PURGE_SCHEDULE": "0 0 0 1 1 *", **more}
         if polling:
             settings["AzureFunctionsJobHost__extensions__queues__maxPollingInterval"] = polling
         super().__init__(connection_string, log_path, name=f"bench{uuid.uuid4().hex[:8]}", settings=settings)

@@ -61,22 +61,43 @@ def format_report(results: dict) -> str:
                               f"{m['per_hour']}  ({m['requests']} requests in {m['window_seconds']:g} s)")])
     if sc := results.get("scale"):
         lines += _scale_sections(sc)
-    if api := results.get("api_under_load"):
-        lines += _section(f"7. The API while {api['long_operations']} long operations run "
-                          f"({api['running_when_measured']} In Progress; {api['count']} calls in turns: "
-                          "status, list, submit, health)",
-                          [("p50", f"{api['p50_ms']} ms"), ("p99", f"{api['p99_ms']} ms  (target < 1000 ms) "
-                                                                   f"{'OK' if api['p99_ms'] < 1000 else 'OVER'}"),
-                           ("max", f"{api['max_ms']} ms"), ("status codes", api["statuses"])])
-    if em := results.get("execute_multiple"):
-        lines += _section(f"8. ExecuteMultiple of {em['requests']} requests, accepted in one call",
-                          [(f"{kind} entries", f"best {r['best_seconds']} s  (runs: {r['runs_seconds']})")
-                           for kind, r in em.items() if isinstance(r, dict)])
+    for key, section in (("api_under_load", _api_section), ("execute_multiple", _multiple_section),
+                         ("telemetry", _telemetry_section)):
+        if results.get(key):
+            lines += section(results[key])
     lines += _targets(results)
     if "error" in results:
         lines.append(f"INCOMPLETE RUN: {results['error']}")
     lines.append(f"Took {results['seconds']} s. JSON: {results['json_path']}")
     return "\n".join(lines)
+
+
+def _api_section(api: dict) -> list[str]:
+    return _section(f"7. The API while {api['long_operations']} long operations run "
+                    f"({api['running_when_measured']} In Progress; {api['count']} calls in turns: "
+                    "status, list, submit, health)",
+                    [("p50", f"{api['p50_ms']} ms"), ("p99", f"{api['p99_ms']} ms  (target < 1000 ms) "
+                                                             f"{'OK' if api['p99_ms'] < 1000 else 'OVER'}"),
+                     ("max", f"{api['max_ms']} ms"), ("status codes", api["statuses"])])
+
+
+def _multiple_section(em: dict) -> list[str]:
+    return _section(f"8. ExecuteMultiple of {em['requests']} requests, accepted in one call",
+                    [(f"{kind} entries", f"best {r['best_seconds']} s  (runs: {r['runs_seconds']})")
+                     for kind, r in em.items() if isinstance(r, dict)])
+
+
+def _telemetry_section(te: dict) -> list[str]:
+    return _section(f"9. Telemetry off / on (OTLP to a local receiver; {te['rounds']} rounds in turns, "
+                    f"{te['operations_per_round']} ops each)", [
+        ("CPU per op in the app's process", f"{te['off']['cpu_ms_per_op']} / {te['on']['cpu_ms_per_op']} ms  "
+                                            f"({te['cpu_overhead']:.2f}x, target <= {te['target_cpu_overhead']}x)"),
+        ("submit p50", f"{te['off']['submit']['p50_ms']} / {te['on']['submit']['p50_ms']} ms  "
+                       f"({te['submit_p50_overhead']:.2f}x)"),
+        ("submit p99", f"{te['off']['submit']['p99_ms']} / {te['on']['submit']['p99_ms']} ms"),
+        ("storage transactions per op", f"{te['transactions_per_op']['off']:g} / "
+                                        f"{te['transactions_per_op']['on']:g}  (SDK recording in memory)"),
+        ("spans received over OTLP", te["spans_received"])])
 
 
 def _scale_rows(sc: dict) -> list[tuple[str, str]]:

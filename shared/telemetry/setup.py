@@ -22,6 +22,7 @@ from ..settings import TelemetrySettings
 
 log = logging.getLogger(__name__)
 SAMPLER = "parentbased_always_on"
+LOCAL_HOST_LOGGER = "devhost"  # the local host's own lines: in Azure, the Functions host writes those itself
 _lock = threading.Lock()
 _configured = False
 
@@ -83,4 +84,6 @@ def _sdk(otlp: dict[str, Any]) -> None:
     for processor in otlp["log_record_processors"]:
         logger_provider.add_log_record_processor(processor)
     _logs.set_logger_provider(logger_provider)
-    logging.getLogger().addHandler(LoggingHandler(level=logging.INFO, logger_provider=logger_provider))
+    handler = LoggingHandler(level=logging.INFO, logger_provider=logger_provider)
+    handler.addFilter(lambda record: not record.name.startswith(LOCAL_HOST_LOGGER))
+    logging.getLogger().addHandler(handler)

@@ -1,0 +1,93 @@
+"""What telemetry costs: the app's CPU per operation and its submit latency with telemetry off and on (OTLP/HTTP
+to a receiver in this process, every span, log line and metric exported), in turns on one Azurite, so that both
+see the same conditions; and storage transactions per operation with the SDK recording every span and metric
+in memory, in-process (``transactions``), against the same count without."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from otlp_receiver import OtlpReceiver  # tests/, on sys.path (bench/__init__)
+
+from shared.telemetry import metrics, spans
+
+from .latency import submit_once
+from .processes import AppHost
+from .stats import summarize_ms
+from .throughput import measure_throughput
+from .transactions import measure_transactions
+
+ROUNDS = 3  # off, on, off, on... each round both
+OPERATIONS = 300  # per round, for the CPU per operation
+SUBMITS = 100  # per round, sequential, for the latency
+TARGET_CPU_OVERHEAD = 1.15
+
+
+def _round(host: AppHost) -> tuple[float, list[float]]:
+    """CPU ms per operation of the app's process over OPERATIONS no-op operations, and SUBMITS submit times."""
+    cpu = measure_throughput(host, {"app": host.process.pid}, n=OPERATIONS)["cpu_ms_per_op"]["app"]
+    times = []
+    with requests.Session() as session:
+        for i in range(SUBMITS):
+            response_time = _timed(lambda: submit_once(session, host, i))  # noqa: B023 (called at once)
+            times.append(response_time)
+    return float(cpu or 0.0), times
+
+
+def _timed(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+@contextmanager
+def recording_in_memory() -> Iterator[InMemorySpanExporter]:
+    """The app's tracer and instruments on an SDK of their own, recording everything to memory."""
+    exporter, provider = InMemorySpanExporter(), TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer, instruments = spans.tracer, metrics.instruments
+    spans.tracer = provider.get_tracer("bgops")
+    metrics.instruments = metrics.Instruments(MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("bgops"))
+    try:
+        yield exporter
+    finally:
+        spans.tracer, metrics.instruments = tracer, instruments
+
+
+def measure_telemetry(connection_string: str, logs: Path) -> dict:
+    """Telemetry off and on, in turns: CPU per operation, submit latency, and transactions per operation."""
+    receiver = OtlpReceiver()
+    try:
+        with AppHost(connection_string, logs / "devhost-telemetry-off.log") as off, \
+                AppHost(connection_string, logs / "devhost-telemetry-on.log",
+                        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_SERVICE_NAME="bgops-bench") as on:
+            taken: dict[str, tuple[list[float], list[float]]] = {"off": ([], []), "on": ([], [])}
+            for _ in range(ROUNDS):
+                for name, host in (("off", off), ("on", on)):
+                    cpu, times = _round(host)
+                    taken[name][0].append(cpu)
+                    taken[name][1].extend(times)
+        spans_received = len(receiver.spans())
+    finally:
+        receiver.stop()
+    plain = measure_transactions(connection_string)
+    with recording_in_memory() as exporter:
+        recorded = measure_transactions(connection_string)
+    found = {name: {"cpu_ms_per_op": round(statistics.median(cpu), 2), "submit": summarize_ms(times)}
+             for name, (cpu, times) in taken.items()}
+    return {**found, "rounds": ROUNDS, "operations_per_round": OPERATIONS, "spans_received": spans_received,
+            "cpu_overhead": round(found["on"]["cpu_ms_per_op"] / found["off"]["cpu_ms_per_op"], 3),
+            "submit_p50_overhead": round(found["on"]["submit"]["p50_ms"] / found["off"]["submit"]["p50_ms"], 3),
+            "target_cpu_overhead": TARGET_CPU_OVERHEAD,
+            "transactions_per_op": {"off": plain["total_per_op"], "on": recorded["total_per_op"]},
+            "spans_in_memory": len(exporter.get_finished_spans())}
