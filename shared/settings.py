@@ -40,6 +40,7 @@ HOST_SETTINGS = ("FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsFeatureFlags", "APPLIC
 # OpenTelemetry's standard settings, read by its SDK and exporters (shared/telemetry): the ones the app's own
 # files name.
 OTEL_SETTINGS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS",
+                 "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
                  "OTEL_SERVICE_NAME", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG")
 # Set by the platform in Azure (never in app settings): the app's default host name.
 WEBSITE_HOSTNAME = "WEBSITE_HOSTNAME"

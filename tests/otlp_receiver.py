@@ -19,6 +19,12 @@ KINDS = {"/v1/traces": ExportTraceServiceRequest, "/v1/metrics": ExportMetricsSe
          "/v1/logs": ExportLogsServiceRequest}
 
 
+def request_body(request: BaseHTTPRequestHandler) -> bytes:
+    """A POST's body, as sent (``Content-Encoding: gzip`` undone)."""
+    body = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+    return gzip.decompress(body) if request.headers.get("Content-Encoding") == "gzip" else body
+
+
 def value_of(value: AnyValue) -> Any:
     """An OTLP attribute's value as Python's."""
     kind = value.WhichOneof("value")
@@ -58,9 +64,7 @@ class OtlpReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
+                body = request_body(self)
                 kind = KINDS.get(self.path)
                 if kind is None:
                     self.send_response(404)

@@ -202,13 +202,23 @@ def _after_window(op: Operation, delay: float) -> datetime:
     return max(op.createdon + timedelta(seconds=delay), op.createdon + CANCEL_UNSURE_WINDOW)
 
 
+INSERT_TRIES = 2
+
+
 def _insert(svc: Services, op: Operation) -> Operation:
-    """Insert the new row. A conflict on an id made a moment ago can only be this very insert, retried by
-    the SDK after its first answer was lost: the row is there, as written."""
-    try:
-        return svc.store.create(op)
-    except ConcurrencyConflict:
-        return svc.store.get(op.id)
+    """Insert the new row. A conflict on an id made a moment ago can only be this very insert, retried after its
+    first answer was lost: the row is there, as written. The SDK does not retry an insert whose answer was lost
+    (a POST: a connection the server closed as the request went out, say), so that try is made again here."""
+    for tries in itertools.count(1):
+        try:
+            return svc.store.create(op)
+        except ConcurrencyConflict:
+            return svc.store.get(op.id)
+        except PerhapsWritten:
+            if tries >= INSERT_TRIES:
+                raise
+            log.info("Operation %s: the answer to its insert was lost; inserting it again.", op.id)
+    raise AssertionError("unreachable")
 
 
 # A run inside a request ends well before Azure's front end drops the request (230 s); it holds a

@@ -29,6 +29,7 @@ from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
+    ServiceResponseError,
 )
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
@@ -38,6 +39,7 @@ from ..domain.errors import (
     InvalidRequest,
     OperationNotFound,
     PayloadTooLarge,
+    PerhapsWritten,
     StorageUnavailable,
 )
 from ..domain.operation import CallbackState, Operation, from_key_values, to_key_values
@@ -163,8 +165,9 @@ def translated(what: str, operation_id: str | None = None, *, missing: Exception
             raise refused(f"Table storage refused to {what} ({code or e.status_code}): a value is too large "
                           "or of a kind it cannot store.") from None
         raise StorageUnavailable(f"Table storage failed to {what}: {type(e).__name__}") from e
-    except AzureError as e:
-        raise StorageUnavailable(f"Table storage failed to {what}: {type(e).__name__}") from e
+    except AzureError as e:  # no answer: PerhapsWritten when the request was sent (its answer lost on the way)
+        kind = PerhapsWritten if isinstance(e, ServiceResponseError) else StorageUnavailable
+        raise kind(f"Table storage failed to {what}: {type(e).__name__}") from e
 
 
 def _keys_of(rows: Iterable[ExpiredRow]) -> Iterator[tuple[str, ...]]:

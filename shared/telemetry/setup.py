@@ -22,6 +22,7 @@ from ..settings import TelemetrySettings
 
 log = logging.getLogger(__name__)
 SAMPLER = "parentbased_always_on"
+DISTRO_INSTRUMENTATIONS = "azure_sdk,django,fastapi,flask,psycopg2,requests,urllib,urllib3"
 LOCAL_HOST_LOGGER = "devhost"  # the local host's own lines: in Azure, the Functions host writes those itself
 _lock = threading.Lock()
 _configured = False
@@ -60,8 +61,12 @@ def _otlp() -> dict[str, Any]:
 
 
 def _azure_monitor(connection_string: str, otlp: dict[str, Any] | None) -> None:
+    """The distro, its automatic instrumentations off unless OTEL_PYTHON_DISABLED_INSTRUMENTATIONS says otherwise:
+    a span per storage request (four or more an operation) and per HTTP call would multiply what each operation
+    sends, and the app's own spans say what an operator asks (the OTLP path has none either)."""
     from azure.monitor.opentelemetry import configure_azure_monitor
 
+    os.environ.setdefault("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", DISTRO_INSTRUMENTATIONS)
     configure_azure_monitor(connection_string=connection_string, **(otlp or {}))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from appinsights_receiver import IngestionReceiver
 from helpers import wait_until
 from otlp_receiver import OtlpReceiver, Span
 
@@ -119,3 +120,30 @@ def test_an_exporter_that_is_down_costs_an_operation_nothing(make_app):
     op_id = down.submit("sample_Echo", {"A": 1}).json()["backgroundOperationId"]
     row = down.wait_for_status(op_id, 30, timeout=10)
     assert row["backgroundoperationstatuscode"] == 30
+
+
+def test_with_application_insights_the_azure_monitor_distro_sends_the_operations_trace(make_app):
+    ingestion = IngestionReceiver()
+    try:
+        app = make_app(APPLICATIONINSIGHTS_CONNECTION_STRING=ingestion.connection_string,
+                       APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL="true", OTEL_BSP_SCHEDULE_DELAY="100",
+                       OTEL_BLRP_SCHEDULE_DELAY="100")
+        response = requests.post(app.url("data/v9.2/sample_Echo"), json={"A": 1}, timeout=30, headers={
+            "Prefer": "respond-async", "traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"})
+        op_id = response.json()["backgroundOperationId"]
+
+        def told() -> dict[str, dict] | None:
+            found = {e["data"]["baseData"].get("name") or e["data"]["baseData"].get("message"): e
+                     for e in ingestion.envelopes() if e["tags"].get("ai.operation.id") == TRACE_ID}
+            return found if {"submit sample_Echo", "run sample_Echo"} <= set(found) else None
+
+        found = wait_until(told, timeout=30, message="the distro to send the operation's spans")
+        run, submit = found["run sample_Echo"], found["submit sample_Echo"]
+        assert run["data"]["baseType"] == "RequestData" and submit["data"]["baseType"] == "RemoteDependencyData"
+        assert run["data"]["baseData"]["properties"]["bgops.operation.id"] == op_id  # a custom dimension
+        assert run["tags"]["ai.operation.parentId"] == submit["data"]["baseData"]["id"]
+        kinds = {e["data"]["baseType"] for e in ingestion.envelopes()}
+        assert "MessageData" in kinds  # the log lines, as traces
+        assert not [e for e in ingestion.envelopes() if e["data"]["baseData"].get("type") == "Microsoft.Storage"]
+    finally:
+        ingestion.stop()

@@ -17,7 +17,7 @@ from helpers import delivery, wait_until
 from shared.domain.attempts import CANCEL_UNSURE_WINDOW, UNRECORDED_WINDOW
 from shared.domain.callers import EVERYONE
 from shared.domain.error_codes import UNEXPECTED
-from shared.domain.errors import NonRetryableError, OperationNotFound
+from shared.domain.errors import NonRetryableError, OperationNotFound, PerhapsWritten
 from shared.domain.ids import new_operation_id
 from shared.domain.operation import CallbackState, Operation
 from shared.domain.states import Event, Status
@@ -27,6 +27,7 @@ from shared.services.control import Change, cancel, change
 from shared.services.events import notify
 from shared.services.submission import Submission, submit
 from shared.services.worker import QueueDelivery, fail_poisoned, process_message
+from shared.storage.work_messages import decode
 
 BASE_URL = "http://127.0.0.1:7071"
 
@@ -555,3 +556,22 @@ def test_a_poisoned_message_of_an_operation_whose_callback_is_owed_delivers_it_a
     fail_poisoned(svc, op.id)
     assert [c["body"]["backgroundOperationStatusCode"] for c in callbacks.calls(url)] == [32]
 
+
+
+@pytest.mark.parametrize("reached_storage", [True, False])
+def test_an_insert_whose_answer_was_lost_is_made_again_and_the_operation_accepted_once(svc, host, monkeypatch,
+                                                                                      reached_storage):
+    create, tries = svc.store.create, []
+
+    def answer_lost_once(op: Operation) -> Operation:
+        tries.append(op.id)
+        if len(tries) == 1:
+            if reached_storage:
+                create(op)
+            raise PerhapsWritten("Table storage failed to insert a row: ServiceResponseError")
+        return create(op)
+
+    monkeypatch.setattr(svc.store, "create", answer_lost_once)
+    op = submitted(svc)
+    assert len(tries) == 2 and svc.store.get(op.id).status is Status.WAITING_FOR_RESOURCES
+    assert decode(host.receive().content).operation_id == op.id and host.try_receive() is None  # one message
