@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ..settings import TelemetrySettings
@@ -35,6 +37,7 @@ def configure(telemetry: TelemetrySettings) -> bool:
         if _configured or not telemetry.enabled:
             return _configured
         os.environ.setdefault("OTEL_TRACES_SAMPLER", SAMPLER)
+        _quiet_exporters()
         processors = _otlp() if telemetry.otlp else None
         if telemetry.azure_monitor and not telemetry.worker_configures:
             _azure_monitor(telemetry.azure_monitor, processors)
@@ -44,6 +47,46 @@ def configure(telemetry: TelemetrySettings) -> bool:
     log.info("Telemetry on: %s.", ", ".join(name for name, on in (
         ("Azure Monitor", bool(telemetry.azure_monitor)), ("OTLP", telemetry.otlp)) if on))
     return True
+
+
+# The exporters' loggers: each failed export and each retry logs a line, so a destination down for an hour would
+# fill the log (and the log exporter would try to send those lines too).
+EXPORTER_LOGGERS = ("opentelemetry.exporter.otlp.proto.http.trace_exporter",
+                    "opentelemetry.exporter.otlp.proto.http._log_exporter",
+                    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+                    "opentelemetry.sdk._shared_internal", "azure.monitor.opentelemetry.exporter.export._base")
+QUIET_SECONDS = 3600.0
+
+
+class OncePerQuietPeriod(logging.Filter):
+    """The exporters' warnings and errors: the first line, then none for QUIET_SECONDS, then one that says how many
+    were left out. One filter for every exporter, so that a destination that is down is one line an hour."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._clock, self._lock = clock, threading.Lock()
+        self._since: float | None = None
+        self._left_out = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        with self._lock:
+            now = self._clock()
+            if self._since is not None and now - self._since < QUIET_SECONDS:
+                self._left_out += 1
+                return False
+            if self._left_out:
+                record.msg, record.args = (f"{record.getMessage()} (and {self._left_out} more export failures in "
+                                           "the last hour, not logged)"), ()
+            self._since, self._left_out = now, 0
+        return True
+
+
+def _quiet_exporters() -> None:
+    quiet = OncePerQuietPeriod()
+    for name in EXPORTER_LOGGERS:
+        logging.getLogger(name).addFilter(quiet)
 
 
 def _otlp() -> dict[str, Any]:
@@ -90,5 +133,5 @@ def _sdk(otlp: dict[str, Any]) -> None:
         logger_provider.add_log_record_processor(processor)
     _logs.set_logger_provider(logger_provider)
     handler = LoggingHandler(level=logging.INFO, logger_provider=logger_provider)
-    handler.addFilter(lambda record: not record.name.startswith(LOCAL_HOST_LOGGER))
+    handler.addFilter(lambda record: not record.name.startswith((LOCAL_HOST_LOGGER, "opentelemetry")))
     logging.getLogger().addHandler(handler)

@@ -114,12 +114,21 @@ def test_a_traceparent_that_is_not_valid_starts_a_new_trace_and_is_never_echoed(
     assert "Zz" not in traced_app.log()
 
 
-def test_an_exporter_that_is_down_costs_an_operation_nothing(make_app):
+def test_an_exporter_that_is_down_costs_an_operation_nothing_and_logs_one_line(make_app):
     down = make_app(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9", OTEL_BSP_SCHEDULE_DELAY="100",
-                    OTEL_EXPORTER_OTLP_TIMEOUT="1")  # nothing listens on port 9
+                    OTEL_BLRP_SCHEDULE_DELAY="100", OTEL_EXPORTER_OTLP_TIMEOUT="1")  # nothing listens on port 9
     op_id = down.submit("sample_Echo", {"A": 1}).json()["backgroundOperationId"]
     row = down.wait_for_status(op_id, 30, timeout=10)
     assert row["backgroundoperationstatuscode"] == 30
+
+    def failures() -> list[str]:
+        return [line for line in down.log().splitlines() if "opentelemetry.exporter" in line]
+
+    wait_until(failures, message="the first export failure to be logged")
+    more = [down.submit("sample_Echo", {"N": n}).json()["backgroundOperationId"] for n in range(10)]
+    for op_id in more:  # a second or more of batches, each failing and retried meanwhile
+        down.wait_for_status(op_id, 30, timeout=10)
+    assert len(failures()) == 1, failures()
 
 
 def test_with_application_insights_the_azure_monitor_distro_sends_the_operations_trace(make_app):
