@@ -39,6 +39,23 @@ def cpu_seconds(pid: int | None = None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time (user + system) each of a process's threads has used so far, by thread id, from /proc (empty where
+    there is none). A thread that ended is no longer there: what it used counts only in ``cpu_seconds``."""
+    found: dict[str, float] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[tid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
 def azurite_version() -> str:
     """What ``azurite --version`` prints."""
     try:

@@ -92,6 +92,10 @@ def _telemetry_section(te: dict) -> list[str]:
                     f"{te['operations_per_round']} ops each)", [
         ("CPU per op in the app's process", f"{te['off']['cpu_ms_per_op']} / {te['on']['cpu_ms_per_op']} ms  "
                                             f"({te['cpu_overhead']:.2f}x, target <= {te['target_cpu_overhead']}x)"),
+        ("CPU per op in its lasting threads", f"{te['off']['lasting_threads_cpu_ms_per_op']} / "
+                                              f"{te['on']['lasting_threads_cpu_ms_per_op']} ms  "
+                                              f"({te['lasting_threads_cpu_overhead']:.2f}x: every thread telemetry "
+                                              "works in, none of the short-lived ones)"),
         ("submit p50", f"{te['off']['submit']['p50_ms']} / {te['on']['submit']['p50_ms']} ms  "
                        f"({te['submit_p50_overhead']:.2f}x)"),
         ("submit p99", f"{te['off']['submit']['p99_ms']} / {te['on']['submit']['p99_ms']} ms"),

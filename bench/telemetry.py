@@ -22,26 +22,37 @@ from otlp_receiver import OtlpReceiver  # tests/, on sys.path (bench/__init__)
 from shared.telemetry import metrics, spans
 
 from .latency import submit_once
-from .processes import AppHost
+from .processes import AppHost, thread_cpu_seconds
 from .stats import summarize_ms
 from .throughput import measure_throughput
 from .transactions import measure_transactions
 
-ROUNDS = 6  # each round both, off first then on first, the median of each
+ROUNDS = 8  # each round both (off first, then on first): the overheads are the medians of each round's ratio
 OPERATIONS = 300  # per round, for the CPU per operation
 SUBMITS = 100  # per round, sequential, for the latency
 TARGET_CPU_OVERHEAD = 1.15
 
 
-def _round(host: AppHost) -> tuple[float, list[float]]:
-    """CPU ms per operation of the app's process over OPERATIONS no-op operations, and SUBMITS submit times."""
+def _round(host: AppHost) -> tuple[float, float, list[float]]:
+    """CPU ms per operation of the app's process over OPERATIONS no-op operations, and of its threads that lived
+    through them (every thread that does telemetry's work, none of the short-lived ones that the storage SDK and
+    the local host start per request, whose CPU makes the first measure noisy); and SUBMITS submit times."""
+    before = thread_cpu_seconds(host.process.pid)
     cpu = measure_throughput(host, {"app": host.process.pid}, n=OPERATIONS)["cpu_ms_per_op"]["app"]
+    after = thread_cpu_seconds(host.process.pid)
+    lasting = sum(seconds - before[tid] for tid, seconds in after.items() if tid in before) / OPERATIONS * 1000
     times = []
     with requests.Session() as session:
         for i in range(SUBMITS):
             response_time = _timed(lambda: submit_once(session, host, i))  # noqa: B023 (called at once)
             times.append(response_time)
-    return float(cpu or 0.0), times
+    return float(cpu or 0.0), lasting, times
+
+
+def _paired(on: list[float], off: list[float]) -> float:
+    """The median of each round's on/off ratio: a round's two apps ran one right after the other, so what drifts
+    over a run (Azurite's file growing, the machine's other work) cancels within a round."""
+    return round(statistics.median(a / b for a, b in zip(on, off, strict=True)), 3)
 
 
 def _timed(call) -> float:
@@ -71,22 +82,27 @@ def measure_telemetry(connection_string: str, logs: Path) -> dict:
         with AppHost(connection_string, logs / "devhost-telemetry-off.log") as off, \
                 AppHost(connection_string, logs / "devhost-telemetry-on.log",
                         OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_SERVICE_NAME="bgops-bench") as on:
-            taken: dict[str, tuple[list[float], list[float]]] = {"off": ([], []), "on": ([], [])}
+            taken: dict[str, tuple[list[float], list[float], list[float]]] = {"off": ([], [], []),
+                                                                               "on": ([], [], [])}
             for round_ in range(ROUNDS):  # which goes first alternates: Azurite's file grows as they go
                 for name, host in (("off", off), ("on", on))[::1 if round_ % 2 == 0 else -1]:
-                    cpu, times = _round(host)
+                    cpu, lasting, times = _round(host)
                     taken[name][0].append(cpu)
-                    taken[name][1].extend(times)
+                    taken[name][1].append(lasting)
+                    taken[name][2].extend(times)
         spans_received = len(receiver.spans())
     finally:
         receiver.stop()
     plain = measure_transactions(connection_string)
     with recording_in_memory() as exporter:
         recorded = measure_transactions(connection_string)
-    found = {name: {"cpu_ms_per_op": round(statistics.median(cpu), 2), "submit": summarize_ms(times)}
-             for name, (cpu, times) in taken.items()}
+    found = {name: {"cpu_ms_per_op": round(statistics.median(cpu), 2),
+                    "lasting_threads_cpu_ms_per_op": round(statistics.median(lasting), 2),
+                    "submit": summarize_ms(times)}
+             for name, (cpu, lasting, times) in taken.items()}
     return {**found, "rounds": ROUNDS, "operations_per_round": OPERATIONS, "spans_received": spans_received,
-            "cpu_overhead": round(found["on"]["cpu_ms_per_op"] / found["off"]["cpu_ms_per_op"], 3),
+            "cpu_overhead": _paired(taken["on"][0], taken["off"][0]),
+            "lasting_threads_cpu_overhead": _paired(taken["on"][1], taken["off"][1]),
             "submit_p50_overhead": round(found["on"]["submit"]["p50_ms"] / found["off"]["submit"]["p50_ms"], 3),
             "target_cpu_overhead": TARGET_CPU_OVERHEAD,
             "transactions_per_op": {"off": plain["total_per_op"], "on": recorded["total_per_op"]},
