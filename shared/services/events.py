@@ -59,7 +59,7 @@ from ..telemetry import metrics, spans
 from .callbacks import retry_callback
 from .container import Services
 from .delivery import GONE, Delivery, post_once
-from .kept import WATCH_MARGIN_SECONDS, drain, keep, operation_of, send_drain, trial_seconds
+from .kept import WATCH_MARGIN_SECONDS, drain, keep, name_of, operation_of, send_drain, trial_seconds
 from .locations import status_location
 from .rows import update_row
 
@@ -129,8 +129,7 @@ def _subscribers_of(svc: Services, payload: dict[str, Any], only: tuple[str, ...
     those of ``only`` that still exist."""
     if only is not None:
         return [sub for sub_id in only if (sub := svc.subscription_cache.get(sub_id)) is not None]
-    name = str(payload.get("OutputParameters", {}).get("OperationName", ""))
-    return [s for s in svc.subscription_cache.all() if s.matches_name(name)]
+    return [s for s in svc.subscription_cache.all() if s.matches_name(name_of(payload))]
 
 
 def deliver_event(svc: Services, message: EventMessage) -> None:
@@ -145,7 +144,6 @@ def deliver_event(svc: Services, message: EventMessage) -> None:
         log.warning("Dropped the event of operation %s to subscription %s: undelivered for longer than its "
                     "retention.", operation_id, sub.id)
         return
-    payload = _as_delivered(svc, message.payload)
     if sub.paused(now) or not svc.subscription_cache.try_start(sub.id, sub.deliveries_at_once()):
         # paused, or as many deliveries as it may take on their way to it already: kept while its pause lasts or
         # the one try a half-open breaker gets is on its way, else put off
@@ -154,6 +152,11 @@ def deliver_event(svc: Services, message: EventMessage) -> None:
         else:
             _again(svc, message, _spread(svc.settings.callback_delivery.timeout_seconds), message.attempt)
         return
+    try:
+        payload = _as_delivered(svc, message.payload)  # only for a delivery that goes ahead
+    except StorageUnavailable:
+        svc.subscription_cache.finish(sub.id)
+        raise
     attempt = svc.pools.attempts.submit(_post_event, svc, sub, message, payload)
     try:
         delivery = attempt.result(timeout=PATIENCE_SECONDS)
@@ -187,8 +190,7 @@ def _post_event(svc: Services, sub: Subscription, message: EventMessage, payload
                                  message_id=f"msg_{operation_id}_{sub.id}",
                                  signing_key=svc.settings.callback_signing_key, headers=spans.outbound_headers(trace))
             spans.delivered(span, delivery.delivered, delivery.detail)
-            metrics.delivered(str(body.get("OutputParameters", {}).get("OperationName", "")), "event",
-                              time.monotonic() - began, delivery.status, delivery.detail)
+            metrics.delivered(name_of(body), "event", time.monotonic() - began, delivery.status, delivery.detail)
     finally:
         svc.subscription_cache.finish(sub.id)
     log.info("Event of operation %s to subscription %s, attempt %d: %s (%s).", operation_id, sub.id,

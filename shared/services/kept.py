@@ -50,6 +50,11 @@ def operation_of(payload: dict[str, Any]) -> str:
     return str(payload.get("InputParameters", {}).get("BackgroundOperationId", ""))
 
 
+def name_of(payload: dict[str, Any]) -> str:
+    """The name of the operation an event is about."""
+    return str(payload.get("OutputParameters", {}).get("OperationName", ""))
+
+
 def send_drain(svc: Services, sub: Subscription, now: datetime, after: str = "") -> None:
     """Queue the drain of a subscriber whose breaker was written open (for when its pause is over) or closed (now);
     if it cannot be queued, the purge finds the subscriber's kept events, or its next closing does."""

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from ..domain.errors import BackgroundOperationError, StorageUnavailable
 from ..domain.operation import Operation
 from ..storage.clients import POOL_SIZE
-from ..telemetry import metrics, spans
+from ..telemetry import metrics
 from . import deferred, submission
 from .container import Services
-from .submission import NewRow, Submission, prepare, send, withdraw
+from .submission import NewRow, Submission, prepared, send, withdraw
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,8 @@ def _checked(svc: Services, requests: Sequence[Submission | BackgroundOperationE
         try:
             if isinstance(request, BackgroundOperationError):
                 raise request
-            with spans.submitting() as span:
-                checked.append((index, prepare(svc, request, position=index, trace=span.position)))
-                spans.submitted(span, checked[-1][1].row)
+            with prepared(svc, request, position=index) as new:
+                checked.append((index, new))
         except BackgroundOperationError as e:
             faults[index] = e
             if not continue_on_error:

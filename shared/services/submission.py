@@ -6,6 +6,8 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,9 +80,7 @@ def submit(svc: Services, sub: Submission) -> Operation:
     may be, queued (``send``); a submission refused before that never sent a message, so it never runs,
     and its row, if storage wrote it, is withdrawn.
     """
-    with spans.submitting() as span:
-        new = prepare(svc, sub, trace=span.position)
-        spans.submitted(span, new.row)
+    with prepared(svc, sub) as new:
         try:
             op = _insert(svc, new.row)
         except StorageUnavailable:
@@ -102,6 +102,15 @@ class NewRow:
 
     row: Operation
     delay_seconds: float = 0.0
+
+
+@contextmanager
+def prepared(svc: Services, sub: Submission, position: int = 0) -> Iterator[NewRow]:
+    """``prepare`` under a new ``submit`` span (the block is its span too), its position recorded on the row."""
+    with spans.submitting() as span:
+        new = prepare(svc, sub, position, trace=span.position)
+        spans.submitted(span, new.row)
+        yield new
 
 
 def prepare(svc: Services, sub: Submission, position: int = 0, trace: TraceParent | None = None) -> NewRow:

@@ -68,7 +68,8 @@ class QueueDelivery:
     body: str
     attempts_before: int = 0  # attempts made before this message was sent (a retry sent as a new message)
     wake: bool = False  # sent because the operation's turn came in its line (services.lines)
-    invocation: str = ""  # the host's trace context for this invocation (a new trace per message): linked to
+    invocation: str = ""  # the host's traceparent for this invocation (a new trace per message): the attempt's
+    # span links to it
 
     @property
     def attempt(self) -> int:
