@@ -396,7 +396,7 @@ NEIGHBOURS_SETTINGS = {"DEVHOST_QUEUE_MESSAGE_LEASE_SECONDS": "600",
                        "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.1"}
 
 
-def noisy_neighbours(run: Run, hanging: int = 10, failing: int = 10, operations: int = 250, rate: float = 10) -> Result:
+def noisy_neighbours(run: Run, hanging: int = 10, failing: int = 10, operations: int = 200, rate: float = 10) -> Result:
     """Operations at a steady rate, with no subscriber, then with ten subscribers that hang (accept the
     connection, never answer) and ten that answer 500, then with none again: their submit -> done p99 may be
     SLOWED_BY at most that of the phases without them once the subscribers' breakers are open, through the
@@ -410,7 +410,7 @@ def noisy_neighbours(run: Run, hanging: int = 10, failing: int = 10, operations:
     the first pause ends (each subscriber gets its one try, and those that fail it are paused again),
     operations going on meanwhile (the worst of those is given in the note). Each phase starts after 50
     operations not counted, as the host polls slowly after a quiet spell. The phases without them count
-    ``operations`` each: their p99 is the fifth slowest of 500."""
+    ``operations`` each: their p99 is the fourth slowest of 400."""
     before, _ = _latencies(run, rate, done=lambda counted, _: counted >= operations)
     hang, fail = Hanging(), CallbackServer()
     try:
