@@ -129,6 +129,12 @@ def python_thread_count(environ: MutableMapping[str, str]) -> int | None:
     return int(configured) if configured.isdigit() and int(configured) > 0 else None
 
 
+def disabled(environ: MutableMapping[str, str], function_name: str) -> bool:
+    """``AzureWebJobs.<name>.Disabled`` is true (read as .NET's ``bool.TryParse`` reads it): the host starts no
+    listener for the function's trigger. An HTTP function still answers, as under Core Tools."""
+    return environ.get(f"AzureWebJobs.{function_name}.Disabled", "").strip().lower() == "true"
+
+
 def message_lease_seconds(environ: MutableMapping[str, str], default: float) -> float:
     """How long a received message stays invisible before it is renewed (the host's fixed 10 minutes). Not a
     host setting: tests shorten it, to see a host die mid-run without waiting ten minutes for its message."""

@@ -63,10 +63,11 @@ class Host:
         self.functions = {s.name.lower(): s for s in specs}
         self._invoker = invoker = Invoker(max_workers=config.python_thread_count(self.environ), app_dir=self.app_dir)
         router = Router(_route(s, prefix) for s in specs if s.trigger_type == app_loader.HTTP)
+        triggered = [s for s in specs if not config.disabled(self.environ, s.name)]
         self._timers = {s.name.lower(): TimerRunner(s, invoker.invoke)
                         for s in specs if s.trigger_type == app_loader.TIMER}
         lease = config.message_lease_seconds(self.environ, VISIBILITY_TIMEOUT_SECONDS)
-        for spec in (s for s in specs if s.trigger_type == app_loader.QUEUE and s.queue_name):
+        for spec in (s for s in triggered if s.trigger_type == app_loader.QUEUE and s.queue_name):
             connection, poison = spec.trigger.connection, storage.poison_queue_name(str(spec.queue_name))
             self._listeners.append(QueueListener(
                 spec, storage.queue_client(self.environ, connection, str(spec.queue_name)),
@@ -79,12 +80,13 @@ class Host:
         threading.Thread(target=self._server.serve_forever, name="devhost-http", daemon=True).start()
         for listener in self._listeners:
             listener.start()
-        for timer in self._timers.values():
-            timer.start()
+        for timer in (t for t in self._timers.values() if t.spec in triggered):
+            timer.start()  # the admin endpoint runs a disabled one all the same, as the host does
         address = f"{self._server.scheme}://{self.bind_host}:{self.port}"
         trust = [f"HTTPS, certificates from {self.tls_folder / tls.CA_FILE}: trust it (for Python clients, "
                  f"REQUESTS_CA_BUNDLE={self.tls_folder / tls.CA_FILE})", ""] if self.https else []
-        print("\n".join(["", "Functions:", "", *(f"        {s.name}: {_shown(s, router, address)}" for s in specs),
+        print("\n".join(["", "Functions:", "", *(f"        {s.name}: {_shown(s, router, address, s not in triggered)}"
+                                                   for s in specs),
                          "", *trust, "Host started", ""]), flush=True)
         return self
 
@@ -125,9 +127,10 @@ def _route(spec: FunctionSpec, prefix: str) -> Route:
     return Route(RouteTemplate(f"{prefix}/{template}" if prefix else template), methods, spec, spec.name)
 
 
-def _shown(spec: FunctionSpec, router: Router, address: str) -> str:
+def _shown(spec: FunctionSpec, router: Router, address: str, disabled: bool) -> str:
     """A function as the start-up banner lists it."""
     if spec.trigger_type == app_loader.HTTP:
         route = next(r for r in router.routes if r.target is spec)
         return f"[{','.join(sorted(route.methods)) if route.methods else '*'}] {address}/{route.template.template}"
-    return f"queueTrigger ({spec.queue_name})" if spec.queue_name else f"timerTrigger ({spec.schedule})"
+    shown = f"queueTrigger ({spec.queue_name})" if spec.queue_name else f"timerTrigger ({spec.schedule})"
+    return f"{shown} (disabled: AzureWebJobs.{spec.name}.Disabled)" if disabled else shown

@@ -1,7 +1,11 @@
 """Timers and the admin endpoint through devhost."""
 
+import base64
+import contextlib
 
 import requests
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.queue import QueueClient
 from helpers import wait_until
 
 
@@ -29,3 +33,23 @@ def test_admin_endpoint_unknown_function_and_bad_body(host):
                          timeout=5).status_code == 404
     assert requests.post(f"{host.base}/admin/functions/tick", data="not json",
                          timeout=5).status_code == 400
+
+
+def test_a_function_disabled_by_its_setting_is_never_triggered_and_the_admin_endpoint_still_runs_it(make_host, azurite):
+    # AzureWebJobs.<name>.Disabled, read as .NET's bool.TryParse reads it ("True" too).
+    host = make_host(settings={"AzureWebJobs.work.Disabled": "True", "AzureWebJobs.slow_tick.Disabled": "true",
+                               "AzureWebJobs.tick.Disabled": "true"})
+    queue = QueueClient.from_connection_string(azurite, host.queue_name)
+    with contextlib.suppress(ResourceExistsError):  # no listener made it
+        queue.create_queue()
+    queue.send_message(base64.b64encode(b'{"key": "disabled", "mode": "ok"}').decode())
+    assert "work: queueTrigger" in host.log() and "(disabled: AzureWebJobs.work.Disabled)" in host.log()
+    assert "slow_tick: timerTrigger (*/1 * * * * *) (disabled: AzureWebJobs.slow_tick.Disabled)" in host.log()
+    # The admin endpoint runs a disabled timer, as the host does with its master key.
+    assert requests.post(f"{host.base}/admin/functions/tick", json={"input": ""}, timeout=5).status_code == 202
+    wait_until(lambda: host.records("tick"), message="the admin endpoint's run of tick")
+    # The queue's message, sent before a function that takes a second (two of a listener's 0.5 s polls), was
+    # never received, and the every-second timer never fired.
+    assert requests.get(f"{host.base}/api/sleep/1", timeout=10).status_code == 200
+    [message] = queue.peek_messages(max_messages=32)
+    assert message.dequeue_count == 0 and not host.records("disabled") and not host.records("slow_tick")
