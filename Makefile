@@ -46,7 +46,7 @@ test: install $(CHROMIUM)
 bench: install
 	$(PY) -m bench
 
-## Kill the host, cut storage, race submits and steering; print lost / stuck / duplicated counts (about 6 minutes).
+## Kill the host, cut storage, race submits and steering; print lost / stuck / duplicated counts (about 4 minutes).
 faults: install
 	$(PY) -m faults $(FAULTS_ARGS)
 

@@ -1,4 +1,4 @@
-"""``python -m faults``: the fault scenarios on a private Azurite; a table on stdout.
+"""``python -m faults``: the fault scenarios, each on a private Azurite; a table on stdout.
 
 ``--only TEXT`` runs the scenarios whose name contains TEXT; ``--runs N`` runs them N times over, one
 table each, and fails if any run counts a fault.
@@ -7,11 +7,13 @@ table each, and fails if any run counts a fault.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from helpers import ACCOUNT_KEY, Azurite, CallbackServer  # tests/, on sys.path (faults/__init__)
@@ -49,37 +51,59 @@ COLUMNS = ("scenario", "accepted", "lost", "stuck", "orphan rows", "refused but 
 # host's would after its 10 minutes.
 OUTAGE_SETTINGS = {"DEVHOST_QUEUE_MESSAGE_LEASE_SECONDS": "30"}
 
+Scenario = Callable[[Run, StorageProxy], Result]
+# name, scenario, whether the app reaches storage through the lane's proxy, settings
+Entry = tuple[str, Scenario, bool, dict[str, str]]
+
+# The subscribers' scenario compares latencies: it runs first and alone, on an Azurite with nothing in it yet.
+ALONE: list[Entry] = [("10 hanging and 10 failing subscribers", lambda r, _: noisy_neighbours(r), False,
+                       NEIGHBOURS_SETTINGS)]
+# Then two lanes side by side, each on an Azurite of its own (most of their time is spent waiting: for a
+# lease to run out, an outage to end, a host to start), each scenario of a lane after the one before.
+LANES: list[list[Entry]] = [
+    [("host killed mid-run x20", lambda r, _: host_killed(r), False, {}),
+     ("200 concurrent submits", lambda r, _: concurrent_submits(r), False, {}),
+     ("one line of 20 jobs, host killed x5", lambda r, _: line_host_killed(r), False, {})],
+    [("storage down 10 s during submits", storage_down_while_submitting, True, OUTAGE_SETTINGS),
+     ("storage down 10 s during processing", storage_down_while_processing, True, OUTAGE_SETTINGS),
+     ("100 cancel/pause/resume races", lambda r, _: steering_races(r), False, {}),
+     ("three hosts, two killed, one line across them", lambda r, _: three_instances(r), False, {})]]
+ORDER = [name for name, *_ in ALONE + [e for lane in LANES for e in lane]]
+
+
+class Lane:
+    """A private Azurite, a proxy in front of it (to take it down) and a callback server; runs its scenarios
+    one after the other."""
+
+    def __init__(self, stack: contextlib.ExitStack, number: int, watch: PauseWatch) -> None:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"faults-azurite{number}-")))
+        self.azurite = stack.enter_context(Azurite(folder, LOGS / f"azurite{number}.log"))
+        self.proxy, self.callbacks, self.watch = StorageProxy(ports_of(self.azurite.connection_string)), \
+            CallbackServer(), watch
+        stack.callback(self.callbacks.stop)
+        stack.callback(self.proxy.stop)
+
+    def run(self, entries: list[Entry], only: str) -> list[Result]:
+        through_proxy = self.proxy.connection_string("devstoreaccount1", ACCOUNT_KEY)
+        results = []
+        for name, scenario, via_proxy, settings in (e for e in entries if only in e[0]):
+            start = functools.partial(Run, name, self.azurite.connection_string,
+                                      through_proxy if via_proxy else self.azurite.connection_string,
+                                      self.callbacks, LOGS, settings)
+            results.append(_measured(name, lambda r, s=scenario: s(r, self.proxy), start, self.watch))
+        return results
+
 
 def run_all(only: str = "") -> list[Result]:
     LOGS.mkdir(exist_ok=True)
-    results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="faults-azurite-") as data, \
-            Azurite(Path(data), LOGS / "azurite.log") as azurite, PauseWatch() as watch:
-        proxy, callbacks = StorageProxy(ports_of(azurite.connection_string)), CallbackServer()
-        through_proxy = proxy.connection_string("devstoreaccount1", ACCOUNT_KEY)
-        try:
-            # The subscribers' scenario compares latencies: it runs first, on an Azurite with nothing in it yet.
-            for name, scenario, via_proxy, settings in (
-                    ("10 hanging and 10 failing subscribers", noisy_neighbours, False, NEIGHBOURS_SETTINGS),
-                    ("host killed mid-run x20", host_killed, False, {}),
-                    ("storage down 10 s during submits", lambda r: storage_down_while_submitting(r, proxy), True,
-                     OUTAGE_SETTINGS),
-                    ("storage down 10 s during processing", lambda r: storage_down_while_processing(r, proxy), True,
-                     OUTAGE_SETTINGS),
-                    ("200 concurrent submits", concurrent_submits, False, {}),
-                    ("100 cancel/pause/resume races", steering_races, False, {}),
-                    ("one line of 20 jobs, host killed x5", line_host_killed, False, {}),
-                    ("three hosts, two killed, one line across them", three_instances, False, {})):
-                if only not in name:
-                    continue
-                start = functools.partial(Run, name, azurite.connection_string,
-                                          through_proxy if via_proxy else azurite.connection_string, callbacks,
-                                          LOGS, settings)
-                results.append(_measured(name, scenario, start, watch))
-        finally:
-            callbacks.stop()
-            proxy.stop()
-    return results
+    with contextlib.ExitStack() as stack:
+        watch = stack.enter_context(PauseWatch())
+        lanes = [Lane(stack, n, watch) for n in range(len(LANES))]
+        results = lanes[0].run(ALONE, only)
+        with ThreadPoolExecutor(len(LANES)) as pool:
+            for done in pool.map(lambda lane, entries: lane.run(entries, only), lanes, LANES):
+                results += done
+    return sorted(results, key=lambda r: ORDER.index(r.name))
 
 
 def _measured(name: str, scenario: Callable[[Run], Result], start: Callable[[], Run], watch: PauseWatch) -> Result:
