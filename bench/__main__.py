@@ -75,7 +75,7 @@ def run(results: dict, *, scale: bool = True) -> None:
 
 def run_telemetry(results: dict, connection_string: str, logs: Path) -> None:
     _progress(f"9/9 telemetry off and on, in turns ({ROUNDS} rounds of {OPERATIONS} operations and {SUBMITS} "
-              "submits each; about 2 minutes)")
+              "submits each, then telemetry's own work in one process; about 3 minutes)")
     results["telemetry"] = measure_telemetry(connection_string, logs)
 
 

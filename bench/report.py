@@ -96,6 +96,9 @@ def _telemetry_section(te: dict) -> list[str]:
                                               f"{te['on']['lasting_threads_cpu_ms_per_op']} ms  "
                                               f"({te['lasting_threads_cpu_overhead']:.2f}x: every thread telemetry "
                                               "works in, none of the short-lived ones)"),
+        ("telemetry's own work per op", f"{te['work']['telemetry_ms_per_op']} ms  ({te['work_overhead']:.2f}x of "
+                                        f"the app's {te['off']['cpu_ms_per_op']} ms: one process, in-memory stores, "
+                                        f"{te['work']['off_ms_per_op']} / {te['work']['on_ms_per_op']} ms)"),
         ("submit p50", f"{te['off']['submit']['p50_ms']} / {te['on']['submit']['p50_ms']} ms  "
                        f"({te['submit_p50_overhead']:.2f}x)"),
         ("submit p99", f"{te['off']['submit']['p99_ms']} / {te['on']['submit']['p99_ms']} ms"),

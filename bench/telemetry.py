@@ -5,7 +5,11 @@ in memory, in-process (``transactions``), against the same count without."""
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +35,7 @@ ROUNDS = 8  # each round both (off first, then on first): the overheads are the 
 OPERATIONS = 300  # per round, for the CPU per operation
 SUBMITS = 100  # per round, sequential, for the latency
 TARGET_CPU_OVERHEAD = 1.15
+WORK_OPERATIONS, WORK_RUNS = 3000, 3  # telemetry's own work: operations per process, processes off and on each
 
 
 def _round(host: AppHost) -> tuple[float, float, list[float]]:
@@ -75,6 +80,21 @@ def recording_in_memory() -> Iterator[InMemorySpanExporter]:
         spans.tracer, metrics.instruments = tracer, instruments
 
 
+def _work_ms_per_op(endpoint: str) -> dict[str, float]:
+    """Telemetry's own CPU per operation (bench/telemetry_work.py): the median of WORK_RUNS processes with it on,
+    less that of as many with it off, taken in turns."""
+    taken: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(WORK_RUNS):
+        for name in taken:
+            done = subprocess.run([sys.executable, "-m", "bench.telemetry_work", name, str(WORK_OPERATIONS)],
+                                  capture_output=True, text=True, check=True, timeout=300,
+                                  env={**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                                       "OTEL_SERVICE_NAME": "bgops-bench-work"})
+            taken[name].append(json.loads(done.stdout.splitlines()[-1])["cpu_ms_per_op"])
+    off, on = statistics.median(taken["off"]), statistics.median(taken["on"])
+    return {"off_ms_per_op": round(off, 3), "on_ms_per_op": round(on, 3), "telemetry_ms_per_op": round(on - off, 3)}
+
+
 def measure_telemetry(connection_string: str, logs: Path) -> dict:
     """Telemetry off and on, in turns: CPU per operation, submit latency, and transactions per operation."""
     receiver = OtlpReceiver()
@@ -91,6 +111,7 @@ def measure_telemetry(connection_string: str, logs: Path) -> dict:
                     taken[name][1].append(lasting)
                     taken[name][2].extend(times)
         spans_received = len(receiver.spans())
+        work = _work_ms_per_op(receiver.endpoint)
     finally:
         receiver.stop()
     plain = measure_transactions(connection_string)
@@ -102,6 +123,9 @@ def measure_telemetry(connection_string: str, logs: Path) -> dict:
              for name, (cpu, lasting, times) in taken.items()}
     return {**found, "rounds": ROUNDS, "operations_per_round": OPERATIONS, "spans_received": spans_received,
             "cpu_overhead": _paired(taken["on"][0], taken["off"][0]),
+            # telemetry's own work over what an operation costs the app without it: the same question as
+            # cpu_overhead, without the variance of two apps under the local host (bench/README.md, section 9)
+            "work": work, "work_overhead": round(1 + work["telemetry_ms_per_op"] / found["off"]["cpu_ms_per_op"], 3),
             "lasting_threads_cpu_overhead": _paired(taken["on"][1], taken["off"][1]),
             "submit_p50_overhead": round(found["on"]["submit"]["p50_ms"] / found["off"]["submit"]["p50_ms"], 3),
             "target_cpu_overhead": TARGET_CPU_OVERHEAD,
