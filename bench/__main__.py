@@ -1,5 +1,6 @@
-"""``python -m bench [--no-scale | telemetry]``: private Azurites, nine measurements (or telemetry's alone), a table on
-stdout and results/latest.json."""
+"""``python -m bench [--no-scale] [SECTION ...]``: private Azurites, eight sections of measurements (or the ones
+named: transactions, latency, throughput, idle, scale, api, multiple, telemetry), a table on stdout and
+results/latest.json. A section that fails is reported and the others still run; the exit code is then 1."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import signal
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from azure.data.tables import TableClient
 from helpers import Azurite  # tests/, on sys.path (bench/__init__)
 
+from . import retries
 from .baseline import RawWrites
 from .idle import measure_idle
 from .latency import measure_submit_latency
@@ -22,7 +24,7 @@ from .report import format_report, write_json
 from .scale import measure_scale
 from .starvation import measure_api_under_long_handlers
 from .telemetry import OPERATIONS, ROUNDS, SUBMITS, measure_telemetry
-from .throughput import TIMEOUT_SECONDS, measure_throughput, wait_until_succeeded
+from .throughput import measure_throughput
 from .transactions import measure_transactions
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -38,54 +40,95 @@ def _on_sigterm(*_) -> None:
     raise KeyboardInterrupt  # unwinds through the context managers, which stop every child
 
 
-def run(results: dict, *, scale: bool = True) -> None:
-    """Take every measurement into ``results`` (filled as it goes, so a failure keeps what was measured)."""
+@dataclass
+class Bench:
+    """What the sections share: the results so far, the logs' folder, and the run's Azurite."""
+
+    results: dict
+    logs: Path
+    azurite: Azurite
+
+    def host(self, name: str) -> AppHost:
+        return AppHost(self.azurite.connection_string, self.logs / f"devhost-{name}.log")
+
+
+def _transactions(b: Bench) -> None:
+    b.results["transactions"] = measure_transactions(b.azurite.connection_string)
+
+
+def _latency(b: Bench) -> None:
+    with b.host("latency") as host:
+        b.results["submit_latency"], b.results["baseline"], _ = measure_submit_latency(
+            host, RawWrites(b.azurite.connection_string))
+
+
+def _throughput(b: Bench) -> None:
+    with b.host("throughput") as host:
+        b.results["throughput"] = measure_throughput(
+            host, {"devhost (app + host)": host.process.pid, "azurite": b.azurite.process.pid if b.azurite.process
+                   else None, "bench client": None})
+
+
+def _api_under_load(b: Bench) -> None:
+    with b.host("api-under-load") as host:
+        b.results["api_under_load"] = measure_api_under_long_handlers(host)
+
+
+def _execute_multiple(b: Bench) -> None:
+    b.results["execute_multiple"] = measure_execute_multiple(b.azurite.connection_string, b.logs)
+
+
+def _telemetry(b: Bench) -> None:
+    b.results["telemetry"] = measure_telemetry(b.azurite.connection_string, b.logs)
+
+
+def _idle(b: Bench) -> None:
+    b.results["idle"] = measure_idle()
+
+
+def _scale(b: Bench) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-azurite-") as data, \
+            Azurite(Path(data), b.logs / "azurite-scale.log", in_memory=True) as azurite:
+        b.results["scale"] = measure_scale(azurite.connection_string)
+
+
+# key (what ``python -m bench KEY...`` runs alone), what it measures, the function. Each section starts the apps
+# it needs; one that fails is reported and the others still run.
+SECTIONS: list[tuple[str, str, Callable[[Bench], None]]] = [
+    ("transactions", "transactions per operation (in-process)", _transactions),
+    ("latency", "submit latency over HTTP, in turns with the raw insert + put", _latency),
+    ("throughput", "end-to-end throughput", _throughput),
+    ("idle", "idle cost for each maxPollingInterval (its own Azurite, logging every request; about 3½ minutes)",
+     _idle),
+    ("scale", "1,000 rows vs 100,000 (its own Azurite, in memory; seeding 100,000 takes about 9 minutes)", _scale),
+    ("api", "the API while 20 long operations run (about 40 s)", _api_under_load),
+    ("multiple", "ExecuteMultiple of 1,000 requests, three times of each kind, each on an app of its own",
+     _execute_multiple),
+    ("telemetry", f"telemetry off and on, in turns ({ROUNDS} rounds of {OPERATIONS} operations and {SUBMITS} "
+                  "submits each, then telemetry's own work in one process; about 3 minutes)", _telemetry)]
+
+
+def run(results: dict, keys: list[str]) -> None:
+    """Run the sections named (all when none is) into ``results``, filled as it goes; each section's failure
+    and the retries it made are recorded with the results."""
     logs = RESULTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    chosen = [s for s in SECTIONS if not keys or s[0] in keys]
     with tempfile.TemporaryDirectory(prefix="bench-azurite-") as data, \
             Azurite(Path(data), logs / "azurite.log") as azurite:
-        _progress("1/6 transactions per operation (in-process)")
-        results["transactions"] = measure_transactions(azurite.connection_string)
-        _progress("starting the app under devhost")
-        with AppHost(azurite.connection_string, logs / "devhost.log") as host:
-            _progress("2/6 submit latency over HTTP, in turns with 4/6 the raw insert + put")
-            since = datetime.now(UTC)
-            results["submit_latency"], results["baseline"], ids = measure_submit_latency(
-                host, RawWrites(azurite.connection_string))
-            # Let those finish first, so the throughput run starts with an empty queue.
-            wait_until_succeeded(TableClient.from_connection_string(host.connection_string, host.table_name),
-                                 since, set(ids), TIMEOUT_SECONDS)
-            _progress("3/6 end-to-end throughput")
-            results["throughput"] = measure_throughput(
-                host, {"devhost (app + host)": host.process.pid, "azurite": azurite.process.pid,
-                       "bench client": None})
-            _progress("7/7 the API while 20 long operations run (about 40 s)")
-            results["api_under_load"] = measure_api_under_long_handlers(host)
-        _progress("8/9 ExecuteMultiple of 1,000 requests, three times of each kind, each on an app of its own")
-        results["execute_multiple"] = measure_execute_multiple(azurite.connection_string, logs)
-        run_telemetry(results, azurite.connection_string, logs)
-    _progress("5/6 idle cost (its own Azurite, logging every request; about 80 s)")
-    results["idle"] = measure_idle()
-    if scale:
-        with tempfile.TemporaryDirectory(prefix="bench-azurite-") as data, \
-                Azurite(Path(data), logs / "azurite-scale.log") as azurite:
-            _progress("6/6 1,000 rows vs 100,000 (its own Azurite; seeding takes about 5 minutes)")
-            results["scale"] = measure_scale(azurite.connection_string)
-
-
-def run_telemetry(results: dict, connection_string: str, logs: Path) -> None:
-    _progress(f"9/9 telemetry off and on, in turns ({ROUNDS} rounds of {OPERATIONS} operations and {SUBMITS} "
-              "submits each, then telemetry's own work in one process; about 3 minutes)")
-    results["telemetry"] = measure_telemetry(connection_string, logs)
-
-
-def run_telemetry_only(results: dict) -> None:
-    """``python -m bench telemetry``: that section alone, on an Azurite of its own."""
-    logs = RESULTS / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bench-azurite-") as data, \
-            Azurite(Path(data), logs / "azurite.log") as azurite:
-        run_telemetry(results, azurite.connection_string, logs)
+        bench = Bench(results, logs, azurite)
+        for number, (key, title, measure) in enumerate(chosen, 1):
+            _progress(f"{number}/{len(chosen)} {title}")
+            retries.section = key
+            try:
+                measure(bench)
+            except Exception as error:  # reported; the next section still runs
+                results.setdefault("failed", {})[key] = f"{type(error).__name__}: {error}"
+                _progress(f"  FAILED: {type(error).__name__}: {error} (logs in {logs})")
+            finally:
+                if taken := retries.taken():
+                    results.setdefault("retried", {}).update(taken)
+                    _progress(f"  retried: {taken}")
 
 
 def main() -> int:
@@ -95,17 +138,23 @@ def main() -> int:
     started = time.monotonic()
     results: dict = {"machine": machine_facts()}
     status = 0
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+        return 0
+    keys = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
+    if unknown := set(keys) - {key for key, _, _ in SECTIONS}:
+        print(f"python -m bench: no section {', '.join(sorted(unknown))}; the sections are "
+              f"{', '.join(key for key, _, _ in SECTIONS)}", file=sys.stderr)
+        return 2
+    if "--no-scale" in sys.argv[1:]:
+        keys = keys or [key for key, _, _ in SECTIONS if key != "scale"]
     try:
-        if "telemetry" in sys.argv[1:]:
-            run_telemetry_only(results)
-        else:
-            run(results, scale="--no-scale" not in sys.argv[1:])
+        run(results, keys)
     except KeyboardInterrupt:
         _progress("interrupted; every process was stopped")
         results["error"], status = "interrupted", 130
-    except Exception as e:
-        _progress(f"FAILED: {type(e).__name__}: {e} (logs in {RESULTS / 'logs'})")
-        results["error"], status = f"{type(e).__name__}: {e}", 1
+    if results.get("failed") and not status:
+        results["error"], status = f"failed: {', '.join(results['failed'])}", 1
     path = JSON_PATH if status == 0 else FAILED_JSON_PATH
     results["seconds"] = round(time.monotonic() - started, 1)
     results["json_path"] = str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)

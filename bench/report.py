@@ -52,24 +52,39 @@ def format_report(results: dict) -> str:
         lines += _section(f"4. Raw baseline: table insert + queue put via the SDK ({base['count']} times, "
                           "in turns with 2.)", [("p50", f"{base['p50_ms']} ms"), ("p99", f"{base['p99_ms']} ms")])
     if idle := results.get("idle"):
-        c, m = idle["computed"], idle["measured"]
-        lines += _section(f"5. Idle cost: storage transactions per hour ({c['queue_triggers']} queue triggers, "
-                          f"maxPollingInterval {c['max_polling_interval_seconds']:g} s, {c['timers']} timer)",
-                          [(f"computed: {part}", n) for part, n in c["parts"].items()]
-                          + [("computed total", c["per_hour"]),
-                             ("measured under devhost (queue polls)",
-                              f"{m['per_hour']}  ({m['requests']} requests in {m['window_seconds']:g} s)")])
+        lines += _idle_section(idle)
     if sc := results.get("scale"):
         lines += _scale_sections(sc)
     for key, section in (("api_under_load", _api_section), ("execute_multiple", _multiple_section),
                          ("telemetry", _telemetry_section)):
         if results.get(key):
             lines += section(results[key])
-    lines += _targets(results)
-    if "error" in results:
-        lines.append(f"INCOMPLETE RUN: {results['error']}")
+    lines += _targets(results) + _trouble(results)
     lines.append(f"Took {results['seconds']} s. JSON: {results['json_path']}")
     return "\n".join(lines)
+
+
+def _trouble(results: dict) -> list[str]:
+    """What was made again after a transient storage error, and the sections that failed."""
+    lines = _section("Made again after a transient storage error (section: call)",
+                     list(results["retried"].items())) if results.get("retried") else []
+    lines += [f"FAILED section {key}: {why}" for key, why in results.get("failed", {}).items()]
+    return lines + ([f"INCOMPLETE RUN: {results['error']}"] if "error" in results else [])
+
+
+def _idle_section(idle: dict) -> list[str]:
+    c = idle["computed"]
+    rows: list[tuple[str, object]] = [(f"computed: {part}", n) for part, n in c["parts"].items()]
+    rows.append(("computed total", c["per_hour"]))
+    for choice, measured in idle["by_setting"].items():
+        if isinstance(measured, dict):
+            polls = measured["polls_per_hour"]
+            rows.append((f"measured, maxPollingInterval {choice}",
+                         f"{sum(polls.values()):,} polls/hour ({', '.join(f'{k} {v:,}' for k, v in polls.items())}); "
+                         f"first start after idle {measured['first_start_seconds']} s"))
+    return _section(f"5. Idle cost: storage transactions per hour ({c['queue_triggers']} queue triggers, "
+                    f"maxPollingInterval {c['max_polling_interval_seconds']:g} s in host.json, {c['timers']} timer)",
+                    rows)
 
 
 def _api_section(api: dict) -> list[str]:
@@ -167,8 +182,7 @@ def _targets(results: dict) -> list[str]:
     lines = [(label, f"{now:g}  (before {'-' if before is None else f'{before:g}'}, target <= {target:g}) "
                      f"{'OK' if now <= target else 'OVER'}") for label, now, before, target in rows]
     if idle := results.get("idle"):
-        lines.append(("idle transactions per hour", f"{idle['computed']['per_hour']:,} computed, "
-                                                    f"{idle['measured']['per_hour']:,} measured (queue polls)"))
+        lines.append(("idle transactions per hour", f"{idle['computed']['per_hour']:,} computed for host.json"))
     return _section("Figures against their targets", lines) if lines else []
 
 

@@ -19,6 +19,7 @@ from helpers import wait_until  # tests/, on sys.path (bench/__init__)
 
 from .latency import submit_once
 from .processes import AppHost, cpu_seconds
+from .retries import again
 from .stats import percentile
 
 OPERATIONS = 1000
@@ -30,9 +31,9 @@ SUCCEEDED = 30
 
 def succeeded_rows(table: TableClient, since: datetime) -> list[dict]:
     """Rows created at or after ``since`` that have Succeeded: id, createdon and endtime only."""
-    return list(table.query_entities(
+    return again("query of the finished rows", lambda: list(table.query_entities(
         "backgroundoperationstatuscode eq @done and createdon ge @since",
-        parameters={"done": SUCCEEDED, "since": since}, select=["RowKey", "createdon", "endtime"]))
+        parameters={"done": SUCCEEDED, "since": since}, select=["RowKey", "createdon", "endtime"])))
 
 
 def wait_until_succeeded(table: TableClient, since: datetime, ids: set[str], timeout: float) -> list[dict]:
