@@ -105,8 +105,9 @@ class Azurite:
     ``debug_log`` makes Azurite log every request it serves to that file.
     """
 
-    def __init__(self, location: Path, log_path: Path | None = None, *, debug_log: Path | None = None) -> None:
-        self.location, self.debug_log = location, debug_log
+    def __init__(self, location: Path, log_path: Path | None = None, *, debug_log: Path | None = None,
+                 in_memory: bool = False) -> None:
+        self.location, self.debug_log, self.in_memory = location, debug_log, in_memory
         self.log_path = log_path or location / "azurite.log"
         self.process: subprocess.Popen | None = None
         self.connection_string = ""
@@ -115,9 +116,12 @@ class Azurite:
         with open(self.log_path, "w") as log:  # a file, so Azurite can never block on a full pipe
             self.process = subprocess.Popen(
                 azurite_command() + ["--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry",
-                                     "--location", str(self.location), "--blobPort", "0", "--queuePort", "0",
-                                     "--tablePort", "0"] + (["--debug", str(self.debug_log)] if self.debug_log else []),
-                stdout=log, stderr=subprocess.STDOUT)
+                                     "--blobPort", "0", "--queuePort", "0", "--tablePort", "0"]
+                # In memory: nothing on disk, so no save of the whole database every 5 s (Azurite refuses a
+                # --location then: it runs in it instead).
+                + (["--inMemoryPersistence"] if self.in_memory else ["--location", str(self.location)])
+                + (["--debug", str(self.debug_log)] if self.debug_log else []),
+                cwd=self.location, stdout=log, stderr=subprocess.STDOUT)
         try:
             ports = wait_until(self._listening, timeout=60, message="Azurite to listen")
         except BaseException:
