@@ -9,37 +9,45 @@
   plus 2 requests (the schedule status blob) each time it fires;
 * the host holds the primary-host blob lease (15 s, renewed every 12 s): 300.
 
-**Measured**: the app under devhost, idle, against an Azurite that logs every request;
-the requests in ``WINDOW_SECONDS``, after the listeners have backed off, scaled to an hour.
-devhost polls queues as the host does and runs timers, but takes no blob leases, so the
-measured figure is the queue polling only; the two must agree on that part.
+**Measured** for each ``maxPollingInterval`` choice (``CHOICES``), four hosts of the app side by side under
+devhost, idle, against an Azurite that logs every request: each queue trigger's polls in
+``CHOICES_WINDOW_SECONDS``, after the listeners have backed off, scaled to an hour, and how long the first
+operation after that idle spell waits to start. devhost polls queues as the host does and runs timers, but
+takes no blob leases, so the measured figure is the queue polling only; it must agree with 3600 / P per
+trigger.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest.mock import patch
 
-from helpers import Azurite  # tests/, on sys.path (bench/__init__)
+import requests
+from azure.data.tables import TableClient
+from helpers import Azurite, wait_until  # tests/, on sys.path (bench/__init__)
 
 from devhost.app_loader import QUEUE, TIMER, load
 from devhost.config import QueuesOptions, load_host_config
 from devhost.timers import checked_schedule, next_after
+from shared.storage.keys import shard_of
 
 from . import REPO
+from .latency import submit_once
 from .processes import AppHost
 
-WINDOW_SECONDS = 60
-SETTLE_SECONDS = 15  # the listeners' backoff reaches maxPollingInterval well within this
 TIMER_LEASE_RENEWALS_PER_HOUR = 120  # SingletonOptions.ListenerLockPeriod 60 s, renewed at half
 TIMER_STATUS_REQUESTS_PER_FIRE = 2  # StorageScheduleMonitor: create container if missing + upload
 PRIMARY_HOST_RENEWALS_PER_HOUR = 300  # PrimaryHostCoordinatorOptions 15 s lease, renewed every 12 s
-REQUEST = re.compile(r"(Blob|Queue|Table)StorageContextMiddleware: RequestMethod=")
+QUEUE_REQUEST = re.compile(
+    r"QueueStorageContextMiddleware: RequestMethod=\S+ RequestURL=\S+?/devstoreaccount1/([^/?\s]+)")
 
 
 def _fires_per_hour(expression: str) -> float:
@@ -70,27 +78,60 @@ def computed_per_hour() -> dict:
             "parts": {k: round(v) for k, v in parts.items()}, "per_hour": round(sum(parts.values()))}
 
 
-def measured_per_hour(window: float = WINDOW_SECONDS) -> dict:
-    """Requests an idle devhost makes, counted in Azurite's own request log, scaled to an hour."""
+# maxPollingInterval choices measured side by side, each host on queues of its own: host.json's, and two longer
+# ones (the host's default, a minute, is computed: an idle listener needs minutes to back off to it and then
+# polls too seldom to count in a short window). "events off": host.json's, with the notify function disabled.
+CHOICES = {"00:00:02": {}, "00:00:10": {}, "00:00:30": {},
+           "00:00:02 events off": {"AzureWebJobs.notify.Disabled": "true"}}
+CHOICES_SETTLE_SECONDS = 70  # a listener's empty polls double its wait from 100 ms: 30 s is reached within a minute
+CHOICES_WINDOW_SECONDS = 120  # four polls of each queue at 30 s
+
+
+def measured_by_setting(window: float = CHOICES_WINDOW_SECONDS) -> dict:
+    """For each maxPollingInterval in CHOICES: the requests each queue trigger's polling makes in an idle hour,
+    counted in Azurite's own request log, and how long the first operation after the idle spell then waits to
+    start (one each: the listener finds it within its interval, anywhere in it)."""
     logs = REPO / "bench" / "results" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bench-idle-") as data:
+    with tempfile.TemporaryDirectory(prefix="bench-idle-") as data, contextlib.ExitStack() as stack:
         debug_log = Path(data) / "requests.log"
-        with Azurite(Path(data), logs / "azurite-idle.log", debug_log=debug_log) as azurite, \
-                AppHost(azurite.connection_string, logs / "devhost-idle.log", polling=None):
-            time.sleep(SETTLE_SECONDS)
-            before = _requests(debug_log)
-            time.sleep(window)
-            counted = _requests(debug_log) - before
-    return {"window_seconds": window, "requests": counted, "per_hour": round(counted * 3600 / window)}
+        azurite = stack.enter_context(Azurite(Path(data), logs / "azurite-idle.log", debug_log=debug_log))
+        hosts = {choice: stack.enter_context(AppHost(azurite.connection_string,
+                                                     logs / f"devhost-idle-{n}.log", polling=choice.split()[0],
+                                                     **settings))
+                 for n, (choice, settings) in enumerate(CHOICES.items())}
+        time.sleep(CHOICES_SETTLE_SECONDS)
+        before = _requests_by_queue(debug_log)
+        time.sleep(window)
+        counted = _requests_by_queue(debug_log) - before
+        with ThreadPoolExecutor(len(hosts)) as pool:
+            waits = dict(zip(hosts, pool.map(_first_start_seconds, hosts.values()), strict=True))
+    return {choice: {"polls_per_hour": {_trigger(queue, host.queue_name): round(counted[queue] * 3600 / window)
+                                        for queue in (host.queue_name, f"{host.queue_name}-poison",
+                                                      f"{host.queue_name}-events")},
+                     "first_start_seconds": waits[choice]}
+            for choice, host in hosts.items()} | {"window_seconds": window}  # type: ignore[dict-item]
 
 
-def _requests(debug_log: Path) -> int:
+def _trigger(queue: str, name: str) -> str:
+    return {name: "worker", f"{name}-poison": "poison", f"{name}-events": "notify"}[queue]
+
+
+def _first_start_seconds(host: AppHost) -> float:
+    """Seconds from one sample_Echo's submit to its attempt's start."""
+    with requests.Session() as session:
+        op_id = submit_once(session, host, 0)
+    table = TableClient.from_connection_string(host.connection_string, host.table_name)
+    row = wait_until(lambda: (e := table.get_entity(shard_of(op_id), op_id)).get("starttime") and e,
+                     timeout=120, interval=0.05, message="the first operation to start")
+    return round((row["starttime"] - row["createdon"]).total_seconds(), 2)
+
+
+def _requests_by_queue(debug_log: Path) -> Counter[str]:
     with open(debug_log, errors="replace") as f:
-        return sum(1 for line in f if REQUEST.search(line))
+        return Counter(m[1] for line in f if (m := QUEUE_REQUEST.search(line)))
 
 
 def measure_idle() -> dict:
-    """Both figures; the measured one covers the queue polling part of the computed one."""
-    computed, measured = computed_per_hour(), measured_per_hour()
-    return {"computed": computed, "measured": measured}
+    """The computed figure for host.json as it is, and the polling measured for each choice in CHOICES."""
+    return {"computed": computed_per_hour(), "by_setting": measured_by_setting()}
