@@ -54,6 +54,7 @@ class Bench:
 
 def _transactions(b: Bench) -> None:
     b.results["transactions"] = measure_transactions(b.azurite.connection_string)
+    b.results["transactions_with_callback"] = measure_transactions(b.azurite.connection_string, callback=True)
 
 
 def _latency(b: Bench) -> None:

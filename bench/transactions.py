@@ -16,6 +16,7 @@ import uuid
 from collections import Counter
 
 from azure.storage.queue import QueueClient
+from helpers import CallbackServer  # tests/, on sys.path (bench/__init__)
 
 from shared.bootstrap import build_services
 from shared.services.submission import Submission, submit
@@ -37,17 +38,20 @@ def _per_op(counts: Counter, n: int) -> dict[str, float]:
     return {key: round(value / n, 3) for key, value in sorted(counts.items())}
 
 
-def _run(connection_string: str, n: int, wire: WireCounter, app_counter: TransactionCounter) -> tuple:
+def _run(connection_string: str, n: int, wire: WireCounter, app_counter: TransactionCounter,
+         urls: list[str | None]) -> tuple:
     name = f"tx{uuid.uuid4().hex[:8]}"
     settings = load_settings({"AzureWebJobsStorage": connection_string, "BGOPS_QUEUE_NAME": name,
-                              "BGOPS_TABLE_NAME": name, "BGOPS_ENABLE_SAMPLES": "true"})
+                              "BGOPS_TABLE_NAME": name, "BGOPS_ENABLE_SAMPLES": "true",
+                              "BGOPS_ALLOW_HTTP_CALLBACKS": "true"})
     svc = build_services(settings, counter=app_counter)
     host = QueueClient.from_connection_string(connection_string, name)  # raw text, as the host reads it
     wire.reset()
     app_counter.reset()  # creating the table and queues is once per process, not per operation
 
     ids = [submit(svc, Submission(name="sample_Echo", inputs={"Index": i, "Text": "bench"},
-                                  base_url="http://bench.invalid")).id for i in range(n)]
+                                  base_url="http://bench.invalid",
+                                  callback_url=urls[i])).id for i in range(n)]
     submit_counts = wire.of("app")
     wire.reset()
 
@@ -72,12 +76,21 @@ def _run(connection_string: str, n: int, wire: WireCounter, app_counter: Transac
     return submit_counts, worker_counts, host_counts, app_counted, succeeded
 
 
-def measure_transactions(connection_string: str, n: int = OPERATIONS) -> dict:
-    """Submit and process ``n`` sample_Echo operations; count every storage request by who sent it."""
+def measure_transactions(connection_string: str, n: int = OPERATIONS, *, callback: bool = False) -> dict:
+    """Submit and process ``n`` sample_Echo operations (``callback``: each calling back to a local server,
+    which answers 200 at once); count every storage request by who sent it."""
     wire, app_counter = WireCounter(connection_string), TransactionCounter()
-    with wire.installed():
-        submit_counts, worker_counts, host_counts, app_counted, succeeded = _run(
-            connection_string, n, wire, app_counter)
+    callbacks = CallbackServer() if callback else None
+    urls: list[str | None] = [callbacks.new_url() if callbacks else None for _ in range(n)]
+    try:
+        with wire.installed():
+            submit_counts, worker_counts, host_counts, app_counted, succeeded = _run(
+                connection_string, n, wire, app_counter, urls)
+        if callbacks and any(len(callbacks.calls(str(url))) != 1 for url in urls):
+            raise RuntimeError("not every operation was called back exactly once")
+    finally:
+        if callbacks:
+            callbacks.stop()
     app_total = sum(submit_counts.values()) + sum(worker_counts.values())
     receives, deletes = host_counts["queue GET"], host_counts["queue DELETE"]
     return {
