@@ -110,10 +110,9 @@ def cancel_event(row: Operation, now: datetime) -> Event:
 
 
 def _young_and_unstarted(row: Operation, now: datetime, window: timedelta) -> bool:
-    # A row with a callback URL is never carried by its message (the URL is a secret), nor one that runs
-    # one at a time (its turn is looked at first): such rows are always read, and recorded, before they run.
-    return (row.status is Status.WAITING_FOR_RESOURCES and not row.messageid and not row.callbackurl
-            and not row.concurrencykey and now - row.createdon < window)
+    # A row that runs one at a time is read, and recorded, before it runs: its turn is looked at first.
+    return (row.status is Status.WAITING_FOR_RESOURCES and not row.messageid and not row.concurrencykey
+            and now - row.createdon < window)
 
 
 def start_attempt(row: Operation, message_id: str, attempt: int, now: datetime) -> Operation:

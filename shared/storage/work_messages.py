@@ -6,10 +6,12 @@ turn came in its line (``services.lines``) is ``{"id", "wake": true}``.
 
 The message a submission sends carries the row as it was inserted, with its ETag, so that a
 worker that gets it while the row is young runs the attempt without reading it first
-(``domain.attempts.may_run_unrecorded``). A row with a callback URL is not carried (the URL is
-a secret, and a poison message outlives the row), nor one too large for a message. Every other
-message is the bare id, as before. Either way the table holds the truth: every write a worker
-makes is conditional on the ETag it started from.
+(``domain.attempts.may_run_unrecorded``). A row with a callback URL is carried too, URL and all: the
+message lives in the same storage account as the row, readable by the same principals, and is deleted
+once its work is done (a poison copy, by the ``poison`` function, once it has failed the operation).
+Not carried: a row too large for a message; its message is the bare id, as before. Either way the
+table holds the truth: every write a worker makes is conditional on the ETag it started from. A
+message body is never logged.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def encode(operation_id: str, row: Operation | None = None, attempts: int = 0, w
         return json.dumps({"id": operation_id, "wake": True}, separators=(",", ":"))
     if attempts:
         return json.dumps({"id": operation_id, "attempts": attempts}, separators=(",", ":"))
-    if row is None or row.callbackurl or row.etag is None:
+    if row is None or row.etag is None:
         return operation_id
     entity = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in to_entity(row).items()}
     body = json.dumps({"id": operation_id, "etag": row.etag, "row": entity}, separators=(",", ":"))

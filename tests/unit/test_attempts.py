@@ -109,20 +109,20 @@ def test_an_error_message_is_cut_to_fit_the_row():
 
 # --- Attempts that run before they are recorded (four transactions for a quick operation) ---
 
-def test_a_young_ready_row_carried_by_its_first_message_may_run_unrecorded(make_op):
-    row = make_op(createdon=NOW - timedelta(seconds=1))
+@pytest.mark.parametrize("callback", [None, "https://example.com/cb"])
+def test_a_young_ready_row_carried_by_its_first_message_may_run_unrecorded(make_op, callback):
+    row = make_op(createdon=NOW - timedelta(seconds=1), callbackurl=callback)  # its message carries the URL
     assert may_run_unrecorded(row, 1, NOW)
+    assert cancel_event(row, NOW) is Event.CANCEL_UNSURE
 
 
-@pytest.mark.parametrize("why", ["second attempt", "old", "has a callback", "owned", "not ready"])
+@pytest.mark.parametrize("why", ["second attempt", "old", "owned", "not ready"])
 def test_anything_else_is_read_and_recorded_before_it_runs(make_op, why):
     row, attempt = make_op(createdon=NOW - timedelta(seconds=1)), 1
     if why == "second attempt":
         attempt = 2
     elif why == "old":
         row = row.with_changes(createdon=NOW - UNRECORDED_WINDOW)
-    elif why == "has a callback":
-        row = row.with_changes(callbackurl="https://example.com/cb")
     elif why == "owned":
         row = row.with_changes(messageid="message-0")
     else:
@@ -142,8 +142,8 @@ def test_cancel_of_a_row_a_worker_may_be_running_unrecorded_asks_instead_of_endi
     assert young.apply(Event.CANCEL_UNSURE, NOW).status is Status.CANCELING
 
 
-@pytest.mark.parametrize("changes", [{"createdon": NOW - CANCEL_UNSURE_WINDOW}, {"callbackurl": "https://e.com/cb"},
-                                     {"messageid": "message-0"}, {"status": Status.WAITING}])
+@pytest.mark.parametrize("changes", [{"createdon": NOW - CANCEL_UNSURE_WINDOW}, {"messageid": "message-0"},
+                                     {"status": Status.WAITING}])
 def test_cancel_of_a_row_no_worker_can_be_running_unrecorded_ends_it(make_op, changes):
     row = make_op(**{"createdon": NOW - timedelta(seconds=1), **changes})
     assert cancel_event(row, NOW) is Event.CANCEL

@@ -234,9 +234,10 @@ def test_message_for_a_missing_operation_or_with_a_malformed_body_is_dropped(svc
 
 
 def test_finished_operation_with_a_pending_callback_is_called_back_once_when_two_deliveries_race(
-        svc, host, callbacks):
+        svc, host, callbacks, clock):
     url = callbacks.new_url()
     op = submitted(svc, callback_url=url)
+    clock.pass_(CANCEL_UNSURE_WINDOW.total_seconds())  # no worker can be running it unrecorded any more
     canceled = cancel(svc, op.id, EVERYONE)  # not started: Canceled at once, callback owed, a message queued for it
     assert canceled.status is Status.CANCELED and canceled.callbackstate is CallbackState.PENDING
     deliveries = [delivery(host.receive()), delivery(host.receive())]
@@ -267,6 +268,7 @@ def test_callback_claimed_by_a_worker_that_died_is_delivered_by_a_later_message_
         svc, host, callbacks, clock):
     url = callbacks.new_url()
     op = submitted(svc, callback_url=url)
+    clock.pass_(CANCEL_UNSURE_WINDOW.total_seconds())
     cancel(svc, op.id, EVERYONE)  # Canceled; its callback is owed and a message queued for it
     row = svc.store.get(op.id)
     claimed = svc.store.replace(row.with_changes(callbackstate=CallbackState.SENDING, callbackclaimedon=clock()))
@@ -403,9 +405,15 @@ def _process_in_background(svc: Services, message) -> threading.Thread:
     return thread
 
 
-def test_an_operation_with_a_callback_is_not_carried_by_its_message(svc, host, callbacks):
-    op = submitted(svc, callback_url=callbacks.new_url())
-    assert host.receive().content == op.id  # the SAS URL stays in the table
+def test_an_operation_with_a_callback_runs_from_its_message_and_is_called_back(svc, host, callbacks):
+    url = callbacks.new_url()
+    op = submitted(svc, callback_url=url)
+    message = host.receive()
+    assert decode(message.content).row.callbackurl == url  # carried, URL and all: no read before it runs
+    process_message(svc, delivery(message))
+    assert [c["body"]["backgroundOperationStatusCode"] for c in callbacks.calls(url)] == [30]
+    done = svc.store.get(op.id)
+    assert done.status is Status.SUCCEEDED and done.callbackstate is CallbackState.DELIVERED
 
 
 def test_a_long_unrecorded_attempt_shows_in_progress_when_its_recording_is_due(svc, host):
