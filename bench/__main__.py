@@ -25,7 +25,7 @@ from .scale import measure_scale
 from .starvation import measure_api_under_long_handlers
 from .telemetry import OPERATIONS, ROUNDS, SUBMITS, measure_telemetry
 from .throughput import measure_throughput
-from .transactions import measure_transactions
+from .transactions import BURST, measure_transactions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 JSON_PATH = RESULTS / "latest.json"
@@ -55,6 +55,7 @@ class Bench:
 def _transactions(b: Bench) -> None:
     b.results["transactions"] = measure_transactions(b.azurite.connection_string)
     b.results["transactions_with_callback"] = measure_transactions(b.azurite.connection_string, callback=True)
+    b.results["transactions_burst"] = measure_transactions(b.azurite.connection_string, BURST)
 
 
 def _latency(b: Bench) -> None:

@@ -27,9 +27,12 @@ from shared.storage.metering import TransactionCounter
 from .wire import WireCounter
 
 OPERATIONS = 50
+# A burst: all submitted before the first is taken, so that most wait longer than an unrecorded attempt may
+# (domain.attempts.UNRECORDED_WINDOW), as under a backlog (issue 22's "1,000 submitted at once").
+BURST = 1000
 HOST_BATCH_SIZE = 16  # host.json extensions.queues.batchSize
 HOST_VISIBILITY_SECONDS = 600  # what the host hides a received message for
-TIMEOUT_SECONDS = 60
+TIMEOUT_SECONDS = 300
 TARGET_PER_OPERATION = 4.5  # the budget per operation, the share of a batched receive included
 SUCCEEDED = 30
 
@@ -106,6 +109,6 @@ def measure_transactions(connection_string: str, n: int = OPERATIONS, *, callbac
         "host_delete_per_op": round(deletes / n, 3),
         "total_per_op": round((app_total + receives + deletes) / n, 3),
         "happy_path_per_op": round((app_total + deletes) / n, 3),
-        "unread_per_op": round(1 - worker_counts["table GET"] / n, 3),  # attempts run from the carried row
+        "unread_per_op": max(0.0, round(1 - worker_counts["table GET"] / n, 3)),  # run from the carried row
         "target_per_op": TARGET_PER_OPERATION,
     }
