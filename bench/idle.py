@@ -106,11 +106,12 @@ def measured_by_setting(window: float = CHOICES_WINDOW_SECONDS) -> dict:
         counted = _requests_by_queue(debug_log) - before
         with ThreadPoolExecutor(len(hosts)) as pool:
             waits = dict(zip(hosts, pool.map(_first_start_seconds, hosts.values()), strict=True))
-    return {choice: {"polls_per_hour": {_trigger(queue, host.queue_name): round(counted[queue] * 3600 / window)
-                                        for queue in (host.queue_name, f"{host.queue_name}-poison",
-                                                      f"{host.queue_name}-events")},
-                     "first_start_seconds": waits[choice]}
-            for choice, host in hosts.items()} | {"window_seconds": window}  # type: ignore[dict-item]
+    return {"window_seconds": window, "choices": {
+        choice: {"polls_per_hour": {_trigger(queue, host.queue_name): round(counted[queue] * 3600 / window)
+                                    for queue in (host.queue_name, f"{host.queue_name}-poison",
+                                                  f"{host.queue_name}-events")},
+                 "first_start_seconds": waits[choice]}
+        for choice, host in hosts.items()}}
 
 
 def _trigger(queue: str, name: str) -> str:

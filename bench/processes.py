@@ -32,11 +32,16 @@ def cpu_seconds(pid: int | None = None) -> float | None:
     if pid is None:
         times = os.times()
         return times.user + times.system
+    return _stat_cpu(Path(f"/proc/{pid}/stat"))  # None: not Linux, or gone
+
+
+def _stat_cpu(stat: Path) -> float | None:
+    """utime + stime of a /proc ``stat`` file, in seconds; None if it cannot be read."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return None  # not Linux, or gone
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
@@ -48,11 +53,8 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     except OSError:
         return found
     for tid in tids:
-        try:
-            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        found[tid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if (seconds := _stat_cpu(Path(f"/proc/{pid}/task/{tid}/stat"))) is not None:
+            found[tid] = seconds
     return found
 
 

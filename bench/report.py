@@ -95,12 +95,11 @@ def _idle_section(idle: dict) -> list[str]:
     c = idle["computed"]
     rows: list[tuple[str, object]] = [(f"computed: {part}", n) for part, n in c["parts"].items()]
     rows.append(("computed total", c["per_hour"]))
-    for choice, measured in idle["by_setting"].items():
-        if isinstance(measured, dict):
-            polls = measured["polls_per_hour"]
-            rows.append((f"measured, maxPollingInterval {choice}",
-                         f"{sum(polls.values()):,} polls/hour ({', '.join(f'{k} {v:,}' for k, v in polls.items())}); "
-                         f"first start after idle {measured['first_start_seconds']} s"))
+    for choice, measured in idle["by_setting"]["choices"].items():
+        polls = measured["polls_per_hour"]
+        rows.append((f"measured, maxPollingInterval {choice}",
+                     f"{sum(polls.values()):,} polls/hour ({', '.join(f'{k} {v:,}' for k, v in polls.items())}); "
+                     f"first start after idle {measured['first_start_seconds']} s"))
     return _section(f"5. Idle cost: storage transactions per hour ({c['queue_triggers']} queue triggers, "
                     f"maxPollingInterval {c['max_polling_interval_seconds']:g} s in host.json, {c['timers']} timer)",
                     rows)
