@@ -1,5 +1,5 @@
-"""``python -m bench [--no-scale] [SECTION ...]``: private Azurites, eight sections of measurements (or the ones
-named: transactions, latency, throughput, idle, scale, api, multiple, telemetry), a table on stdout and
+"""``python -m bench [--no-scale] [SECTION ...]``: private Azurites, nine sections of measurements (or the ones
+named: transactions, latency, throughput, idle, scale, api, multiple, telemetry, peers), a table on stdout and
 results/latest.json. A section that fails is reported and the others still run; the exit code is then 1."""
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from .baseline import RawWrites
 from .idle import measure_idle
 from .latency import measure_submit_latency
 from .multiple import measure_execute_multiple
+from .peers import OPERATIONS as PEER_OPERATIONS
+from .peers import ROUNDS as PEER_ROUNDS
+from .peers import measure_peers
 from .processes import AppHost, machine_facts
 from .report import format_report, write_json
 from .scale import measure_scale
@@ -84,6 +87,10 @@ def _telemetry(b: Bench) -> None:
     b.results["telemetry"] = measure_telemetry(b.azurite.connection_string, b.logs)
 
 
+def _peers(b: Bench) -> None:
+    b.results["peers"] = measure_peers(b.azurite.connection_string, b.logs, progress=_progress)
+
+
 def _idle(b: Bench) -> None:
     b.results["idle"] = measure_idle()
 
@@ -107,7 +114,9 @@ SECTIONS: list[tuple[str, str, Callable[[Bench], None]]] = [
     ("multiple", "ExecuteMultiple of 1,000 requests, three times of each kind, each on an app of its own",
      _execute_multiple),
     ("telemetry", f"telemetry off and on, in turns ({ROUNDS} rounds of {OPERATIONS} operations and {SUBMITS} "
-                  "submits each, then telemetry's own work in one process; about 3 minutes)", _telemetry)]
+                  "submits each, then telemetry's own work in one process; about 3 minutes)", _telemetry),
+    ("peers", f"the app, the raw-SDK floor and Celery, {PEER_OPERATIONS:,} operations each, {PEER_ROUNDS} rounds in "
+              "turns (about 2 minutes)", _peers)]
 
 
 def run(results: dict, keys: list[str]) -> None:

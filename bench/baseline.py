@@ -9,7 +9,7 @@ from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 
-def _row(now: datetime) -> dict:
+def operation_sized_row(now: datetime) -> dict:
     """An entity about the size and shape of a fresh operation row."""
     row_id = str(uuid.uuid4())
     return {
@@ -33,6 +33,6 @@ class RawWrites:
 
     def write_once(self) -> None:
         """One insert of an operation-sized row, then one put of its id."""
-        row = _row(datetime.now(UTC))
+        row = operation_sized_row(datetime.now(UTC))
         self.table.create_entity(row)
         self.queue.send_message(row["RowKey"], time_to_live=-1)

@@ -58,7 +58,7 @@ def format_report(results: dict) -> str:
     if sc := results.get("scale"):
         lines += _scale_sections(sc)
     for key, section in (("api_under_load", _api_section), ("execute_multiple", _multiple_section),
-                         ("telemetry", _telemetry_section)):
+                         ("telemetry", _telemetry_section), ("peers", _peers_section)):
         if results.get(key):
             lines += section(results[key])
     lines += _targets(results) + _trouble(results)
@@ -138,6 +138,32 @@ def _telemetry_section(te: dict) -> list[str]:
         ("storage transactions per op", f"{te['transactions_per_op']['off']:g} / "
                                         f"{te['transactions_per_op']['on']:g}  (SDK recording in memory)"),
         ("spans received over OTLP", te["spans_received"])])
+
+
+# Issue 22's targets beside the peers: (figure, label, better when higher, at most this x the floor's)
+PEER_FIGURES = (("transactions_per_op", "storage transactions per op", False, None),
+                ("operations_per_second", "operations per second", True, 0.85),
+                ("cpu_ms_per_op", "CPU ms per op, worker process", False, 1.2),
+                ("client_cpu_ms_per_op", "CPU ms per op, submitting client", False, None))
+
+
+def _peers_section(peers: dict) -> list[str]:
+    """Section 10: each figure for the app, the floor and Celery, the app's as a ratio to each, and the verdict."""
+    by = peers["by_contestant"]
+    app, floor, celery = by["app"], by["floor"], by["celery"]
+    rows: list[tuple[str, object]] = [("", f"{'app':>8} {'floor':>8} {'celery':>8}   app/floor  app/celery")]
+    for key, label, higher, floor_target in PEER_FIGURES:
+        ahead = app[key] >= celery[key] if higher else app[key] <= celery[key]
+        verdict = [] if ahead else ["BEHIND CELERY"]
+        if floor_target is not None:
+            ratio = app[key] / floor[key]
+            if (ratio < floor_target) if higher else (ratio > floor_target):
+                verdict.append(f"OFF TARGET ({'>=' if higher else '<='} {floor_target}x the floor)")
+        rows.append((label, f"{app[key]:>8g} {floor[key]:>8g} {celery[key]:>8g}   {app[key] / floor[key]:>8.2f}x "
+                            f"{app[key] / celery[key]:>10.2f}x  {' '.join(verdict) or 'OK'}"))
+    return _section(f"10. Beside its peers ({peers['operations']:,} no-op operations each, {peers['threads']} submit "
+                    f"threads, medians of {peers['rounds']} rounds taken in turns; transactions counted by a proxy)",
+                    rows)
 
 
 def _scale_rows(sc: dict) -> list[tuple[str, str]]:

@@ -5,7 +5,8 @@ proxy gives the app what an outage looks like from its side instead. ``down()``:
 open at that moment are reset (a request on one may have reached storage, its answer never comes),
 and new ones are refused, as by a host that is gone. ``lose_answers("Queue")`` (or all services):
 requests still reach storage, but each connection is reset as soon as storage answers, so the client
-never learns that its write was made. ``up()`` ends either.
+never learns that its write was made. ``up()`` ends either. ``seen``, if given, is handed every byte a client
+sends, by service, as it passes (``bench.http_count`` counts the requests in them).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+from collections.abc import Callable
 
 
 def ports_of(connection_string: str) -> dict[str, int]:
@@ -24,8 +26,9 @@ def ports_of(connection_string: str) -> dict[str, int]:
 class StorageProxy:
     """Forwards 127.0.0.1:<port> to 127.0.0.1:<target> for each target port; ``down()``/``up()``."""
 
-    def __init__(self, targets: dict[str, int]) -> None:
-        self._targets = targets
+    def __init__(self, targets: dict[str, int],
+                 seen: Callable[[str], Callable[[bytes], None]] | None = None) -> None:
+        self._targets, self._seen = targets, seen
         self._listeners: dict[str, socket.socket] = {}
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -85,14 +88,18 @@ class StorageProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._open.update((client, upstream))
-            threading.Thread(target=self._pump, args=(client, upstream, ""), daemon=True).start()
+            sent = self._seen(name) if self._seen else None  # one reader per connection: requests split anywhere
+            threading.Thread(target=self._pump, args=(client, upstream, "", sent), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, name), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket, answers_of: str) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, answers_of: str,
+              sent: Callable[[bytes], None] | None = None) -> None:
         try:
             while data := source.recv(65536):
                 if answers_of in self._answers_lost:
                     break  # the request was carried out; its answer goes nowhere
+                if sent is not None:
+                    sent(data)
                 sink.sendall(data)
         except OSError:
             pass
