@@ -59,6 +59,7 @@ def _transactions(b: Bench) -> None:
     b.results["transactions"] = measure_transactions(b.azurite.connection_string)
     b.results["transactions_with_callback"] = measure_transactions(b.azurite.connection_string, callback=True)
     b.results["transactions_burst"] = measure_transactions(b.azurite.connection_string, BURST)
+    b.results["transactions_with_subscriber"] = measure_transactions(b.azurite.connection_string, subscriber=True)
 
 
 def _latency(b: Bench) -> None:

@@ -32,9 +32,12 @@ def format_report(results: dict) -> str:
                ("host receive (batched)", (f"{tx['host_receive_per_op']:g}  ({tx['host_receives']} receives"
                                            f" / {tx['operations']} ops)")),
                ("host delete", f"{tx['host_delete_per_op']:g}"),
-               ("total per op", f"{tx['total_per_op']:g}  (target <= {tx['target_per_op']:g})"),
+               ("total per op, at the proxy", f"{tx['total_per_op']:g}  (target <= {tx['target_per_op']:g}; issue "
+                                              "22's <= 4.2)" + ("" if tx.get("proxy_agrees") else
+                                                                "  MISMATCH with the SDKs' count")),
                *_with_callback(results.get("transactions_with_callback")),
                *_burst(results.get("transactions_burst")),
+               *_with_subscriber(results.get("transactions_with_subscriber"), tx),
                ("attempts run from the carried row", f"{tx.get('unread_per_op', 0):.0%}")])
     if lat := results.get("submit_latency"):
         lines += _section(f"2. Submit latency over HTTP ({lat['count']} sequential POSTs, one session)",
@@ -73,6 +76,15 @@ def _with_callback(cb: dict | None) -> list[tuple[str, object]]:
     return [("total per op with a callback", f"{cb['total_per_op']:g}  (app {cb['app_per_op']:g}: "
                                              f"{', '.join(f'{k} {v:g}' for k, v in cb['worker_per_op'].items())} "
                                              "in the worker; target <= 5.2)")]
+
+
+def _with_subscriber(sub: dict | None, plain: dict) -> list[tuple[str, object]]:
+    """Section 1's line for one webhook subscriber to every completion."""
+    if not sub:
+        return []
+    added, parts = sub["total_per_op"] - plain["total_per_op"], sub["at_proxy_per_op"].items()
+    return [("total per op with a webhook subscriber", f"{sub['total_per_op']:g}  (the subscriber adds {added:.2f}; "
+                                                       f"in all: {', '.join(f'{k} {v:g}' for k, v in parts)})")]
 
 
 def _burst(burst: dict | None) -> list[tuple[str, object]]:

@@ -3,9 +3,11 @@
 The app's services run in-process, built with the app's ``TransactionCounter``;
 the "host" is a plain queue client that receives messages in batches
 (host.json ``batchSize``) and deletes each one after the worker returns, as
-the Functions host does on success. Every request is also counted on the
-wire (``bench.wire``), which is what the numbers use: the two counts must
-agree, and the report says when they do not.
+the Functions host does on success. Every request is counted three times: by the
+app's own meter, at the SDKs' transport (``bench.wire``, which tells the app's
+requests from the host's), and by a proxy in front of storage that everything goes
+through (``bench.http_count``), which is what the totals use. The counts must agree,
+and the report says when they do not.
 """
 
 from __future__ import annotations
@@ -14,16 +16,22 @@ import base64
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
 
-from azure.storage.queue import QueueClient
-from helpers import CallbackServer  # tests/, on sys.path (bench/__init__)
+from azure.storage.queue import QueueClient, QueueMessage
+from helpers import ACCOUNT_KEY, CallbackServer, warm_subscription_cache  # tests/, on sys.path (bench/__init__)
 
+from faults.proxy import StorageProxy, ports_of
 from shared.bootstrap import build_services
+from shared.domain.subscriptions import EVENT
+from shared.services.events import notify, subscribe
 from shared.services.submission import Submission, submit
 from shared.services.worker import QueueDelivery, process_message
-from shared.settings import load_settings
+from shared.settings import events_queue_name, load_settings
 from shared.storage.metering import TransactionCounter
 
+from .http_count import RequestCounter
 from .wire import WireCounter
 
 OPERATIONS = 50
@@ -41,23 +49,8 @@ def _per_op(counts: Counter, n: int) -> dict[str, float]:
     return {key: round(value / n, 3) for key, value in sorted(counts.items())}
 
 
-def _run(connection_string: str, n: int, wire: WireCounter, app_counter: TransactionCounter,
-         urls: list[str | None]) -> tuple:
-    name = f"tx{uuid.uuid4().hex[:8]}"
-    settings = load_settings({"AzureWebJobsStorage": connection_string, "BGOPS_QUEUE_NAME": name,
-                              "BGOPS_TABLE_NAME": name, "BGOPS_ENABLE_SAMPLES": "true",
-                              "BGOPS_ALLOW_HTTP_CALLBACKS": "true"})
-    svc = build_services(settings, counter=app_counter)
-    host = QueueClient.from_connection_string(connection_string, name)  # raw text, as the host reads it
-    wire.reset()
-    app_counter.reset()  # creating the table and queues is once per process, not per operation
-
-    ids = [submit(svc, Submission(name="sample_Echo", inputs={"Index": i, "Text": "bench"},
-                                  base_url="http://bench.invalid",
-                                  callback_url=urls[i])).id for i in range(n)]
-    submit_counts = wire.of("app")
-    wire.reset()
-
+def _drain(host: QueueClient, wire: WireCounter, n: int, handle: Callable[[QueueMessage, str], None]) -> None:
+    """Receive ``n`` messages in batches as the host does, hand each to ``handle`` and delete it after."""
     processed, deadline = 0, time.monotonic() + TIMEOUT_SECONDS
     while processed < n and time.monotonic() < deadline:
         with wire.acting_as("host"):
@@ -65,37 +58,76 @@ def _run(connection_string: str, n: int, wire: WireCounter, app_counter: Transac
                                           visibility_timeout=HOST_VISIBILITY_SECONDS)
             messages = list(next(pager.by_page(), []))  # one receive request, like one poll of the host
         for message in messages:
-            body = base64.b64decode(message.content).decode("utf-8")
-            process_message(svc, QueueDelivery(id=message.id, pop_receipt=message.pop_receipt,
-                                               dequeue_count=message.dequeue_count, body=body))
+            handle(message, base64.b64decode(message.content).decode("utf-8"))
             with wire.acting_as("host"):
                 host.delete_message(message.id, message.pop_receipt)
             processed += 1
     if processed < n:
         raise TimeoutError(f"only {processed} of {n} messages were received within {TIMEOUT_SECONDS}s")
+
+
+def _run(connection_string: str, n: int, wire: WireCounter, app_counter: TransactionCounter,
+         requests: RequestCounter, urls: list[str | None], subscriber: str | None) -> tuple:
+    name = f"tx{uuid.uuid4().hex[:8]}"
+    settings = load_settings({"AzureWebJobsStorage": connection_string, "BGOPS_QUEUE_NAME": name,
+                              "BGOPS_TABLE_NAME": name, "BGOPS_ENABLE_SAMPLES": "true",
+                              "BGOPS_ALLOW_HTTP_CALLBACKS": "true"})
+    svc = build_services(settings, counter=app_counter)
+    host = QueueClient.from_connection_string(connection_string, name)  # raw text, as the host reads it
+    if subscriber:
+        subscribe(svc, EVENT, {"NotificationUrl": subscriber}, datetime.now(UTC))
+        warm_subscription_cache(svc)  # a running app reads the list once every 30 s, not once per operation
+    wire.reset()
+    app_counter.reset()  # creating the table and queues is once per process, not per operation
+    requests.taken()
+
+    ids = [submit(svc, Submission(name="sample_Echo", inputs={"Index": i, "Text": "bench"},
+                                  base_url="http://bench.invalid",
+                                  callback_url=urls[i])).id for i in range(n)]
+    submit_counts = wire.of("app")
+    wire.reset()
+
+    def work(message: QueueMessage, body: str) -> None:
+        process_message(svc, QueueDelivery(id=message.id, pop_receipt=message.pop_receipt,
+                                           dequeue_count=message.dequeue_count, body=body))
+
+    _drain(host, wire, n, work)
+    if subscriber:  # the notify function: one event message per operation to its one subscriber
+        _drain(QueueClient.from_connection_string(connection_string, events_queue_name(name)), wire, n,
+               lambda _, body: notify(svc, body))
     worker_counts, host_counts = wire.of("app"), wire.of("host")
-    app_counted = app_counter.total
+    app_counted, at_proxy = app_counter.total, requests.taken()
     succeeded = sum(1 for i in ids if svc.store.get(i).status.value == SUCCEEDED)  # after counting
-    return submit_counts, worker_counts, host_counts, app_counted, succeeded
+    return submit_counts, worker_counts, host_counts, app_counted, at_proxy, succeeded
 
 
-def measure_transactions(connection_string: str, n: int = OPERATIONS, *, callback: bool = False) -> dict:
+def measure_transactions(connection_string: str, n: int = OPERATIONS, *, callback: bool = False,
+                         subscriber: bool = False) -> dict:
     """Submit and process ``n`` sample_Echo operations (``callback``: each calling back to a local server,
-    which answers 200 at once); count every storage request by who sent it."""
-    wire, app_counter = WireCounter(connection_string), TransactionCounter()
-    callbacks = CallbackServer() if callback else None
-    urls: list[str | None] = [callbacks.new_url() if callbacks else None for _ in range(n)]
+    which answers 200 at once; ``subscriber``: one webhook subscriber to every completion, on the same kind of
+    server); count every storage request by who sent it, and at a proxy in front of storage."""
+    app_counter, requests = TransactionCounter(), RequestCounter()
+    proxy = StorageProxy(ports_of(connection_string), seen=requests.reader)
+    through = proxy.connection_string("devstoreaccount1", ACCOUNT_KEY)
+    wire = WireCounter(through)
+    receiver = CallbackServer() if callback or subscriber else None
+    urls: list[str | None] = [receiver.new_url() if receiver and callback else None for _ in range(n)]
+    events = receiver.new_url() if receiver and subscriber else None
     try:
         with wire.installed():
-            submit_counts, worker_counts, host_counts, app_counted, succeeded = _run(
-                connection_string, n, wire, app_counter, urls)
-        if callbacks and any(len(callbacks.calls(str(url))) != 1 for url in urls):
+            submit_counts, worker_counts, host_counts, app_counted, at_proxy, succeeded = _run(
+                through, n, wire, app_counter, requests, urls, events)
+        if receiver and callback and any(len(receiver.calls(str(url))) != 1 for url in urls):
             raise RuntimeError("not every operation was called back exactly once")
+        if receiver and events and len(receiver.calls(events)) < n:
+            raise RuntimeError(f"the subscriber got {len(receiver.calls(events))} events for {n} operations")
     finally:
-        if callbacks:
-            callbacks.stop()
+        proxy.stop()
+        if receiver:
+            receiver.stop()
     app_total = sum(submit_counts.values()) + sum(worker_counts.values())
     receives, deletes = host_counts["queue GET"], host_counts["queue DELETE"]
+    wire_total, proxy_total = app_total + receives + deletes, sum(at_proxy.values())
     return {
         "operations": n,
         "succeeded": succeeded,
@@ -107,7 +139,9 @@ def measure_transactions(connection_string: str, n: int = OPERATIONS, *, callbac
         "host_receives": receives,
         "host_receive_per_op": round(receives / n, 3),
         "host_delete_per_op": round(deletes / n, 3),
-        "total_per_op": round((app_total + receives + deletes) / n, 3),
+        "total_per_op": round(proxy_total / n, 3),  # counted at the proxy: everything storage was sent
+        "proxy_agrees": proxy_total == wire_total,
+        "at_proxy_per_op": _per_op(at_proxy, n),
         "happy_path_per_op": round((app_total + deletes) / n, 3),
         "unread_per_op": max(0.0, round(1 - worker_counts["table GET"] / n, 3)),  # run from the carried row
         "target_per_op": TARGET_PER_OPERATION,
