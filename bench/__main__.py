@@ -17,7 +17,7 @@ from helpers import Azurite  # tests/, on sys.path (bench/__init__)
 from . import retries
 from .baseline import RawWrites
 from .idle import measure_idle
-from .latency import measure_submit_latency
+from .latency import measure_in_process, measure_submit_latency
 from .multiple import measure_execute_multiple
 from .peers import OPERATIONS as PEER_OPERATIONS
 from .peers import ROUNDS as PEER_ROUNDS
@@ -66,6 +66,8 @@ def _latency(b: Bench) -> None:
     with b.host("latency") as host:
         b.results["submit_latency"], b.results["baseline"], _ = measure_submit_latency(
             host, RawWrites(b.azurite.connection_string))
+    b.results["submit_in_process"] = measure_in_process(b.azurite.connection_string,
+                                                        RawWrites(b.azurite.connection_string))
 
 
 def _throughput(b: Bench) -> None:

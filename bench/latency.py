@@ -10,8 +10,14 @@ two separate runs were not (the ratio moved between 1.5× and 2.3× from run to 
 from __future__ import annotations
 
 import time
+import uuid
+from functools import partial
 
 import requests
+
+from shared.bootstrap import build_services
+from shared.services.submission import Submission, submit
+from shared.settings import load_settings
 
 from .baseline import RawWrites
 from .processes import AppHost
@@ -54,3 +60,26 @@ def measure_submit_latency(host: AppHost, raw: RawWrites, n: int = SUBMISSIONS) 
     submit, baseline = summarize_ms(submits), summarize_ms(floors)
     submit["over_baseline_p50"] = round(submit["p50_ms"] / baseline["p50_ms"], 2)
     return submit, baseline, ids
+
+
+IN_PROCESS_SUBMISSIONS = 300
+
+
+def measure_in_process(connection_string: str, raw: RawWrites, n: int = IN_PROCESS_SUBMISSIONS) -> dict:
+    """The app's own part of a submit: ``n`` rounds of the submit service called in this process (no HTTP, no
+    host, no worker running), each followed by one raw insert + put, after a warm-up; p50 and p99 of each, and
+    the ratio of the p50s."""
+    name = f"lat{uuid.uuid4().hex[:8]}"
+    svc = build_services(load_settings({"AzureWebJobsStorage": connection_string, "BGOPS_QUEUE_NAME": name,
+                                        "BGOPS_TABLE_NAME": name, "BGOPS_ENABLE_SAMPLES": "true"}))
+    submits, floors = [], []
+    for i in range(WARMUP + n):
+        submit_time = _timed(partial(submit, svc, Submission(
+            name="sample_Echo", inputs={"Index": i, "Text": "bench"}, base_url="http://bench.invalid")))
+        floor_time = _timed(lambda: again("raw insert + put", raw.write_once))
+        if i >= WARMUP:
+            submits.append(submit_time)
+            floors.append(floor_time)
+    app, baseline = summarize_ms(submits), summarize_ms(floors)
+    return {"submit": app, "baseline": baseline, "over_baseline_p50": round(app["p50_ms"] / baseline["p50_ms"], 2),
+            "over_baseline_p99": round(app["p99_ms"] / baseline["p99_ms"], 2)}
