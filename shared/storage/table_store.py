@@ -45,6 +45,7 @@ from ..domain.errors import (
 from ..domain.operation import CallbackState, Operation, from_key_values, to_key_values
 from ..domain.states import Status
 from ..domain.throughput import Finish
+from .entity_batch import submit_transaction
 from .keys import (
     FINISH_END,
     MARKER_PREFIX,
@@ -280,7 +281,7 @@ class TableOperationStore:
             actions.append(("create", entity))
             if op.runas:
                 actions.append(("create", entity | {"RowKey": owner_copy(op.runas, op.id)}))
-        answers = self._table.submit_transaction(actions)
+        answers = submit_transaction(self._table, actions)
         return [answer["etag"] for action, answer in zip(actions, answers, strict=True)
                 if row_operation_id(action[1]["RowKey"]) == action[1]["RowKey"]]
 
@@ -341,7 +342,7 @@ class TableOperationStore:
         if not with_it:
             write = self._table.create_entity if row[0] == "create" else self._table.update_entity
             return op.with_changes(etag=write(row[1], **(row[2] if len(row) > 2 else {}))["etag"])
-        return op.with_changes(etag=self._table.submit_transaction([row, *with_it])[0]["etag"])
+        return op.with_changes(etag=submit_transaction(self._table, [row, *with_it])[0]["etag"])
 
     def delete(self, op: Operation) -> None:
         """Delete the row, its owner's copy and its blobs; succeeds when they are already gone."""
@@ -434,7 +435,7 @@ class TableOperationStore:
 
     def _delete_batch(self, shard: str, row_keys: Sequence[str]) -> None:
         try:
-            self._table.submit_transaction([("delete", {"PartitionKey": shard, "RowKey": k}) for k in row_keys])
+            submit_transaction(self._table, [("delete", {"PartitionKey": shard, "RowKey": k}) for k in row_keys])
         except (TableTransactionError, ResourceNotFoundError):
             # A row in the batch was already gone (another purge): delete one by
             # one, which succeeds when the row is gone.
