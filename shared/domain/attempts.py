@@ -93,6 +93,15 @@ class Plan:
     retry_after_seconds: float | None = None
 
 
+def may_start_from_message(row: Operation, attempt: int) -> bool:
+    """True if a worker may decide on the row a first message carries without reading it: a Ready row that
+    nothing has started, whatever its age. Past the unrecorded window its start is written before it runs, on
+    the condition that the row has not changed since it was inserted (the ETag it carries): the write a read
+    would have been followed by, without the read. A conflict means that it changed (a cancel, a pause, a
+    postponement): the worker reads it then, and decides again."""
+    return attempt == 1 and _unstarted(row)
+
+
 def may_run_unrecorded(row: Operation, attempt: int, now: datetime) -> bool:
     """True if a worker holding ``row`` from its message (no read) may start it without writing first."""
     return attempt == 1 and _young_and_unstarted(row, now, UNRECORDED_WINDOW)
@@ -110,9 +119,12 @@ def cancel_event(row: Operation, now: datetime) -> Event:
 
 
 def _young_and_unstarted(row: Operation, now: datetime, window: timedelta) -> bool:
+    return _unstarted(row) and now - row.createdon < window
+
+
+def _unstarted(row: Operation) -> bool:
     # A row that runs one at a time is read, and recorded, before it runs: its turn is looked at first.
-    return (row.status is Status.WAITING_FOR_RESOURCES and not row.messageid and not row.concurrencykey
-            and now - row.createdon < window)
+    return row.status is Status.WAITING_FOR_RESOURCES and not row.messageid and not row.concurrencykey
 
 
 def start_attempt(row: Operation, message_id: str, attempt: int, now: datetime) -> Operation:

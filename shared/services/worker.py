@@ -18,6 +18,7 @@ from ..domain.attempts import (
     failed,
     lost_attempt,
     may_run_unrecorded,
+    may_start_from_message,
     poisoned,
     recording_due,
     start_attempt,
@@ -86,16 +87,17 @@ def _read(svc: Services, operation_id: str) -> Operation | None:
 
 
 def _first_view(svc: Services, msg: QueueDelivery) -> tuple[Operation | None, bool, QueueDelivery]:
-    """The row to decide on first, True when it is the one the message carries (nothing read), and the
-    delivery with the attempts its message says came before it."""
+    """The row to decide on first, True when its attempt may run unrecorded (a young row from the message), and
+    the delivery with the attempts its message says came before it. An older row from a first message is decided
+    on too, unread: its start is written on its ETag, and a conflict has it read (``may_start_from_message``)."""
     try:
         work = decode(msg.body)
     except InvalidRequest:
         log.warning("Dropped a queue message that is not an operation id.")
         return None, False, msg
     msg = dataclasses.replace(msg, attempts_before=work.attempts, wake=work.wake)
-    if work.row is not None and may_run_unrecorded(work.row, msg.attempt, svc.clock()):
-        return work.row, True, msg
+    if work.row is not None and may_start_from_message(work.row, msg.attempt):
+        return work.row, may_run_unrecorded(work.row, msg.attempt, svc.clock()), msg
     return _read(svc, work.operation_id), False, msg
 
 

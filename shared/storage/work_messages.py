@@ -6,9 +6,11 @@ turn came in its line (``services.lines``) is ``{"id", "wake": true}``.
 
 The message a submission sends carries the row as it was inserted, with its ETag, so that a
 worker that gets it while the row is young runs the attempt without reading it first
-(``domain.attempts.may_run_unrecorded``). A row with a callback URL is carried too, URL and all: the
-message lives in the same storage account as the row, readable by the same principals, and is deleted
-once its work is done (a poison copy, by the ``poison`` function, once it has failed the operation).
+(``domain.attempts.may_run_unrecorded``), and one that gets it later writes its start on that ETag
+instead of reading the row (``may_start_from_message``): a conflict means the row changed, and it is
+read. A row with a callback URL is carried too, URL and all: the message lives in the same storage
+account as the row, readable by the same principals, and is deleted once its work is done (a poison
+copy, by the ``poison`` function, once it has failed the operation).
 Not carried: a row too large for a message; its message is the bare id, as before. Either way the
 table holds the truth: every write a worker makes is conditional on the ETag it started from. A
 message body is never logged.

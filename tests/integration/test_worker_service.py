@@ -11,10 +11,12 @@ import pytest
 from helpers import delivery, warm_subscription_cache
 
 from shared.bootstrap import build_services
-from shared.domain.attempts import UNRECORDED_WINDOW
+from shared.domain.attempts import CANCEL_UNSURE_WINDOW, UNRECORDED_WINDOW
+from shared.domain.callers import EVERYONE
 from shared.domain.operation import Operation
 from shared.domain.states import Status
 from shared.services.container import Services
+from shared.services.control import cancel
 from shared.services.submission import Submission, submit
 from shared.services.worker import process_message
 from shared.settings import Settings
@@ -74,14 +76,31 @@ def test_build_services_with_a_counter_counts_the_three_requests_of_submit_and_p
     assert counter.total == 3, dict(counter.counts)
 
 
-def test_a_message_received_after_the_window_reads_the_row_and_records_the_start_before_running(
-        settings, host, counted_clients):
+def _submitted_and_later(settings, counted_clients, seconds: timedelta) -> tuple[TransactionCounter, Services,
+                                                                                  Services, Operation]:
+    """Counted services, an operation submitted through them, and the same services ``seconds`` later."""
     counter = TransactionCounter()
     svc = _counted_services(settings, counted_clients, counter)
     warm_subscription_cache(svc)
     op = submitted(svc, {"A": 1})
+    return counter, svc, dataclasses.replace(svc, clock=lambda: utc_now() + seconds + timedelta(seconds=1)), op
+
+
+def test_a_message_received_after_the_window_records_the_start_on_the_carried_etag_before_running(
+        settings, host, counted_clients):
+    counter, svc, later, op = _submitted_and_later(settings, counted_clients, UNRECORDED_WINDOW)
     counter.reset()
-    later = dataclasses.replace(svc, clock=lambda: utc_now() + UNRECORDED_WINDOW + timedelta(seconds=1))
     process_message(later, delivery(host.receive()))
-    assert dict(counter.counts) == {"table GET": 1, "table PUT": 1, "table POST": 1}  # read, record, end
+    assert dict(counter.counts) == {"table PUT": 1, "table POST": 1}  # record (no read before it), end
     assert svc.store.get(op.id).status is Status.SUCCEEDED
+
+
+def test_a_row_canceled_after_the_window_fails_the_workers_conditional_start_and_is_read_not_run(
+        settings, host, counted_clients):
+    counter, svc, later, op = _submitted_and_later(settings, counted_clients, CANCEL_UNSURE_WINDOW)
+    assert cancel(later, op.id, EVERYONE).status is Status.CANCELED
+    counter.reset()
+    process_message(later, delivery(host.receive()))
+    assert dict(counter.counts) == {"table PUT": 1, "table GET": 1}  # the start refused (412), then the read
+    row = svc.store.get(op.id)
+    assert (row.status, row.starttime, row.outputs) == (Status.CANCELED, None, None)

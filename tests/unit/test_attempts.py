@@ -16,6 +16,7 @@ from shared.domain.attempts import (
     failed,
     lost_attempt,
     may_run_unrecorded,
+    may_start_from_message,
     poisoned,
     recording_due,
     start_attempt,
@@ -128,6 +129,18 @@ def test_anything_else_is_read_and_recorded_before_it_runs(make_op, why):
     else:
         row = row.with_changes(status=Status.WAITING)
     assert not may_run_unrecorded(row, attempt, NOW)
+
+
+@pytest.mark.parametrize("why, starts", [("young", True), ("old", True), ("second attempt", False),
+                                         ("owned", False), ("not ready", False), ("in a line", False)])
+def test_a_first_message_s_ready_row_is_decided_on_unread_whatever_its_age(make_op, why, starts):
+    row, attempt = make_op(createdon=NOW - timedelta(seconds=1)), 1
+    changes = {"old": {"createdon": NOW - timedelta(hours=1)}, "owned": {"messageid": "message-0"},
+               "not ready": {"status": Status.WAITING}, "in a line": {"concurrencykey": "k"}}
+    row = row.with_changes(**changes.get(why, {}))
+    attempt = 2 if why == "second attempt" else 1
+    assert may_start_from_message(row, attempt) is starts
+    assert may_run_unrecorded(row, attempt, NOW) is (why == "young")
 
 
 def test_recording_is_due_when_the_row_leaves_the_window_and_never_later_than_the_window(make_op):

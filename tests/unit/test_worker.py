@@ -460,6 +460,39 @@ def test_cancel_after_the_window_of_an_operation_that_never_started_ends_it_at_o
     assert done.status is Status.CANCELED
 
 
+def test_a_message_taken_after_the_window_starts_its_row_unread_on_the_etag_it_carries(svc, host, monkeypatch):
+    reads: list[str] = []
+    read = svc.store.get
+    monkeypatch.setattr(svc.store, "get", lambda operation_id: reads.append(operation_id) or read(operation_id))
+    release = _blocking(svc)
+    op = submitted(svc, name="test_Block")
+    thread = _process_in_background(_later(svc, CANCEL_UNSURE_WINDOW.total_seconds() + 1), host.receive())
+    # recorded as it starts, as after a read (the window is long past), so that a cancel finds it running
+    running = wait_until(lambda: (row := read(op.id)).status is Status.IN_PROGRESS and row, timeout=10,
+                         message="the attempt recorded as In Progress")
+    assert reads == []  # its start was written on the ETag the message carried
+    assert running.messageid and running.starttime is not None
+    assert cancel(svc, op.id, EVERYONE).status is Status.CANCELING
+    release.set()
+    thread.join(10)
+    assert read(op.id).status is Status.SUCCEEDED  # it never asked, and its work was done
+
+
+@pytest.mark.parametrize("steer", ["cancel", "postpone"])
+def test_a_row_steered_after_the_window_is_read_by_the_worker_and_never_runs(svc, host, clock, steer):
+    op = submitted(svc, inputs={"A": 1})
+    _later(svc, CANCEL_UNSURE_WINDOW.total_seconds() + 1)
+    if steer == "cancel":
+        assert cancel(svc, op.id, EVERYONE).status is Status.CANCELED  # for sure: no worker can be running it
+    else:
+        change(svc, op.id, Change(Event.POSTPONE, postpone_until=clock() + timedelta(hours=1)), EVERYONE)
+    message = host.receive()
+    process_message(svc, delivery(message))  # its start, written on the carried ETag, conflicts: it reads
+    row = svc.store.get(op.id)
+    assert (row.starttime, row.outputs, row.retrycount) == (None, None, 0)
+    assert row.status is (Status.CANCELED if steer == "cancel" else Status.WAITING)
+
+
 def test_postpone_while_an_unrecorded_attempt_runs_drops_its_outcome_and_defers_the_message(svc, host, clock):
     release = _blocking(svc)
     op = submitted(svc, name="test_Block")
