@@ -185,6 +185,10 @@ def _peers_section(peers: dict) -> list[str]:
                 verdict.append(f"OFF TARGET ({'>=' if higher else '<='} {floor_target}x the floor)")
         rows.append((label, f"{app[key]:>8g} {floor[key]:>8g} {celery[key]:>8g}   {app[key] / floor[key]:>8.2f}x "
                             f"{app[key] / celery[key]:>10.2f}x  {' '.join(verdict) or 'OK'}"))
+    if own := peers.get("own_cpu"):
+        rows.append(("CPU ms per op, in-process, app / floor", (
+            f"{own['app_cpu_ms_per_op']:>8g} {own['floor_cpu_ms_per_op']:>8g} {'':>8}   {own['ratio']:>8.2f}x  "
+            "(without HTTP or a host: the app's own part)")))
     return _section(f"10. Beside its peers ({peers['operations']:,} no-op operations each, {peers['threads']} submit "
                     f"threads, medians of {peers['rounds']} rounds taken in turns; transactions counted by a proxy)",
                     rows)

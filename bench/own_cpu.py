@@ -1,0 +1,100 @@
+"""The app's own CPU per operation beside the raw-SDK floor's, in one process, without HTTP or a host: what is
+left of section 10's CPU gap once devhost's part (serving HTTP, receiving and deleting messages, invoking the
+functions, logging each invocation) is taken out, which in Azure the Functions host does, not Python.
+
+Both do the same 496 operations in rounds of 16: 16 submitted, then the batch received and each one run and its
+message deleted, so that every message is taken young, as when a worker keeps up. The app through its services
+(``submission.submit``, ``worker.process_message``); the floor with the plain SDK calls (an insert and a put; a
+merge and a delete). Five rounds each, in turns (medians); the process's CPU time (``time.process_time``).
+"""
+
+from __future__ import annotations
+
+import base64
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from azure.data.tables import TableServiceClient, UpdateMode
+from azure.storage.queue import QueueClient, QueueMessage, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+from shared.bootstrap import build_services
+from shared.services.submission import Submission, submit
+from shared.services.worker import QueueDelivery, process_message
+from shared.settings import load_settings
+
+from .baseline import operation_sized_row
+
+BATCH = 16
+OPERATIONS = 31 * BATCH
+ROUNDS = 5
+SUCCEEDED = 30
+
+
+def _in_batches(n: int, submit_one: Callable[[int], None], queue: QueueClient,
+                run_one: Callable[[QueueMessage], None]) -> None:
+    for start in range(0, n, BATCH):
+        for index in range(start, start + BATCH):
+            submit_one(index)
+        done = 0
+        while done < BATCH:
+            for message in next(queue.receive_messages(messages_per_page=BATCH, max_messages=BATCH).by_page(), []):
+                run_one(message)
+                queue.delete_message(message.id, message.pop_receipt)
+                done += 1
+
+
+def _app(connection_string: str) -> Callable[[int], None]:
+    name = f"own{uuid.uuid4().hex[:8]}"
+    svc = build_services(load_settings({"AzureWebJobsStorage": connection_string, "BGOPS_QUEUE_NAME": name,
+                                        "BGOPS_TABLE_NAME": name, "BGOPS_ENABLE_SAMPLES": "true"}))
+    queue = QueueClient.from_connection_string(connection_string, name)
+
+    def one_submit(index: int) -> None:
+        submit(svc, Submission(name="sample_Echo", inputs={"Index": index, "Text": "bench"},
+                               base_url="http://bench.invalid"))
+
+    def one_run(m: QueueMessage) -> None:
+        process_message(svc, QueueDelivery(id=m.id, pop_receipt=m.pop_receipt, dequeue_count=m.dequeue_count,
+                                           body=base64.b64decode(m.content).decode("utf-8")))
+
+    return lambda n: _in_batches(n, one_submit, queue, one_run)
+
+
+def _floor(connection_string: str) -> Callable[[int], None]:
+    name = f"ownfloor{uuid.uuid4().hex[:8]}"
+    table = TableServiceClient.from_connection_string(connection_string).create_table(name)
+    queue = QueueClient.from_connection_string(connection_string, name, message_encode_policy=TextBase64EncodePolicy(),
+                                               message_decode_policy=TextBase64DecodePolicy())
+    queue.create_queue()
+
+    def one_submit(_: int) -> None:
+        row = operation_sized_row(datetime.now(UTC))
+        table.create_entity(row)
+        queue.send_message(row["RowKey"], time_to_live=-1)
+
+    def one_run(m: QueueMessage) -> None:
+        table.update_entity({"PartitionKey": m.content[-1], "RowKey": m.content, "endtime": datetime.now(UTC),
+                             "backgroundoperationstatuscode": SUCCEEDED}, mode=UpdateMode.MERGE)
+
+    return lambda n: _in_batches(n, one_submit, queue, one_run)
+
+
+def _cpu_ms_per_op(run: Callable[[int], None], n: int) -> float:
+    started = time.process_time()
+    run(n)
+    return (time.process_time() - started) / n * 1000
+
+
+def measure_own_cpu(connection_string: str, n: int = OPERATIONS, rounds: int = ROUNDS) -> dict:
+    """The app's and the floor's CPU per operation in this process, ``rounds`` rounds each in turns."""
+    app, floor = _app(connection_string), _floor(connection_string)
+    app(4 * BATCH)  # warm: the first calls build clients, caches and pools
+    floor(4 * BATCH)
+    runs = [(_cpu_ms_per_op(app, n), _cpu_ms_per_op(floor, n)) for _ in range(rounds)]
+    return {"operations": n, "rounds": [{"app_ms": round(a, 2), "floor_ms": round(f, 2)} for a, f in runs],
+            "app_cpu_ms_per_op": round(statistics.median(a for a, _ in runs), 2),
+            "floor_cpu_ms_per_op": round(statistics.median(f for _, f in runs), 2),
+            "ratio": round(statistics.median(a / f for a, f in runs), 2)}
