@@ -19,6 +19,7 @@ from .baseline import RawWrites
 from .idle import measure_idle
 from .latency import measure_in_process, measure_submit_latency
 from .multiple import measure_execute_multiple
+from .own_cpu import measure_own_cpu
 from .peers import OPERATIONS as PEER_OPERATIONS
 from .peers import ROUNDS as PEER_ROUNDS
 from .peers import measure_peers
@@ -92,6 +93,7 @@ def _telemetry(b: Bench) -> None:
 
 def _peers(b: Bench) -> None:
     b.results["peers"] = measure_peers(b.azurite.connection_string, b.logs, progress=_progress)
+    b.results["peers"]["own_cpu"] = measure_own_cpu(b.azurite.connection_string)
 
 
 def _idle(b: Bench) -> None:

@@ -91,8 +91,8 @@ def _cpu_ms_per_op(run: Callable[[int], None], n: int) -> float:
 def measure_own_cpu(connection_string: str, n: int = OPERATIONS, rounds: int = ROUNDS) -> dict:
     """The app's and the floor's CPU per operation in this process, ``rounds`` rounds each in turns."""
     app, floor = _app(connection_string), _floor(connection_string)
-    app(4 * BATCH)  # warm: the first calls build clients, caches and pools
-    floor(4 * BATCH)
+    app(min(n, 4 * BATCH))  # warm: the first calls build clients, caches and pools
+    floor(min(n, 4 * BATCH))
     runs = [(_cpu_ms_per_op(app, n), _cpu_ms_per_op(floor, n)) for _ in range(rounds)]
     return {"operations": n, "rounds": [{"app_ms": round(a, 2), "floor_ms": round(f, 2)} for a, f in runs],
             "app_cpu_ms_per_op": round(statistics.median(a for a, _ in runs), 2),

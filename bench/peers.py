@@ -46,7 +46,6 @@ from faults.proxy import StorageProxy, ports_of
 from . import REPO
 from .http_count import RequestCounter
 from .latency import submit_once
-from .own_cpu import measure_own_cpu
 from .processes import AppHost, cpu_seconds
 from .retries import again
 from .throughput import succeeded_rows
@@ -252,8 +251,7 @@ def measure_peers(connection_string: str, logs: Path, *, n: int = OPERATIONS, ro
         for who in contestants:
             who.stop()
     return {"operations": n, "rounds": rounds, "threads": THREADS,
-            "by_contestant": {name: _summary(each) for name, each in runs.items()},
-            "own_cpu": measure_own_cpu(connection_string)}
+            "by_contestant": {name: _summary(each) for name, each in runs.items()}}
 
 
 def _summary(rounds: list[dict]) -> dict:
