@@ -237,8 +237,10 @@ def _option_rows(options: dict) -> list[tuple[str, str]]:
     return rows
 
 
-# What the bench measured before the storage transactions were cut (same machine), for the summary.
-BEFORE = {"transactions": 6.08, "submit": 2.26}
+# What the bench measured before the storage transactions were cut (same machine), for the summary; and before
+# issue 22 (2026-12-07): a callback, a burst, the app's CPU and throughput beside the raw-SDK floor.
+BEFORE = {"transactions": 6.08, "submit": 2.26, "callback": 7.1, "burst": 6.06, "cpu_vs_floor": 2.23,
+          "floor_vs_throughput": 1 / 0.72}
 
 
 def _targets(results: dict) -> list[str]:
@@ -251,11 +253,32 @@ def _targets(results: dict) -> list[str]:
     if sc := results.get("scale"):
         rows += [(f"100k / 1k rows: {key.replace('_', ' ')}", sc["ratios"][key], None, sc["targets"][key])
                  for key in sc["ratios"]]
+    rows += _issue_22_rows(results)
     lines = [(label, f"{now:g}  (before {'-' if before is None else f'{before:g}'}, target <= {target:g}) "
                      f"{'OK' if now <= target else 'OVER'}") for label, now, before, target in rows]
     if idle := results.get("idle"):
         lines.append(("idle transactions per hour", f"{idle['computed']['per_hour']:,} computed for host.json"))
     return _section("Figures against their targets", lines) if lines else []
+
+
+def _issue_22_rows(results: dict) -> list[tuple[str, float, float | None, float]]:
+    """Issue 22's figures, each as (label, now, before, at most), smaller being better: throughput as the floor's
+    operations per second over the app's."""
+    rows: list[tuple[str, float, float | None, float]] = []
+    if cb := results.get("transactions_with_callback"):
+        rows.append(("transactions per operation with a callback", cb["total_per_op"], BEFORE["callback"], 5.2))
+    if burst := results.get("transactions_burst"):
+        rows.append(("transactions per operation in a burst", burst["total_per_op"], BEFORE["burst"], 5.0))
+    if ip := results.get("submit_in_process"):
+        rows += [("in-process submit p50 / raw pair", ip["over_baseline_p50"], None, 1.2),
+                 ("in-process submit p99 / raw pair", ip["over_baseline_p99"], None, 1.5)]
+    if peers := results.get("peers"):
+        app, floor = peers["by_contestant"]["app"], peers["by_contestant"]["floor"]
+        rows += [("floor's ops/s / the app's", round(floor["operations_per_second"] / app["operations_per_second"], 2),
+                  round(BEFORE["floor_vs_throughput"], 2), round(1 / 0.85, 2)),
+                 ("app's CPU per op / the floor's", round(app["cpu_ms_per_op"] / floor["cpu_ms_per_op"], 2),
+                  BEFORE["cpu_vs_floor"], 1.2)]
+    return rows
 
 
 def write_json(results: dict, path: Path) -> None:
