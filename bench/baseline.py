@@ -33,6 +33,12 @@ class RawWrites:
 
     def write_once(self) -> None:
         """One insert of an operation-sized row, then one put of its id."""
-        row = operation_sized_row(datetime.now(UTC))
-        self.table.create_entity(row)
-        self.queue.send_message(row["RowKey"], time_to_live=-1)
+        insert_and_put(self.table, self.queue)
+
+
+def insert_and_put(table: TableClient, queue: QueueClient) -> str:
+    """The floor's submit: an operation-sized row inserted, then its id put on the queue; the id."""
+    row = operation_sized_row(datetime.now(UTC))
+    table.create_entity(row)
+    queue.send_message(row["RowKey"], time_to_live=-1)
+    return str(row["RowKey"])

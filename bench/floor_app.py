@@ -19,13 +19,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from azure.data.tables import TableClient, UpdateMode
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
-from .baseline import operation_sized_row
+from .baseline import insert_and_put
 
 BATCH = 16  # host.json extensions.queues.batchSize
 VISIBILITY_SECONDS = 600
 # An empty queue is polled again after a pause that doubles up to host.json's maxPollingInterval, as by the host.
 FIRST_PAUSE_SECONDS, MAX_PAUSE_SECONDS = 0.1, 2.0
 SUCCEEDED = 30
+
+
+def finish(table: TableClient, row_id: str) -> None:
+    """The floor's end of an operation: its row merged as Succeeded, with its end time."""
+    table.update_entity({"PartitionKey": row_id[-1], "RowKey": row_id, "backgroundoperationstatuscode": SUCCEEDED,
+                         "endtime": datetime.now(UTC)}, mode=UpdateMode.MERGE)
 
 
 def serve(connection_string: str, name: str, port: int) -> None:
@@ -37,10 +43,7 @@ def serve(connection_string: str, name: str, port: int) -> None:
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            row = operation_sized_row(datetime.now(UTC))
-            table.create_entity(row)
-            sender.send_message(row["RowKey"], time_to_live=-1)
-            body = row["RowKey"].encode()
+            body = insert_and_put(table, sender).encode()
             self.send_response(202)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -56,10 +59,8 @@ def work(connection_string: str, name: str) -> None:
     table = TableClient.from_connection_string(connection_string, name)
     queue = QueueClient.from_connection_string(connection_string, name, message_decode_policy=TextBase64DecodePolicy())
 
-    def finish(message) -> None:
-        row_id = message.content
-        table.update_entity({"PartitionKey": row_id[-1], "RowKey": row_id, "backgroundoperationstatuscode": SUCCEEDED,
-                             "endtime": datetime.now(UTC)}, mode=UpdateMode.MERGE)
+    def run(message) -> None:
+        finish(table, message.content)
         queue.delete_message(message.id, message.pop_receipt)
 
     pause = FIRST_PAUSE_SECONDS
@@ -72,7 +73,7 @@ def work(connection_string: str, name: str) -> None:
                 pause = min(pause * 2, MAX_PAUSE_SECONDS)
                 continue
             pause = FIRST_PAUSE_SECONDS
-            list(pool.map(finish, batch))
+            list(pool.map(run, batch))
 
 
 if __name__ == "__main__":

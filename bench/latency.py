@@ -10,16 +10,14 @@ two separate runs were not (the ratio moved between 1.5× and 2.3× from run to 
 from __future__ import annotations
 
 import time
-import uuid
 from functools import partial
 
 import requests
 
-from shared.bootstrap import build_services
-from shared.services.submission import Submission, submit
-from shared.settings import load_settings
+from shared.services.submission import submit
 
 from .baseline import RawWrites
+from .in_process import echo, services
 from .processes import AppHost
 from .retries import again
 from .stats import summarize_ms
@@ -69,13 +67,10 @@ def measure_in_process(connection_string: str, raw: RawWrites, n: int = IN_PROCE
     """The app's own part of a submit: ``n`` rounds of the submit service called in this process (no HTTP, no
     host, no worker running), each followed by one raw insert + put, after a warm-up; p50 and p99 of each, and
     the ratio of the p50s."""
-    name = f"lat{uuid.uuid4().hex[:8]}"
-    svc = build_services(load_settings({"AzureWebJobsStorage": connection_string, "BGOPS_QUEUE_NAME": name,
-                                        "BGOPS_TABLE_NAME": name, "BGOPS_ENABLE_SAMPLES": "true"}))
+    svc = services(connection_string, "lat")
     submits, floors = [], []
     for i in range(WARMUP + n):
-        submit_time = _timed(partial(submit, svc, Submission(
-            name="sample_Echo", inputs={"Index": i, "Text": "bench"}, base_url="http://bench.invalid")))
+        submit_time = _timed(partial(submit, svc, echo(i)))
         floor_time = _timed(lambda: again("raw insert + put", raw.write_once))
         if i >= WARMUP:
             submits.append(submit_time)

@@ -10,30 +10,28 @@ merge and a delete). Five rounds each, in turns (medians); the process's CPU tim
 
 from __future__ import annotations
 
-import base64
 import statistics
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-from azure.data.tables import TableServiceClient, UpdateMode
+from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient, QueueMessage, TextBase64DecodePolicy, TextBase64EncodePolicy
+from helpers import delivery  # tests/, on sys.path (bench/__init__)
 
-from shared.bootstrap import build_services
-from shared.services.submission import Submission, submit
-from shared.services.worker import QueueDelivery, process_message
-from shared.settings import load_settings
+from shared.services.submission import submit
+from shared.services.worker import process_message
 
-from .baseline import operation_sized_row
+from .baseline import insert_and_put
+from .floor_app import finish
+from .in_process import echo, services
 
 BATCH = 16
 OPERATIONS = 31 * BATCH
 ROUNDS = 5
-SUCCEEDED = 30
 
 
-def _in_batches(n: int, submit_one: Callable[[int], None], queue: QueueClient,
+def _in_batches(n: int, submit_one: Callable[[int], object], queue: QueueClient,
                 run_one: Callable[[QueueMessage], None]) -> None:
     for start in range(0, n, BATCH):
         for index in range(start, start + BATCH):
@@ -47,20 +45,11 @@ def _in_batches(n: int, submit_one: Callable[[int], None], queue: QueueClient,
 
 
 def _app(connection_string: str) -> Callable[[int], None]:
-    name = f"own{uuid.uuid4().hex[:8]}"
-    svc = build_services(load_settings({"AzureWebJobsStorage": connection_string, "BGOPS_QUEUE_NAME": name,
-                                        "BGOPS_TABLE_NAME": name, "BGOPS_ENABLE_SAMPLES": "true"}))
-    queue = QueueClient.from_connection_string(connection_string, name)
-
-    def one_submit(index: int) -> None:
-        submit(svc, Submission(name="sample_Echo", inputs={"Index": index, "Text": "bench"},
-                               base_url="http://bench.invalid"))
-
-    def one_run(m: QueueMessage) -> None:
-        process_message(svc, QueueDelivery(id=m.id, pop_receipt=m.pop_receipt, dequeue_count=m.dequeue_count,
-                                           body=base64.b64decode(m.content).decode("utf-8")))
-
-    return lambda n: _in_batches(n, one_submit, queue, one_run)
+    svc = services(connection_string, "own")
+    queue = QueueClient.from_connection_string(connection_string, svc.settings.queue_name,
+                                               message_decode_policy=TextBase64DecodePolicy())
+    return lambda n: _in_batches(n, lambda index: submit(svc, echo(index)), queue,
+                                 lambda message: process_message(svc, delivery(message)))
 
 
 def _floor(connection_string: str) -> Callable[[int], None]:
@@ -70,16 +59,8 @@ def _floor(connection_string: str) -> Callable[[int], None]:
                                                message_decode_policy=TextBase64DecodePolicy())
     queue.create_queue()
 
-    def one_submit(_: int) -> None:
-        row = operation_sized_row(datetime.now(UTC))
-        table.create_entity(row)
-        queue.send_message(row["RowKey"], time_to_live=-1)
-
-    def one_run(m: QueueMessage) -> None:
-        table.update_entity({"PartitionKey": m.content[-1], "RowKey": m.content, "endtime": datetime.now(UTC),
-                             "backgroundoperationstatuscode": SUCCEEDED}, mode=UpdateMode.MERGE)
-
-    return lambda n: _in_batches(n, one_submit, queue, one_run)
+    return lambda n: _in_batches(n, lambda _: insert_and_put(table, queue), queue,
+                                 lambda message: finish(table, message.content))
 
 
 def _cpu_ms_per_op(run: Callable[[int], None], n: int) -> float:

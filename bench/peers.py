@@ -39,7 +39,7 @@ import requests
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import ContainerClient
 from azure.storage.queue import QueueClient
-from helpers import ACCOUNT_KEY, free_port, wait_until  # tests/, on sys.path (bench/__init__)
+from helpers import ACCOUNT_KEY, free_port, stop_process, wait_until  # tests/, on sys.path (bench/__init__)
 
 from faults.proxy import StorageProxy, ports_of
 
@@ -67,6 +67,13 @@ class _Counted:
         self.requests = RequestCounter()
         self.proxy = StorageProxy(ports_of(connection_string), seen=self.requests.reader)
         self.connection_string = self.proxy.connection_string(ACCOUNT, ACCOUNT_KEY)
+        self._local = threading.local()
+
+    def session(self) -> requests.Session:
+        """This submitting thread's own kept-alive session."""
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
 
     def stop(self) -> None:
         self.proxy.stop()
@@ -86,12 +93,9 @@ class _App(_Counted):
         self.host = AppHost(self.connection_string, logs / "devhost-peers.log", polling=None)  # host.json's
         self.pid = self.host.process.pid
         self._table = TableClient.from_connection_string(self.direct, self.host.table_name)
-        self._local = threading.local()
 
     def submit(self, index: int) -> str:
-        if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
-        return submit_once(self._local.session, self.host, index)
+        return submit_once(self.session(), self.host, index)
 
     def finished(self, ids: set[str], since: datetime) -> list[float] | None:
         return _rows_finished(self._table, ids, since)
@@ -109,16 +113,14 @@ class _Floor(_Counted):
         name, port = f"floor{uuid.uuid4().hex[:8]}", free_port()
         TableServiceClient.from_connection_string(self.direct).create_table(name)
         QueueClient.from_connection_string(self.direct, name).create_queue()
-        self._url, self._local = f"http://127.0.0.1:{port}/", threading.local()
+        self._url = f"http://127.0.0.1:{port}/"
         self._watch = TableClient.from_connection_string(self.direct, name)
         self.process = _start([sys.executable, "-m", "bench.floor_app", self.connection_string, name, str(port)],
                               logs / "floor-app.log")
         self.pid = self.process.pid
 
     def submit(self, index: int) -> str:
-        if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
-        response = _post_when_listening(self._local.session, self._url, {"Index": index, "Text": "bench"})
+        response = _post_when_listening(self.session(), self._url, {"Index": index, "Text": "bench"})
         if response.status_code != 202:
             raise RuntimeError(f"the floor answered {response.status_code}: {response.text[:300]}")
         return response.text
@@ -127,7 +129,7 @@ class _Floor(_Counted):
         return _rows_finished(self._watch, ids, since)
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_process(self.process)
         super().stop()
 
 
@@ -187,22 +189,13 @@ class _Celery(_Counted):
         return datetime.fromisoformat(meta["date_done"]).replace(tzinfo=UTC).timestamp()
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_process(self.process)
         super().stop()
 
 
 def _start(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     with open(log, "w") as out:  # the child keeps its own copy of the file
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
 
 
 Contestant = _App | _Floor | _Celery

@@ -12,26 +12,29 @@ and the report says when they do not.
 
 from __future__ import annotations
 
-import base64
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from azure.storage.queue import QueueClient, QueueMessage
-from helpers import ACCOUNT_KEY, CallbackServer, warm_subscription_cache  # tests/, on sys.path (bench/__init__)
+from azure.storage.queue import QueueClient, QueueMessage, TextBase64DecodePolicy
+from helpers import (  # tests/, on sys.path (bench/__init__)
+    ACCOUNT_KEY,
+    CallbackServer,
+    delivery,
+    warm_subscription_cache,
+)
 
 from faults.proxy import StorageProxy, ports_of
-from shared.bootstrap import build_services
 from shared.domain.subscriptions import EVENT
 from shared.services.events import notify, subscribe
-from shared.services.submission import Submission, submit
-from shared.services.worker import QueueDelivery, process_message
-from shared.settings import events_queue_name, load_settings
+from shared.services.submission import submit
+from shared.services.worker import process_message
+from shared.settings import events_queue_name
 from shared.storage.metering import TransactionCounter
 
 from .http_count import RequestCounter
+from .in_process import echo, services
 from .wire import WireCounter
 
 OPERATIONS = 50
@@ -49,7 +52,13 @@ def _per_op(counts: Counter, n: int) -> dict[str, float]:
     return {key: round(value / n, 3) for key, value in sorted(counts.items())}
 
 
-def _drain(host: QueueClient, wire: WireCounter, n: int, handle: Callable[[QueueMessage, str], None]) -> None:
+def _host(connection_string: str, queue_name: str) -> QueueClient:
+    """A queue as the host reads it: each message's text decoded from base64."""
+    return QueueClient.from_connection_string(connection_string, queue_name,
+                                              message_decode_policy=TextBase64DecodePolicy())
+
+
+def _drain(host: QueueClient, wire: WireCounter, n: int, handle: Callable[[QueueMessage], None]) -> None:
     """Receive ``n`` messages in batches as the host does, hand each to ``handle`` and delete it after."""
     processed, deadline = 0, time.monotonic() + TIMEOUT_SECONDS
     while processed < n and time.monotonic() < deadline:
@@ -58,7 +67,7 @@ def _drain(host: QueueClient, wire: WireCounter, n: int, handle: Callable[[Queue
                                           visibility_timeout=HOST_VISIBILITY_SECONDS)
             messages = list(next(pager.by_page(), []))  # one receive request, like one poll of the host
         for message in messages:
-            handle(message, base64.b64decode(message.content).decode("utf-8"))
+            handle(message)
             with wire.acting_as("host"):
                 host.delete_message(message.id, message.pop_receipt)
             processed += 1
@@ -68,12 +77,7 @@ def _drain(host: QueueClient, wire: WireCounter, n: int, handle: Callable[[Queue
 
 def _run(connection_string: str, n: int, wire: WireCounter, app_counter: TransactionCounter,
          requests: RequestCounter, urls: list[str | None], subscriber: str | None) -> tuple:
-    name = f"tx{uuid.uuid4().hex[:8]}"
-    settings = load_settings({"AzureWebJobsStorage": connection_string, "BGOPS_QUEUE_NAME": name,
-                              "BGOPS_TABLE_NAME": name, "BGOPS_ENABLE_SAMPLES": "true",
-                              "BGOPS_ALLOW_HTTP_CALLBACKS": "true"})
-    svc = build_services(settings, counter=app_counter)
-    host = QueueClient.from_connection_string(connection_string, name)  # raw text, as the host reads it
+    svc = services(connection_string, "tx", counter=app_counter, BGOPS_ALLOW_HTTP_CALLBACKS="true")
     if subscriber:
         subscribe(svc, EVENT, {"NotificationUrl": subscriber}, datetime.now(UTC))
         warm_subscription_cache(svc)  # a running app reads the list once every 30 s, not once per operation
@@ -81,20 +85,15 @@ def _run(connection_string: str, n: int, wire: WireCounter, app_counter: Transac
     app_counter.reset()  # creating the table and queues is once per process, not per operation
     requests.taken()
 
-    ids = [submit(svc, Submission(name="sample_Echo", inputs={"Index": i, "Text": "bench"},
-                                  base_url="http://bench.invalid",
-                                  callback_url=urls[i])).id for i in range(n)]
+    ids = [submit(svc, echo(i, urls[i])).id for i in range(n)]
     submit_counts = wire.of("app")
     wire.reset()
 
-    def work(message: QueueMessage, body: str) -> None:
-        process_message(svc, QueueDelivery(id=message.id, pop_receipt=message.pop_receipt,
-                                           dequeue_count=message.dequeue_count, body=body))
-
-    _drain(host, wire, n, work)
+    _drain(_host(connection_string, svc.settings.queue_name), wire, n,
+           lambda message: process_message(svc, delivery(message)))
     if subscriber:  # the notify function: one event message per operation to its one subscriber
-        _drain(QueueClient.from_connection_string(connection_string, events_queue_name(name)), wire, n,
-               lambda _, body: notify(svc, body))
+        _drain(_host(connection_string, events_queue_name(svc.settings.queue_name)), wire, n,
+               lambda message: notify(svc, message.content))
     worker_counts, host_counts = wire.of("app"), wire.of("host")
     app_counted, at_proxy = app_counter.total, requests.taken()
     succeeded = sum(1 for i in ids if svc.store.get(i).status.value == SUCCEEDED)  # after counting
