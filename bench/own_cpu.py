@@ -74,8 +74,9 @@ def measure_own_cpu(connection_string: str, n: int = OPERATIONS, rounds: int = R
     app, floor = _app(connection_string), _floor(connection_string)
     app(min(n, 4 * BATCH))  # warm: the first calls build clients, caches and pools
     floor(min(n, 4 * BATCH))
-    runs = [(_cpu_ms_per_op(app, n), _cpu_ms_per_op(floor, n)) for _ in range(rounds)]
-    return {"operations": n, "rounds": [{"app_ms": round(a, 2), "floor_ms": round(f, 2)} for a, f in runs],
+    # rounded first, so that every figure reported is computed from the rounds as reported
+    runs = [(round(_cpu_ms_per_op(app, n), 2), round(_cpu_ms_per_op(floor, n), 2)) for _ in range(rounds)]
+    return {"operations": n, "rounds": [{"app_ms": a, "floor_ms": f} for a, f in runs],
             "app_cpu_ms_per_op": round(statistics.median(a for a, _ in runs), 2),
             "floor_cpu_ms_per_op": round(statistics.median(f for _, f in runs), 2),
             "ratio": round(statistics.median(a / f for a, f in runs), 2)}
