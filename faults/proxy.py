@@ -30,7 +30,7 @@ class StorageProxy:
                  seen: Callable[[str], Callable[[bytes], None]] | None = None) -> None:
         self._targets, self._seen = targets, seen
         self._listeners: dict[str, socket.socket] = {}
-        self._open: set[socket.socket] = set()
+        self._open: dict[socket.socket, str] = {}  # each open connection, and the service it reaches
         self._lock = threading.Lock()
         self._answers_lost: set[str] = set()  # the services whose answers go nowhere
         self.ports: dict[str, int] = {}
@@ -44,13 +44,16 @@ class StorageProxy:
                 f"QueueEndpoint=http://127.0.0.1:{self.ports['Queue']}/{account};"
                 f"TableEndpoint=http://127.0.0.1:{self.ports['Table']}/{account}")
 
-    def down(self) -> None:
-        """Storage is gone: reset what is open, refuse what comes."""
+    def down(self, *names: str) -> None:
+        """Storage is gone (these services of it: Blob, Queue, Table; all by default): reset what is open,
+        refuse what comes."""
+        names = names or tuple(self._targets)
         with self._lock:
-            listeners, self._listeners = self._listeners, {}
-            for conn in [*listeners.values(), *self._open]:
+            listeners = [self._listeners.pop(name) for name in names if name in self._listeners]
+            conns = [conn for conn, name in self._open.items() if name in names]
+            for conn in [*listeners, *conns]:
                 _reset(conn)
-            self._open.clear()
+                self._open.pop(conn, None)
 
     def lose_answers(self, *names: str) -> None:
         """Requests to these services (Blob, Queue, Table; all by default) still reach storage, but no answer
@@ -87,7 +90,7 @@ class StorageProxy:
                 continue
             upstream.settimeout(None)
             with self._lock:
-                self._open.update((client, upstream))
+                self._open.update({client: name, upstream: name})
             sent = self._seen(name) if self._seen else None  # one reader per connection: requests split anywhere
             threading.Thread(target=self._pump, args=(client, upstream, "", sent), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, name), daemon=True).start()
@@ -106,7 +109,7 @@ class StorageProxy:
         finally:
             for conn in (source, sink):
                 with self._lock:
-                    self._open.discard(conn)
+                    self._open.pop(conn, None)
                 _reset(conn)
 
 

@@ -91,6 +91,10 @@ var bgopsSettings = {
   // subscriber fails or is paused.
   BGOPS_MAX_SUBSCRIPTIONS: '100'
   BGOPS_EVENT_RETENTION_SECONDS: '86400'
+  // Prefer: wait: the longest a request is held for its operation to finish (at most 220 s, below Azure's
+  // 230 s front-end limit), and how often a held request reads its row when another instance runs it.
+  BGOPS_MAX_WAIT_SECONDS: '60'
+  BGOPS_WAIT_POLL_SECONDS: '5'
   // 'true' only with entraClientId: the API then takes no function key, sign-in alone lets callers in
   BGOPS_SIGN_IN_REPLACES_KEYS: 'false'
 }

@@ -129,6 +129,12 @@ def _at_most(name: str, value: int, most: int) -> int:
     return value
 
 
+def _at_least(name: str, value: float, least: float) -> float:
+    if value < least:
+        raise SettingsError(f"{name} must be at least {least:g}, not {value:g}.")
+    return value
+
+
 def _whole(minimum: int) -> Callable[[str, str], int]:
     return lambda name, text: _number(name, text, int, minimum)
 
@@ -161,6 +167,12 @@ APP_SETTINGS = (
     # (storage.kept_events), and a row has at most 252.
     AppSetting("max_subscriptions", "BGOPS_MAX_SUBSCRIPTIONS", "100", lambda n, t: _at_most(n, _whole(0)(n, t), 200)),
     AppSetting("event_retention_seconds", "BGOPS_EVENT_RETENTION_SECONDS", "86400", _whole(1)),
+    # How long a request may wait for its operation to finish (Prefer: wait): at most 220 s, within the 230 s
+    # after which Azure's front end drops a request, and the host's functionTimeout (host.json) must be longer.
+    AppSetting("max_wait_seconds", "BGOPS_MAX_WAIT_SECONDS", "60", lambda n, t: _at_most(n, _whole(0)(n, t), 220)),
+    # How often a waiting request reads its row, for an operation another instance runs (one on this instance
+    # tells it when it finishes, at no cost).
+    AppSetting("wait_poll_seconds", "BGOPS_WAIT_POLL_SECONDS", "5", lambda n, t: _at_least(n, _seconds(n, t), 1)),
     # Read when the app is indexed (the HTTP functions' authLevel), by http_auth_anonymous: no Settings field.
     AppSetting(None, "BGOPS_SIGN_IN_REPLACES_KEYS", "false", lambda n, t: _bool(n, t)),
 )
@@ -252,6 +264,10 @@ class Settings:
     max_subscriptions: int = _default("max_subscriptions")
     # How long an event is kept and tried again while its subscriber fails or is paused.
     event_retention_seconds: int = _default("event_retention_seconds")
+    # Prefer: wait (RFC 7240): the longest a request is held for its operation to finish, and how often it reads
+    # the row meanwhile when another instance runs it.
+    max_wait_seconds: int = _default("max_wait_seconds")
+    wait_poll_seconds: float = _default("wait_poll_seconds")
     public_host_name: str = ""  # WEBSITE_HOSTNAME
     platform_authentication: bool = False  # WEBSITE_AUTH_ENABLED: principal headers are the platform's
     telemetry: TelemetrySettings = TelemetrySettings()

@@ -18,6 +18,7 @@ import pytest
 from helpers import wait_until
 
 from shared.domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable, SubscriptionNotFound
+from shared.domain.idempotency import key_hash, shard_of_key
 from shared.domain.ids import new_operation_id
 from shared.domain.lines import ticket
 from shared.domain.operation import CallbackState, Operation
@@ -53,6 +54,13 @@ def make_op(*, status: Status = Status.WAITING_FOR_RESOURCES, expires: datetime 
     created = created or expires - timedelta(seconds=ttl)
     return Operation(id=new_id(created, shard), name=name, displayname=name.title(), status=status,
                      createdon=created, modifiedon=created, ttlinseconds=ttl, **{"inputs": {"Index": 1}, **changes})
+
+
+def keyed_op(key: str, runas: str = "", **changes) -> Operation:
+    """A row submitted by ``runas`` with the Idempotency-Key ``key``: its id in its key's partition."""
+    hashed = key_hash(runas, key)
+    return make_op(shard=shard_of_key(hashed), runas=runas, idempotencykey=hashed, requestfingerprint="f" * 64,
+                   **changes)
 
 
 def expired_rows(ops) -> list[ExpiredRow]:
@@ -428,6 +436,59 @@ class OperationStoreContract:
 
     def test_ping_succeeds_when_storage_answers(self, store):
         store.ping()
+
+    # --- idempotency keys -----------------------------------------------------------------------
+
+    def test_a_keyed_row_is_inserted_with_its_key_which_names_it_not_yet_accepted(self, store):
+        op = store.create(keyed_op("order-1"))
+        claim = store.find_key(op.idempotencykey)
+        assert (claim.operation_id, claim.accepted) == (op.id, False) and claim.etag
+        assert store.get(op.id).idempotencykey == op.idempotencykey
+        assert store.find_key(key_hash("", "order-2")) is None
+        assert ids(store.list(ListQuery(top=10)).operations) == [op.id]  # the key's row is no operation
+
+    def test_a_second_row_with_a_taken_key_is_refused_and_writes_nothing(self, store):
+        first = store.create(keyed_op("order-1"))
+        second = keyed_op("order-1", inputs={"Other": True})
+        with pytest.raises(ConcurrencyConflict):
+            store.create(second)
+        with pytest.raises(OperationNotFound):
+            store.get(second.id)
+        assert store.find_key(first.idempotencykey).operation_id == first.id
+        other_caller = store.create(keyed_op("order-1", runas="someone-else"))  # keys are per caller
+        assert store.find_key(other_caller.idempotencykey).operation_id == other_caller.id
+
+    def test_accepting_a_key_on_a_stale_etag_conflicts_and_on_its_own_succeeds(self, store):
+        op = store.create(keyed_op("order-1"))
+        read = store.find_key(op.idempotencykey)
+        store.accept_key(op.idempotencykey)
+        with pytest.raises(ConcurrencyConflict):
+            store.accept_key(op.idempotencykey, etag=read.etag)
+        fresh = store.find_key(op.idempotencykey)
+        store.accept_key(op.idempotencykey, etag=fresh.etag)
+        assert store.find_key(op.idempotencykey).accepted
+        with pytest.raises(ConcurrencyConflict):
+            store.accept_key(key_hash("", "never-sent"), etag=fresh.etag)
+
+    def test_delete_takes_the_key_with_an_unaccepted_row_and_leaves_an_accepted_one(self, store):
+        withdrawn, accepted = store.create(keyed_op("a")), store.create(keyed_op("b"))
+        store.accept_key(accepted.idempotencykey)
+        store.delete(withdrawn)
+        store.delete(accepted)
+        with pytest.raises(OperationNotFound):
+            store.get(withdrawn.id)
+        assert store.find_key(withdrawn.idempotencykey) is None
+        assert store.get(accepted.id).id == accepted.id and store.find_key(accepted.idempotencykey).accepted
+
+    def test_purge_deletes_the_key_with_the_row_so_the_key_makes_a_new_operation_after(self, store):
+        now = utc_now()
+        op = store.create(keyed_op("order-1", runas="erin", expires=now - timedelta(seconds=1)))
+        store.replace(op.with_changes(status=Status.SUCCEEDED, endtime=now))
+        [expired] = store.list_expired(now)
+        assert store.delete_expired([expired]) == 1
+        assert store.find_key(op.idempotencykey) is None
+        again = store.create(keyed_op("order-1", runas="erin"))
+        assert store.find_key(op.idempotencykey).operation_id == again.id
 
 
 

@@ -31,7 +31,7 @@ from shared.domain.operation import Operation
 from shared.domain.subscriptions import Subscription
 from shared.domain.throughput import Finish
 from shared.storage.keys import expired_bound, expiry_marker
-from shared.storage.ports import Comparison, ExpiredRow, KeptEvent, ListQuery, Page, Sent
+from shared.storage.ports import Comparison, ExpiredRow, KeptEvent, KeyClaim, ListQuery, Page, Sent
 from shared.storage.table_store import from_entity, to_entity
 from shared.storage.work_messages import encode
 
@@ -55,6 +55,7 @@ class MemoryOperationStore:
         self._rows: dict[str, Operation] = {}
         self._markers: dict[str, str] = {}  # operation id -> its expiry marker, once finished
         self._finishes: dict[str, tuple[Finish, str]] = {}  # operation id -> its finish marker, and its runas
+        self._keys: dict[str, KeyClaim] = {}  # idempotency key hash -> its row
         self._versions = itertools.count(1)
 
     def _store(self, op: Operation, versionnumber: int) -> Operation:
@@ -71,8 +72,10 @@ class MemoryOperationStore:
     def create(self, op: Operation) -> Operation:
         """Insert a new row; ConcurrencyConflict when the id exists."""
         with self._lock:
-            if op.id in self._rows:
-                raise ConcurrencyConflict(f"Operation {op.id} already exists.")
+            if op.id in self._rows or op.idempotencykey in self._keys:
+                raise ConcurrencyConflict(f"Operation {op.id} or its key already exists.")
+            if op.idempotencykey:
+                self._keys[op.idempotencykey] = KeyClaim(op.id, False, f"key{next(self._versions)}")
             return self._store(op, 1)
 
     def create_many(self, ops: Sequence[Operation]) -> list[Operation | BackgroundOperationError]:
@@ -104,11 +107,31 @@ class MemoryOperationStore:
             return self._store(op, op.versionnumber + 1)
 
     def delete(self, op: Operation) -> None:
-        """Delete the row; succeeds when it is already gone."""
+        """Delete the row; succeeds when it is already gone. A row whose key was accepted stays."""
+        with self._lock:
+            claim = self._keys.get(op.idempotencykey)
+            if claim is not None and claim.operation_id == op.id and claim.accepted:
+                return
         self._forget(op.id)
+
+    def find_key(self, hashed: str) -> KeyClaim | None:
+        """The key's row, if it has one."""
+        with self._lock:
+            return self._keys.get(hashed)
+
+    def accept_key(self, hashed: str, etag: str | None = None) -> None:
+        """Mark the key's operation accepted (if the key's row still has ``etag``)."""
+        with self._lock:
+            claim = self._keys.get(hashed)
+            if claim is None or (etag is not None and claim.etag != etag):
+                raise ConcurrencyConflict(f"The key {hashed} changed or is gone.")
+            self._keys[hashed] = KeyClaim(claim.operation_id, True, f"key{next(self._versions)}")
 
     def _forget(self, operation_id: str) -> None:
         with self._lock:
+            row = self._rows.get(operation_id)
+            if row is not None and row.idempotencykey:
+                self._keys.pop(row.idempotencykey, None)
             self._rows.pop(operation_id, None)
             self._markers.pop(operation_id, None)
             self._finishes.pop(operation_id, None)

@@ -39,8 +39,9 @@ PHASES, FRESH_PHASES = "examples,coverage,fuzzing", "fuzzing"  # stateful needs 
 HOOKS = Path(__file__).parent / "e2e" / "schemathesis_hooks.py"
 REPO = Path(__file__).resolve().parents[1]
 # Statuses a request the document allows may get besides 2xx, 3xx, 401, 403, 404, 409, 429 and 5xx (schemathesis's
-# own list): 412, a precondition (If-Match) the row no longer meets, is the row's state, as 404 and 409 are.
-ACCEPTED_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "412", "429", "5xx"]
+# own list): 412, a precondition (If-Match) the row no longer meets, is the row's state, as 404 and 409 are; 422, an
+# Idempotency-Key sent before with another request, is the key's.
+ACCEPTED_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "429", "5xx"]
 
 
 def _command(url: str, config: Path, seed: int, examples: int, phases: str) -> list[str]:

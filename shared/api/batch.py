@@ -25,7 +25,7 @@ from ..domain.errors import InvalidRequest, NotFound
 from ..services.container import Services
 from . import odata
 from .errors import JSON, error_response, response_for
-from .handling import Handler, api, handler_of
+from .handling import Served, api, handler_of
 from .multipart import ChangeSet, InnerRequest, InnerResponse, read_batch, write_batch
 from .prefer import CONTINUE_TOKENS, parse_prefer
 
@@ -42,7 +42,7 @@ class Route:
 
     pattern: re.Pattern[str]
     methods: frozenset[str]
-    serve: Handler
+    serve: Served
     function: str  # the function's name, which orders the routes, as the host orders them
 
 
@@ -130,7 +130,7 @@ def resolve(batch_url: str, url: str, created: Mapping[str, str]) -> str:
     return absolute._replace(scheme=own.scheme, netloc=own.netloc, fragment="").geturl()
 
 
-def _route(prefix: str, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+def _route(prefix: str, method: str, path: str) -> tuple[Served, dict[str, str]]:
     """The endpoint serving ``method path`` and its route values: the first route that matches, in the order of
     the functions' names, as the host tries them (devhost.routing); NotFound otherwise."""
     relative = path.lstrip("/")

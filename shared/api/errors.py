@@ -29,6 +29,8 @@ STATUS_OF: list[tuple[type[Exception], int, str]] = [
     (e.NotFound, 404, "NotFound"),
     (e.MethodNotAllowed, 405, "MethodNotAllowed"),
     (OperationFinished, 409, "OperationFinished"),
+    (e.IdempotencyKeyInUse, 409, "IdempotencyKeyInUse"),
+    (e.IdempotencyKeyReused, 422, "IdempotencyKeyReused"),
     (TransitionRefused, 400, "TransitionNotAllowed"),
     (e.ConcurrencyConflict, 409, "Conflict"),
     (e.LimitReached, 409, "LimitReached"),
@@ -80,4 +82,6 @@ def response_for(exc: Exception, overrides: dict[type[Exception], int] | None = 
     allow = ", ".join(exc.allow) if isinstance(exc, e.MethodNotAllowed) else "GET"
     headers = {503: {"Retry-After": "5"}, 429: {"Retry-After": "5"}, 401: {"WWW-Authenticate": "Bearer"},
                405: {"Allow": allow}}.get(status)
+    if isinstance(exc, e.IdempotencyKeyInUse):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(status, code, message, headers)

@@ -22,8 +22,10 @@ from ..domain.ids import parse_operation_id
 from ..domain.tracecontext import TraceParent
 from ..services.container import Services
 from ..telemetry import spans
+from . import waiting
 from .errors import response_for
 from .urls import FAIL_ON_FAILURE
+from .waiting import Held
 
 # Inputs may take 1 MiB as JSON in UTF-8; a client that escapes what is not ASCII (\u00fc, six bytes for
 # two) sends up to six times that.
@@ -35,35 +37,37 @@ BYTE_ORDER_MARKS = ((b"\xef\xbb\xbf", "UTF-8"), (b"\x00\x00\xfe\xff", "UTF-32"),
                     (b"\xfe\xff", "UTF-16"), (b"\xff\xfe", "UTF-16"))
 
 
-Endpoint = Callable[[Services, func.HttpRequest], func.HttpResponse]
-Handler = Callable[[func.HttpRequest], func.HttpResponse]
+Endpoint = Callable[[Services, func.HttpRequest], func.HttpResponse | Held]
+Handler = Callable[[func.HttpRequest], func.HttpResponse | Held]
 Function = Callable[[func.HttpRequest, func.Context], Awaitable[func.HttpResponse]]
+Served = Callable[[func.HttpRequest], func.HttpResponse]  # a request answered in the calling thread, never held
 
-
-
-_HANDLERS: dict[Function, Handler] = {}
+_HANDLERS: dict[Function, Served] = {}
 
 
 def in_http_pool(handler: Handler) -> Function:
-    """``handler`` as an ``async def`` HTTP function whose body runs in the app's HTTP pool (services.pools)."""
+    """``handler`` as an ``async def`` HTTP function whose body runs in the app's HTTP pool (services.pools); an
+    answer it holds for its operation to finish (``waiting``) waits on the event loop, each read in the pool."""
 
     # Not functools.wraps: the Python worker reads the signature, which must stay (req, context).
     async def run(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
         parent = spans.invocation_parent(getattr(context, "trace_context", None), req.headers)
-        return await asyncio.get_running_loop().run_in_executor(get_pools().http, _in_trace, handler, req, parent)
+        loop, pool = asyncio.get_running_loop(), get_pools().http
+        result = await loop.run_in_executor(pool, _in_trace, handler, req, parent)
+        return await waiting.settle(result, lambda held: loop.run_in_executor(pool, waiting.step, held))
 
     run.__name__, run.__doc__ = handler.__name__, handler.__doc__
-    _HANDLERS[run] = handler
+    _HANDLERS[run] = lambda req: waiting.at_once(handler(req))
     return run
 
 
-def _in_trace(handler: Handler, req: func.HttpRequest, parent: TraceParent | None) -> func.HttpResponse:
+def _in_trace(handler: Handler, req: func.HttpRequest, parent: TraceParent | None) -> func.HttpResponse | Held:
     """The handler, in the invocation's trace (what an operation submitted by it is recorded in)."""
     with spans.in_trace(parent):
         return handler(req)
 
 
-def handler_of(function: Function) -> Handler:
+def handler_of(function: Function) -> Served:
     """What an HTTP function runs in the pool, to call from a thread of the pool already (a $batch's requests)."""
     return _HANDLERS[function]
 
@@ -73,7 +77,7 @@ def api(overrides: dict[type[Exception], int] | None = None) -> Callable[[Endpoi
     the HTTP pool."""
 
     def decorate(endpoint: Endpoint) -> Function:
-        def serve(req: func.HttpRequest) -> func.HttpResponse:
+        def serve(req: func.HttpRequest) -> func.HttpResponse | Held:
             try:
                 check_request_url(req)
                 return endpoint(get_services(), req)

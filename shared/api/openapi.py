@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain import idempotency
 from ..domain.subscriptions import EVENT
 from ..domain.throughput import WINDOWS
 from . import entitydefinitions, grammar, multipart, odata, prefer, systemjobs
@@ -71,8 +72,16 @@ PREFER = {"pattern": grammar.anchored(f"(?:(?:{prefer.SYNTAX})[ \\t]*)?"), "maxL
 # designer always sends its default and the action runs in the background.
 PREFER_ASYNC = _header("Prefer", "Run in the Background",
                        "Always respond-async: it runs in the background; add odata.callback; url=\"https://...\" for a "
-                       "callback. Without respond-async it runs inside the request.",
+                       "callback, wait=N to be answered its outputs if it finishes within N seconds. Without "
+                       "respond-async it runs inside the request.",
                        default="respond-async", **PREFER, **{"x-ms-visibility": "internal"})
+IDEMPOTENCY_KEY = _header(idempotency.HEADER, "Idempotency Key",
+                          "A key of your own, unique to this request (a GUID): sending the request again with it "
+                          "answers the operation it first made instead of making another. With respond-async only.",
+                          pattern=grammar.anchored(idempotency.SYNTAX), **{"x-ms-visibility": "advanced"})
+PREFER_WAIT = _header("Prefer", "Wait", "Send wait=N to be answered once it has finished, the request held up to N "
+                                        "seconds (at most 230, and the app's own maximum).", **PREFER,
+                      **{"x-ms-visibility": "advanced"})
 IF_MATCH = _header("If-Match", "Only If ETag", "Changes it only if its ETag is still this one, 412 otherwise (* for "
                                               "any).", **{"x-ms-visibility": "advanced"})
 FAIL_ON_FAILURE = _query("returnInternalServerErrorOnFailure", "Fail the Action on Failure",
@@ -122,6 +131,9 @@ SUBMIT_ERRORS = {**KEYED, **BODY_ERRORS,
                                "has passed; a URL that cannot be called), or a synchronous run whose handler "
                                "failed."),
                  "404": _error("No operation of that name."),
+                 "409": {**_error("A request with this Idempotency-Key is still being processed: send it again "
+                                  "after Retry-After."), "headers": RETRY},
+                 "422": _error("The Idempotency-Key was sent before with a different request."),
                  "503": {**_error("Storage could not be reached; nothing was queued. Retry later."),
                          "headers": RETRY}}
 # An operation called in a form it has not: the message names the form (catalog: kind, boundTo, call).
@@ -162,7 +174,7 @@ def _submit(route: str, operation_id: str, summary: str, description: str, **ext
         "operationId": "GetOperation", "parameters": {"name": {"parameter": "name"}}, "value-path": "inputSchema"}},
         "Inputs", "The chosen operation's inputs; none is an empty object.", required=False)
     return Route(route, "post", operation_id, summary, description,
-                 [OPERATION_NAME, PREFER_ASYNC, FAIL_ON_FAILURE, body],
+                 [OPERATION_NAME, PREFER_ASYNC, IDEMPOTENCY_KEY, FAIL_ON_FAILURE, body],
                  {"200": {"description": "Finished: the status with the outputs (or, run synchronously, the "
                                          "outputs alone).", "schema": RESULT},
                   "202": ACCEPTED, **SUBMIT_ERRORS, **WRONG_FORM,
@@ -194,13 +206,13 @@ def _custom_api_calls() -> tuple[Route, ...]:
     return (
         Route("data/v9.2/{name}", "get", "CallFunction", "Call a function",
               "Calls a function with GET, its parameters in the URL.",
-              [function, PREFER_ASYNC, FAIL_ON_FAILURE], answers, INTERNAL),
+              [function, PREFER_ASYNC, IDEMPOTENCY_KEY, FAIL_ON_FAILURE], answers, INTERNAL),
         Route("data/v9.2/{entityset}({id})/{operation}", "get", "CallBoundFunction", "Call a bound function",
               "Calls a function bound to a table on one of its rows.",
-              [*bound, PREFER_ASYNC, FAIL_ON_FAILURE], answers, INTERNAL),
+              [*bound, PREFER_ASYNC, IDEMPOTENCY_KEY, FAIL_ON_FAILURE], answers, INTERNAL),
         Route("data/v9.2/{entityset}({id})/{operation}", "post", "CallBoundAction", "Call a bound action",
               "Calls an action bound to a table on one of its rows.",
-              [*bound, PREFER_ASYNC, FAIL_ON_FAILURE,
+              [*bound, PREFER_ASYNC, IDEMPOTENCY_KEY, FAIL_ON_FAILURE,
                _body({"type": "object"}, "Inputs", "The action's parameters.", required=False)],
               answers, INTERNAL),
     )
@@ -350,12 +362,13 @@ ROUTES: tuple[Route, ...] = (
     Route("ExecuteBackgroundOperation", "post", "ExecuteBackgroundOperation", "Run an operation in the background",
           "Runs an operation in the background as the SDK message does, with a callback, a time to live or a start "
           "time.",
-          [FAIL_ON_FAILURE, _body(ref("ExecuteBackgroundOperationRequest"), "Request", "The operation and options.")],
+          [IDEMPOTENCY_KEY, PREFER_WAIT, FAIL_ON_FAILURE,
+           _body(ref("ExecuteBackgroundOperationRequest"), "Request", "The operation and options.")],
           {"200": {"description": "Finished (what polling Location ends with).", "schema": ref("Status")},
            "202": ACCEPTED, **SUBMIT_ERRORS}, ADVANCED),
     Route("ExecuteAsync", "post", "ExecuteAsync", "Queue an operation as a system job",
           "Queues an operation as a system job, as the ExecuteAsync message does, and answers its job ID.",
-          [_body(ref("ExecuteAsyncRequest"), "Request", "The operation, and its line or recurrence.")],
+          [IDEMPOTENCY_KEY, _body(ref("ExecuteAsyncRequest"), "Request", "The operation, and its line or recurrence.")],
           {"202": {**ACCEPTED, "description": "Queued: its AsyncJobId, and the status monitor in Location.",
                    "schema": ref("ExecuteAsyncResponse")}, **SUBMIT_ERRORS}, ADVANCED),
     Route("ExecuteMultiple", "post", "ExecuteMultiple", "Queue many requests at once",
@@ -369,7 +382,7 @@ ROUTES: tuple[Route, ...] = (
                    "headers": RETRY}}, ADVANCED),
     Route("backgroundoperation/{id}", "get", "GetBackgroundOperationStatus", "Get the status of an operation",
           "Gets where an operation stands: 202 while it runs, 200 once it has finished, with its outputs.",
-          [OPERATION_ID, FAIL_ON_FAILURE],
+          [OPERATION_ID, PREFER_WAIT, FAIL_ON_FAILURE],
           {"200": {"description": "Finished (Succeeded, Failed or Canceled).", "schema": ref("Status")},
            "202": {**ACCEPTED, "description": "Still running; poll again after Retry-After.",
                    "schema": ref("Status")},

@@ -1,4 +1,4 @@
-"""The ``Prefer`` request header (RFC 7240): respond-async, the callback URL, odata.maxpagesize,
+"""The ``Prefer`` request header (RFC 7240): respond-async, wait, the callback URL, odata.maxpagesize,
 odata.continue-on-error.
 
 Preferences this app does not know are ignored, as RFC 7240 asks; a header
@@ -17,6 +17,10 @@ from ..domain.errors import InvalidRequest
 CALLBACK_TOKENS = ("odata.callback", "callback")
 CONTINUE_TOKENS = ("odata.continue-on-error", "continue-on-error")  # OData 4.0's name, and 4.01's
 PAGE_SIZE_PREFERENCE = "odata.maxpagesize"
+WAIT_PREFERENCE = "wait"
+# Azure's front end drops a request after 230 s: a wait longer than that can never be honoured, so asking for one
+# is a mistake to point out, not a wish to cut down (a shorter one beyond the app's maximum is cut down).
+FRONT_END_SECONDS = 230
 # The header's shape, bounded: a callback URL (at most 2,048 characters) and a few preferences fit well.
 MAX_HEADER_CHARS = 4096
 MAX_PREFERENCES = 16
@@ -49,6 +53,7 @@ class Preferences:
     callback_token: str | None = None  # the syntax it came in, echoed in Preference-Applied
     max_page_size: int | None = None
     continue_on_error: bool = False  # a $batch goes on after a request fails
+    wait: int | None = None  # seconds the caller will wait for the operation to finish (RFC 7240 §4.3)
 
 
 def _split(text: str, sep: str) -> list[str]:
@@ -83,10 +88,21 @@ def _page_size(value: str | None) -> int:
     return int(value)
 
 
+def _wait(value: str | None) -> int:
+    if value is None or not re.fullmatch(r"[0-9]{1,9}", value):
+        raise InvalidRequest(f"Prefer: {WAIT_PREFERENCE} must be a whole number of seconds from 0, as in "
+                             f"'Prefer: respond-async, {WAIT_PREFERENCE}=10'.")
+    if int(value) > FRONT_END_SECONDS:
+        raise InvalidRequest(f"Prefer: {WAIT_PREFERENCE}={int(value)} is longer than a request can be held (Azure "
+                             f"ends it after {FRONT_END_SECONDS} s): ask for at most {FRONT_END_SECONDS}, and poll "
+                             "Location after that.")
+    return int(value)
+
+
 def parse_prefer(header: str | None) -> Preferences:
-    """``respond-async, odata.callback; url="..."`` (or the older ``callback; url=...``), and
+    """``respond-async, odata.callback; url="..."`` (or the older ``callback; url=...``), ``wait=N`` and
     ``odata.maxpagesize=N``; InvalidRequest for a header that cannot be read."""
-    respond_async, url, token, page_size, go_on = False, None, None, None, False
+    respond_async, url, token, page_size, go_on, wait = False, None, None, None, False, None
     for preference in _checked(header or ""):
         name, value = _name_value(preference.split(";", 1)[0])
         if name == "respond-async":
@@ -98,8 +114,10 @@ def parse_prefer(header: str | None) -> Preferences:
             page_size = _page_size(value)
         elif name in CONTINUE_TOKENS:
             go_on = (value or "true").lower() != "false"
+        elif name == WAIT_PREFERENCE:
+            wait = _wait(value)
     return Preferences(respond_async=respond_async, callback_url=url, callback_token=token,
-                       max_page_size=page_size, continue_on_error=go_on)
+                       max_page_size=page_size, continue_on_error=go_on, wait=wait)
 
 
 def _checked(header: str) -> list[str]:

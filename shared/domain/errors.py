@@ -63,6 +63,18 @@ class ConcurrencyConflict(BackgroundOperationError):
     """The row changed since it was read (HTTP 412 from Table Storage); read it again."""
 
 
+class IdempotencyKeyReused(BackgroundOperationError):
+    """An Idempotency-Key was sent before with a different request (``domain.idempotency``): 422, naming the key."""
+
+
+class IdempotencyKeyInUse(BackgroundOperationError):
+    """The request that first sent an Idempotency-Key is still being processed: 409, with Retry-After."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PreconditionFailed(BackgroundOperationError):
     """The caller's If-Match ETag is not the row's any more: it changed since the caller read it."""
 

@@ -25,9 +25,12 @@ def epoch_ms(moment: datetime) -> int:
     return min(max((moment - _EPOCH) // timedelta(milliseconds=1), 0), _MAX_MS)
 
 
-def new_operation_id(created_at: datetime) -> str:
-    """A new id for an operation created at ``created_at``."""
+def new_operation_id(created_at: datetime, shard: str | None = None) -> str:
+    """A new id for an operation created at ``created_at``; ``shard``: its last hex digit (the partition its row
+    lives in, ``storage.keys``), when it must be that one."""
     rand = secrets.randbits(74)
+    if shard is not None:
+        rand = (rand & ~0xF) | int(shard, 16)
     value = ((_MAX_MS - epoch_ms(created_at)) << 80) | (0x8 << 76) | ((rand >> 62) << 64) | (0b10 << 62) \
         | (rand & ((1 << 62) - 1))
     return str(uuid.UUID(int=value))
@@ -48,17 +51,9 @@ def created_at(operation_id: str) -> datetime:
     return _EPOCH + timedelta(milliseconds=_MAX_MS - inverted)
 
 
-
 def owner_key(runas: str) -> str:
     """16 hex digits naming an owner in row keys (a principal id may hold characters a RowKey cannot)."""
     return hashlib.sha256(runas.encode()).hexdigest()[:16]
-
-
-
-
-
-
-
 
 
 def parse_operation_id(text: str) -> str:

@@ -67,6 +67,8 @@ class Operation:
     attempts: str = ""  # each attempt of this run, JSON (domain.history): start, end, outcome, error
     concurrencykey: str = ""  # the line it runs one at a time in (domain.lines); "" for none
     lineticket: str = ""  # its ticket in that line while it holds a place there
+    idempotencykey: str = ""  # the hash of its caller and its Idempotency-Key (domain.idempotency); "" for none
+    requestfingerprint: str = ""  # with a key: the fingerprint of the request that made it
     versionnumber: int = 0  # counts writes (the store sets it): callers' ETags are made of it, as Dataverse's
     damaged: str = ""  # not stored: why the stored row could not be read whole (its parameters), if it could not
     etag: str | None = field(default=None, compare=False)

@@ -11,6 +11,7 @@ from azure.data.tables import TableServiceClient
 from ..operations.registry import OperationRegistry
 from ..settings import Settings
 from ..storage.ports import KeptEvents, Lines, OperationStore, SubscriptionStore, WorkQueue
+from .finishes import Finishes
 from .later import Later
 from .pools import Pools
 from .subscription_cache import SubscriptionCache
@@ -36,4 +37,5 @@ class Services:
     later: Later  # writes to make once storage answers again (services.deferred)
     pools: Pools  # the threads work runs on besides the caller's (services.pools)
     table_service: TableServiceClient | None = None  # for handlers that read other tables
+    finishes: Finishes = field(default_factory=Finishes)  # requests waiting for an operation to finish
     clock: Callable[[], datetime] = field(default=utc_now)

@@ -22,9 +22,12 @@ def write(svc: Services, row: Operation) -> Operation:
     """Write ``row`` if the stored one still has ``row.etag``; raises ConcurrencyConflict or OperationNotFound.
 
     Three named steps: what the write carries besides the caller's change (``with_ticket``, ``owing``), the
-    conditional write, and what follows it for the row's line (``tell_line``)."""
+    conditional write, and what follows it for the row's line (``tell_line``) and for requests waiting for it
+    to finish (``finishes``)."""
     stored = svc.store.replace(owing(svc, with_ticket(row, svc.clock())))
     tell_line(svc, row, stored)
+    if stored.is_terminal:
+        svc.finishes.finished(stored.id)
     return stored
 
 

@@ -25,6 +25,7 @@ from ..domain.errors import (
     ServiceBusy,
     StorageUnavailable,
 )
+from ..domain.idempotency import fingerprint, key_hash, shard_of_key
 from ..domain.ids import new_operation_id
 from ..domain.lines import caller_key, ticket
 from ..domain.operation import Operation
@@ -33,7 +34,7 @@ from ..domain.states import Event, Status
 from ..domain.tracecontext import TraceParent
 from ..operations.registry import OperationDefinition
 from ..telemetry import metrics, spans
-from . import deferred, lines
+from . import deferred, idempotency, lines
 from .container import Services
 from .handlers import handler_context, run_handler, too_large
 
@@ -57,6 +58,7 @@ class Submission:
     recurrence_start: datetime | None = None
     dependency_token: Any = None  # the caller's own line to run in, one at a time (domain.lines)
     default_line: str = ""  # the line it runs in unless the caller or the operation names one
+    idempotency_key: str | None = None  # made once per caller and key (domain.idempotency)
 
 
 def _check_ttl(value: Any, default: int) -> int:
@@ -83,6 +85,8 @@ def submit(svc: Services, sub: Submission) -> Operation:
     with prepared(svc, sub) as new:
         try:
             op = _insert(svc, new.row)
+        except idempotency.KeyTaken as taken:  # sent before: the operation it made, never a second one
+            return idempotency.replay(svc, new.row, taken.claim, sub.idempotency_key or "")
         except StorageUnavailable:
             deferred.withdraw(svc, new.row)  # it may have reached storage although its answer did not
             raise
@@ -92,6 +96,7 @@ def submit(svc: Services, sub: Submission) -> Operation:
             withdraw(svc, op)
             raise
         sent = send(svc, op, new.delay_seconds)
+        idempotency.accepted(svc, sent)
         metrics.submitted(sent)
         return sent
 
@@ -133,11 +138,15 @@ def _row(svc: Services, definition: OperationDefinition, inputs: dict[str, Any],
     ttl = _check_ttl(sub.ttl_seconds, svc.settings.default_ttl_seconds)
     line = caller_key(sub.dependency_token, sub.runas) if sub.dependency_token is not None else \
         definition.line_of(inputs) or sub.default_line
-    operation_id = new_operation_id(now)
+    keyed = key_hash(sub.runas, sub.idempotency_key) if sub.idempotency_key is not None else ""
+    operation_id = new_operation_id(now, shard_of_key(keyed) if keyed else None)
+    request = {"name": definition.name, "inputs": inputs, "callback": callback, "ttl": ttl, "line": line,
+               "postponeuntil": sub.postpone_until, "recurrence": [sub.recurrence_pattern, sub.recurrence_start]}
     return Operation(id=operation_id, name=definition.name, displayname=definition.display_name,
                      status=Status.WAITING_FOR_RESOURCES, inputs=inputs, createdon=now, modifiedon=now,
                      ttlinseconds=ttl, runas=sub.runas, callbackurl=callback, baseurl=sub.base_url,
-                     concurrencykey=line, lineticket=ticket(operation_id, now, position) if line else "")
+                     concurrencykey=line, lineticket=ticket(operation_id, now, position) if line else "",
+                     idempotencykey=keyed, requestfingerprint=fingerprint(request) if keyed else "")
 
 
 def _scheduled(op: Operation, sub: Submission, now: datetime) -> NewRow:
@@ -216,12 +225,15 @@ INSERT_TRIES = 2
 
 def _insert(svc: Services, op: Operation) -> Operation:
     """Insert the new row. A conflict on an id made a moment ago can only be this very insert, retried after its
-    first answer was lost: the row is there, as written. The SDK does not retry an insert whose answer was lost
-    (a POST: a connection the server closed as the request went out, say), so that try is made again here."""
+    first answer was lost: the row is there, as written; or, for a row with an idempotency key, the key being
+    taken (KeyTaken). The SDK does not retry an insert whose answer was lost (a POST: a connection the server
+    closed as the request went out, say), so that try is made again here."""
     for tries in itertools.count(1):
         try:
             return svc.store.create(op)
         except ConcurrencyConflict:
+            if op.idempotencykey:
+                idempotency.taken(svc, op)
             return svc.store.get(op.id)
         except PerhapsWritten:
             if tries >= INSERT_TRIES:

@@ -37,7 +37,8 @@ _ETAG = re.compile(r"^ETag:[ \t]*(\S[^\r\n]*)", re.I | re.M)
 def submit_transaction(table: TableClient, actions: Sequence[tuple[Any, ...]]) -> list[dict[str, str]]:
     """What ``table.submit_transaction(actions)`` does, for the actions this app sends: ``("create", entity)``,
     ``("upsert", entity[, {"mode": ...}])``, ``("update", entity[, {"mode": ..., "etag": ...,
-    "match_condition": ...}])`` and ``("delete", entity)``. Returns each part's ``{"etag": ...}``."""
+    "match_condition": ...}])`` and ``("delete", entity[, {"etag": ..., "match_condition": ...}])``. Returns
+    each part's ``{"etag": ...}``."""
     base, date = table.url.split("?", 1)[0], formatdate(usegmt=True)
     changeset, batch = f"changeset_{uuid.uuid4()}", f"batch_{uuid.uuid4()}"
     parts = "".join(f"--{changeset}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
@@ -65,14 +66,15 @@ def _part(base: str, table_name: str, version: str, date: str, action: tuple[Any
     table = f"{base}/{quote(table_name, safe='')}"
     address = f"{table}(PartitionKey='{_key(entity['PartitionKey'])}',RowKey='{_key(entity['RowKey'])}')"
     accept, if_match = "application/json", None
+    conditional = options.get("etag") if options.get("match_condition") is MatchConditions.IfNotModified else "*"
     if kind == "create":
         method, address, accept = "POST", table, "application/json;odata=minimalmetadata"
     elif kind == "delete":
-        method, if_match, accept = "DELETE", "*", "application/json;odata=minimalmetadata"
+        method, if_match, accept = "DELETE", conditional, "application/json;odata=minimalmetadata"
     else:
         method = "PUT" if options.get("mode", UpdateMode.MERGE) is UpdateMode.REPLACE else "PATCH"
         if kind == "update":
-            if_match = options.get("etag") if options.get("match_condition") is MatchConditions.IfNotModified else "*"
+            if_match = conditional
     content = "" if kind == "delete" else json.dumps(_add_entity_properties(entity))
     headers = ([] if kind == "delete" else ["Content-Type: application/json",
                                             f"Content-Length: {len(content.encode('utf-8'))}"])

@@ -23,6 +23,11 @@ Table Storage has no TTL and no secondary index, so the layout does the work:
   ``runas``. ``p`` sorts between the owners' copies and the expiry markers, and the markers sort by when
   they finished: throughput (``domain.throughput``) asks each partition for a range of them. The expiry
   marker names it (``finish``), so that purge deletes it too.
+* An operation submitted with an Idempotency-Key has a *key row* in its partition, inserted in the same entity
+  group transaction as the row: RowKey = ``x<hash of the caller and the key>``, naming the operation and
+  whether it was accepted (``domain.idempotency``). The operation's id ends in the hash's last digit, so the
+  two share a partition. ``x`` sorts after the finish markers and before the expiry markers; the expiry
+  marker names it (``key``), so that purge deletes it with the row.
 * A line's tickets (``domain.lines``) are the rows of partition ``l<hash of the line's key>``, their RowKeys
   the tickets: ``l`` sorts after the 16 shard digits, so lines never mix with operations.
 """
@@ -38,6 +43,7 @@ SHARDS = tuple("0123456789abcdef")
 MARKER_PREFIX = "~"  # sorts after 0-9a-f: marker rows come after every operation row
 OWNER_PREFIX = "o"  # sorts after 0-9a-f and before "~": owners' copies sit between the rows and the markers
 FINISH_PREFIX = "p"  # sorts after the owners' copies and before the expiry markers
+KEY_PREFIX = "x"  # sorts after the finish markers and before the expiry markers
 LINE_PREFIX = "l"  # a line's partition: sorts after the 16 shard digits, never mixing with them
 _ID_CHARS = 36
 
@@ -50,6 +56,11 @@ def shard_of(operation_id: str) -> str:
 def owner_copy(runas: str, operation_id: str) -> str:
     """The RowKey of the owner's copy of an operation submitted as ``runas`` (non-empty)."""
     return f"{OWNER_PREFIX}{owner_key(runas)}-{operation_id}"
+
+
+def key_row(hashed: str) -> tuple[str, str]:
+    """The PartitionKey and RowKey of the row of an idempotency key whose hash is ``hashed``."""
+    return hashed[-1], f"{KEY_PREFIX}{hashed}"
 
 
 def owner_range(runas: str) -> tuple[str, str]:

@@ -52,13 +52,25 @@ class ExpiredRow:
     marker: str
     payloads: bool = False  # some of its parameters are kept in blobs
     finish: str = ""  # the key of its finish marker, if it has one
+    key: str = ""  # the key of its idempotency key's row, if it has one
+
+
+@dataclass(frozen=True)
+class KeyClaim:
+    """What the row of an idempotency key says (``domain.idempotency``): the operation it was first sent for,
+    whether that one was accepted, and the row's ETag (to take the operation over on)."""
+
+    operation_id: str
+    accepted: bool
+    etag: str
 
 
 class OperationStore(Protocol):
     """Rows of the background operations table. Every update is ETag-conditional."""
 
     def create(self, op: Operation) -> Operation:
-        """Insert a new row; returns it with its ETag."""
+        """Insert a new row (and the row of its idempotency key, if it has one: ConcurrencyConflict when the key
+        is taken); returns it with its ETag."""
 
     def create_many(self, ops: Sequence[Operation]) -> list[Operation | BackgroundOperationError]:
         """Insert new rows, those of a partition together; returns each with its ETag, or the error that
@@ -74,7 +86,15 @@ class OperationStore(Protocol):
         """
 
     def delete(self, op: Operation) -> None:
-        """Delete the row (and its owner's copy); succeeds when it is already gone."""
+        """Delete the row (and its owner's copy and key row); succeeds when it is already gone. A row whose key
+        says it was accepted stays."""
+
+    def find_key(self, hashed: str) -> KeyClaim | None:
+        """The row of the idempotency key whose hash is ``hashed``, if there is one."""
+
+    def accept_key(self, hashed: str, etag: str | None = None) -> None:
+        """Record that the key's operation was accepted; with ``etag``, only if the key's row still has it
+        (ConcurrencyConflict otherwise, or when it is gone)."""
 
     def list(self, query: ListQuery) -> Page:
         """Rows matching the query, newest first; with ``query.owner``, reading only that owner's rows."""

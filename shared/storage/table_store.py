@@ -55,6 +55,7 @@ from .keys import (
     expiry_marker,
     finish_bound,
     finish_marker,
+    key_row,
     marker_copy,
     marker_operation_id,
     owner_copy,
@@ -63,7 +64,7 @@ from .keys import (
     shard_of,
 )
 from .payloads import INLINE_CHARS, PARAMETER_COLUMNS, REFERENCE, BlobPayloads, blob_name, stored_length
-from .ports import ExpiredRow, ListQuery, Page
+from .ports import ExpiredRow, KeyClaim, ListQuery, Page
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,6 +79,7 @@ _OTHER_FORM = {"id", "status", "inputs", "outputs", "callbackstate", "etag", "da
 TIME_COLUMNS = tuple(f.name for f in dataclasses.fields(Operation) if "datetime" in str(f.type))
 _PLAIN_COLUMNS = tuple(f.name for f in dataclasses.fields(Operation)
                        if f.name not in _OTHER_FORM and f.name not in TIME_COLUMNS)
+_UNLESS_SET = {"idempotencykey", "requestfingerprint"}  # only a submit with a key has them: no empty column on others
 
 
 def to_entity(op: Operation) -> dict[str, Any]:
@@ -93,7 +95,7 @@ def to_entity(op: Operation) -> dict[str, Any]:
     }
     for column in TIME_COLUMNS + _PLAIN_COLUMNS:
         entity[column] = getattr(op, column)
-    return {k: v for k, v in entity.items() if v is not None}
+    return {k: v for k, v in entity.items() if v is not None and not (k in _UNLESS_SET and not v)}
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -172,10 +174,24 @@ def translated(what: str, operation_id: str | None = None, *, missing: Exception
 
 
 def _keys_of(rows: Iterable[ExpiredRow]) -> Iterator[tuple[str, ...]]:
-    """Each expired operation's RowKeys: the row, its markers, and its owner's copy if it has one."""
+    """Each expired operation's RowKeys: the row, its markers, its owner's copy and its key row if it has them."""
     for row in rows:
         copy = marker_copy(row.marker)
-        yield (row.operation_id, row.marker, *((copy,) if copy else ()), *((row.finish,) if row.finish else ()))
+        yield (row.operation_id, row.marker, *((copy,) if copy else ()), *((row.finish,) if row.finish else ()),
+               *((row.key,) if row.key else ()))
+
+
+def _created_with(op: Operation, entity: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """What is inserted with a new row, in its entity group transaction: its owner's copy, and its key row."""
+    actions: list[tuple[Any, ...]] = []
+    if op.runas:
+        actions.append(("create", entity | {"RowKey": owner_copy(op.runas, op.id)}))
+    if op.idempotencykey:
+        partition, row_key = key_row(op.idempotencykey)
+        assert partition == shard_of(op.id), "a keyed operation's id ends in its key's partition"
+        actions.append(("create", {"PartitionKey": partition, "RowKey": row_key, "operation": op.id,
+                                   "accepted": False}))
+    return actions
 
 
 def finish_entity(op: Operation) -> dict[str, Any]:
@@ -248,7 +264,7 @@ class TableOperationStore:
 
     def create_many(self, ops: Sequence[Operation]) -> list[Operation | BackgroundOperationError]:
         """Insert new rows: those of one partition in entity group transactions of up to BATCH_SIZE
-        entities (a row with its owner's copy, if it has one), the partitions at once. A batch that
+        entities (a row with its owner's copy and its key row, if it has them), the partitions at once. A batch that
         fails is the error of each of its rows."""
         ops = [op.with_changes(versionnumber=1) for op in ops]
         answers: list[Operation | BackgroundOperationError | None] = [None] * len(ops)
@@ -257,7 +273,7 @@ class TableOperationStore:
             by_shard.setdefault(shard_of(op.id), []).append(index)
 
         def insert_shard(indices: list[int]) -> None:
-            entities = ((i,) * (2 if ops[i].runas else 1) for i in indices)  # a row, and its owner's copy
+            entities = ((i,) * (1 + bool(ops[i].runas) + bool(ops[i].idempotencykey)) for i in indices)
             for batch in _batches(entities):
                 rows = [keys[0] for keys in batch]
                 try:
@@ -276,14 +292,13 @@ class TableOperationStore:
         """One entity group transaction inserting these rows (of one partition) and their owners' copies;
         the rows' ETags."""
         actions: list[tuple[Any, ...]] = []
+        rows: list[int] = []  # where each row's own action is
         for op in ops:
             entity = self._entity(op)
-            actions.append(("create", entity))
-            if op.runas:
-                actions.append(("create", entity | {"RowKey": owner_copy(op.runas, op.id)}))
+            rows.append(len(actions))
+            actions += [("create", entity), *_created_with(op, entity)]
         answers = submit_transaction(self._table, actions)
-        return [answer["etag"] for action, answer in zip(actions, answers, strict=True)
-                if row_operation_id(action[1]["RowKey"]) == action[1]["RowKey"]]
+        return [answers[index]["etag"] for index in rows]
 
     def get(self, operation_id: str) -> Operation:
         """One point read (and a blob read per parameter kept in one); raises OperationNotFound."""
@@ -331,12 +346,16 @@ class TableOperationStore:
     def _write(self, op: Operation, row: tuple[Any, ...], copy_as: str) -> Operation:
         """The row's own write, and with it (one entity group transaction) what goes with the row."""
         with_it: list[tuple[Any, ...]] = []
-        if op.runas:
+        if row[0] == "create":
+            with_it += _created_with(op, row[1])
+        elif op.runas:
             with_it.append((copy_as, row[1] | {"RowKey": owner_copy(op.runas, op.id)}))
         if op.is_terminal:
             finish = finish_entity(op)
             marker = {"PartitionKey": shard_of(op.id), "RowKey": expiry_marker(op.id, op.expires_at, op.runas),
                       "finish": finish["RowKey"]}
+            if op.idempotencykey:
+                marker["key"] = key_row(op.idempotencykey)[1]
             with_it += [("upsert", marker | ({"payloads": True} if _has_payloads(row[1]) else {})),
                         ("upsert", finish)]
         if not with_it:
@@ -345,12 +364,55 @@ class TableOperationStore:
         return op.with_changes(etag=submit_transaction(self._table, [row, *with_it])[0]["etag"])
 
     def delete(self, op: Operation) -> None:
-        """Delete the row, its owner's copy and its blobs; succeeds when they are already gone."""
+        """Delete the row, its owner's copy, its key row and its blobs; succeeds when they are already gone. A
+        row whose key another request took over (``domain.idempotency``) is its operation now: it stays."""
         with translated("delete a row"):
+            if op.idempotencykey and not self._key_released(op):
+                log.info("Operation %s was taken over by a request with its Idempotency-Key; it stays.", op.id)
+                return
             for key in (op.id, owner_copy(op.runas, op.id)) if op.runas else (op.id,):
                 self._table.delete_entity(shard_of(op.id), key)
             if self._payloads is not None and _too_large_for_a_row(to_entity(op)):
                 self._payloads.delete_operation([op.id])
+
+    def _key_released(self, op: Operation) -> bool:
+        """Delete the row of ``op``'s key unless it says the operation was accepted (on the ETag it had when
+        read): False when it was, and the operation must stay."""
+        claim = self.find_key(op.idempotencykey)
+        if claim is None or claim.operation_id != op.id:
+            return True
+        if claim.accepted:
+            return False
+        partition, row_key = key_row(op.idempotencykey)
+        try:
+            self._table.delete_entity(partition, row_key, etag=claim.etag,
+                                      match_condition=MatchConditions.IfNotModified)
+        except ResourceNotFoundError:
+            return True
+        except HttpResponseError as e:
+            if e.status_code == 412:
+                return False
+            raise
+        return True
+
+    def find_key(self, hashed: str) -> KeyClaim | None:
+        """The row of an idempotency key (``domain.idempotency.key_hash``), if there is one."""
+        partition, row_key = key_row(hashed)
+        with translated("read an idempotency key"):
+            try:
+                entity = self._table.get_entity(partition, row_key)
+            except ResourceNotFoundError:
+                return None
+        return KeyClaim(entity["operation"], bool(entity.get("accepted")), str(entity.metadata["etag"]))
+
+    def accept_key(self, hashed: str, etag: str | None = None) -> None:
+        """Record that the key's operation was accepted (if the key's row still has ``etag``, when given)."""
+        partition, row_key = key_row(hashed)
+        with translated("accept an idempotency key", row_key,
+                        missing=ConcurrencyConflict(f"The row of key {row_key} is gone.")):
+            self._table.update_entity({"PartitionKey": partition, "RowKey": row_key, "accepted": True},
+                                      mode=UpdateMode.MERGE, etag=etag,
+                                      match_condition=MatchConditions.IfNotModified if etag else None)
 
     def list(self, query: ListQuery) -> Page:
         """Rows newest first: one query per shard (their first pages fetched at once), merged by id.
@@ -410,10 +472,11 @@ class TableOperationStore:
         with translated("find expired rows"):
             for shard in SHARDS:
                 markers = self._table.query_entities(text, parameters={**parameters, "shard": shard},
-                                                     select=["RowKey", "payloads", "finish"])
+                                                     select=["RowKey", "payloads", "finish", "key"])
                 for marker in markers:
                     yield ExpiredRow(marker_operation_id(marker["RowKey"]), marker["RowKey"],
-                                     payloads=bool(marker.get("payloads")), finish=marker.get("finish") or "")
+                                     payloads=bool(marker.get("payloads")), finish=marker.get("finish") or "",
+                                     key=marker.get("key") or "")
 
     def delete_expired(self, rows: Iterable[ExpiredRow]) -> int:
         """Delete rows and their markers, 50 of each to an entity group transaction.

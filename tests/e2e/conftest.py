@@ -89,12 +89,14 @@ def app(azurite, tmp_path_factory):
 
 @pytest.fixture
 def make_app(azurite, tmp_path):
-    """``make_app(name=None, app_dir=REPO, **settings)``: more hosts of the app (or of a copy of it), stopped
-    after the test."""
+    """``make_app(name=None, app_dir=REPO, connection_string=None, **settings)``: more hosts of the app (or of a
+    copy of it; on the test Azurite unless another connection string is given), stopped after the test."""
     hosts: list[AppHost] = []
 
-    def make(name: str | None = None, app_dir=REPO, **settings: str) -> AppHost:
-        hosts.append(AppHost(azurite, tmp_path / f"host{len(hosts)}.log", name=name, app_dir=app_dir, **settings))
+    def make(name: str | None = None, app_dir=REPO, connection_string: str | None = None,
+             **settings: str) -> AppHost:
+        hosts.append(AppHost(connection_string or azurite, tmp_path / f"host{len(hosts)}.log", name=name,
+                             app_dir=app_dir, **settings))
         return hosts[-1]
 
     yield make

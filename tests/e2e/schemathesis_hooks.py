@@ -67,6 +67,9 @@ UNSTATED = (
     Unstated("the form an operation is called in", "whether an operation is bound to a table's rows is the "
              "operation's, as the catalog says (boundTo): the routes take any name", "InvalidRequest",
              r"is bound to \w+: call it on one of its rows|is not bound to a table"),
+    Unstated("a key needs the background", "an Idempotency-Key is taken only with Prefer: respond-async (a run "
+             "inside the request records nothing to answer again): a header needing another's value, which "
+             "OpenAPI 2.0 cannot say", "InvalidRequest", r"^An Idempotency-Key makes a submit safe to send again"),
     Unstated("bounded JSON", "whole numbers beyond 64 bits and nesting deeper than 32 levels are refused in "
              "every body, also inside the free-form objects (inputs, parameters) no schema can bound",
              "InvalidRequest", r"is too large: whole numbers must be|is nested more than"),

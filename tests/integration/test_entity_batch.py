@@ -22,13 +22,16 @@ ODD_KEY = "o'k ~-x%2F"  # a quote, a space, a tilde, a percent sign
 def _actions(table: TableClient) -> list[tuple]:
     etag = table.create_entity({"PartitionKey": "p", "RowKey": "1", **ROW})["etag"]
     table.create_entity({"PartitionKey": "p", "RowKey": "gone"})
+    held = table.create_entity({"PartitionKey": "p", "RowKey": "held"})["etag"]
     return [("update", {"PartitionKey": "p", "RowKey": "1", **ROW, "count": 4},
              {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified}),
             ("update", {"PartitionKey": "p", "RowKey": "1b", "count": 1}, {"mode": UpdateMode.MERGE}),
             ("upsert", {"PartitionKey": "p", "RowKey": "2", **ROW}),
             ("upsert", {"PartitionKey": "p", "RowKey": "~3", **ROW}, {"mode": UpdateMode.REPLACE}),
             ("create", {"PartitionKey": "p", "RowKey": ODD_KEY, **ROW}),
-            ("delete", {"PartitionKey": "p", "RowKey": "gone"})]
+            ("delete", {"PartitionKey": "p", "RowKey": "gone"}),
+            ("delete", {"PartitionKey": "p", "RowKey": "held"}, {"etag": held,
+                                                                 "match_condition": MatchConditions.IfNotModified})]
 
 
 def _body(sent: bytes) -> str:
@@ -59,7 +62,8 @@ def test_the_request_is_the_one_the_sdk_sends(azurite, unique_name):
             assert failed.value.status_code == 404
             bodies.append(_body(b"".join(sent)).replace(suffix, ""))
         assert bodies[0] == bodies[1]
-        assert bodies[1].count("HTTP/1.1\r\n") == 6  # it compared something
+        assert bodies[1].count("HTTP/1.1\r\n") == 7  # it compared something
+        assert bodies[1].count("If-Match: E") == 2  # the conditional update and the conditional delete
     finally:
         proxy.stop()
 
@@ -68,7 +72,7 @@ def test_each_part_answers_with_the_etag_it_has_now(azurite, unique_name):
     table = TableServiceClient.from_connection_string(azurite).create_table(unique_name("eb"))
     actions = [a for a in _actions(table) if a[1]["RowKey"] != "1b"]
     answers = submit_transaction(table, actions)
-    assert len(answers) == 5
+    assert len(answers) == 6
     for (kind, entity, *_), answer in zip(actions, answers, strict=True):
         if kind != "delete":
             assert answer["etag"] == table.get_entity("p", entity["RowKey"]).metadata["etag"]

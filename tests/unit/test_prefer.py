@@ -12,7 +12,7 @@ from shared.domain.errors import InvalidRequest
 URL = "https://prod-01.westus.logic.azure.com/workflows/abc/invoke?api-version=2016-10-01&sp=%2Ftriggers&sig=XYZ"
 
 
-@pytest.mark.parametrize("header", [None, "", "   ", ",", "return=minimal", "wait=10, handling=lenient"])
+@pytest.mark.parametrize("header", [None, "", "   ", ",", "return=minimal", "handling=lenient, return=representation"])
 def test_no_respond_async_means_synchronous_and_no_callback(header):
     assert parse_prefer(header) == Preferences(respond_async=False, callback_url=None, callback_token=None)
 
@@ -149,3 +149,17 @@ def test_a_prefer_header_at_its_bounds_is_read():
     ("odata.continue-on-error=false", False), ("respond-async", False), (None, False)])
 def test_continue_on_error_in_odata_40s_name_and_401s_with_false_turning_it_off(header, expected):
     assert parse_prefer(header).continue_on_error is expected
+
+
+@pytest.mark.parametrize("header, seconds", [("respond-async, wait=10", 10), ("wait=0", 0), ("WAIT = 230", 230),
+                                             ("respond-async", None)])
+def test_wait_is_read_as_whole_seconds(header, seconds):
+    assert parse_prefer(header).wait == seconds
+
+
+@pytest.mark.parametrize("header, says", [("wait=-1", "from 0"), ("wait=1.5", "from 0"), ("wait", "from 0"),
+                                          ("wait=soon", "from 0"), ("wait=231", "at most 230"),
+                                          ("wait=99999999999", "from 0")])
+def test_a_wait_that_cannot_be_honoured_is_refused_saying_what_to_send(header, says):
+    with pytest.raises(InvalidRequest, match=says):
+        parse_prefer(header)
