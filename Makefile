@@ -7,7 +7,7 @@ PORT ?= 7071
 .PHONY: run test bench faults deps-check install clean
 
 # uv (from PyPI) installs the same versions pip would, side by side and compiled: 19 s on a fresh clone, not 54.
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
 	$(PY) -m uv pip install --quiet --python $(PY) --compile-bytecode -r requirements-dev.txt

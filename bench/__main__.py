@@ -1,6 +1,6 @@
-"""``python -m bench [--no-scale] [SECTION ...]``: private Azurites, nine sections of measurements (or the ones
-named: transactions, latency, throughput, idle, scale, api, multiple, telemetry, peers), a table on stdout and
-results/latest.json. A section that fails is reported and the others still run; the exit code is then 1."""
+"""``python -m bench [--no-scale] [SECTION ...]``: private Azurites, ten sections of measurements (or the ones
+named: transactions, latency, throughput, idle, scale, api, multiple, telemetry, peers, callers), a table on
+stdout and results/latest.json. A section that fails is reported and the others still run; the exit code is then 1."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from helpers import Azurite  # tests/, on sys.path (bench/__init__)
 
 from . import retries
 from .baseline import RawWrites
+from .callers import measure_keyed_submits, measure_waiting
 from .idle import measure_idle
 from .latency import measure_in_process, measure_submit_latency
 from .multiple import measure_execute_multiple
@@ -99,6 +100,11 @@ def _peers(b: Bench) -> None:
         b.results["peers"]["own_cpu"] = measure_own_cpu(azurite.connection_string)
 
 
+def _callers(b: Bench) -> None:
+    b.results["callers"] = {"keys": measure_keyed_submits(b.azurite.connection_string)}
+    b.results["callers"]["waiting"] = measure_waiting(b.azurite.connection_string, b.logs)
+
+
 def _idle(b: Bench) -> None:
     b.results["idle"] = measure_idle()
 
@@ -124,7 +130,9 @@ SECTIONS: list[tuple[str, str, Callable[[Bench], None]]] = [
     ("telemetry", f"telemetry off and on, in turns ({ROUNDS} rounds of {OPERATIONS} operations and {SUBMITS} "
                   "submits each, then telemetry's own work in one process; about 3 minutes)", _telemetry),
     ("peers", f"the app, the raw-SDK floor and Celery, {PEER_OPERATIONS:,} operations each, {PEER_ROUNDS} rounds in "
-              "turns, then the app's own CPU in one process (its own Azurite; about 4 minutes)", _peers)]
+              "turns, then the app's own CPU in one process (its own Azurite; about 4 minutes)", _peers),
+    ("callers", "a submit with an Idempotency-Key, and a 300 ms operation polled or waited for (about 40 s)",
+     _callers)]
 
 
 def run(results: dict, keys: list[str]) -> None:

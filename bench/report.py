@@ -63,7 +63,8 @@ def format_report(results: dict) -> str:
     if sc := results.get("scale"):
         lines += _scale_sections(sc)
     for key, section in (("api_under_load", _api_section), ("execute_multiple", _multiple_section),
-                         ("telemetry", _telemetry_section), ("peers", _peers_section)):
+                         ("telemetry", _telemetry_section), ("peers", _peers_section),
+                         ("callers", _callers_section)):
         if results.get(key):
             lines += section(results[key])
     lines += _targets(results) + _trouble(results)
@@ -192,6 +193,29 @@ def _peers_section(peers: dict) -> list[str]:
     return _section(f"10. Beside its peers ({peers['operations']:,} no-op operations each, {peers['threads']} submit "
                     f"threads, medians of {peers['rounds']} rounds taken in turns; transactions counted by a proxy)",
                     rows)
+
+
+def _callers_section(callers: dict) -> list[str]:
+    """Section 11: a submit with and without an Idempotency-Key, and a quick operation with and without waiting."""
+    rows: list[tuple[str, object]] = []
+    if keys := callers.get("keys"):
+        rows += [("storage transactions per submit, no key", f"{keys['without_key']:g}"),
+                 ("... with an Idempotency-Key", f"{keys['with_key']:g}  (+{keys['with_key'] - keys['without_key']:g}"
+                                                 ": the key marked accepted after the put)"),
+                 ("... the keyed submit sent again", f"{keys['sent_again']:g}  (the clash, the key's row, the "
+                                                     "operation's row; nothing queued)")]
+    if wait := callers.get("waiting"):
+        for kind, label in (("polling", f"polling at Retry-After ({wait['retry_after_seconds']} s)"),
+                            ("waiting", "Prefer: respond-async, wait=30")):
+            w = wait[kind]
+            rows.append((label, f"{w['http_requests_per_op']:g} HTTP requests per op, outcome after "
+                                f"{w['seconds_to_outcome_p50']:g} s p50 ({w['seconds_to_outcome_max']:g} s max), "
+                                f"{w['storage_requests_per_op']:g} storage requests per op "
+                                f"({w['table_reads_per_op']:g} table reads)"))
+        rows.append(("round trips wait= saves per op", f"{wait['round_trips_saved_per_op']:g}"))
+    title = (f"11. For callers (keys: {callers.get('keys', {}).get('submits', 0)} submits in-process; waiting: "
+             f"{callers.get('waiting', {}).get('operations', 0)} operations of 300 ms at once through devhost)")
+    return _section(title, rows)
 
 
 def _scale_rows(sc: dict) -> list[tuple[str, str]]:

@@ -261,8 +261,9 @@ class AppProcess:
     """
 
     def __init__(self, connection_string: str, log_path: Path, *, name: str | None = None,
-                 settings: dict[str, str] | None = None, https: bool = False, app_dir: Path = REPO) -> None:
-        self.port = free_port()
+                 settings: dict[str, str] | None = None, https: bool = False, app_dir: Path = REPO,
+                 port: int | None = None) -> None:
+        self.port = port or free_port()  # a port of its own, or one a stopped host had (its clients come back)
         self.base = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
         self.ca = REPO / ".devhost" / "devhost-ca.pem" if https else None  # what a client must trust (--use-https)
         self.queue_name = self.table_name = name or f"ops{uuid.uuid4().hex[:8]}"

@@ -188,11 +188,15 @@ def execute_async(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
 @api()
 def execute_multiple(svc: Services, req: func.HttpRequest) -> func.HttpResponse:
     """POST ExecuteMultiple: up to 1,000 requests queued at once, with Dataverse's ContinueOnError and
-    ReturnResponses. 200 with IsFaulted and a response or fault per RequestIndex."""
+    ReturnResponses. 200 with IsFaulted and a response or fault per RequestIndex. With an Idempotency-Key, the
+    request at each index is keyed ``<key>#<index>``: the call sent again answers the operations it made."""
     body = json_body(req)
-    carried = urls.carried(req)
+    carried, key = urls.carried(req), _idempotency_key(req)
     read = messages.execute_multiple(body, urls.public_base(req, svc.settings), caller_of(svc, req).id)
-    results = multiple.submit_many(svc, read.requests, continue_on_error=read.continue_on_error)
+    requests = read.requests if key is None else [  # each request keyed by its place: the same call sent again
+        replace(r, idempotency_key=f"{key}#{i}") if isinstance(r, submission.Submission) else r
+        for i, r in enumerate(read.requests)]
+    results = multiple.submit_many(svc, requests, continue_on_error=read.continue_on_error)
     return json_response(messages.multiple_response(read, results, lambda op: _polling(svc, op, carried)[0]))
 
 

@@ -373,7 +373,8 @@ ROUTES: tuple[Route, ...] = (
                    "schema": ref("ExecuteAsyncResponse")}, **SUBMIT_ERRORS}, ADVANCED),
     Route("ExecuteMultiple", "post", "ExecuteMultiple", "Queue many requests at once",
           "Queues up to 1,000 requests in one call, as the ExecuteMultiple message does.",
-          [_body(ref("ExecuteMultipleRequest"), "Requests", "The requests, and how to handle refusals.")],
+          [IDEMPOTENCY_KEY,
+           _body(ref("ExecuteMultipleRequest"), "Requests", "The requests, and how to handle refusals.")],
           {"200": {"description": "What became of each request: IsFaulted, and a response or a fault per "
                                   "RequestIndex.", "schema": ref("ExecuteMultipleResponse")},
            **KEYED, **BODY_ERRORS, "400": _error("A body that cannot be read as requests (naming the RequestIndex); "

@@ -14,11 +14,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..domain.errors import BackgroundOperationError, StorageUnavailable
+from ..domain.errors import BackgroundOperationError, ConcurrencyConflict, StorageUnavailable
 from ..domain.operation import Operation
 from ..storage.clients import POOL_SIZE
 from ..telemetry import metrics
-from . import deferred, submission
+from . import deferred, idempotency, submission
 from .container import Services
 from .submission import NewRow, Submission, prepared, send, withdraw
 
@@ -43,13 +43,16 @@ def submit_many(svc: Services, requests: Sequence[Submission | BackgroundOperati
     error (the API could not read it) is that request's fault. Raises StorageUnavailable, after
     withdrawing what it wrote, when storage failed and nothing was queued (the caller retries it all)."""
     checked, faults = _checked(svc, requests, continue_on_error)
-    inserted = _inserted(svc, checked, faults, continue_on_error)
+    replayed: dict[int, Operation] = {}
+    inserted = _inserted(svc, checked, faults, continue_on_error, replayed)
     queued = _sent(svc, inserted, faults, continue_on_error)
+    keyed = [row for _, row in queued if row.idempotencykey]
+    list(svc.pools.sends.map(lambda row: idempotency.accepted(svc, row), keyed))  # each key marked, at once
     for _, row in queued:
         metrics.submitted(row)
-    results = sorted([Result(i, row=row) for i, row in queued] + [Result(i, fault=f) for i, f in faults.items()],
-                     key=lambda r: r.index)
-    if not queued and any(isinstance(f, StorageUnavailable) for f in faults.values()):
+    results = sorted([Result(i, row=row) for i, row in [*queued, *replayed.items()]]
+                     + [Result(i, fault=f) for i, f in faults.items()], key=lambda r: r.index)
+    if not queued and not replayed and any(isinstance(f, StorageUnavailable) for f in faults.values()):
         raise next(f for f in faults.values() if isinstance(f, StorageUnavailable))
     return results
 
@@ -73,12 +76,16 @@ def _checked(svc: Services, requests: Sequence[Submission | BackgroundOperationE
 
 
 def _inserted(svc: Services, checked: list[tuple[int, NewRow]], faults: dict[int, BackgroundOperationError],
-              continue_on_error: bool) -> list[tuple[int, NewRow]]:
+              continue_on_error: bool, replayed: dict[int, Operation]) -> list[tuple[int, NewRow]]:
     """Insert the rows in batches; a batch storage failed is its requests' fault (and withdrawn, as its
-    answer may have been lost). Without continuing on error, rows after the first fault are withdrawn."""
+    answer may have been lost). Without continuing on error, rows after the first fault are withdrawn. The rows
+    of a batch that clashed (on an idempotency key sent before) are inserted again one at a time (``_one_by_one``)."""
     answers = svc.store.create_many([new.row for _, new in checked]) if checked else []
     inserted: list[tuple[int, NewRow]] = []
-    for (index, new), answer in zip(checked, answers, strict=True):
+    for (index, new), given in zip(checked, answers, strict=True):
+        answer = _one_by_one(svc, new, index, replayed) if isinstance(given, ConcurrencyConflict) else given
+        if answer is None:
+            continue
         if isinstance(answer, Operation):
             inserted.append((index, NewRow(answer, new.delay_seconds)))
             continue
@@ -93,6 +100,23 @@ def _inserted(svc: Services, checked: list[tuple[int, NewRow]], faults: dict[int
         if index > first:
             withdraw(svc, new.row)
     return [(i, new) for i, new in inserted if i < first]
+
+
+def _one_by_one(svc: Services, new: NewRow, index: int, replayed: dict[int, Operation]
+                ) -> Operation | BackgroundOperationError | None:
+    """The row of a request whose batch clashed (on its key, or on another's), inserted alone: its row, or,
+    when its key was sent before, None with the operation it made in ``replayed`` (``services.idempotency``), or
+    the request's fault."""
+    try:
+        return submission.insert(svc, new.row)
+    except idempotency.KeyTaken as taken:
+        try:
+            replayed[index] = idempotency.replay(svc, new.row, taken.claim, new.idempotency_key or "")
+        except BackgroundOperationError as e:
+            return e
+        return None
+    except BackgroundOperationError as e:
+        return e
 
 
 def _in_line(svc: Services, inserted: list[tuple[int, NewRow]], faults: dict[int, BackgroundOperationError]

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -84,7 +84,7 @@ def submit(svc: Services, sub: Submission) -> Operation:
     """
     with prepared(svc, sub) as new:
         try:
-            op = _insert(svc, new.row)
+            op = insert(svc, new.row)
         except idempotency.KeyTaken as taken:  # sent before: the operation it made, never a second one
             return idempotency.replay(svc, new.row, taken.claim, sub.idempotency_key or "")
         except StorageUnavailable:
@@ -107,6 +107,7 @@ class NewRow:
 
     row: Operation
     delay_seconds: float = 0.0
+    idempotency_key: str | None = field(default=None, repr=False)  # as the caller sent it, for its messages
 
 
 @contextmanager
@@ -127,7 +128,8 @@ def prepare(svc: Services, sub: Submission, position: int = 0, trace: TraceParen
     _check_size(inputs)
     now = svc.clock()
     row = _row(svc, definition, inputs, sub, now, position)
-    return _scheduled(row.with_changes(traceparent=trace.header) if trace else row, sub, now)
+    new = _scheduled(row.with_changes(traceparent=trace.header) if trace else row, sub, now)
+    return replace(new, idempotency_key=sub.idempotency_key)
 
 
 def _row(svc: Services, definition: OperationDefinition, inputs: dict[str, Any], sub: Submission, now: datetime,
@@ -223,7 +225,7 @@ def _after_window(op: Operation, delay: float) -> datetime:
 INSERT_TRIES = 2
 
 
-def _insert(svc: Services, op: Operation) -> Operation:
+def insert(svc: Services, op: Operation) -> Operation:
     """Insert the new row. A conflict on an id made a moment ago can only be this very insert, retried after its
     first answer was lost: the row is there, as written; or, for a row with an idempotency key, the key being
     taken (KeyTaken). The SDK does not retry an insert whose answer was lost (a POST: a connection the server

@@ -278,7 +278,7 @@ class TableOperationStore:
                 rows = [keys[0] for keys in batch]
                 try:
                     with translated("insert rows"):
-                        etags = self._insert_batch([ops[i] for i in rows])
+                        etags = self._clashing_as_conflict([ops[i] for i in rows])
                     for i, etag in zip(rows, etags, strict=True):
                         answers[i] = ops[i].with_changes(etag=etag)
                 except BackgroundOperationError as e:
@@ -287,6 +287,15 @@ class TableOperationStore:
 
         list(self._pool.map(insert_shard, by_shard.values()))
         return [answer for answer in answers if answer is not None]
+
+    def _clashing_as_conflict(self, ops: list[Operation]) -> list[str]:
+        """``_insert_batch``; a row or key of the batch that exists already is ConcurrencyConflict."""
+        try:
+            return self._insert_batch(ops)
+        except HttpResponseError as e:
+            if e.status_code == 409:
+                raise ConcurrencyConflict("A row or an idempotency key of the batch exists already.") from None
+            raise
 
     def _insert_batch(self, ops: list[Operation]) -> list[str]:
         """One entity group transaction inserting these rows (of one partition) and their owners' copies;

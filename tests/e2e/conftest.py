@@ -15,8 +15,8 @@ class AppHost(AppProcess):
     """The app against the test Azurite, with short retries and waits, and helpers for the tests."""
 
     def __init__(self, connection_string: str, log_path, name: str | None = None, app_dir=REPO,
-                 **settings: str) -> None:
-        super().__init__(connection_string, log_path, name=name, app_dir=app_dir, settings={
+                 port: int | None = None, **settings: str) -> None:
+        super().__init__(connection_string, log_path, name=name, app_dir=app_dir, port=port, settings={
             "BGOPS_RETRY_BASE_SECONDS": "0.5",
             "BGOPS_RETRY_AFTER_SECONDS": "1",
             "BGOPS_DEFAULT_TTL_SECONDS": "7776000",
@@ -89,14 +89,15 @@ def app(azurite, tmp_path_factory):
 
 @pytest.fixture
 def make_app(azurite, tmp_path):
-    """``make_app(name=None, app_dir=REPO, connection_string=None, **settings)``: more hosts of the app (or of a
-    copy of it; on the test Azurite unless another connection string is given), stopped after the test."""
+    """``make_app(name=None, app_dir=REPO, connection_string=None, port=None, **settings)``: more hosts of the app
+    (or of a copy of it; on the test Azurite unless another connection string is given; on a free port unless
+    given one), stopped after the test."""
     hosts: list[AppHost] = []
 
-    def make(name: str | None = None, app_dir=REPO, connection_string: str | None = None,
+    def make(name: str | None = None, app_dir=REPO, connection_string: str | None = None, port: int | None = None,
              **settings: str) -> AppHost:
         hosts.append(AppHost(connection_string or azurite, tmp_path / f"host{len(hosts)}.log", name=name,
-                             app_dir=app_dir, **settings))
+                             app_dir=app_dir, port=port, **settings))
         return hosts[-1]
 
     yield make

@@ -137,3 +137,22 @@ def test_a_key_whose_host_died_between_the_row_and_the_message_still_runs_its_op
         assert json.loads(done["outputparameters"]) == [{"Key": "Text", "Value": "survives"}]
     finally:
         proxy.stop()
+
+
+def test_an_execute_multiple_sent_again_with_its_key_answers_each_request_with_the_operation_it_made(app):
+    key = f"many-{uuid.uuid4()}"
+    body = {"Requests": [{"RequestName": "sample_Echo", "Parameters": {"I": i}} for i in range(30)],
+            "Settings": {"ContinueOnError": True, "ReturnResponses": True}}
+
+    def ids(answer) -> list[str | None]:
+        assert answer.status_code == 200, answer.text
+        return [r["Response"]["BackgroundOperationId"] if r["Response"] else r["Fault"]["Message"]
+                for r in answer.json()["Responses"]]
+
+    first = ids(_post(app, "ExecuteMultiple", body, key))
+    assert len(set(first)) == 30
+    assert ids(_post(app, "ExecuteMultiple", body, key)) == first
+    body["Requests"][7]["Parameters"] = {"I": "changed"}
+    changed = ids(_post(app, "ExecuteMultiple", body, key))
+    assert changed[:7] == first[:7] and changed[8:] == first[8:] and f"'{key}#7'" in changed[7]
+    assert sum(len(_rows_with_key(app, "", f"{key}#{i}")) for i in range(30)) == 30

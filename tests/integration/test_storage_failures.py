@@ -103,7 +103,7 @@ def test_an_insert_retried_after_its_answer_was_lost_is_accepted_not_refused_as_
     """The SDK retries an insert whose answer was lost; the retry finds the row (409). That row is this
     submission's own: it is accepted, and its message is sent."""
     op = submitted(svc)
-    again = submission._insert(svc, svc.store.get(op.id).with_changes(etag=None))
+    again = submission.insert(svc, svc.store.get(op.id).with_changes(etag=None))
     assert again.id == op.id and again.etag == svc.store.get(op.id).etag
 
 

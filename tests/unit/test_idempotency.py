@@ -251,3 +251,27 @@ def test_concurrent_submits_with_one_key_make_one_operation(svc, host):
 
 def _everything() -> ListQuery:
     return ListQuery(top=1000)
+
+
+# --- ExecuteMultiple's entries -------------------------------------------------------------------------
+
+
+def _many(svc, texts: list[str], key: str = "batch-1", *, continue_on_error: bool = True):
+    from shared.services.multiple import submit_many
+
+    requests = [Submission(name="sample_Echo", inputs={"Text": text}, base_url=BASE_URL,
+                           idempotency_key=f"{key}#{i}") for i, text in enumerate(texts)]
+    return submit_many(svc, requests, continue_on_error=continue_on_error)
+
+
+def test_an_execute_multiple_sent_again_with_its_key_answers_the_operations_it_made(svc, host):
+    first = _many(svc, ["a", "b", "c"])
+    assert all(r.row is not None for r in first) and host.count() == 3
+    assert all(svc.store.find_key(r.row.idempotencykey).accepted for r in first)
+    again = _many(svc, ["a", "b", "c"])
+    assert [r.row.id for r in again] == [r.row.id for r in first] and host.count() == 3
+    changed = _many(svc, ["a", "other", "c", "d"])
+    assert [r.row.id for r in changed[:3:2]] == [first[0].row.id, first[2].row.id]
+    assert isinstance(changed[1].fault, IdempotencyKeyReused) and "'batch-1#1'" in str(changed[1].fault)
+    assert changed[3].row is not None and changed[3].row.id not in {r.row.id for r in first}
+    assert host.count() == 4 and len(svc.store.list(_everything()).operations) == 4

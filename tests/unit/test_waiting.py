@@ -32,12 +32,12 @@ def _answer(op, waited: int) -> func.HttpResponse:
 
 
 def _settle(held) -> func.HttpResponse:
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
         async def run() -> func.HttpResponse:
             loop = asyncio.get_running_loop()
             return await waiting.settle(held, lambda h: loop.run_in_executor(pool, waiting.step, h))
 
-        return asyncio.run(run())
+        return pool.submit(asyncio.run, run()).result(timeout=60)  # a loop of its own, in a thread of its own
 
 
 def _counting(svc, held):
