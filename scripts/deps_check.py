@@ -21,7 +21,8 @@ from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / ".deps-check"
-TEST_TOOLS = ["pytest", "pytest-timeout", "hypothesis", "standardwebhooks==1.1.0"]
+# What the unit tests import besides the app: their tools, and the project's client (tests/unit/test_client_flows.py).
+TEST_TOOLS = ["pytest", "pytest-timeout", "hypothesis", "standardwebhooks==1.1.0", "./clients/python"]
 PYTHONS = {"3.11": "PYTHON311", "3.13": "PYTHON313"}
 
 

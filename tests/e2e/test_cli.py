@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -19,9 +20,9 @@ BGOPS = Path(sys.executable).parent / "bgops"
 COMMANDS = ("submit", "status", "watch", "list", "cancel", "pause", "resume", "operations")
 
 
-def bgops(*args: str, url: str | None = None, key: str | None = None, timeout: float = 60
+def bgops(*args: str, url: str | None = None, key: str | None = None, timeout: float = 60, **more: str
           ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BGOPS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BGOPS_")} | more
     env |= {"BGOPS_URL": url} if url else {}
     env |= {"BGOPS_KEY": key} if key else {}
     return subprocess.run([str(BGOPS), *args], env=env, capture_output=True, text=True, timeout=timeout)
@@ -58,6 +59,14 @@ def test_submit_reads_each_value_as_the_operation_declares_it_and_status_and_lis
     listed = bgops("list", "--name", "sample_Echo", "--top", "50", "--json", url=app.base)
     assert operation_id in [json.loads(line)["id"] for line in listed.stdout.splitlines()]
     assert "sample_Sleep" in bgops("operations", url=app.base).stdout
+
+
+def test_watch_shows_a_progress_bar_with_the_handlers_message_on_a_terminal(app):
+    started = bgops("submit", "sample_Sleep", "Seconds=3", url=app.base).stdout.strip()
+    done = bgops("watch", started, url=app.base, FORCE_COLOR="1", COLUMNS="120")  # rich: as on a terminal
+    shown, bar = (re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text) for text in (done.stdout, done.stderr))
+    assert done.returncode == 0 and '"SleptSeconds": 3' in shown
+    assert "s left" in bar and "━" in bar and "%" in bar, bar  # the handler's message, and the bar
 
 
 def test_a_failed_operation_exits_1_and_a_canceled_one_3(app):
