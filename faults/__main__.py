@@ -26,6 +26,7 @@ from .scenarios import (
     Run,
     concurrent_submits,
     host_killed,
+    keyed_submits_while_storage_is_down,
     line_host_killed,
     noisy_neighbours,
     steering_races,
@@ -66,6 +67,7 @@ LANES: list[list[Entry]] = [
      ("one line of 20 jobs, host killed x5", lambda r, _: line_host_killed(r), False, {})],
     [("storage down 10 s during submits", storage_down_while_submitting, True, OUTAGE_SETTINGS),
      ("storage down 10 s during processing", storage_down_while_processing, True, OUTAGE_SETTINGS),
+     ("keyed submits sent again while storage is down", keyed_submits_while_storage_is_down, True, OUTAGE_SETTINGS),
      ("100 cancel/pause/resume races", lambda r, _: steering_races(r), False, {}),
      ("three hosts, two killed, one line across them", lambda r, _: three_instances(r), False, {})]]
 ORDER = [name for name, *_ in ALONE + [e for lane in LANES for e in lane]]

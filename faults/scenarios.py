@@ -14,6 +14,7 @@ callback server. Every scenario ends by waiting for every accepted operation to 
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
@@ -32,6 +33,7 @@ import requests
 from azure.data.tables import TableClient
 from helpers import AppProcess, CallbackServer, wait_until
 
+from shared.domain.idempotency import key_hash
 from shared.services.maintenance import PURGE_JOB_ID
 from shared.settings import load_settings
 
@@ -133,6 +135,39 @@ class Run:
         with self.lock:
             self.accepted[op_id] = callback_url
         return op_id
+
+    def submit_keyed(self, key: str, seconds: float = 90) -> set[str]:
+        """Submit with the Idempotency-Key ``key`` and the same callback each time, again after a 503, a 409 (at
+        its Retry-After) or no answer, until it is accepted; the operation ids its 202s named (one, if the key
+        works). A request refused for good (another 4xx) is refused."""
+        url, named, deadline = self.callbacks.new_url(), set(), time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                response = self.http.post(self.app.url("data/v9.2/sample_Echo"), json={"Key": key}, timeout=60,
+                                          headers={"Prefer": f'respond-async, odata.callback; url="{url}"',
+                                                   "Idempotency-Key": key})
+            except requests.RequestException:
+                time.sleep(1)
+                continue
+            self.count(response.status_code)
+            if response.status_code == 202:
+                named.add(op_id := response.json()["backgroundOperationId"])
+                with self.lock:
+                    self.accepted[op_id] = url
+                return named
+            if response.status_code not in (409, 503):
+                break
+            time.sleep(min(float(response.headers.get("Retry-After", 1)), 15))
+        with self.lock:
+            self.refused.add(url)
+        return named
+
+    def keys_with_rows_beyond_one(self, keys: list[str]) -> int:
+        """How many of these keys (sent without a principal) have more than one operation row."""
+        hashes = {key_hash("", key) for key in keys}
+        rows = Counter(e.get("idempotencykey") for e in self.table.list_entities(
+            select=["RowKey", "idempotencykey"]) if len(e["RowKey"]) == 36)
+        return sum(1 for hashed in hashes if rows[hashed] > 1)
 
     def overlaps(self, ids: set[str] | None = None) -> int:
         """How many accepted operations (of ``ids``) started before the one that started before them had ended."""
@@ -313,6 +348,37 @@ def storage_down_while_submitting(run: Run, proxy: StorageProxy, down_seconds: f
     timer.join()
     run.result.note = f"storage down {down_seconds:g} s"
     return run.settle()
+
+
+def keyed_submits_while_storage_is_down(run: Run, proxy: StorageProxy, clients: int = 10, down_seconds: float = 6
+                                        ) -> Result:
+    """Ten clients submit for 16 s, each request with an Idempotency-Key of its own, sent again with the same key
+    until it is accepted (after a 503, a 409 with Retry-After, or no answer), while the queue loses its answers and
+    then storage goes down. Each key must end with one operation, run once: a key answered with two operations,
+    or with two rows, counts as ran twice."""
+    stop, prefix = time.monotonic() + 16, uuid.uuid4().hex[:8]
+    timer = threading.Thread(target=_outage, args=(run, proxy, 3, down_seconds), daemon=True)
+    timer.start()
+
+    def submitting(client: int) -> list[tuple[str, set[str]]]:
+        sent = []
+        for n in itertools.count():
+            if time.monotonic() >= stop:
+                return sent
+            key = f"faults-{prefix}-{client}-{n}"
+            sent.append((key, run.submit_keyed(key)))
+            time.sleep(0.1)
+        return sent
+
+    with ThreadPoolExecutor(clients) as pool:
+        answered = [pair for sent in pool.map(submitting, range(clients)) for pair in sent]
+    timer.join()
+    split = sum(1 for _, ids in answered if len(ids) > 1)
+    run.result.note = (f"storage down {down_seconds:g} s; {len(answered)} keys, "
+                       f"{sum(len(ids) for _, ids in answered)} operations answered")
+    result = run.settle()
+    result.ran_twice += split + run.keys_with_rows_beyond_one([key for key, _ in answered])
+    return result
 
 
 def storage_down_while_processing(run: Run, proxy: StorageProxy, down_seconds: float = 10) -> Result:

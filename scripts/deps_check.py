@@ -22,7 +22,7 @@ from packaging.requirements import Requirement
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / ".deps-check"
 # What the unit tests import besides the app: their tools, and the project's client (tests/unit/test_client_flows.py).
-TEST_TOOLS = ["pytest", "pytest-timeout", "hypothesis", "standardwebhooks==1.1.0", "./clients/python"]
+TEST_TOOLS = ["pytest", "pytest-timeout", "hypothesis", "standardwebhooks==1.1.0", "jsonschema", "./clients/python"]
 PYTHONS = {"3.11": "PYTHON311", "3.13": "PYTHON313"}
 
 
