@@ -80,6 +80,8 @@ def test_a_failed_operation_exits_1_and_a_canceled_one_3(app):
 
 def test_pause_and_resume_steer_it(app):
     started = bgops("submit", "sample_Sleep", "Seconds=60", url=app.base).stdout.strip()
+    wait_until(lambda: json.loads(bgops("status", started, "--json", url=app.base).stdout)["status"] == "In Progress",
+               message="it to run")  # only a running operation pauses
     paused = bgops("pause", started, url=app.base)
     assert paused.returncode == 0 and ("Waiting" in paused.stdout or "Pausing" in paused.stdout), paused.stdout
     wait_until(lambda: json.loads(bgops("status", started, "--json", url=app.base).stdout)["stateCode"] == 1,

@@ -127,8 +127,10 @@ def test_a_key_whose_host_died_between_the_row_and_the_message_still_runs_its_op
                 pending.result()
         proxy.up()
         second = make_app(name=first.queue_name)
+        age = time.monotonic() - inserted
         early = _post(second, "data/v9.2/sample_Echo", body, key)
-        assert early.status_code == 409 and 1 <= int(early.headers["Retry-After"]) <= 15, early.text
+        if age < ADOPT_AFTER.total_seconds() - 2:  # (a slow start of the second host leaves no time to see it)
+            assert early.status_code == 409 and 1 <= int(early.headers["Retry-After"]) <= 15, early.text
         answer = wait_until(lambda: (a := _post(second, "data/v9.2/sample_Echo", body, key)).status_code == 202 and a,
                             timeout=30, interval=1, message="the key to be taken over")
         assert time.monotonic() - inserted >= ADOPT_AFTER.total_seconds() - 2

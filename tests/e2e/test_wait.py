@@ -68,7 +68,7 @@ def test_waiting_requests_hold_no_thread(app):
     """Twice as many held reads as the HTTP pool has threads all end together, after their one wait: had each held
     a thread, the second half would have waited for the first to end (twice the wait)."""
     location = _submit(app, 60, "respond-async").headers["Location"]
-    count, wait = HTTP_THREADS * 2, 4
+    count, wait = HTTP_THREADS * 2, 5
 
     def held_read() -> tuple[int, float]:
         started = time.monotonic()
