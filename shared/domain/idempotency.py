@@ -42,6 +42,7 @@ _QUOTED = r'"(?:[ !#-\[\]-~]|\\["\\]){1,255}"'
 SYNTAX = f"[ \t]*(?:{_BARE}|{_QUOTED})[ \t]*"
 _SYNTAX = re.compile(SYNTAX)
 _ESCAPED = re.compile(r'\\(["\\])')
+_TWO_QUOTED = re.compile(f"{_QUOTED}[ \t]*,")  # a quoted key, then another value: the header sent twice
 
 
 def parse_key(header: str | None) -> str | None:
@@ -58,15 +59,15 @@ def parse_key(header: str | None) -> str | None:
                              "header out.")
     if not all(" " <= ch <= "~" for ch in text):
         raise InvalidRequest(f"The {HEADER} must be printable ASCII (space to '~'): send a GUID, for example.")
-    if (not quoted and "," in text) or (quoted and re.search(r'"[ \t]*,', text)):
-        raise InvalidRequest(f"Send one {HEADER} header with one key: this request has more than one (or a key "
-                             "holding a comma: quote it, as \"a,b\").")
     if len(key) > MAX_KEY_CHARS:
         raise InvalidRequest(f"The {HEADER} is {len(key)} characters long: send at most {MAX_KEY_CHARS}.")
-    if not _SYNTAX.fullmatch(header):
-        raise InvalidRequest(f"The {HEADER} header cannot be read: send the key as it is, or as a quoted string "
-                             "(\"<key>\", with \\\" for a quote and \\\\ for a backslash).")
-    return key
+    if _SYNTAX.fullmatch(header):
+        return key
+    if (not quoted and "," in text) or _TWO_QUOTED.match(text):
+        raise InvalidRequest(f"Send one {HEADER} header with one key: this request has more than one (or a key "
+                             "holding a comma: quote it, as \"a,b\").")
+    raise InvalidRequest(f"The {HEADER} header cannot be read: send the key as it is, or as a quoted string "
+                         "(\"<key>\", with \\\" for a quote and \\\\ for a backslash).")
 
 
 def key_hash(runas: str, key: str) -> str:

@@ -62,10 +62,12 @@ def test_submit_reads_each_value_as_the_operation_declares_it_and_status_and_lis
 
 
 def test_watch_shows_a_progress_bar_with_the_handlers_message_on_a_terminal(app):
-    started = bgops("submit", "sample_Sleep", "Seconds=3", url=app.base).stdout.strip()
+    # 6 s: the worker writes a handler's progress at most every 2 s (worker.PROGRESS_WRITE_SECONDS), and the bar
+    # reads the row every second
+    started = bgops("submit", "sample_Sleep", "Seconds=6", url=app.base).stdout.strip()
     done = bgops("watch", started, url=app.base, FORCE_COLOR="1", COLUMNS="120")  # rich: as on a terminal
     shown, bar = (re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text) for text in (done.stdout, done.stderr))
-    assert done.returncode == 0 and '"SleptSeconds": 3' in shown
+    assert done.returncode == 0 and '"SleptSeconds": 6' in shown
     assert "s left" in bar and "━" in bar and "%" in bar, bar  # the handler's message, and the bar
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from helpers import delivery
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.domain.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidRequest
@@ -46,6 +46,7 @@ START_OF_TESTS = datetime(2030, 1, 2, tzinfo=UTC)
     ("  8e03978e-40d5-43e8-bc93-6894a57f9324 ", "8e03978e-40d5-43e8-bc93-6894a57f9324"),
     ('"8e03978e"', "8e03978e"),  # the draft's form: a Structured Field string
     ('"a,b; c"', "a,b; c"),
+    ('","', ","),
     ('"say \\"hi\\" \\\\ bye"', 'say "hi" \\ bye'),
     ("x" * 255, "x" * 255),
     ("with space ~!", "with space ~!"),
@@ -72,6 +73,7 @@ def test_a_key_that_cannot_be_used_is_refused_naming_what_to_fix(header, says):
         parse_key(header)
 
 
+@settings(max_examples=1000)  # it found '","' once in a few hundred: a comma inside quotes read as two keys
 @given(st.text(alphabet=st.sampled_from(list(' \t",\\abz~!#-é\x7f')), max_size=12)
        | st.from_regex(SYNTAX, fullmatch=True))
 def test_the_header_is_taken_exactly_when_the_published_syntax_allows_it(header):
