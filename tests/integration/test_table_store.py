@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from azure.data.tables import TableServiceClient
-from contracts import TERMINAL, OperationStoreContract, expired_rows, ids, make_op, seed, utc_now
+from contracts import TERMINAL, OperationStoreContract, expired_rows, ids, keyed_op, make_op, seed, utc_now
 from helpers import ACCOUNT_KEY, free_port
 
 from shared.domain.errors import OperationNotFound, PayloadTooLarge, StorageUnavailable
@@ -213,3 +213,32 @@ def test_a_row_whose_parameters_cannot_be_read_is_listed_as_damaged_and_the_othe
     assert set(listed) == {good.id, bad.id}
     assert listed[bad.id].damaged and listed[bad.id].inputs == {} and not listed[good.id].damaged
     assert store.get(bad.id).damaged
+
+
+def test_a_key_taken_over_between_a_withdrawals_read_and_its_delete_keeps_its_row(storage_settings, unique_name):
+    """The withdrawal deletes the key's row on the ETag it read: a request that takes the operation over in
+    between (marks the key accepted) makes that delete fail, and the row, its operation now, stays."""
+    store = _fresh_store(storage_settings, unique_name)
+    op = store.create(keyed_op("raced"))
+    read = store.find_key
+
+    def taken_over_meanwhile(hashed):
+        claim = read(hashed)
+        store.accept_key(hashed, etag=claim.etag)  # the take-over, after the withdrawal read the key
+        return claim
+
+    store.find_key = taken_over_meanwhile  # type: ignore[method-assign]
+    store.delete(op)
+    store.find_key = read  # type: ignore[method-assign]
+    assert store.get(op.id).id == op.id and store.find_key(op.idempotencykey).accepted
+
+
+def test_a_keyed_row_and_its_key_are_one_request_and_the_mark_one_more(storage_settings, unique_name,
+                                                                       counted_clients):
+    store, counter = _fresh_store(storage_settings, unique_name), TransactionCounter()
+    counted = TableOperationStore(counted_clients(counter)[0], store._table.table_name)
+    op = counted.create(keyed_op("counted", runas="gina"))  # the row, the owner's copy, the key: one batch
+    counted.accept_key(op.idempotencykey)
+    assert dict(counter.counts) == {"table POST": 1, "table PATCH": 1}
+    entities = {e["RowKey"] for e in store._table.list_entities() if e["PartitionKey"] == shard_of(op.id)}
+    assert entities == {op.id, owner_copy("gina", op.id), f"x{op.idempotencykey}"}
