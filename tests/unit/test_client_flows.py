@@ -95,6 +95,8 @@ def test_a_conflict_that_is_not_a_key_in_use_is_not_sent_again():
 
 @pytest.mark.parametrize("response, error, words", [
     (answer(401, b""), Unauthorized, "function key"),
+    (answer(302, b"", Location="https://app.test/.auth/login/aad?post_login_redirect_uri=/api/x"), Unauthorized,
+     "sign-in page"),
     (answer(403, {"error": {"code": "Forbidden", "message": "no"}}), Unauthorized, "sign-in"),
     (answer(404, {"error": {"code": "OperationNotFound", "message": "gone"}}), NotFound, "gone"),
     (answer(404, b"<html>Not Found</html>", **{"Content-Type": "text/html"}), NotTheApp, "base URL"),

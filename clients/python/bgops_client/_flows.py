@@ -84,6 +84,9 @@ def read(response: httpx.Response) -> Any:
     if status in (401, 403):
         raise Unauthorized(f"The app refused the request ({status}): check the function key (--key or BGOPS_KEY) "
                            "or the sign-in.")
+    if 300 <= status < 400 and "/.auth/" in response.headers.get("Location", "") + str(response.request.url):
+        raise Unauthorized("The app sent the request to its sign-in page (App Service Authentication): give the "
+                           "client a credential and the scope of the app's registration.")
     body = _json(response)
     if 200 <= status < 300:
         if not response.content:
