@@ -100,6 +100,8 @@ def test_a_conflict_that_is_not_a_key_in_use_is_not_sent_again():
     (answer(403, {"error": {"code": "Forbidden", "message": "no"}}), Unauthorized, "sign-in"),
     (answer(404, {"error": {"code": "OperationNotFound", "message": "gone"}}), NotFound, "gone"),
     (answer(404, b"<html>Not Found</html>", **{"Content-Type": "text/html"}), NotTheApp, "base URL"),
+    (answer(500, b"<html>Function host is not running.</html>", **{"Content-Type": "text/html"}), ServiceError,
+     "try again later"),
     (answer(200, b"<html>a login page</html>", **{"Content-Type": "text/html"}), NotTheApp, "base URL"),
     (answer(200, b"{not json", **{"Content-Type": "application/json"}), NotTheApp, "base URL"),
     (answer(200, {"unexpected": True}), NotTheApp, "base URL"),

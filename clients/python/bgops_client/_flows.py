@@ -96,6 +96,9 @@ def read(response: httpx.Response) -> Any:
         return body
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+        if status >= 500:  # Azure's front end answers a stopped or crashed app itself, in HTML
+            raise ServiceError(status, f"HTTP{status}", "The app, or Azure's front end before it, failed and said "
+                                                         "nothing the client can read: try again later.")
         raise _not_the_app(response)
     code, message = str(error.get("code") or status), error["message"]
     if status == 404:
