@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -142,26 +141,26 @@ else:
         if status.status_code == CANCELED:
             sys.exit(EXIT["canceled"])
 
-    @contextmanager
-    def _bar(shown: bool) -> Iterator[Callable[[Status], None]]:
-        """A progress bar with the handler's message (none with --json or off a terminal)."""
-        if not shown or not err.is_terminal:
-            yield lambda status: None
+    # A progress bar reads the row this often: the worker writes a handler's progress every 2 s at most.
+    BAR_READ_SECONDS = 2.0
+
+    def _watch(operation: Operation, timeout: float | None, as_json: bool) -> None:
+        """Wait for the operation to end, then show it: on a terminal with a progress bar, reading the row every
+        BAR_READ_SECONDS; otherwise (a script, --json) with held reads (Prefer: wait), a request a minute."""
+        if as_json or not err.is_terminal:
+            _ended(operation.wait(timeout), as_json)
             return
+        deadline = None if timeout is None else time.monotonic() + timeout
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       TimeElapsedColumn(), console=err, transient=True) as progress:
             task = progress.add_task("Waiting", total=100)
-            yield lambda s: progress.update(task, completed=s.progress_percent or 0,
-                                            description=f"{s.label}: {s.progress_message}".rstrip(": "))
-
-    def _watch(operation: Operation, timeout: float | None, as_json: bool) -> None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with _bar(not as_json) as update:
             while not (status := operation.status()).finished:
-                update(status)
+                progress.update(task, completed=status.progress_percent or 0,
+                                description=f"{status.label}: {status.progress_message}".rstrip(": "))
                 if deadline is not None and time.monotonic() >= deadline:
                     raise WaitTimedOut(f"Operation {operation.id} had not finished after {timeout:g} s.")
-                time.sleep(1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic())))
+                left = BAR_READ_SECONDS if deadline is None else deadline - time.monotonic()
+                time.sleep(max(0.0, min(BAR_READ_SECONDS, left)))
         _ended(status, as_json)
 
     @cli.command(epilog=EPILOG)
