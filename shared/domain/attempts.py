@@ -35,6 +35,12 @@ UNRECORDED_WINDOW = timedelta(seconds=5)
 CANCEL_UNSURE_WINDOW = UNRECORDED_WINDOW + timedelta(seconds=5)
 
 
+def second_message_at(op: Operation, delay_seconds: float) -> datetime:
+    """When a second first message of a new row may become visible: after the first's ``delay_seconds``, and after
+    a worker that got the first one would have recorded that it runs it (so that the two never both run it)."""
+    return max(op.createdon + timedelta(seconds=delay_seconds), op.createdon + CANCEL_UNSURE_WINDOW)
+
+
 class Ending(str, Enum):
     """How a handler's run ended."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from ..domain.attempts import CANCEL_UNSURE_WINDOW
+from ..domain.attempts import second_message_at
 from ..domain.errors import ConcurrencyConflict, OperationNotFound, StorageUnavailable
 from ..domain.idempotency import HEADER, check_same, key_in_use, still_in_use
 from ..domain.operation import Operation
@@ -84,7 +84,8 @@ def _take_over(svc: Services, first: Operation, claim: KeyClaim, key: str) -> Op
     its first would be (and not before a worker running a first message would have recorded it), then the key
     marked accepted on the ETag read, or another request did it first."""
     lines.join(svc, [first])
-    visible_at = max(first.postponeuntil or first.createdon, first.createdon + CANCEL_UNSURE_WINDOW)
+    delay = (first.postponeuntil - first.createdon).total_seconds() if first.postponeuntil else 0.0
+    visible_at = second_message_at(first, delay)
     svc.queue.enqueue(first.id, delay_seconds=max(0.0, (visible_at - svc.clock()).total_seconds()))
     try:
         svc.store.accept_key(first.idempotencykey, etag=claim.etag)

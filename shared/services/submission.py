@@ -9,10 +9,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from ..domain.attempts import CANCEL_UNSURE_WINDOW, Ending
+from ..domain.attempts import Ending, second_message_at
 from ..domain.backoff import compute_backoff
 from ..domain.callbacks import check_callback_url
 from ..domain.error_codes import HANDLER_FAILED, TIME_LIMIT_EXCEEDED
@@ -194,7 +194,7 @@ def send(svc: Services, op: Operation, delay: float, *, seconds: float | None = 
     for attempt in itertools.count(1):
         try:
             if perhaps:
-                svc.queue.enqueue(op.id, delay_seconds=(_after_window(op, delay) - svc.clock()).total_seconds(),
+                svc.queue.enqueue(op.id, delay_seconds=(second_message_at(op, delay) - svc.clock()).total_seconds(),
                                   once=True)
             else:
                 svc.queue.enqueue(op.id, delay_seconds=delay, row=op, once=True)
@@ -209,17 +209,11 @@ def send(svc: Services, op: Operation, delay: float, *, seconds: float | None = 
                 withdraw(svc, op)
                 raise StorageUnavailable(f"Queue storage refused the message of operation {op.id}; it was not "
                                          "accepted. Try again later.")
-            deferred.send(svc, op, _after_window(op, delay))
+            deferred.send(svc, op, second_message_at(op, delay))
             break
         time.sleep(pause)
     log.info("Accepted operation %s (%s).", op.id, op.name)
     return op
-
-
-def _after_window(op: Operation, delay: float) -> datetime:
-    """When a second first message may become visible: after ``delay``, and after a worker that got the first
-    one would have recorded that it runs it."""
-    return max(op.createdon + timedelta(seconds=delay), op.createdon + CANCEL_UNSURE_WINDOW)
 
 
 INSERT_TRIES = 2

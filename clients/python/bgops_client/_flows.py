@@ -28,7 +28,7 @@ from .errors import (
     Unauthorized,
     WaitTimedOut,
 )
-from .models import COLUMNS, OperationInfo, Status
+from .models import COLUMNS, OperationInfo, Status, status_code
 
 T = TypeVar("T")
 MAX_WAIT_SECONDS = 60  # what one held request asks the app for (the app may cut it down, and says so)
@@ -262,8 +262,6 @@ def definition(api: Api, name: str) -> Flow[OperationInfo]:
 
 def list_query(filter: str | None, status: str | int | None, name: str | None) -> dict[str, str]:
     """The $filter of a list: the caller's own, and a status and a name, all of them together."""
-    from .models import status_code
-
     clauses = [f"({filter})"] if filter else []
     if status is not None:
         clauses.append(f"backgroundoperationstatuscode eq {status_code(status)}")

@@ -72,8 +72,7 @@ else:
         sys.exit(0)
 
     def _fail(error: BgopsError) -> NoReturn:
-        kind = next(kind for cls, kind in ERRORS if isinstance(error, cls)) if any(
-            isinstance(error, cls) for cls, _ in ERRORS) else "unreachable"
+        kind = next((kind for cls, kind in ERRORS if isinstance(error, cls)), "unreachable")
         err.print(f"[bold red]Error:[/] {error}", markup=True, soft_wrap=True)
         sys.exit(EXIT[kind])
 
