@@ -258,9 +258,18 @@ class TableOperationStore:
             try:
                 return self._write(op, ("create", entity), "create")
             except HttpResponseError as e:
-                if e.status_code in (400, 413):  # refused, so surely not written (a lost answer may have been)
+                if e.status_code in (400, 413) or self._key_elsewhere(e, op, entity):  # surely not written
                     self._forget_payloads(op, entity)
                 raise
+
+    def _key_elsewhere(self, error: HttpResponseError, op: Operation, entity: dict[str, Any]) -> bool:
+        """True when the insert of a keyed row whose parameters went to blobs clashed on a key that names another
+        operation (a request sent again): those blobs belong to no row. Its own insert, made again after a lost
+        answer, clashes on a key naming it, and keeps them."""
+        if error.status_code != 409 or not op.idempotencykey or not _has_payloads(entity):
+            return False
+        claim = self.find_key(op.idempotencykey)
+        return claim is not None and claim.operation_id != op.id
 
     def create_many(self, ops: Sequence[Operation]) -> list[Operation | BackgroundOperationError]:
         """Insert new rows: those of one partition in entity group transactions of up to BATCH_SIZE

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 from azure.storage.blob import BlobServiceClient
-from contracts import make_op, utc_now
+from contracts import keyed_op, make_op, utc_now
 from integration.conftest import CountingTransport
 
-from shared.domain.errors import PayloadTooLarge
+from shared.domain.errors import ConcurrencyConflict, PayloadTooLarge
 from shared.domain.states import Status
 from shared.storage.keys import shard_of
 from shared.storage.metering import TransactionCounter
@@ -126,3 +126,16 @@ def test_the_blobs_of_a_row_storage_refused_are_deleted(store, blobs, table_name
     with pytest.raises(PayloadTooLarge):
         s.create(op)
     assert _blob_names(blobs, table_name, op.id) == []
+
+
+def test_a_keyed_request_sent_again_leaves_no_blob_behind_and_the_first_keeps_its_own(store, blobs, table_name):
+    s = store()
+    first = s.create(keyed_op("big", inputs=BIG))
+    again = keyed_op("big", inputs={"Document": "ä" * (MIB // 2 - 100)})
+    with pytest.raises(ConcurrencyConflict):
+        s.create(again)
+    assert _blob_names(blobs, table_name, again.id) == []
+    assert len(_blob_names(blobs, table_name, first.id)) == 1 and s.get(first.id).inputs == BIG
+    with pytest.raises(ConcurrencyConflict):  # its own insert made again (an answer lost): its blob stays
+        s.create(first.with_changes(etag=None, versionnumber=0))
+    assert len(_blob_names(blobs, table_name, first.id)) == 1 and s.get(first.id).inputs == BIG
