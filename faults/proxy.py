@@ -33,6 +33,7 @@ class StorageProxy:
         self._open: dict[socket.socket, str] = {}  # each open connection, and the service it reaches
         self._lock = threading.Lock()
         self._answers_lost: set[str] = set()  # the services whose answers go nowhere
+        self._next_lost: set[str] = set()  # the services whose next connection's answer goes nowhere
         self.ports: dict[str, int] = {}
         for name in targets:
             self._listen(name, 0)
@@ -59,6 +60,12 @@ class StorageProxy:
         """Requests to these services (Blob, Queue, Table; all by default) still reach storage, but no answer
         reaches the client (until ``up()``)."""
         self._answers_lost.update(names or self._targets)
+
+    def lose_next_answer(self, name: str) -> None:
+        """The next connection to ``name`` gets its request to the server, but no answer: it is reset instead (a
+        response lost on its way back); the connections after it are served as usual."""
+        with self._lock:
+            self._next_lost.add(name)
 
     def up(self) -> None:
         """Storage is back, on the same ports."""
@@ -91,15 +98,17 @@ class StorageProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._open.update({client: name, upstream: name})
+                lost = name in self._next_lost
+                self._next_lost.discard(name)
             sent = self._seen(name) if self._seen else None  # one reader per connection: requests split anywhere
             threading.Thread(target=self._pump, args=(client, upstream, "", sent), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, name), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, name, None, lost), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, answers_of: str,
-              sent: Callable[[bytes], None] | None = None) -> None:
+              sent: Callable[[bytes], None] | None = None, lost: bool = False) -> None:
         try:
             while data := source.recv(65536):
-                if answers_of in self._answers_lost:
+                if lost or answers_of in self._answers_lost:
                     break  # the request was carried out; its answer goes nowhere
                 if sent is not None:
                     sent(data)

@@ -4,12 +4,16 @@ the function URL with ``?code=`` pasted into the action, ``Prefer: respond-async
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from helpers import CallbackServer, wait_until
 from power_automate import HttpAction
+
+from faults.proxy import StorageProxy
+from shared.domain.idempotency import key_hash
 
 ASYNC = {"Prefer": "respond-async"}
 
@@ -92,6 +96,31 @@ def test_a_flow_calls_execute_background_operation_and_gets_the_outputs(keyed_ap
         "Request": {"RequestName": "sample_Echo", "Parameters": {"Account": "Contoso"}}})
     assert result.succeeded and result.body["Account"] == "Contoso"
     assert result.body["backgroundOperationStatusCode"] == 30
+
+
+def test_a_flow_whose_first_202_is_lost_resends_the_submit_with_its_key_and_follows_the_same_operation(
+        keyed_app, flow):
+    """The retry policy re-sends a POST whose answer never came; with an Idempotency-Key that stays the same
+    across the action's retries (as the run's id does), the second POST answers the operation the first made."""
+    proxy = StorageProxy({"App": keyed_app.port})  # a TCP proxy between the flow and the app
+    try:
+        proxy.lose_next_answer("App")
+        url = f"http://127.0.0.1:{proxy.ports['App']}/api/data/v9.2/sample_Echo?{urlencode({'code': keyed_app.key})}"
+        key = f"run-{uuid.uuid4()}"
+        result = flow.run("POST", url, headers={**ASYNC, "Idempotency-Key": key}, json={"Order": 42})
+    finally:
+        proxy.stop()
+    assert result.succeeded and result.body["Order"] == 42
+    assert [s.status for s in result.sent if s.method == "POST"] == [None, 202]  # lost, then answered
+    rows = keyed_app.tables().query_entities("idempotencykey eq @k", parameters={"k": key_hash("", key)})
+    assert len([row for row in rows if len(row["RowKey"]) == 36]) == 1  # one operation, not two
+
+
+def test_a_flow_that_prefers_to_wait_gets_the_outputs_in_one_round_trip(keyed_app, flow):
+    result = flow.run("POST", _url(keyed_app, "data/v9.2/sample_Echo"), headers={"Prefer": "respond-async, wait=20"},
+                      json={"Account": "Contoso"})
+    assert result.succeeded and result.status == 200 and result.body["Account"] == "Contoso"
+    assert result.count("POST") == 1 and _polls(result) == []
 
 
 @pytest.fixture(scope="module")
